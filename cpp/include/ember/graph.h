@@ -1,0 +1,146 @@
+// A static graph of ops over batched values, and the executor that runs it
+// forward and backward (reverse-mode autodiff) over buffers planned once.
+//
+// Every value has shape (rows, row_shape...), rows being the batch axis. Nodes
+// are appended in topological order (an op's inputs exist before it), so the
+// executor walks them in index order forward and in reverse order backward.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ember/tensor.h"
+
+namespace ember {
+
+// A weight: owned jointly by the layers and graphs that use it (a layer shared
+// by two models updates the same storage).
+struct Variable {
+  Variable(std::string name_, Tensor value_, bool trainable_ = true)
+      : name(std::move(name_)), value(std::move(value_)), trainable(trainable_) {}
+  std::string name;
+  Tensor value;
+  bool trainable;
+};
+using VariablePtr = std::shared_ptr<Variable>;
+
+// What an op sees when it runs. Pointers stay valid between steps; only rows and
+// training change, so a step builds nothing.
+struct OpForward {
+  int64_t rows = 0;
+  bool training = false;
+  std::vector<const float*> in;  // in[i]: (rows, input row size i)
+  float* out = nullptr;          // (rows, output row size)
+};
+
+struct OpBackward {
+  int64_t rows = 0;
+  bool training = false;
+  std::vector<const float*> in;  // the forward inputs
+  const float* out = nullptr;    // the forward output
+  const float* dout = nullptr;   // d loss / d out
+  // d loss / d in[i]; nullptr where no gradient flows. accumulate: add instead of write.
+  std::vector<float*> din;
+  std::vector<char> din_accumulate;
+  // Gradients of the op's variables(), aligned with it; nullptr for frozen ones.
+  std::vector<float*> dvar;
+  std::vector<char> dvar_accumulate;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual std::string type() const = 0;
+  // Called once when the op joins a graph: validates the input row shapes, keeps
+  // what it needs of them, and returns the output row shape. Throws ValueError.
+  // An op object belongs to one node (a shared layer makes one op per call).
+  virtual Shape build(const std::vector<Shape>& inputs) = 0;
+  virtual std::vector<VariablePtr> variables() const { return {}; }
+  // Gives the op a chance to size its scratch buffers for up to max_rows rows.
+  virtual void reserve(int64_t /*max_rows*/) {}
+  virtual void forward(const OpForward& f) = 0;
+  virtual void backward(const OpBackward& b) = 0;
+};
+
+class Graph {
+ public:
+  // A placeholder fed with user data; row_shape excludes the batch axis.
+  int add_input(Shape row_shape, std::string name);
+  // Appends op applied to existing nodes; returns the new node's id. Throws ValueError.
+  int add_node(std::shared_ptr<Op> op, std::vector<int> inputs, std::string name);
+
+  size_t size() const { return nodes_.size(); }
+  const Shape& row_shape(int node) const { return at(node).row_shape; }
+  int64_t row_size(int node) const { return num_elements(at(node).row_shape); }
+  const std::string& name(int node) const { return at(node).name; }
+  bool is_input(int node) const { return at(node).op == nullptr; }
+  const std::vector<int>& inputs(int node) const { return at(node).inputs; }
+  const std::shared_ptr<Op>& op(int node) const { return at(node).op; }
+
+ private:
+  struct Node {
+    std::shared_ptr<Op> op;  // null for inputs
+    std::vector<int> inputs;
+    Shape row_shape;
+    std::string name;
+  };
+  const Node& at(int node) const;
+  std::vector<Node> nodes_;
+};
+
+// Runs the part of a graph between given inputs and outputs. Buffers grow to the
+// largest batch seen and are then reused: steps allocate nothing.
+class Executor {
+ public:
+  Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
+
+  // Re-reads which variables are trainable (after layer.trainable changes).
+  void plan_gradients();
+  void reserve(int64_t rows);
+  int64_t capacity() const { return capacity_; }
+
+  float* input_buffer(size_t i) { return values_[inputs_[i]].data(); }
+  const float* output(size_t i) const { return values_[outputs_[i]].data(); }
+  // The loss writes d loss / d output i here before backward().
+  float* output_grad(size_t i) { return grads_[outputs_[i]].data(); }
+  int64_t output_row_size(size_t i) const { return graph_->row_size(outputs_[i]); }
+  int64_t input_row_size(size_t i) const { return graph_->row_size(inputs_[i]); }
+  size_t num_inputs() const { return inputs_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+
+  void forward(int64_t rows, bool training);
+  // Propagates output_grad(*) back; fills gradient(i) for every trainable variable.
+  void backward(int64_t rows);
+
+  const std::vector<VariablePtr>& variables() const { return variables_; }
+  // Trainable variables and their gradients, aligned.
+  const std::vector<Variable*>& trainable() const { return trainable_; }
+  std::vector<float*>& trainable_params() { return trainable_params_; }
+  const std::vector<const float*>& trainable_grads() const { return trainable_grads_; }
+
+ private:
+  void bind_pointers();
+
+  std::shared_ptr<const Graph> graph_;
+  std::vector<int> inputs_, outputs_;
+  std::vector<int> order_;  // nodes to run, ascending
+  std::vector<Tensor> values_, grads_;
+  std::vector<char> requires_grad_, grad_written_;
+  std::vector<OpForward> fwd_;
+  std::vector<OpBackward> bwd_;
+  std::vector<VariablePtr> variables_;
+  std::unordered_map<const Variable*, size_t> variable_index_;
+  std::vector<std::vector<size_t>> node_vars_;  // per node: indices into variables_
+  std::vector<Tensor> var_grads_;  // by variable index; empty for frozen ones
+  std::vector<char> var_grad_written_;
+  std::vector<Variable*> trainable_;
+  std::vector<float*> trainable_params_;
+  std::vector<const float*> trainable_grads_;
+  int64_t capacity_ = 0;
+};
+
+}  // namespace ember

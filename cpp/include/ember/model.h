@@ -1,0 +1,85 @@
+// A model: a graph between inputs and outputs, and once compiled its losses,
+// optimizer and metrics. A training step - forward, loss, backward, update,
+// metric accumulation - is one call into here.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ember/graph.h"
+#include "ember/losses.h"
+#include "ember/metrics.h"
+#include "ember/optimizers.h"
+
+namespace ember {
+
+// A user's contiguous float32 array of `rows` rows of `row_size` values.
+struct ArrayView {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int64_t row_size = 0;
+};
+
+struct LossSpec {
+  LossKind kind;
+  float weight = 1.0f;
+};
+
+struct MetricSpec {
+  MetricKind kind;
+  int output = 0;
+  float threshold = 0.5f;
+};
+
+class Model {
+ public:
+  Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
+
+  // One loss per output. Throws ValueError on mismatches.
+  void compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
+               std::vector<MetricSpec> metrics);
+  bool compiled() const { return optimizer_ != nullptr; }
+
+  // Trains on batches [batch_begin, batch_end) of an epoch: batch b holds rows
+  // order[b*batch_size ...] (order null: in sequence). Accumulates metrics.
+  void train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
+                     const int64_t* order, int64_t batch_size, int64_t batch_begin,
+                     int64_t batch_end);
+  // Same without updates (evaluate, validation).
+  void test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
+                    int64_t batch_size, int64_t batch_begin, int64_t batch_end);
+  // Writes each output (x rows, output row size) into out[i].
+  void predict(const std::vector<ArrayView>& x, int64_t batch_size, const std::vector<float*>& out);
+
+  // [loss, metric 0, metric 1, ...] averaged over the samples since reset_metrics().
+  std::vector<double> metric_results() const;
+  void reset_metrics();
+
+  Executor& executor() { return exec_; }
+  Optimizer& optimizer();
+  const std::shared_ptr<Graph>& graph() const { return graph_; }
+  size_t num_inputs() const { return exec_.num_inputs(); }
+  size_t num_outputs() const { return exec_.num_outputs(); }
+
+ private:
+  void check_data(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y) const;
+  int64_t target_row_size(size_t output) const;
+  int64_t output_classes(size_t output) const;  // last axis of output i
+  void load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
+                  const int64_t* order, int64_t begin, int64_t rows);
+  double accumulate_loss_and_metrics(int64_t rows, bool with_grad);
+
+  std::shared_ptr<Graph> graph_;
+  Executor exec_;
+  std::vector<LossSpec> losses_;
+  std::shared_ptr<Optimizer> optimizer_;
+  std::vector<MetricSpec> metrics_;
+  std::vector<Tensor> targets_;  // one batch of targets per output
+  double loss_sum_ = 0.0;
+  std::vector<double> metric_sums_;
+  std::vector<int64_t> metric_counts_;
+  int64_t seen_ = 0;
+};
+
+}  // namespace ember

@@ -1,0 +1,33 @@
+// Tensor: a contiguous, row-major float32 array that owns its storage.
+// Shapes of batched values are (batch, features...); the graph keeps shapes
+// without the batch axis and a row count beside them.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+using Shape = std::vector<int64_t>;
+
+int64_t num_elements(const Shape& shape);
+std::string shape_to_string(const Shape& shape);  // "(None, 5)" style without None
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape, float fill = 0.0f);
+  Tensor(Shape shape, const float* values);
+
+  const Shape& shape() const { return shape_; }
+  int64_t size() const { return static_cast<int64_t>(data_.size()); }
+  float* data() { return data_.data(); }
+  const float* data() const { return data_.data(); }
+  void fill(float value);
+
+ private:
+  Shape shape_;
+  std::vector<float> data_;
+};
+
+}  // namespace ember

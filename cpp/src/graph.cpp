@@ -1,0 +1,187 @@
+#include "ember/graph.h"
+
+#include <algorithm>
+
+#include "ember/error.h"
+
+namespace ember {
+
+const Graph::Node& Graph::at(int node) const {
+  if (node < 0 || static_cast<size_t>(node) >= nodes_.size())
+    throw ValueError("graph has no node " + std::to_string(node));
+  return nodes_[static_cast<size_t>(node)];
+}
+
+int Graph::add_input(Shape row_shape, std::string name) {
+  num_elements(row_shape);  // validates
+  nodes_.push_back({nullptr, {}, std::move(row_shape), std::move(name)});
+  return static_cast<int>(nodes_.size() - 1);
+}
+
+int Graph::add_node(std::shared_ptr<Op> op, std::vector<int> inputs, std::string name) {
+  if (!op) throw ValueError("add_node: op is null");
+  std::vector<Shape> shapes;
+  for (int i : inputs) shapes.push_back(at(i).row_shape);
+  Shape out;
+  try {
+    out = op->build(shapes);
+  } catch (const ValueError& e) {
+    throw ValueError("Layer '" + name + "' (" + op->type() + "): " + e.what());
+  }
+  nodes_.push_back({std::move(op), std::move(inputs), std::move(out), std::move(name)});
+  return static_cast<int>(nodes_.size() - 1);
+}
+
+Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
+                   std::vector<int> outputs)
+    : graph_(std::move(graph)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+  const size_t n = graph_->size();
+  // Nodes the outputs depend on, found by walking back; each must reach a declared input.
+  std::vector<char> needed(n, 0), is_input(n, 0);
+  for (int i : inputs_) {
+    if (!graph_->is_input(i)) throw ValueError("node " + std::to_string(i) + " is not an input");
+    is_input[static_cast<size_t>(i)] = 1;
+  }
+  std::vector<int> stack(outputs_.begin(), outputs_.end());
+  while (!stack.empty()) {
+    const int v = stack.back();
+    stack.pop_back();
+    if (needed[static_cast<size_t>(v)]) continue;
+    needed[static_cast<size_t>(v)] = 1;
+    if (graph_->is_input(v) && !is_input[static_cast<size_t>(v)])
+      throw ValueError("the outputs depend on input '" + graph_->name(v) +
+                       "', which is not among the model's inputs");
+    for (int u : graph_->inputs(v)) stack.push_back(u);
+  }
+  for (size_t v = 0; v < n; ++v)
+    if (needed[v] || is_input[v]) order_.push_back(static_cast<int>(v));
+
+  node_vars_.resize(n);
+  for (int v : order_) {
+    if (graph_->is_input(v)) continue;
+    for (const VariablePtr& var : graph_->op(v)->variables()) {
+      auto [it, added] = variable_index_.emplace(var.get(), variables_.size());
+      if (added) variables_.push_back(var);
+      node_vars_[static_cast<size_t>(v)].push_back(it->second);
+    }
+  }
+  values_.resize(n);
+  grads_.resize(n);
+  fwd_.resize(n);
+  bwd_.resize(n);
+  plan_gradients();
+}
+
+void Executor::plan_gradients() {
+  const size_t n = graph_->size();
+  var_grads_.assign(variables_.size(), Tensor());
+  var_grad_written_.assign(variables_.size(), 0);
+  trainable_.clear();
+  trainable_params_.clear();
+  trainable_grads_.clear();
+  for (size_t i = 0; i < variables_.size(); ++i) {
+    if (!variables_[i]->trainable) continue;
+    var_grads_[i] = Tensor(variables_[i]->value.shape());
+    trainable_.push_back(variables_[i].get());
+    trainable_params_.push_back(variables_[i]->value.data());
+    trainable_grads_.push_back(var_grads_[i].data());
+  }
+  // A node needs a gradient when a trainable variable lies at or upstream of it.
+  requires_grad_.assign(n, 0);
+  for (int v : order_) {
+    if (graph_->is_input(v)) continue;
+    char req = 0;
+    for (size_t k : node_vars_[static_cast<size_t>(v)]) req |= variables_[k]->trainable ? 1 : 0;
+    for (int u : graph_->inputs(v)) req |= requires_grad_[static_cast<size_t>(u)];
+    requires_grad_[static_cast<size_t>(v)] = req;
+  }
+  // Outputs always get a gradient buffer so the loss has somewhere to write.
+  for (int o : outputs_) requires_grad_[static_cast<size_t>(o)] |= 2;
+  grad_written_.assign(n, 0);
+  const int64_t rows = capacity_;
+  capacity_ = 0;
+  reserve(std::max<int64_t>(rows, 1));
+}
+
+void Executor::reserve(int64_t rows) {
+  if (rows <= capacity_) return;
+  for (int v : order_) {
+    const auto sv = static_cast<size_t>(v);
+    const int64_t row = graph_->row_size(v);
+    values_[sv] = Tensor(Shape{rows, row});
+    if (requires_grad_[sv]) grads_[sv] = Tensor(Shape{rows, row});
+    if (!graph_->is_input(v)) graph_->op(v)->reserve(rows);
+  }
+  capacity_ = rows;
+  bind_pointers();
+}
+
+void Executor::bind_pointers() {
+  for (int v : order_) {
+    if (graph_->is_input(v)) continue;
+    const auto sv = static_cast<size_t>(v);
+    const auto& ins = graph_->inputs(v);
+    OpForward& f = fwd_[sv];
+    f.in.clear();
+    for (int u : ins) f.in.push_back(values_[static_cast<size_t>(u)].data());
+    f.out = values_[sv].data();
+    OpBackward& b = bwd_[sv];
+    b.in = f.in;
+    b.out = f.out;
+    b.dout = requires_grad_[sv] ? grads_[sv].data() : nullptr;
+    b.din.clear();
+    for (int u : ins) {
+      const auto su = static_cast<size_t>(u);
+      b.din.push_back((requires_grad_[su] & 1) ? grads_[su].data() : nullptr);
+    }
+    b.din_accumulate.assign(ins.size(), 0);
+    b.dvar.clear();
+    for (size_t k : node_vars_[sv])
+      b.dvar.push_back(variables_[k]->trainable ? var_grads_[k].data() : nullptr);
+    b.dvar_accumulate.assign(b.dvar.size(), 0);
+  }
+}
+
+void Executor::forward(int64_t rows, bool training) {
+  if (rows > capacity_) reserve(rows);
+  for (int v : order_) {
+    if (graph_->is_input(v)) continue;
+    OpForward& f = fwd_[static_cast<size_t>(v)];
+    f.rows = rows;
+    f.training = training;
+    graph_->op(v)->forward(f);
+  }
+}
+
+void Executor::backward(int64_t rows) {
+  // The loss has written every output's gradient; everything else starts unwritten.
+  std::fill(grad_written_.begin(), grad_written_.end(), 0);
+  std::fill(var_grad_written_.begin(), var_grad_written_.end(), 0);
+  for (int o : outputs_) grad_written_[static_cast<size_t>(o)] = 1;
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+    const int v = *it;
+    const auto sv = static_cast<size_t>(v);
+    if (graph_->is_input(v) || !grad_written_[sv] || !(requires_grad_[sv] & 1)) continue;
+    OpBackward& b = bwd_[sv];
+    b.rows = rows;
+    b.training = fwd_[sv].training;
+    const auto& ins = graph_->inputs(v);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      const auto su = static_cast<size_t>(ins[i]);
+      b.din_accumulate[i] = grad_written_[su];
+      if (b.din[i]) grad_written_[su] = 1;
+    }
+    const auto& vars = node_vars_[sv];
+    for (size_t i = 0; i < vars.size(); ++i) {
+      const size_t k = vars[i];
+      b.dvar_accumulate[i] = var_grad_written_[k];
+      var_grad_written_[k] = 1;
+    }
+    graph_->op(v)->backward(b);
+  }
+  // A trainable variable the loss does not reach has a zero gradient, as in Keras.
+  for (size_t k = 0; k < variables_.size(); ++k)
+    if (variables_[k]->trainable && !var_grad_written_[k]) var_grads_[k].fill(0.0f);
+}
+
+}  // namespace ember

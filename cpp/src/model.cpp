@@ -1,0 +1,190 @@
+#include "ember/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ember/error.h"
+#include "ember/kernels.h"
+
+namespace ember {
+
+Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs)
+    : graph_(std::move(graph)), exec_(graph_, std::move(inputs), std::move(outputs)) {
+  if (exec_.num_inputs() == 0) throw ValueError("a model needs at least one input");
+  if (exec_.num_outputs() == 0) throw ValueError("a model needs at least one output");
+}
+
+void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
+                    std::vector<MetricSpec> metrics) {
+  if (!optimizer) throw ValueError("compile: an optimizer is required");
+  if (losses.size() != num_outputs())
+    throw ValueError("compile: the model has " + std::to_string(num_outputs()) +
+                     " outputs but " + std::to_string(losses.size()) + " losses were given");
+  for (const MetricSpec& m : metrics)
+    if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
+      throw ValueError("compile: metric refers to output " + std::to_string(m.output));
+  exec_.plan_gradients();
+  std::vector<int64_t> sizes;
+  for (const Variable* v : exec_.trainable()) sizes.push_back(v->value.size());
+  optimizer->build(sizes);
+  losses_ = std::move(losses);
+  optimizer_ = std::move(optimizer);
+  metrics_ = std::move(metrics);
+  targets_.assign(num_outputs(), Tensor());
+  reset_metrics();
+}
+
+Optimizer& Model::optimizer() {
+  if (!optimizer_) throw ValueError("the model has not been compiled");
+  return *optimizer_;
+}
+
+int64_t Model::output_classes(size_t output) const {
+  const Shape& s = graph_->row_shape(exec_.outputs()[output]);
+  return s.empty() ? 1 : s.back();
+}
+
+int64_t Model::target_row_size(size_t output) const {
+  const int64_t row = exec_.output_row_size(output);
+  if (losses_[output].kind == LossKind::SparseCategoricalCrossentropy)
+    return row / std::max<int64_t>(output_classes(output), 1);
+  return row;
+}
+
+void Model::check_data(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y) const {
+  if (x.size() != num_inputs())
+    throw ValueError("the model expects " + std::to_string(num_inputs()) + " input arrays, got " +
+                     std::to_string(x.size()));
+  const int64_t n = x[0].rows;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!x[i].data && x[i].rows) throw ValueError("input " + std::to_string(i) + " is null");
+    if (x[i].row_size != exec_.input_row_size(i))
+      throw ValueError("input " + std::to_string(i) + " has " + std::to_string(x[i].row_size) +
+                       " values per sample, the model expects " +
+                       std::to_string(exec_.input_row_size(i)));
+    if (x[i].rows != n)
+      throw ValueError("all inputs must have the same number of samples; got " +
+                       std::to_string(n) + " and " + std::to_string(x[i].rows));
+  }
+  if (!y) return;
+  if (y->size() != num_outputs())
+    throw ValueError("the model has " + std::to_string(num_outputs()) + " outputs, got " +
+                     std::to_string(y->size()) + " target arrays");
+  for (size_t o = 0; o < y->size(); ++o) {
+    const ArrayView& t = (*y)[o];
+    if (t.rows != n)
+      throw ValueError("x and y have different numbers of samples: " + std::to_string(n) +
+                       " and " + std::to_string(t.rows));
+    if (t.row_size != target_row_size(o))
+      throw ValueError("target " + std::to_string(o) + " has " + std::to_string(t.row_size) +
+                       " values per sample, but the output and loss " +
+                       loss_name(losses_[o].kind) + " need " + std::to_string(target_row_size(o)));
+  }
+}
+
+void Model::load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
+                       const int64_t* order, int64_t begin, int64_t rows) {
+  exec_.reserve(rows);
+  for (size_t i = 0; i < x.size(); ++i)
+    kernels::gather_rows(x[i].data, x[i].row_size, order, begin, rows, exec_.input_buffer(i));
+  if (!y) return;
+  for (size_t o = 0; o < y->size(); ++o) {
+    const ArrayView& t = (*y)[o];
+    if (targets_[o].size() < rows * t.row_size) targets_[o] = Tensor(Shape{exec_.capacity(), t.row_size});
+    kernels::gather_rows(t.data, t.row_size, order, begin, rows, targets_[o].data());
+  }
+}
+
+double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
+  double total = 0.0;
+  for (size_t o = 0; o < num_outputs(); ++o) {
+    const int64_t cols = output_classes(o);
+    const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+    const float weight = losses_[o].weight;
+    const double sum = loss_forward_backward(
+        losses_[o].kind, exec_.output(o), targets_[o].data(), samples, cols,
+        weight / static_cast<float>(samples), with_grad ? exec_.output_grad(o) : nullptr);
+    total += weight * sum / static_cast<double>(samples);
+  }
+  // Keras's loss tracker: the batch's mean loss weighted by the batch size.
+  loss_sum_ += total * static_cast<double>(rows);
+  seen_ += rows;
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    const auto o = static_cast<size_t>(metrics_[i].output);
+    const int64_t cols = output_classes(o);
+    const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+    metric_sums_[i] += metric_batch_sum(metrics_[i].kind, exec_.output(o), targets_[o].data(),
+                                        samples, cols, metrics_[i].threshold);
+    metric_counts_[i] += samples;
+  }
+  return total;
+}
+
+void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
+                          const int64_t* order, int64_t batch_size, int64_t batch_begin,
+                          int64_t batch_end) {
+  if (!compiled()) throw ValueError("You must call `compile()` before training the model.");
+  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_data(x, &y);
+  const int64_t n = x[0].rows;
+  exec_.reserve(std::min(batch_size, std::max<int64_t>(n, 1)));
+  for (int64_t b = batch_begin; b < batch_end; ++b) {
+    const int64_t start = b * batch_size;
+    if (start >= n) break;
+    const int64_t rows = std::min(batch_size, n - start);
+    load_batch(x, &y, order, start, rows);
+    exec_.forward(rows, true);
+    accumulate_loss_and_metrics(rows, true);
+    exec_.backward(rows);
+    optimizer_->apply(exec_.trainable_params(), exec_.trainable_grads());
+  }
+}
+
+void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
+                         int64_t batch_size, int64_t batch_begin, int64_t batch_end) {
+  if (!compiled()) throw ValueError("You must call `compile()` before evaluating the model.");
+  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_data(x, &y);
+  const int64_t n = x[0].rows;
+  for (int64_t b = batch_begin; b < batch_end; ++b) {
+    const int64_t start = b * batch_size;
+    if (start >= n) break;
+    const int64_t rows = std::min(batch_size, n - start);
+    load_batch(x, &y, nullptr, start, rows);
+    exec_.forward(rows, false);
+    accumulate_loss_and_metrics(rows, false);
+  }
+}
+
+void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
+                    const std::vector<float*>& out) {
+  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_data(x, nullptr);
+  if (out.size() != num_outputs()) throw ValueError("predict: one output buffer per output needed");
+  const int64_t n = x[0].rows;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t rows = std::min(batch_size, n - start);
+    load_batch(x, nullptr, nullptr, start, rows);
+    exec_.forward(rows, false);
+    for (size_t o = 0; o < out.size(); ++o) {
+      const int64_t row = exec_.output_row_size(o);
+      std::memcpy(out[o] + start * row, exec_.output(o), static_cast<size_t>(rows * row) * sizeof(float));
+    }
+  }
+}
+
+std::vector<double> Model::metric_results() const {
+  std::vector<double> r{seen_ ? loss_sum_ / static_cast<double>(seen_) : 0.0};
+  for (size_t i = 0; i < metrics_.size(); ++i)
+    r.push_back(metric_counts_[i] ? metric_sums_[i] / static_cast<double>(metric_counts_[i]) : 0.0);
+  return r;
+}
+
+void Model::reset_metrics() {
+  loss_sum_ = 0.0;
+  seen_ = 0;
+  metric_sums_.assign(metrics_.size(), 0.0);
+  metric_counts_.assign(metrics_.size(), 0);
+}
+
+}  // namespace ember

@@ -1,0 +1,204 @@
+// C++ tests of the engine through its public API, no Python involved.
+// Each check compares against a double-precision reference computed here.
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ember/error.h"
+#include "ember/kernels.h"
+#include "ember/losses.h"
+#include "ember/model.h"
+#include "ember/ops.h"
+
+using namespace ember;
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+  if (!ok) ++failures;
+}
+
+bool close(double got, double want, double atol, double rtol) {
+  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
+}
+
+std::vector<float> random_vector(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+VariablePtr random_variable(std::mt19937& rng, const std::string& name, Shape shape) {
+  auto v = random_vector(rng, static_cast<size_t>(num_elements(shape)));
+  return std::make_shared<Variable>(name, Tensor(shape, v.data()));
+}
+
+void test_gemm_against_reference() {
+  std::mt19937 rng(1);
+  const int64_t m = 7, n = 5, k = 9;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      auto a = random_vector(rng, m * k), b = random_vector(rng, k * n), c = random_vector(rng, m * n);
+      std::vector<double> ref(m * n);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double s = 0.0;
+          for (int64_t p = 0; p < k; ++p)
+            s += double(ta ? a[p * m + i] : a[i * k + p]) * double(tb ? b[j * k + p] : b[p * n + j]);
+          ref[i * n + j] = 2.0 * s + 0.5 * c[i * n + j];
+        }
+      kernels::gemm(ta, tb, m, n, k, 2.0f, a.data(), b.data(), 0.5f, c.data());
+      bool ok = true;
+      for (int64_t i = 0; i < m * n; ++i) ok &= close(c[i], ref[i], 1e-5, 1e-5);
+      check(ok, "gemm trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb));
+    }
+}
+
+// Builds x -> Dense(act) -> Dense(softmax or linear) and checks every parameter
+// gradient from backward() against central differences of the loss in double.
+void test_dense_gradients(Activation act, LossKind loss) {
+  std::mt19937 rng(2);
+  const int64_t rows = 6, in = 4, hidden = 5, out = 3;
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input({in}, "x");
+  auto k1 = random_variable(rng, "k1", {in, hidden}), b1 = random_variable(rng, "b1", {hidden});
+  auto k2 = random_variable(rng, "k2", {hidden, out}), b2 = random_variable(rng, "b2", {out});
+  int h = g->add_node(std::make_shared<DenseOp>(k1, b1, act), {x}, "h");
+  const bool probs = loss == LossKind::CategoricalCrossentropy ||
+                     loss == LossKind::SparseCategoricalCrossentropy;
+  const Activation last = probs ? Activation::Softmax
+                                : (loss == LossKind::BinaryCrossentropy ? Activation::Sigmoid
+                                                                        : Activation::Linear);
+  int y = g->add_node(std::make_shared<DenseOp>(k2, b2, last), {h}, "y");
+  Executor ex(g, {x}, {y});
+  ex.reserve(rows);
+  auto xs = random_vector(rng, rows * in);
+  std::vector<float> target;
+  if (loss == LossKind::SparseCategoricalCrossentropy) {
+    for (int64_t r = 0; r < rows; ++r) target.push_back(float(r % out));
+  } else if (probs) {
+    target.assign(rows * out, 0.0f);
+    for (int64_t r = 0; r < rows; ++r) target[r * out + (r * 2) % out] = 1.0f;
+  } else if (loss == LossKind::BinaryCrossentropy) {
+    for (int64_t i = 0; i < rows * out; ++i) target.push_back(float(i % 2));
+  } else {
+    target = random_vector(rng, rows * out);
+  }
+  auto loss_value = [&]() {
+    std::copy(xs.begin(), xs.end(), ex.input_buffer(0));
+    ex.forward(rows, true);
+    return loss_forward_backward(loss, ex.output(0), target.data(), rows, out, 1.0f / rows,
+                                 ex.output_grad(0)) / rows;
+  };
+  loss_value();
+  ex.backward(rows);
+  bool ok = true;
+  const auto& params = ex.trainable();
+  for (size_t p = 0; p < params.size(); ++p) {
+    std::vector<float> analytic(ex.trainable_grads()[p], ex.trainable_grads()[p] + params[p]->value.size());
+    for (int64_t i = 0; i < params[p]->value.size(); ++i) {
+      float& w = params[p]->value.data()[i];
+      const float saved = w, h_step = 1e-2f;
+      w = saved + h_step;
+      const double up = loss_value();
+      w = saved - h_step;
+      const double down = loss_value();
+      w = saved;
+      const double numeric = (up - down) / (2.0 * h_step);
+      ok &= close(analytic[i], numeric, 2e-3, 2e-2);
+    }
+  }
+  check(ok, std::string("dense gradients, activation=") + activation_name(act) +
+                " loss=" + loss_name(loss));
+}
+
+// The whole public API: a small MLP learns y = sum(x^2) with Adam; the loss falls.
+void test_mlp_trains() {
+  std::mt19937 rng(3);
+  const int64_t n = 256, in = 4;
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input({in}, "x");
+  auto glorot = [&](const std::string& name, int64_t fi, int64_t fo) {
+    const float lim = std::sqrt(6.0f / float(fi + fo));
+    auto v = random_vector(rng, fi * fo, -lim, lim);
+    return std::make_shared<Variable>(name, Tensor({fi, fo}, v.data()));
+  };
+  auto zeros = [](const std::string& name, int64_t n_) {
+    return std::make_shared<Variable>(name, Tensor({n_}));
+  };
+  int h1 = g->add_node(std::make_shared<DenseOp>(glorot("k1", in, 16), zeros("b1", 16), Activation::Relu), {x}, "d1");
+  int h2 = g->add_node(std::make_shared<DenseOp>(glorot("k2", 16, 16), zeros("b2", 16), Activation::Tanh), {h1}, "d2");
+  int y = g->add_node(std::make_shared<DenseOp>(glorot("k3", 16, 1), zeros("b3", 1), Activation::Linear), {h2}, "d3");
+  Model model(g, {x}, {y});
+  model.compile({{LossKind::MeanSquaredError, 1.0f}}, std::make_shared<Adam>(0.01f),
+                {{MetricKind::MeanAbsoluteError, 0, 0.5f}});
+  auto xs = random_vector(rng, n * in);
+  std::vector<float> ys(n);
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int64_t j = 0; j < in; ++j) s += xs[i * in + j] * xs[i * in + j];
+    ys[i] = float(s);
+  }
+  std::vector<ArrayView> xv{{xs.data(), n, in}}, yv{{ys.data(), n, 1}};
+  std::vector<double> losses;
+  for (int epoch = 0; epoch < 60; ++epoch) {
+    model.reset_metrics();
+    model.train_batches(xv, yv, nullptr, 32, 0, (n + 31) / 32);
+    losses.push_back(model.metric_results()[0]);
+  }
+  check(losses.back() < 0.1 * losses.front(),
+        "MLP trains: loss " + std::to_string(losses.front()) + " -> " + std::to_string(losses.back()));
+  check(model.optimizer().iterations == 60 * 8, "optimizer counted every step");
+  std::vector<float> pred(n);
+  model.predict(xv, 100, {pred.data()});
+  double mse = 0.0;
+  for (int64_t i = 0; i < n; ++i) mse += (pred[i] - ys[i]) * (pred[i] - ys[i]);
+  check(mse / n < 0.1 * losses.front(), "predict agrees with the trained loss");
+}
+
+void test_errors() {
+  auto expect_value_error = [](const std::function<void()>& f, const std::string& what) {
+    try {
+      f();
+      check(false, what + " raises ValueError");
+    } catch (const ValueError&) {
+      check(true, what + " raises ValueError");
+    }
+  };
+  expect_value_error([] { activation_from_name("relux"); }, "unknown activation");
+  expect_value_error([] { loss_from_name("msee"); }, "unknown loss");
+  expect_value_error([] {
+    float p[3] = {0.2f, 0.3f, 0.5f}, t[1] = {3.0f};
+    loss_forward_backward(LossKind::SparseCategoricalCrossentropy, p, t, 1, 3, 1.0f, nullptr);
+  }, "sparse label out of range");
+  expect_value_error([] {
+    auto g = std::make_shared<Graph>();
+    int x = g->add_input({3}, "x");
+    auto k = std::make_shared<Variable>("k", Tensor({4, 2}));
+    g->add_node(std::make_shared<DenseOp>(k, nullptr, Activation::Linear), {x}, "d");
+  }, "dense on the wrong input width");
+}
+
+}  // namespace
+
+int main() {
+  test_gemm_against_reference();
+  for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Linear})
+    test_dense_gradients(a, LossKind::MeanSquaredError);
+  test_dense_gradients(Activation::Tanh, LossKind::MeanAbsoluteError);
+  test_dense_gradients(Activation::Tanh, LossKind::BinaryCrossentropy);
+  test_dense_gradients(Activation::Sigmoid, LossKind::CategoricalCrossentropy);
+  test_dense_gradients(Activation::Relu, LossKind::SparseCategoricalCrossentropy);
+  test_mlp_trains();
+  test_errors();
+  std::printf("%d failed\n", failures);
+  return failures ? 1 : 0;
+}

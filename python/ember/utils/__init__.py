@@ -1,0 +1,1 @@
+from ember.utils.progbar import Progbar
