@@ -90,10 +90,10 @@ void Executor::plan_gradients() {
   requires_grad_.assign(n, 0);
   for (int v : order_) {
     if (graph_->is_input(v)) continue;
-    char req = 0;
-    for (size_t k : node_vars_[static_cast<size_t>(v)]) req |= variables_[k]->trainable ? 1 : 0;
-    for (int u : graph_->inputs(v)) req |= requires_grad_[static_cast<size_t>(u)];
-    requires_grad_[static_cast<size_t>(v)] = req;
+    bool req = false;
+    for (size_t k : node_vars_[static_cast<size_t>(v)]) req = req || variables_[k]->trainable;
+    for (int u : graph_->inputs(v)) req = req || (requires_grad_[static_cast<size_t>(u)] & 1);
+    requires_grad_[static_cast<size_t>(v)] = req ? 1 : 0;
   }
   // Outputs always get a gradient buffer so the loss has somewhere to write.
   for (int o : outputs_) requires_grad_[static_cast<size_t>(o)] |= 2;

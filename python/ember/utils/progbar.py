@@ -215,8 +215,6 @@ class Progbar:
             info = f" {_BOLD}{_format_eta(eta)}{_RESET}"
         else:
             info = f" {_BOLD}{now - self._start:.0f}s{_RESET}"
-        # Keras counts these escapes even without a target, where the count
-        # prefix is unstyled; the visible width is then underestimated.
         hidden += _BOLD_LEN
         info += self._format_time(time_per_unit, self.unit_name)
 

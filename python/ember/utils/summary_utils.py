@@ -15,7 +15,7 @@ import shutil
 import sys
 import unicodedata
 
-__all__ = ["format_param_count", "print_summary", "readable_memory_size"]
+__all__ = ["format_param_count", "format_shape", "print_summary", "readable_memory_size"]
 
 # Keras reports weight memory from each variable's dtype; ember's parameters
 # are float32.
@@ -36,6 +36,15 @@ _ELLIPSIS = "…"
 def format_param_count(n):
     """Formats a parameter count with thousands separators, e.g. ``2,651``."""
     return f"{n:,}"
+
+
+def format_shape(shape):
+    """Formats an output shape the way Keras shows it, e.g. ``(None, 50)``.
+
+    Keras joins the dimensions itself rather than using ``str(tuple)``, so a
+    rank-1 shape reads ``(None)``, without the tuple's trailing comma.
+    """
+    return f"({', '.join(str(dim) for dim in shape)})"
 
 
 def readable_memory_size(weight_memory_size):

@@ -1,0 +1,82 @@
+"""Turning what users pass to fit/evaluate/predict into float32 arrays, once.
+
+Accepts NumPy arrays of any numeric dtype, pandas DataFrames and Series, and
+(nested) lists. Everything else, and anything non-numeric, empty or not
+finite, is rejected here with a message that names the argument.
+"""
+
+import numpy as np
+
+
+def _is_pandas(data):
+    return type(data).__module__.split(".")[0] == "pandas"
+
+
+def to_array(data, name):
+    """One array-like -> C-contiguous float32 ndarray with a batch axis."""
+    if data is None:
+        raise ValueError(f"`{name}` is None.")
+    if _is_pandas(data):
+        if hasattr(data, "dtypes") and hasattr(data.dtypes, "items"):  # DataFrame
+            bad = [str(c) for c, t in data.dtypes.items() if not _numeric_dtype(t)]
+            if bad:
+                raise TypeError(
+                    f"`{name}` must be numeric, but DataFrame columns {bad} are not "
+                    "(one-hot encode them first, e.g. with pandas.get_dummies)."
+                )
+        data = data.to_numpy()
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:  # ragged lists
+        raise ValueError(f"`{name}` could not be turned into an array: {e}") from None
+    if not _numeric_dtype(arr.dtype):
+        raise TypeError(f"`{name}` must be numeric, got an array of dtype {arr.dtype}.")
+    if arr.ndim == 0:
+        raise ValueError(f"`{name}` must have a batch axis, got a scalar.")
+    if arr.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty: it has 0 samples.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        where = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"`{name}` contains NaN or infinity (first at index {tuple(where)}).")
+    return arr
+
+
+def _numeric_dtype(dtype):
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # pandas extension dtypes
+        kind = getattr(dtype, "kind", "O")
+    return kind in "biuf"
+
+
+def to_arrays(data, name, count, names=None):
+    """x or y for a model with `count` inputs/outputs -> list of float32 arrays.
+
+    A single model input takes one array; several take a list/tuple in order,
+    or a dict keyed by input name.
+    """
+    if isinstance(data, dict):
+        if names is None or set(data) != set(names):
+            raise ValueError(f"`{name}` dict keys {sorted(data)} do not match {names}.")
+        data = [data[k] for k in names]
+    if count == 1:
+        # [array] is the one input wrapped in a list; [[1, 2, 3]] is one sample.
+        if isinstance(data, (list, tuple)) and len(data) == 1 and (
+            isinstance(data[0], np.ndarray) or _is_pandas(data[0])
+        ):
+            data = data[0]
+        arrays = [to_array(data, name)]
+    else:
+        if not isinstance(data, (list, tuple)) or len(data) != count:
+            raise ValueError(f"the model has {count} {name} arrays; pass a list of {count}.")
+        arrays = [to_array(d, f"{name}[{i}]") for i, d in enumerate(data)]
+    n = arrays[0].shape[0]
+    for i, a in enumerate(arrays):
+        if a.shape[0] != n:
+            raise ValueError(
+                f"all `{name}` arrays must have the same number of samples, "
+                f"got {n} and {a.shape[0]} (array {i})."
+            )
+    return arrays
+

@@ -1,0 +1,125 @@
+"""Input, InputLayer, Dense and Activation."""
+
+from ember import activations, initializers
+from ember.layers.layer import KerasTensor, Layer, _Call, standardize_shape, unique_name
+
+
+class InputLayer(Layer):
+    """The placeholder a model's data enters through."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, **kwargs):
+        if shape is None and batch_shape is None:
+            shape = kwargs.pop("input_shape", None)
+            if shape is None:
+                raise ValueError("You must pass a `shape` argument.")
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        super().__init__(name=name or unique_name("input_layer"), **kwargs)
+        self.shape = standardize_shape(shape)
+        self.batch_size = batch_size
+        self.built = True
+        tensor = KerasTensor((batch_size,) + self.shape, name=self.name)
+        tensor._call = _Call(self, [], [tensor])
+        self._calls.append(tensor._call)
+        self.output_tensor = tensor
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + self.shape
+
+    def get_config(self):
+        return {"batch_shape": (self.batch_size,) + self.shape, "dtype": "float32",
+                "sparse": False, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """A symbolic input of the given per-sample shape, e.g. `Input(shape=(8,))`."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape,
+                       name=name)
+    return layer.output_tensor
+
+
+class Dense(Layer):
+    """`activation(inputs @ kernel + bias)`: one GEMM with the bias and activation
+    fused into a single pass over its output."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, lora_alpha=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                f"Received an invalid value for `units`, expected a positive integer. "
+                f"Received: units={units}"
+            )
+        for arg, value in (("kernel_regularizer", kernel_regularizer),
+                           ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank)):
+            if value is not None:
+                raise NotImplementedError(f"Dense: `{arg}` is not supported yet")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(f"{self.name}: the last dimension of the input must be known")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                      initializer=self.kernel_initializer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                        name="bias")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if self.kernel is not None and input_shape[-1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"Input {input_shape} is incompatible with layer {self.name}: "
+                f"expected the last axis to be {self.kernel.shape[0]}."
+            )
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _emit(self, graph, input_nodes):
+        return graph.add_dense(input_nodes[0], self.kernel._core,
+                               self.bias._core if self.bias is not None else None,
+                               activations.serialize(self.activation), self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            if isinstance(config.get(key), dict):
+                config[key] = initializers.get(config[key])
+        return super().from_config(config)
+
+
+class Activation(Layer):
+    """Applies an activation function to its input."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        return graph.add_activation(input_nodes[0], activations.serialize(self.activation),
+                                    self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}

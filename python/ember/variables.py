@@ -1,0 +1,64 @@
+"""`Variable`: a handle on a weight that lives in the C++ engine."""
+
+import numpy as np
+
+
+class Variable:
+    """A model weight: Keras's Variable interface over engine storage.
+
+    The value lives in C++; `numpy()` copies it out and `assign()` copies in
+    place (the engine keeps the address), so handles never go stale.
+    """
+
+    def __init__(self, core_variable, path):
+        self._core = core_variable
+        self.path = path
+
+    @property
+    def name(self):
+        return self._core.name
+
+    @property
+    def shape(self):
+        return tuple(self._core.shape)
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    @property
+    def trainable(self):
+        return self._core.trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._core.trainable = bool(value)
+
+    @property
+    def value(self):
+        return self.numpy()
+
+    def numpy(self):
+        return self._core.numpy()
+
+    def assign(self, value):
+        value = np.asarray(value, dtype=np.float32)
+        if value.shape != self.shape:
+            raise ValueError(
+                f"Cannot assign a value of shape {value.shape} to variable '{self.path}' "
+                f"of shape {self.shape}."
+            )
+        self._core.assign(value)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return (
+            f"<Variable path={self.path}, shape={self.shape}, dtype=float32, "
+            f"value={self.numpy()}>"
+        )
