@@ -9,11 +9,10 @@
 
 #include "ember/activations.h"
 #include "ember/kernels.h"
+#include "cpu/parallel.h"
 
 namespace ember {
 namespace {
-
-constexpr int64_t kParallelThreshold = 1 << 15;
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
@@ -31,8 +30,7 @@ void softmax_row(float* y, int64_t cols) {
 
 template <typename F>
 void for_each_row(int64_t rows, int64_t cols, F&& body) {
-#pragma omp parallel for if (rows * cols > kParallelThreshold) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) body(r);
+  cpu::parallel_for(rows, rows * cols, body);
 }
 
 }  // namespace
@@ -110,8 +108,7 @@ void add_into(const float* x, float* y, int64_t n, bool accumulate) {
     std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float));
     return;
   }
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+  cpu::parallel_for(n, n, [=](int64_t i) { y[i] += x[i]; });
 }
 
 void gather_rows(const float* src, int64_t row_size, const int64_t* order, int64_t begin,

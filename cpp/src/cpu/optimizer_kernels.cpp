@@ -3,26 +3,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/parallel.h"
 #include "ember/optimizers.h"
 
 namespace ember::kernels {
-namespace {
-constexpr int64_t kParallelThreshold = 1 << 16;
-}
 
 void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr,
                 float momentum, bool nesterov) {
   if (!velocity) {
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
-    for (int64_t i = 0; i < n; ++i) param[i] -= grad[i] * lr;
+    cpu::parallel_for(n, n, [=](int64_t i) { param[i] -= grad[i] * lr; });
     return;
   }
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  cpu::parallel_for(n, n, [=](int64_t i) {
     const float m = velocity[i] * momentum - grad[i] * lr;
     velocity[i] = m;
     param[i] += nesterov ? m * momentum - grad[i] * lr : m;
-  }
+  });
 }
 
 void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n,
@@ -32,23 +28,21 @@ void adam_update(float* param, const float* grad, float* m, float* v, float* v_h
   const float b1_power = std::pow(beta_1, t), b2_power = std::pow(beta_2, t);
   const float alpha = lr * std::sqrt(1.0f - b2_power) / (1.0f - b1_power);
   const float one_minus_b1 = 1.0f - beta_1, one_minus_b2 = 1.0f - beta_2;
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  cpu::parallel_for(n, n, [=](int64_t i) {
     const float g = grad[i];
     m[i] += (g - m[i]) * one_minus_b1;
     v[i] += (g * g - v[i]) * one_minus_b2;
     float vi = v[i];
     if (v_hat) vi = v_hat[i] = std::max(v_hat[i], vi);
     param[i] -= (m[i] * alpha) / (std::sqrt(vi) + epsilon);
-  }
+  });
 }
 
 void rmsprop_update(float* param, const float* grad, float* velocity, float* average_grad,
                     float* momentum_buf, int64_t n, float lr, float rho, float momentum,
                     float epsilon) {
   const float one_minus_rho = 1.0f - rho;
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  cpu::parallel_for(n, n, [=](int64_t i) {
     const float g = grad[i];
     velocity[i] = rho * velocity[i] + one_minus_rho * (g * g);
     float denominator;
@@ -65,7 +59,7 @@ void rmsprop_update(float* param, const float* grad, float* velocity, float* ave
     } else {
       param[i] -= increment;
     }
-  }
+  });
 }
 
 }  // namespace ember::kernels
