@@ -22,6 +22,7 @@ class Optimizer:
         if not isinstance(learning_rate, (int, float)) or learning_rate < 0:
             raise ValueError(f"`learning_rate` must be a non-negative float, got {learning_rate!r}")
         self.name = name
+        self.built = False  # True once a model has trained with it (Keras's optimizer.built)
 
     @property
     def learning_rate(self):

@@ -346,6 +346,7 @@ class Model(Layer):
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             n = split_at
         self._sync_compile(ys)
+        self.optimizer.built = True
         val_batch_size = self._batch_size(validation_batch_size, batch_size)
         steps = math.ceil(n / batch_size)
         verbose = 1 if verbose == "auto" else verbose
@@ -452,6 +453,7 @@ class Model(Layer):
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
         self._sync_compile(ys)
+        self.optimizer.built = True
         self._core.reset_metrics()
         self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1)
         logs = self._logs()
@@ -490,9 +492,14 @@ class Model(Layer):
                          summary_utils.format_param_count(layer.count_params())))
         trainable = int(sum(np.prod(w.shape) for w in self.trainable_weights))
         total = self.count_params()
-        summary_utils.print_summary(self.name, rows, total, trainable, total - trainable,
-                                    line_length=line_length, positions=positions,
-                                    print_fn=print_fn)
+        optimizer_params = None
+        if self.optimizer is not None and self.optimizer.built:
+            # Keras counts the iteration and learning-rate scalars beside the slots.
+            optimizer_params = 2 + len(self.optimizer._core.slot_names()) * trainable
+        summary_utils.print_summary(
+            self.name, rows, total + (optimizer_params or 0), trainable, total - trainable,
+            line_length=line_length, positions=positions, print_fn=print_fn,
+            optimizer_params=optimizer_params)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
