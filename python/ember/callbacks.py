@@ -182,6 +182,12 @@ class CallbackList:
     def listens_per_batch(self, mode):
         return any(cb._listens_per_batch(mode) for cb in self.callbacks)
 
+    def only_progress_per_batch(self, mode):
+        """True when the live progress bar is the only per-batch listener: it redraws at
+        most every 50 ms, so batches may run in chunks between its updates."""
+        return all(isinstance(cb, ProgbarLogger) for cb in self.callbacks
+                   if cb._listens_per_batch(mode))
+
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
