@@ -28,8 +28,14 @@ int main() {
   };
   auto graph = std::make_shared<Graph>();
   const int in = graph->add_input({2}, "x");
-  const int h = graph->add_node(std::make_shared<DenseOp>(init(2, 16), std::make_shared<Variable>("bias", Tensor({16})), Activation::Tanh), {in}, "hidden");
-  const int out = graph->add_node(std::make_shared<DenseOp>(init(16, 1), std::make_shared<Variable>("bias", Tensor({1})), Activation::Sigmoid), {h}, "out");
+  const int h = graph->add_node(
+      std::make_shared<DenseOp>(init(2, 16), std::make_shared<Variable>("bias", Tensor({16})),
+                                Activation::Tanh),
+      {in}, "hidden");
+  const int out = graph->add_node(
+      std::make_shared<DenseOp>(init(16, 1), std::make_shared<Variable>("bias", Tensor({1})),
+                                Activation::Sigmoid),
+      {h}, "out");
 
   Model model(graph, {in}, {out});
   model.compile({{LossKind::BinaryCrossentropy}}, std::make_shared<Adam>(0.01f),

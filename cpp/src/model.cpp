@@ -7,6 +7,23 @@
 #include "ember/kernels.h"
 
 namespace ember {
+namespace {
+
+void check_batch_size(int64_t batch_size) {
+  if (batch_size <= 0)
+    throw ValueError("batch_size must be a positive integer, got " + std::to_string(batch_size));
+}
+
+// Calls step(start, rows) for batches [begin, end) of n samples.
+template <typename F>
+void for_each_batch(int64_t n, int64_t batch_size, int64_t begin, int64_t end, F&& step) {
+  for (int64_t b = begin; b < end && b * batch_size < n; ++b) {
+    const int64_t start = b * batch_size;
+    step(start, std::min(batch_size, n - start));
+  }
+}
+
+}  // namespace
 
 Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs)
     : graph_(std::move(graph)), exec_(graph_, std::move(inputs), std::move(outputs)) {
@@ -18,8 +35,8 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
                     std::vector<MetricSpec> metrics) {
   if (!optimizer) throw ValueError("compile: an optimizer is required");
   if (losses.size() != num_outputs())
-    throw ValueError("compile: the model has " + std::to_string(num_outputs()) +
-                     " outputs but " + std::to_string(losses.size()) + " losses were given");
+    throw ValueError("compile: the model has " + std::to_string(num_outputs()) + " outputs but " +
+                     std::to_string(losses.size()) + " losses were given");
   for (const MetricSpec& m : metrics)
     if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
       throw ValueError("compile: metric refers to output " + std::to_string(m.output));
@@ -63,8 +80,8 @@ void Model::check_data(const std::vector<ArrayView>& x, const std::vector<ArrayV
                        " values per sample, the model expects " +
                        std::to_string(exec_.input_row_size(i)));
     if (x[i].rows != n)
-      throw ValueError("all inputs must have the same number of samples; got " +
-                       std::to_string(n) + " and " + std::to_string(x[i].rows));
+      throw ValueError("all inputs must have the same number of samples; got " + std::to_string(n) +
+                       " and " + std::to_string(x[i].rows));
   }
   if (!y) return;
   if (y->size() != num_outputs())
@@ -73,12 +90,12 @@ void Model::check_data(const std::vector<ArrayView>& x, const std::vector<ArrayV
   for (size_t o = 0; o < y->size(); ++o) {
     const ArrayView& t = (*y)[o];
     if (t.rows != n)
-      throw ValueError("x and y have different numbers of samples: " + std::to_string(n) +
-                       " and " + std::to_string(t.rows));
+      throw ValueError("x and y have different numbers of samples: " + std::to_string(n) + " and " +
+                       std::to_string(t.rows));
     if (t.row_size != target_row_size(o))
       throw ValueError("target " + std::to_string(o) + " has " + std::to_string(t.row_size) +
-                       " values per sample, but the output and loss " +
-                       loss_name(losses_[o].kind) + " need " + std::to_string(target_row_size(o)));
+                       " values per sample, but the output and loss " + loss_name(losses_[o].kind) +
+                       " need " + std::to_string(target_row_size(o)));
   }
 }
 
@@ -90,7 +107,8 @@ void Model::load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayV
   if (!y) return;
   for (size_t o = 0; o < y->size(); ++o) {
     const ArrayView& t = (*y)[o];
-    if (targets_[o].size() < rows * t.row_size) targets_[o] = Tensor(Shape{exec_.capacity(), t.row_size});
+    if (targets_[o].size() < rows * t.row_size)
+      targets_[o] = Tensor(Shape{exec_.capacity(), t.row_size});
     kernels::gather_rows(t.data, t.row_size, order, begin, rows, targets_[o].data());
   }
 }
@@ -101,9 +119,9 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
     const float weight = losses_[o].weight;
-    const double sum = loss_forward_backward(
-        losses_[o].kind, exec_.output(o), targets_[o].data(), samples, cols,
-        weight / static_cast<float>(samples), with_grad ? exec_.output_grad(o) : nullptr);
+    const double sum = loss_forward_backward(losses_[o].kind, exec_.output(o), targets_[o].data(),
+                                             samples, cols, weight / static_cast<float>(samples),
+                                             with_grad ? exec_.output_grad(o) : nullptr);
     total += weight * sum / static_cast<double>(samples);
   }
   // Keras's loss tracker: the batch's mean loss weighted by the batch size.
@@ -124,53 +142,47 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
                           const int64_t* order, int64_t batch_size, int64_t batch_begin,
                           int64_t batch_end) {
   if (!compiled()) throw ValueError("You must call `compile()` before training the model.");
-  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_batch_size(batch_size);
   check_data(x, &y);
   const int64_t n = x[0].rows;
   exec_.reserve(std::min(batch_size, std::max<int64_t>(n, 1)));
-  for (int64_t b = batch_begin; b < batch_end; ++b) {
-    const int64_t start = b * batch_size;
-    if (start >= n) break;
-    const int64_t rows = std::min(batch_size, n - start);
+  for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
     exec_.forward(rows, true);
     accumulate_loss_and_metrics(rows, true);
     exec_.backward(rows);
     optimizer_->apply(exec_.trainable_params(), exec_.trainable_grads());
-  }
+  });
 }
 
 void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                          int64_t batch_size, int64_t batch_begin, int64_t batch_end) {
   if (!compiled()) throw ValueError("You must call `compile()` before evaluating the model.");
-  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_batch_size(batch_size);
   check_data(x, &y);
-  const int64_t n = x[0].rows;
-  for (int64_t b = batch_begin; b < batch_end; ++b) {
-    const int64_t start = b * batch_size;
-    if (start >= n) break;
-    const int64_t rows = std::min(batch_size, n - start);
+  for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, nullptr, start, rows);
     exec_.forward(rows, false);
     accumulate_loss_and_metrics(rows, false);
-  }
+  });
 }
 
 void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
                     const std::vector<float*>& out) {
-  if (batch_size <= 0) throw ValueError("batch_size must be positive, got " + std::to_string(batch_size));
+  check_batch_size(batch_size);
   check_data(x, nullptr);
   if (out.size() != num_outputs()) throw ValueError("predict: one output buffer per output needed");
   const int64_t n = x[0].rows;
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const int64_t rows = std::min(batch_size, n - start);
-    load_batch(x, nullptr, nullptr, start, rows);
-    exec_.forward(rows, false);
-    for (size_t o = 0; o < out.size(); ++o) {
-      const int64_t row = exec_.output_row_size(o);
-      std::memcpy(out[o] + start * row, exec_.output(o), static_cast<size_t>(rows * row) * sizeof(float));
-    }
-  }
+  for_each_batch(n, batch_size, 0, (n + batch_size - 1) / batch_size,
+                 [&](int64_t start, int64_t rows) {
+                   load_batch(x, nullptr, nullptr, start, rows);
+                   exec_.forward(rows, false);
+                   for (size_t o = 0; o < out.size(); ++o) {
+                     const int64_t row = exec_.output_row_size(o);
+                     std::memcpy(out[o] + start * row, exec_.output(o),
+                                 static_cast<size_t>(rows * row) * sizeof(float));
+                   }
+                 });
 }
 
 std::vector<double> Model::metric_results() const {

@@ -18,7 +18,8 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
     throw ValueError(name() + ": optimizer was built for " + std::to_string(slots_.size()) +
                      " variables but got " + std::to_string(params.size()));
   const int64_t step = iterations + 1;
-  for (size_t i = 0; i < params.size(); ++i) update(slots_[i], params[i], grads[i], sizes_[i], step);
+  for (size_t i = 0; i < params.size(); ++i)
+    update(slots_[i], params[i], grads[i], sizes_[i], step);
   iterations = step;
 }
 

@@ -46,13 +46,15 @@ void test_gemm_against_reference() {
   const int64_t m = 7, n = 5, k = 9;
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb) {
-      auto a = random_vector(rng, m * k), b = random_vector(rng, k * n), c = random_vector(rng, m * n);
+      auto a = random_vector(rng, m * k), b = random_vector(rng, k * n),
+           c = random_vector(rng, m * n);
       std::vector<double> ref(m * n);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double s = 0.0;
           for (int64_t p = 0; p < k; ++p)
-            s += double(ta ? a[p * m + i] : a[i * k + p]) * double(tb ? b[j * k + p] : b[p * n + j]);
+            s +=
+                double(ta ? a[p * m + i] : a[i * k + p]) * double(tb ? b[j * k + p] : b[p * n + j]);
           ref[i * n + j] = 2.0 * s + 0.5 * c[i * n + j];
         }
       kernels::gemm(ta, tb, m, n, k, 2.0f, a.data(), b.data(), 0.5f, c.data());
@@ -72,11 +74,11 @@ void test_dense_gradients(Activation act, LossKind loss) {
   auto k1 = random_variable(rng, "k1", {in, hidden}), b1 = random_variable(rng, "b1", {hidden});
   auto k2 = random_variable(rng, "k2", {hidden, out}), b2 = random_variable(rng, "b2", {out});
   int h = g->add_node(std::make_shared<DenseOp>(k1, b1, act), {x}, "h");
-  const bool probs = loss == LossKind::CategoricalCrossentropy ||
-                     loss == LossKind::SparseCategoricalCrossentropy;
-  const Activation last = probs ? Activation::Softmax
-                                : (loss == LossKind::BinaryCrossentropy ? Activation::Sigmoid
-                                                                        : Activation::Linear);
+  const bool probs =
+      loss == LossKind::CategoricalCrossentropy || loss == LossKind::SparseCategoricalCrossentropy;
+  const Activation last =
+      probs ? Activation::Softmax
+            : (loss == LossKind::BinaryCrossentropy ? Activation::Sigmoid : Activation::Linear);
   int y = g->add_node(std::make_shared<DenseOp>(k2, b2, last), {h}, "y");
   Executor ex(g, {x}, {y});
   ex.reserve(rows);
@@ -96,14 +98,16 @@ void test_dense_gradients(Activation act, LossKind loss) {
     std::copy(xs.begin(), xs.end(), ex.input_buffer(0));
     ex.forward(rows, true);
     return loss_forward_backward(loss, ex.output(0), target.data(), rows, out, 1.0f / rows,
-                                 ex.output_grad(0)) / rows;
+                                 ex.output_grad(0)) /
+           rows;
   };
   loss_value();
   ex.backward(rows);
   bool ok = true;
   const auto& params = ex.trainable();
   for (size_t p = 0; p < params.size(); ++p) {
-    std::vector<float> analytic(ex.trainable_grads()[p], ex.trainable_grads()[p] + params[p]->value.size());
+    std::vector<float> analytic(ex.trainable_grads()[p],
+                                ex.trainable_grads()[p] + params[p]->value.size());
     for (int64_t i = 0; i < params[p]->value.size(); ++i) {
       float& w = params[p]->value.data()[i];
       const float saved = w, h_step = 1e-2f;
@@ -134,9 +138,15 @@ void test_mlp_trains() {
   auto zeros = [](const std::string& name, int64_t n_) {
     return std::make_shared<Variable>(name, Tensor({n_}));
   };
-  int h1 = g->add_node(std::make_shared<DenseOp>(glorot("k1", in, 16), zeros("b1", 16), Activation::Relu), {x}, "d1");
-  int h2 = g->add_node(std::make_shared<DenseOp>(glorot("k2", 16, 16), zeros("b2", 16), Activation::Tanh), {h1}, "d2");
-  int y = g->add_node(std::make_shared<DenseOp>(glorot("k3", 16, 1), zeros("b3", 1), Activation::Linear), {h2}, "d3");
+  int h1 = g->add_node(
+      std::make_shared<DenseOp>(glorot("k1", in, 16), zeros("b1", 16), Activation::Relu), {x},
+      "d1");
+  int h2 = g->add_node(
+      std::make_shared<DenseOp>(glorot("k2", 16, 16), zeros("b2", 16), Activation::Tanh), {h1},
+      "d2");
+  int y = g->add_node(
+      std::make_shared<DenseOp>(glorot("k3", 16, 1), zeros("b3", 1), Activation::Linear), {h2},
+      "d3");
   Model model(g, {x}, {y});
   model.compile({{LossKind::MeanSquaredError, 1.0f}}, std::make_shared<Adam>(0.01f),
                 {{MetricKind::MeanAbsoluteError, 0, 0.5f}});
@@ -154,8 +164,8 @@ void test_mlp_trains() {
     model.train_batches(xv, yv, nullptr, 32, 0, (n + 31) / 32);
     losses.push_back(model.metric_results()[0]);
   }
-  check(losses.back() < 0.1 * losses.front(),
-        "MLP trains: loss " + std::to_string(losses.front()) + " -> " + std::to_string(losses.back()));
+  check(losses.back() < 0.1 * losses.front(), "MLP trains: loss " + std::to_string(losses.front()) +
+                                                  " -> " + std::to_string(losses.back()));
   check(model.optimizer().iterations == 60 * 8, "optimizer counted every step");
   std::vector<float> pred(n);
   model.predict(xv, 100, {pred.data()});
@@ -175,16 +185,20 @@ void test_errors() {
   };
   expect_value_error([] { activation_from_name("relux"); }, "unknown activation");
   expect_value_error([] { loss_from_name("msee"); }, "unknown loss");
-  expect_value_error([] {
-    float p[3] = {0.2f, 0.3f, 0.5f}, t[1] = {3.0f};
-    loss_forward_backward(LossKind::SparseCategoricalCrossentropy, p, t, 1, 3, 1.0f, nullptr);
-  }, "sparse label out of range");
-  expect_value_error([] {
-    auto g = std::make_shared<Graph>();
-    int x = g->add_input({3}, "x");
-    auto k = std::make_shared<Variable>("k", Tensor({4, 2}));
-    g->add_node(std::make_shared<DenseOp>(k, nullptr, Activation::Linear), {x}, "d");
-  }, "dense on the wrong input width");
+  expect_value_error(
+      [] {
+        float p[3] = {0.2f, 0.3f, 0.5f}, t[1] = {3.0f};
+        loss_forward_backward(LossKind::SparseCategoricalCrossentropy, p, t, 1, 3, 1.0f, nullptr);
+      },
+      "sparse label out of range");
+  expect_value_error(
+      [] {
+        auto g = std::make_shared<Graph>();
+        int x = g->add_input({3}, "x");
+        auto k = std::make_shared<Variable>("k", Tensor({4, 2}));
+        g->add_node(std::make_shared<DenseOp>(k, nullptr, Activation::Linear), {x}, "d");
+      },
+      "dense on the wrong input width");
 }
 
 }  // namespace

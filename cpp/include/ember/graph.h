@@ -135,7 +135,7 @@ class Executor {
   std::vector<VariablePtr> variables_;
   std::unordered_map<const Variable*, size_t> variable_index_;
   std::vector<std::vector<size_t>> node_vars_;  // per node: indices into variables_
-  std::vector<Tensor> var_grads_;  // by variable index; empty for frozen ones
+  std::vector<Tensor> var_grads_;               // by variable index; empty for frozen ones
   std::vector<char> var_grad_written_;
   std::vector<Variable*> trainable_;
   std::vector<float*> trainable_params_;

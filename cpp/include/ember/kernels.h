@@ -7,8 +7,8 @@ namespace ember::kernels {
 
 // C(m,n) = alpha * op(A) op(B) + beta * C, op = transpose when the flag is set.
 // A is (m,k) or (k,m) when transposed; B is (k,n) or (n,k). Goes to BLAS.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, const float* b, float beta, float* c);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          const float* b, float beta, float* c);
 
 // db(cols) (+)= sum over rows of dy(rows, cols).
 void column_sums(const float* dy, float* db, int64_t rows, int64_t cols, bool accumulate);

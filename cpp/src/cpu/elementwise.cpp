@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/parallel.h"
 #include "ember/activations.h"
 #include "ember/kernels.h"
-#include "cpu/parallel.h"
 
 namespace ember {
 namespace {

@@ -14,9 +14,9 @@ namespace {
 int64_t class_index(float label, int64_t cols) {
   const auto k = static_cast<int64_t>(label);
   if (!(label >= 0.0f) || static_cast<float>(k) != label || k >= cols)
-    throw ValueError("sparse label " + std::to_string(label) + " is out of range for an output of " +
-                     std::to_string(cols) + " classes: labels must be integers in [0, " +
-                     std::to_string(cols - 1) + "]");
+    throw ValueError("sparse label " + std::to_string(label) +
+                     " is out of range for an output of " + std::to_string(cols) +
+                     " classes: labels must be integers in [0, " + std::to_string(cols - 1) + "]");
   return k;
 }
 
@@ -85,7 +85,8 @@ double loss_forward_backward(LossKind kind, const float* pred, const float* targ
           const float o = inside ? p : (p <= kEpsilon ? kEpsilon : 1.0f - kEpsilon);
           row -= t * std::log(static_cast<double>(o)) +
                  (1.0 - t) * std::log(1.0 - static_cast<double>(o));
-          if (dpred) dpred[j] = inside ? grad_scale * inv_cols * (-t / o + (1.0f - t) / (1.0f - o)) : 0.0f;
+          if (dpred)
+            dpred[j] = inside ? grad_scale * inv_cols * (-t / o + (1.0f - t) / (1.0f - o)) : 0.0f;
         }
         total += row / static_cast<double>(cols);
       }
