@@ -1,6 +1,7 @@
 // Losses with gradients, and the metrics beside them.
 // pred: (rows, cols); target: (rows, cols), or (rows) class ids for the sparse
 // forms. Per-sample sums are accumulated in double; gradients are float32.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -10,6 +11,17 @@
 
 namespace ember {
 namespace {
+
+// Gradient factor of clip(x, kEpsilon, 1 - kEpsilon) as Keras's autodiff has it:
+// 1 inside, 0 outside, and 1/2 exactly on a bound (min/max split a tie's gradient).
+// sigmoid rounds to exactly 1 - 1e-7 for a whole range of logits, so the tie matters.
+float clip_gradient(float x) {
+  constexpr float hi = 1.0f - kEpsilon;
+  if (x > kEpsilon && x < hi) return 1.0f;
+  return (x == kEpsilon || x == hi) ? 0.5f : 0.0f;
+}
+
+float clip(float x) { return std::min(std::max(x, kEpsilon), 1.0f - kEpsilon); }
 
 int64_t class_index(float label, int64_t cols) {
   const auto k = static_cast<int64_t>(label);
@@ -32,11 +44,10 @@ double crossentropy_row(const float* p, const float* onehot, int64_t label, int6
   for (int64_t j = 0; j < cols; ++j) {
     const float t = onehot ? onehot[j] : (j == label ? 1.0f : 0.0f);
     const float q = p[j] / s;
-    const bool inside = q > kEpsilon && q < 1.0f - kEpsilon;
-    const float c = inside ? q : (q <= kEpsilon ? kEpsilon : 1.0f - kEpsilon);
+    const float c = clip(q);
     if (t != 0.0f) loss -= static_cast<double>(t) * std::log(static_cast<double>(c));
     if (dp) {
-      const float g = (inside && t != 0.0f) ? -t / c : 0.0f;
+      const float g = t != 0.0f ? clip_gradient(q) * -t / c : 0.0f;
       dp[j] = g;  // d loss / d q_j for now
       gq_dot_q += g * q;
     }
@@ -70,7 +81,8 @@ double loss_forward_backward(LossKind kind, const float* pred, const float* targ
         for (int64_t j = i; j < i + cols; ++j) {
           const float d = pred[j] - target[j];
           row += std::fabs(static_cast<double>(d));
-          if (dpred) dpred[j] = grad_scale * static_cast<float>((d > 0.0f) - (d < 0.0f)) * inv_cols;
+          // d|t - p|/dp as Keras's autodiff has it: +1 above the target, -1 at or below.
+          if (dpred) dpred[j] = grad_scale * (d > 0.0f ? 1.0f : -1.0f) * inv_cols;
         }
         total += row / static_cast<double>(cols);
       }
@@ -81,12 +93,12 @@ double loss_forward_backward(LossKind kind, const float* pred, const float* targ
         double row = 0.0;
         for (int64_t j = i; j < i + cols; ++j) {
           const float p = pred[j], t = target[j];
-          const bool inside = p > kEpsilon && p < 1.0f - kEpsilon;
-          const float o = inside ? p : (p <= kEpsilon ? kEpsilon : 1.0f - kEpsilon);
+          const float o = clip(p);
           row -= t * std::log(static_cast<double>(o)) +
                  (1.0 - t) * std::log(1.0 - static_cast<double>(o));
           if (dpred)
-            dpred[j] = inside ? grad_scale * inv_cols * (-t / o + (1.0f - t) / (1.0f - o)) : 0.0f;
+            dpred[j] =
+                clip_gradient(p) * grad_scale * inv_cols * (-t / o + (1.0f - t) / (1.0f - o));
         }
         total += row / static_cast<double>(cols);
       }
