@@ -1,0 +1,58 @@
+// Shared by the binding files of ember._core: array conversion helpers and
+// the per-area registration functions. Bindings convert arguments and nothing
+// else; arrays come in as C-contiguous float32 and are read in place.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ember/error.h"
+#include "ember/model.h"
+#include "ember/tensor.h"
+
+namespace ember::bindings {
+
+namespace py = pybind11;
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+inline Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+
+inline ArrayView view_of(const FloatArray& a, const char* what) {
+  if (a.ndim() < 1) throw ValueError(std::string(what) + " must have a batch axis, got a scalar");
+  const int64_t rows = a.shape(0);
+  return {a.data(), rows, rows ? static_cast<int64_t>(a.size()) / rows : 0};
+}
+
+inline std::vector<ArrayView> views_of(const std::vector<FloatArray>& arrays, const char* what) {
+  std::vector<ArrayView> v;
+  v.reserve(arrays.size());
+  for (const auto& a : arrays) v.push_back(view_of(a, what));
+  return v;
+}
+
+inline py::array_t<float> to_numpy(const Tensor& t) {
+  py::array_t<float> out(t.shape());
+  std::memcpy(out.mutable_data(), t.data(), static_cast<size_t>(t.size()) * sizeof(float));
+  return out;
+}
+
+// Copies a (same-shaped) array into a tensor's existing storage: executors and
+// optimizers hold its address, so it must never be reallocated.
+inline void copy_into(Tensor& t, const FloatArray& a, const std::string& what) {
+  if (shape_of(a) != t.shape())
+    throw ValueError("cannot assign a value of shape " + shape_to_string(shape_of(a)) + " to " +
+                     what + " of shape " + shape_to_string(t.shape()));
+  std::memcpy(t.data(), a.data(), static_cast<size_t>(t.size()) * sizeof(float));
+}
+
+void bind_graph(py::module_& m);       // Variable, Graph and its ops
+void bind_optimizers(py::module_& m);  // Optimizer and its kinds
+void bind_model(py::module_& m);       // Model: compile, train, test, predict
+void bind_functions(py::module_& m);   // free functions: losses, devices
+
+}  // namespace ember::bindings
