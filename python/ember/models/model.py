@@ -58,6 +58,7 @@ class Model(Layer):
         self._layers = []
         self._compile_config = None
         self._compiled_spec = None
+        self._pending_optimizer_state = None
         self.compiled = False
         self.optimizer = None
         self.stop_training = False
@@ -235,6 +236,49 @@ class Model(Layer):
         if spec != self._compiled_spec:
             self._core.compile(spec[0], self.optimizer._core, spec[1])
             self._compiled_spec = spec
+        if self._pending_optimizer_state is not None:
+            state, self._pending_optimizer_state = self._pending_optimizer_state, None
+            self._set_optimizer_state(state)
+
+    def _optimizer_variables(self):
+        """The trainable variables in the order the engine's optimizer keeps slots for."""
+        return [w for w in self.weights if w.trainable]
+
+    def _get_optimizer_state(self):
+        """The optimizer's state: iterations, learning rate, and per trainable variable
+        its slots (named by `slot_names`, shaped like the variable). None before the
+        optimizer has been built by training."""
+        if self.optimizer is None or not self.optimizer.built or self._compiled_spec is None:
+            return None
+        core = self.optimizer._core
+        variables = self._optimizer_variables()
+        return {
+            "iterations": int(core.iterations),
+            "learning_rate": float(core.learning_rate),
+            "slot_names": list(core.slot_names()),
+            "slots": [[s.reshape(v.shape) for s in slots]
+                      for v, slots in zip(variables, core.slots())],
+        }
+
+    def _set_optimizer_state(self, state):
+        """Restores what _get_optimizer_state returned. Before the engine is compiled (the
+        first fit/evaluate resolves metrics from the data) it is kept and applied then."""
+        if self._compiled_spec is None:
+            self._pending_optimizer_state = state
+            return
+        core = self.optimizer._core
+        if list(state["slot_names"]) != list(core.slot_names()):
+            raise ValueError(f"optimizer state has slots {state['slot_names']}, but "
+                             f"{type(self.optimizer).__name__} keeps {core.slot_names()}")
+        variables = self._optimizer_variables()
+        if len(state["slots"]) != len(variables):
+            raise ValueError(f"optimizer state is for {len(state['slots'])} variables; the "
+                             f"model has {len(variables)} trainable variables")
+        core.set_slots([[np.asarray(s, np.float32).reshape(-1) for s in slots]
+                        for slots in state["slots"]])
+        core.iterations = int(state["iterations"])
+        core.learning_rate = float(state["learning_rate"])
+        self.optimizer.built = True
 
     @property
     def metrics_names(self):
