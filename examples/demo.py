@@ -7,13 +7,12 @@ held-out data and predicts. Only the import differs from the Keras original.
 
 import time
 
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-
 import ember as keras
+import numpy as np
 from ember.layers import Dense, Input
 from ember.models import Sequential
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 
 def main():

@@ -30,11 +30,11 @@ int main() {
   const int in = graph->add_input({2}, "x");
   const int h = graph->add_node(
       std::make_shared<DenseOp>(init(2, 16), std::make_shared<Variable>("bias", Tensor({16})),
-                                Activation::Tanh),
+                                ActivationKind::Tanh),
       {in}, "hidden");
   const int out = graph->add_node(
       std::make_shared<DenseOp>(init(16, 1), std::make_shared<Variable>("bias", Tensor({1})),
-                                Activation::Sigmoid),
+                                ActivationKind::Sigmoid),
       {h}, "out");
 
   Model model(graph, {in}, {out});

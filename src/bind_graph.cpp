@@ -1,8 +1,69 @@
-// Variable, Graph and the ops layers add to it.
+// Variable, Graph and the ops layers add to it; Activation, the value that
+// names an activation and its parameters.
+#include <pybind11/operators.h>
+
+#include <cmath>
+#include <optional>
+#include <variant>
+
 #include "bindings.h"
 #include "ember/ops.h"
 
 namespace ember::bindings {
+namespace {
+
+// An activation by Keras name with the parameters given (None: the default).
+Activation make_activation(const std::string& name, std::optional<float> negative_slope,
+                           std::optional<float> max_value, std::optional<float> threshold,
+                           std::optional<float> alpha, std::optional<float> b,
+                           std::optional<int> axis, std::optional<std::vector<int>> axes,
+                           std::optional<bool> approximate) {
+  Activation a = activation_from_name(name);
+  auto take = [&](bool given, const char* parameter) {
+    if (given && !activation_takes(a.kind, parameter))
+      throw ValueError(std::string(activation_name(a)) + " takes no parameter '" + parameter + "'");
+    return given;
+  };
+  if (take(negative_slope.has_value(), "negative_slope")) a.negative_slope = *negative_slope;
+  if (take(max_value.has_value(), "max_value")) a.max_value = *max_value;
+  if (take(threshold.has_value(), "threshold")) a.threshold = *threshold;
+  if (take(alpha.has_value(), "alpha")) a.alpha = *alpha;
+  if (take(b.has_value(), "b")) a.b = *b;
+  if (take(axis.has_value(), "axis")) a.axis = *axis;
+  if (take(axes.has_value(), "axes")) {
+    a.axes = 0;
+    for (int ax : *axes) {
+      if (ax < 0 || ax >= 32)
+        throw ValueError(std::string(activation_name(a)) +
+                         ": axes must be row axes in [0, 32), got " + std::to_string(ax));
+      a.axes |= 1u << ax;
+    }
+  }
+  if (take(approximate.has_value(), "approximate")) a.approximate = *approximate;
+  a.validate();
+  return a;
+}
+
+// Layers pass an Activation, or a Keras name for the defaults. (Not an implicit
+// conversion: pybind11 would turn the ValueError of an unknown name into a TypeError.)
+using ActivationArg = std::variant<Activation, std::string>;
+
+Activation to_activation(const ActivationArg& arg) {
+  if (const auto* name = std::get_if<std::string>(&arg)) return activation_from_name(*name);
+  return std::get<Activation>(arg);
+}
+
+// (rows, cols) of an array for the row-wise kernels: softmax-like ones act on the last axis.
+std::pair<int64_t, int64_t> rows_cols(const Activation& a, const FloatArray& x) {
+  const auto ndim = static_cast<int>(x.ndim());
+  if (a.is_normalization() && (a.axes != 0 || (a.axis != -1 && a.axis != ndim - 1)))
+    throw ValueError(std::string(activation_name(a)) +
+                     ": on arrays the engine normalises along the last axis only");
+  const int64_t cols = ndim ? x.shape(ndim - 1) : 1;
+  return {cols ? static_cast<int64_t>(x.size()) / cols : 0, cols};
+}
+
+}  // namespace
 
 void bind_graph(py::module_& m) {
   py::class_<Variable, std::shared_ptr<Variable>>(m, "Variable")
@@ -24,26 +85,98 @@ void bind_graph(py::module_& m) {
           },
           py::arg("value"), "Copies value (same shape) into the variable.");
 
+  py::class_<Activation>(m, "Activation",
+                         "An activation by Keras name (aliases too) and its parameters; a str "
+                         "converts to one with Keras's defaults. axis/axes count row axes, the "
+                         "batch axis excluded.")
+      .def(py::init(&make_activation), py::arg("name"), py::kw_only(),
+           py::arg("negative_slope") = py::none(), py::arg("max_value") = py::none(),
+           py::arg("threshold") = py::none(), py::arg("alpha") = py::none(),
+           py::arg("b") = py::none(), py::arg("axis") = py::none(), py::arg("axes") = py::none(),
+           py::arg("approximate") = py::none())
+      .def_property_readonly("name", [](const Activation& a) { return activation_name(a); })
+      .def_readonly("negative_slope", &Activation::negative_slope)
+      .def_property_readonly("max_value",
+                             [](const Activation& a) -> std::optional<float> {
+                               if (std::isinf(a.max_value)) return std::nullopt;
+                               return a.max_value;
+                             })
+      .def_readonly("threshold", &Activation::threshold)
+      .def_readonly("alpha", &Activation::alpha)
+      .def_readonly("b", &Activation::b)
+      .def_readonly("axis", &Activation::axis)
+      .def_property_readonly("axes",
+                             [](const Activation& a) {
+                               std::vector<int> axes;
+                               for (int i = 0; i < 32; ++i)
+                                 if ((a.axes >> i) & 1u) axes.push_back(i);
+                               return axes;
+                             })
+      .def_readonly("approximate", &Activation::approximate)
+      .def_property_readonly("backward_needs_input", &activation_backward_needs_input,
+                             "Whether the gradient needs the pre-activation input, not just "
+                             "the output.")
+      .def(py::self == py::self)
+      .def("__repr__",
+           [](const Activation& a) {
+             return std::string("<Activation ") + activation_name(a) + ">";
+           })
+      .def_static("names", &activation_names, "Every name accepted, aliases last.");
+
+  m.def(
+      "activation_forward",
+      [](const ActivationArg& arg, const FloatArray& x) {
+        const Activation a = to_activation(arg);
+        const auto [rows, cols] = rows_cols(a, x);
+        py::array_t<float> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        activation_forward(a, x.data(), y.mutable_data(), rows, cols);
+        return y;
+      },
+      py::arg("activation"), py::arg("x"), "act(x) by the engine's kernel (softmax: last axis).");
+  m.def(
+      "activation_backward",
+      [](const ActivationArg& arg, const FloatArray& x, const FloatArray& dy) {
+        const Activation a = to_activation(arg);
+        if (shape_of(dy) != shape_of(x))
+          throw ValueError("activation_backward: dy of shape " + shape_to_string(shape_of(dy)) +
+                           " does not match x of shape " + shape_to_string(shape_of(x)));
+        const auto [rows, cols] = rows_cols(a, x);
+        const std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+        py::array_t<float> y(shape), dx(shape);
+        activation_forward(a, x.data(), y.mutable_data(), rows, cols);
+        activation_backward(a, x.data(), y.data(), dy.data(), dx.mutable_data(), rows, cols);
+        return dx;
+      },
+      py::arg("activation"), py::arg("x"), py::arg("dy"),
+      "dy * act'(x) by the engine's kernel, as the backward pass computes it.");
+
   py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
       .def(py::init<>())
       .def("add_input", &Graph::add_input, py::arg("row_shape"), py::arg("name"))
       .def(
           "add_dense",
           [](Graph& g, int input, std::shared_ptr<Variable> kernel, std::shared_ptr<Variable> bias,
-             const std::string& activation, std::string name) {
+             const ActivationArg& activation, std::string name) {
             return g.add_node(std::make_shared<DenseOp>(std::move(kernel), std::move(bias),
-                                                        activation_from_name(activation)),
+                                                        to_activation(activation)),
                               {input}, std::move(name));
           },
           py::arg("input"), py::arg("kernel"), py::arg("bias"), py::arg("activation"),
           py::arg("name"))
       .def(
           "add_activation",
-          [](Graph& g, int input, const std::string& activation, std::string name) {
-            return g.add_node(std::make_shared<ActivationOp>(activation_from_name(activation)),
-                              {input}, std::move(name));
+          [](Graph& g, int input, const ActivationArg& activation, std::string name) {
+            return g.add_node(std::make_shared<ActivationOp>(to_activation(activation)), {input},
+                              std::move(name));
           },
           py::arg("input"), py::arg("activation"), py::arg("name"))
+      .def(
+          "add_prelu",
+          [](Graph& g, int input, std::shared_ptr<Variable> alpha, std::string name) {
+            return g.add_node(std::make_shared<PReLUOp>(std::move(alpha)), {input},
+                              std::move(name));
+          },
+          py::arg("input"), py::arg("alpha"), py::arg("name"))
       .def("row_shape", [](const Graph& g, int node) { return g.row_shape(node); })
       .def("__len__", &Graph::size);
 }

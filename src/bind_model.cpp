@@ -4,6 +4,19 @@
 #include "bindings.h"
 
 namespace ember::bindings {
+namespace {
+
+// One optional float32 array of per-sample weights per output; None: no weights.
+using SampleWeights = std::optional<std::vector<std::optional<FloatArray>>>;
+
+std::vector<ArrayView> sample_weight_views(const SampleWeights& weights) {
+  std::vector<ArrayView> v;
+  if (!weights) return v;
+  for (const auto& w : *weights) v.push_back(w ? view_of(*w, "sample_weight") : ArrayView{});
+  return v;
+}
+
+}  // namespace
 
 void bind_model(py::module_& m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
@@ -11,23 +24,21 @@ void bind_model(py::module_& m) {
            py::arg("inputs"), py::arg("outputs"))
       .def(
           "compile",
-          [](Model& model, const std::vector<std::pair<std::string, float>>& losses,
-             std::shared_ptr<Optimizer> optimizer,
+          [](Model& model, std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
              const std::vector<std::tuple<std::string, int, float>>& metrics) {
-            std::vector<LossSpec> ls;
-            for (const auto& [name, weight] : losses) ls.push_back({loss_from_name(name), weight});
             std::vector<MetricSpec> ms;
             for (const auto& [name, output, threshold] : metrics)
               ms.push_back({metric_from_name(name), output, threshold});
-            model.compile(std::move(ls), std::move(optimizer), std::move(ms));
+            model.compile(std::move(losses), std::move(optimizer), std::move(ms));
           },
           py::arg("losses"), py::arg("optimizer"), py::arg("metrics"))
       .def(
           "train_batches",
           [](Model& model, const std::vector<FloatArray>& x, const std::vector<FloatArray>& y,
              std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>> order,
-             int64_t batch_size, int64_t begin, int64_t end) {
+             int64_t batch_size, int64_t begin, int64_t end, const SampleWeights& sample_weights) {
             const auto xv = views_of(x, "x"), yv = views_of(y, "y");
+            const auto wv = sample_weight_views(sample_weights);
             const int64_t* ord = nullptr;
             if (order) {
               if (order->size() != (xv.empty() ? 0 : xv[0].rows))
@@ -35,19 +46,21 @@ void bind_model(py::module_& m) {
               ord = order->data();
             }
             py::gil_scoped_release release;
-            model.train_batches(xv, yv, ord, batch_size, begin, end);
+            model.train_batches(xv, yv, ord, batch_size, begin, end, wv);
           },
           py::arg("x"), py::arg("y"), py::arg("order"), py::arg("batch_size"), py::arg("begin"),
-          py::arg("end"))
+          py::arg("end"), py::arg("sample_weights") = py::none())
       .def(
           "test_batches",
           [](Model& model, const std::vector<FloatArray>& x, const std::vector<FloatArray>& y,
-             int64_t batch_size, int64_t begin, int64_t end) {
+             int64_t batch_size, int64_t begin, int64_t end, const SampleWeights& sample_weights) {
             const auto xv = views_of(x, "x"), yv = views_of(y, "y");
+            const auto wv = sample_weight_views(sample_weights);
             py::gil_scoped_release release;
-            model.test_batches(xv, yv, batch_size, begin, end);
+            model.test_batches(xv, yv, batch_size, begin, end, wv);
           },
-          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("begin"), py::arg("end"))
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("begin"), py::arg("end"),
+          py::arg("sample_weights") = py::none())
       .def(
           "predict",
           [](Model& model, const std::vector<FloatArray>& x, int64_t batch_size) {

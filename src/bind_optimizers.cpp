@@ -1,15 +1,200 @@
-// The optimizers: hyperparameters, iteration count and slot state.
+// The optimizers and learning-rate schedules: hyperparameters, common arguments,
+// iteration count and state.
 #include "bindings.h"
 #include "ember/optimizers.h"
+#include "ember/schedules.h"
 
 namespace ember::bindings {
 
+namespace {
+
+// A schedule computed by a Python callable (a user's LearningRateSchedule
+// subclass, or a callable learning_rate): called with the step, returning a
+// float. Training runs without the GIL, so each call takes it.
+class PythonSchedule final : public LearningRateSchedule {
+ public:
+  explicit PythonSchedule(py::object fn) : fn_(std::move(fn)) {}
+  ~PythonSchedule() override {
+    py::gil_scoped_acquire gil;
+    py::object drop = std::move(fn_);
+  }
+  PythonSchedule(const PythonSchedule&) = delete;
+  PythonSchedule& operator=(const PythonSchedule&) = delete;
+
+  std::string name() const override { return "PythonSchedule"; }
+  float operator()(int64_t step) const override {
+    py::gil_scoped_acquire gil;
+    return fn_(step).cast<float>();
+  }
+  float at(float step) const override {
+    py::gil_scoped_acquire gil;
+    return fn_(step).cast<float>();
+  }
+  const py::object& function() const { return fn_; }
+
+ private:
+  py::object fn_;
+};
+
+using IntArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+template <typename Step>
+py::array_t<float> evaluate(
+    const LearningRateSchedule& s,
+    const py::array_t<Step, py::array::c_style | py::array::forcecast>& steps) {
+  py::array_t<float> out(steps.size());
+  const Step* in = steps.data();
+  float* o = out.mutable_data();
+  for (py::ssize_t i = 0; i < steps.size(); ++i) {
+    if constexpr (std::is_integral_v<Step>)
+      o[i] = s(static_cast<int64_t>(in[i]));
+    else
+      o[i] = s.at(in[i]);
+  }
+  return out;
+}
+
+std::vector<float*> storage_of(const std::vector<std::shared_ptr<Variable>>& variables) {
+  std::vector<float*> params;
+  for (const auto& v : variables) {
+    if (!v) throw ValueError("expected variables, got None");
+    params.push_back(v->value.data());
+  }
+  return params;
+}
+
+void bind_schedules(py::module_& m) {
+  py::class_<LearningRateSchedule, std::shared_ptr<LearningRateSchedule>>(m, "LearningRateSchedule")
+      .def_property_readonly("name", &LearningRateSchedule::name)
+      .def(
+          "at_steps",
+          [](const LearningRateSchedule& s, const IntArray& steps) { return evaluate(s, steps); },
+          py::arg("steps"), "The rates at integer steps (an optimizer's iteration counts).")
+      .def(
+          "at",
+          [](const LearningRateSchedule& s, const FloatArray& steps) { return evaluate(s, steps); },
+          py::arg("steps"), "The rates at float32 steps.");
+  py::class_<PythonSchedule, LearningRateSchedule, std::shared_ptr<PythonSchedule>>(
+      m, "PythonSchedule")
+      .def(py::init<py::object>(), py::arg("function"))
+      .def_property_readonly("function", &PythonSchedule::function);
+  py::class_<ExponentialDecay, LearningRateSchedule, std::shared_ptr<ExponentialDecay>>(
+      m, "ExponentialDecay")
+      .def(py::init<double, double, double, bool>(), py::arg("initial_learning_rate"),
+           py::arg("decay_steps"), py::arg("decay_rate"), py::arg("staircase"))
+      .def_readwrite("initial_learning_rate", &ExponentialDecay::initial_learning_rate)
+      .def_readwrite("decay_steps", &ExponentialDecay::decay_steps)
+      .def_readwrite("decay_rate", &ExponentialDecay::decay_rate)
+      .def_readwrite("staircase", &ExponentialDecay::staircase);
+  py::class_<PiecewiseConstantDecay, LearningRateSchedule, std::shared_ptr<PiecewiseConstantDecay>>(
+      m, "PiecewiseConstantDecay")
+      .def(py::init<std::vector<double>, std::vector<double>>(), py::arg("boundaries"),
+           py::arg("values"))
+      .def_property_readonly("boundaries", &PiecewiseConstantDecay::boundaries)
+      .def_property_readonly("values", &PiecewiseConstantDecay::values);
+  py::class_<PolynomialDecay, LearningRateSchedule, std::shared_ptr<PolynomialDecay>>(
+      m, "PolynomialDecay")
+      .def(py::init<double, double, double, double, bool>(), py::arg("initial_learning_rate"),
+           py::arg("decay_steps"), py::arg("end_learning_rate"), py::arg("power"), py::arg("cycle"))
+      .def_readwrite("initial_learning_rate", &PolynomialDecay::initial_learning_rate)
+      .def_readwrite("decay_steps", &PolynomialDecay::decay_steps)
+      .def_readwrite("end_learning_rate", &PolynomialDecay::end_learning_rate)
+      .def_readwrite("power", &PolynomialDecay::power)
+      .def_readwrite("cycle", &PolynomialDecay::cycle);
+  py::class_<InverseTimeDecay, LearningRateSchedule, std::shared_ptr<InverseTimeDecay>>(
+      m, "InverseTimeDecay")
+      .def(py::init<double, double, double, bool>(), py::arg("initial_learning_rate"),
+           py::arg("decay_steps"), py::arg("decay_rate"), py::arg("staircase"))
+      .def_readwrite("initial_learning_rate", &InverseTimeDecay::initial_learning_rate)
+      .def_readwrite("decay_steps", &InverseTimeDecay::decay_steps)
+      .def_readwrite("decay_rate", &InverseTimeDecay::decay_rate)
+      .def_readwrite("staircase", &InverseTimeDecay::staircase);
+  py::class_<CosineDecay, LearningRateSchedule, std::shared_ptr<CosineDecay>>(m, "CosineDecay")
+      .def(py::init<double, double, double, std::optional<double>, double>(),
+           py::arg("initial_learning_rate"), py::arg("decay_steps"), py::arg("alpha"),
+           py::arg("warmup_target"), py::arg("warmup_steps"))
+      .def_readwrite("initial_learning_rate", &CosineDecay::initial_learning_rate)
+      .def_readwrite("decay_steps", &CosineDecay::decay_steps)
+      .def_readwrite("alpha", &CosineDecay::alpha)
+      .def_readwrite("warmup_target", &CosineDecay::warmup_target)
+      .def_readwrite("warmup_steps", &CosineDecay::warmup_steps);
+  py::class_<CosineDecayRestarts, LearningRateSchedule, std::shared_ptr<CosineDecayRestarts>>(
+      m, "CosineDecayRestarts")
+      .def(py::init<double, double, double, double, double>(), py::arg("initial_learning_rate"),
+           py::arg("first_decay_steps"), py::arg("t_mul"), py::arg("m_mul"), py::arg("alpha"))
+      .def_readwrite("initial_learning_rate", &CosineDecayRestarts::initial_learning_rate)
+      .def_readwrite("first_decay_steps", &CosineDecayRestarts::first_decay_steps)
+      .def_readwrite("t_mul", &CosineDecayRestarts::t_mul)
+      .def_readwrite("m_mul", &CosineDecayRestarts::m_mul)
+      .def_readwrite("alpha", &CosineDecayRestarts::alpha);
+}
+
+}  // namespace
+
 void bind_optimizers(py::module_& m) {
+  bind_schedules(m);
+
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
-      .def_readwrite("learning_rate", &Optimizer::learning_rate)
+      .def_property(
+          "learning_rate", &Optimizer::current_learning_rate,
+          [](Optimizer& o, float lr) {
+            if (!(lr >= 0.0f))
+              throw ValueError(o.name() + ": `learning_rate` must be a non-negative float, got " +
+                               std::to_string(lr));
+            o.learning_rate = lr;
+          },
+          "The rate the next step uses (the schedule's value at `iterations` when one is set); "
+          "setting it sets the constant rate, which a schedule overrides.")
+      .def_readwrite("schedule", &Optimizer::schedule)
       .def_readwrite("iterations", &Optimizer::iterations)
       .def_property_readonly("name", &Optimizer::name)
+      .def_property("weight_decay", &Optimizer::weight_decay, &Optimizer::set_weight_decay)
+      .def_property_readonly("clipnorm", &Optimizer::clipnorm)
+      .def_property_readonly("clipvalue", &Optimizer::clipvalue)
+      .def_property_readonly("global_clipnorm", &Optimizer::global_clipnorm)
+      .def("set_clipping", &Optimizer::set_clipping, py::arg("clipnorm"), py::arg("clipvalue"),
+           py::arg("global_clipnorm"), "Sets the gradient clipping; at most one may be set.")
+      .def(
+          "exclude_from_weight_decay",
+          [](Optimizer& o, const std::vector<std::shared_ptr<Variable>>& variables,
+             const std::vector<std::string>& name_patterns) {
+            o.exclude_from_weight_decay({variables.begin(), variables.end()}, name_patterns);
+          },
+          py::arg("variables"), py::arg("name_patterns"))
+      .def(
+          "build",
+          [](Optimizer& o, const std::vector<std::shared_ptr<Variable>>& variables) {
+            std::vector<Variable*> raw;
+            for (const auto& v : variables) raw.push_back(v.get());
+            o.build(raw);
+          },
+          py::arg("variables"), "Allocates the slots for these variables.")
+      .def(
+          "apply",
+          [](Optimizer& o, const std::vector<std::shared_ptr<Variable>>& variables,
+             const std::vector<FloatArray>& grads) {
+            if (grads.size() != variables.size())
+              throw ValueError(o.name() + ": got " + std::to_string(grads.size()) +
+                               " gradients for " + std::to_string(variables.size()) + " variables");
+            const std::vector<float*> params = storage_of(variables);
+            std::vector<const float*> g;
+            for (size_t i = 0; i < grads.size(); ++i) {
+              if (shape_of(grads[i]) != variables[i]->value.shape())
+                throw ValueError(o.name() + ": the gradient for variable '" + variables[i]->name +
+                                 "' has shape " + shape_to_string(shape_of(grads[i])) +
+                                 ", the variable " + shape_to_string(variables[i]->value.shape()));
+              g.push_back(grads[i].data());
+            }
+            o.apply(params, g);
+          },
+          py::arg("variables"), py::arg("grads"),
+          "One step on these variables (as built) with these gradients.")
       .def("slot_names", &Optimizer::slot_names)
+      .def("scalar_names", &Optimizer::scalar_names)
+      .def("scalar_state", &Optimizer::scalar_state,
+           "Optimizer-wide scalars besides iterations, named by scalar_names().")
+      .def("set_scalar_state", &Optimizer::set_scalar_state, py::arg("values"),
+           "Restores scalar_state(); set iterations first.")
       .def(
           "set_slots",
           [](Optimizer& o, const std::vector<std::vector<FloatArray>>& values) {
@@ -35,23 +220,57 @@ void bind_optimizers(py::module_& m) {
         }
         return out;
       });
+
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
-      .def(py::init<float, float, bool>(), py::arg("learning_rate"), py::arg("momentum"),
+      .def(py::init<float, double, bool>(), py::arg("learning_rate"), py::arg("momentum"),
            py::arg("nesterov"))
       .def_readwrite("momentum", &SGD::momentum)
       .def_readwrite("nesterov", &SGD::nesterov);
   py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
-      .def(py::init<float, float, float, float, bool>(), py::arg("learning_rate"),
+      .def(py::init<float, double, double, double, bool>(), py::arg("learning_rate"),
            py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"), py::arg("amsgrad"))
       .def_readwrite("beta_1", &Adam::beta_1)
       .def_readwrite("beta_2", &Adam::beta_2)
-      .def_readwrite("epsilon", &Adam::epsilon);
+      .def_readwrite("epsilon", &Adam::epsilon)
+      .def_readwrite("amsgrad", &Adam::amsgrad);
+  py::class_<AdamW, Adam, std::shared_ptr<AdamW>>(m, "AdamW")
+      .def(py::init<float, double, double, double, double, bool>(), py::arg("learning_rate"),
+           py::arg("weight_decay"), py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"),
+           py::arg("amsgrad"));
   py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
-      .def(py::init<float, float, float, float, bool>(), py::arg("learning_rate"), py::arg("rho"),
-           py::arg("momentum"), py::arg("epsilon"), py::arg("centered"))
+      .def(py::init<float, double, double, double, bool>(), py::arg("learning_rate"),
+           py::arg("rho"), py::arg("momentum"), py::arg("epsilon"), py::arg("centered"))
       .def_readwrite("rho", &RMSprop::rho)
       .def_readwrite("momentum", &RMSprop::momentum)
-      .def_readwrite("epsilon", &RMSprop::epsilon);
+      .def_readwrite("epsilon", &RMSprop::epsilon)
+      .def_readwrite("centered", &RMSprop::centered);
+  py::class_<Adagrad, Optimizer, std::shared_ptr<Adagrad>>(m, "Adagrad")
+      .def(py::init<float, double, double>(), py::arg("learning_rate"),
+           py::arg("initial_accumulator_value"), py::arg("epsilon"))
+      .def_readwrite("initial_accumulator_value", &Adagrad::initial_accumulator_value)
+      .def_readwrite("epsilon", &Adagrad::epsilon);
+  py::class_<Adadelta, Optimizer, std::shared_ptr<Adadelta>>(m, "Adadelta")
+      .def(py::init<float, double, double>(), py::arg("learning_rate"), py::arg("rho"),
+           py::arg("epsilon"))
+      .def_readwrite("rho", &Adadelta::rho)
+      .def_readwrite("epsilon", &Adadelta::epsilon);
+  py::class_<Adamax, Optimizer, std::shared_ptr<Adamax>>(m, "Adamax")
+      .def(py::init<float, double, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
+           py::arg("beta_2"), py::arg("epsilon"))
+      .def_readwrite("beta_1", &Adamax::beta_1)
+      .def_readwrite("beta_2", &Adamax::beta_2)
+      .def_readwrite("epsilon", &Adamax::epsilon);
+  py::class_<Nadam, Optimizer, std::shared_ptr<Nadam>>(m, "Nadam")
+      .def(py::init<float, double, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
+           py::arg("beta_2"), py::arg("epsilon"))
+      .def_readwrite("beta_1", &Nadam::beta_1)
+      .def_readwrite("beta_2", &Nadam::beta_2)
+      .def_readwrite("epsilon", &Nadam::epsilon);
+  py::class_<Lion, Optimizer, std::shared_ptr<Lion>>(m, "Lion")
+      .def(py::init<float, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
+           py::arg("beta_2"))
+      .def_readwrite("beta_1", &Lion::beta_1)
+      .def_readwrite("beta_2", &Lion::beta_2);
 }
 
 }  // namespace ember::bindings

@@ -24,4 +24,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_optimizers(m);
   bindings::bind_model(m);
   bindings::bind_functions(m);
+  bindings::bind_layers(m);
+  bindings::bind_merging(m);
 }

@@ -54,5 +54,7 @@ void bind_graph(py::module_& m);       // Variable, Graph and its ops
 void bind_optimizers(py::module_& m);  // Optimizer and its kinds
 void bind_model(py::module_& m);       // Model: compile, train, test, predict
 void bind_functions(py::module_& m);   // free functions: losses, devices
+void bind_layers(py::module_& m);      // normalization, regularization, reshaping
+void bind_merging(py::module_& m);     // merge ops: Add, ..., Concatenate
 
 }  // namespace ember::bindings

@@ -125,6 +125,7 @@ void Executor::bind_pointers() {
     f.in.clear();
     for (int u : ins) f.in.push_back(values_[static_cast<size_t>(u)].data());
     f.out = values_[sv].data();
+    f.extra_loss = extra_loss_.get();
     OpBackward& b = bwd_[sv];
     b.in = f.in;
     b.out = f.out;
@@ -144,6 +145,7 @@ void Executor::bind_pointers() {
 
 void Executor::forward(int64_t rows, bool training) {
   if (rows > capacity_) reserve(rows);
+  *extra_loss_ = 0.0;
   for (int v : order_) {
     if (graph_->is_input(v)) continue;
     OpForward& f = fwd_[static_cast<size_t>(v)];

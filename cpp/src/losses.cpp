@@ -1,35 +1,123 @@
 #include "ember/losses.h"
 
+#include <cmath>
+#include <iterator>
+
 #include "ember/error.h"
 
 namespace ember {
+namespace {
 
-LossKind loss_from_name(const std::string& name) {
-  if (name == "mean_squared_error" || name == "mse" || name == "MeanSquaredError")
-    return LossKind::MeanSquaredError;
-  if (name == "mean_absolute_error" || name == "mae" || name == "MeanAbsoluteError")
-    return LossKind::MeanAbsoluteError;
-  if (name == "binary_crossentropy" || name == "BinaryCrossentropy")
-    return LossKind::BinaryCrossentropy;
-  if (name == "categorical_crossentropy" || name == "CategoricalCrossentropy")
-    return LossKind::CategoricalCrossentropy;
-  if (name == "sparse_categorical_crossentropy" || name == "SparseCategoricalCrossentropy")
-    return LossKind::SparseCategoricalCrossentropy;
-  throw ValueError("Unknown loss: '" + name +
-                   "'. Expected one of: mean_squared_error (mse), mean_absolute_error (mae), "
-                   "binary_crossentropy, categorical_crossentropy, "
-                   "sparse_categorical_crossentropy.");
+struct NamedLoss {
+  const char* name;
+  LossKind kind;
+};
+
+// The function name of each kind comes first, in LossKind's order; then the
+// class names and the aliases of Keras's ALL_OBJECTS_DICT.
+constexpr NamedLoss kLossNames[] = {
+    {"mean_squared_error", LossKind::MeanSquaredError},
+    {"mean_absolute_error", LossKind::MeanAbsoluteError},
+    {"mean_absolute_percentage_error", LossKind::MeanAbsolutePercentageError},
+    {"mean_squared_logarithmic_error", LossKind::MeanSquaredLogarithmicError},
+    {"huber", LossKind::Huber},
+    {"log_cosh", LossKind::LogCosh},
+    {"binary_crossentropy", LossKind::BinaryCrossentropy},
+    {"binary_focal_crossentropy", LossKind::BinaryFocalCrossentropy},
+    {"categorical_crossentropy", LossKind::CategoricalCrossentropy},
+    {"sparse_categorical_crossentropy", LossKind::SparseCategoricalCrossentropy},
+    {"kl_divergence", LossKind::KLDivergence},
+    {"poisson", LossKind::Poisson},
+    {"hinge", LossKind::Hinge},
+    {"squared_hinge", LossKind::SquaredHinge},
+    {"categorical_hinge", LossKind::CategoricalHinge},
+    {"cosine_similarity", LossKind::CosineSimilarity},
+    {"MeanSquaredError", LossKind::MeanSquaredError},
+    {"MeanAbsoluteError", LossKind::MeanAbsoluteError},
+    {"MeanAbsolutePercentageError", LossKind::MeanAbsolutePercentageError},
+    {"MeanSquaredLogarithmicError", LossKind::MeanSquaredLogarithmicError},
+    {"Huber", LossKind::Huber},
+    {"LogCosh", LossKind::LogCosh},
+    {"BinaryCrossentropy", LossKind::BinaryCrossentropy},
+    {"BinaryFocalCrossentropy", LossKind::BinaryFocalCrossentropy},
+    {"CategoricalCrossentropy", LossKind::CategoricalCrossentropy},
+    {"SparseCategoricalCrossentropy", LossKind::SparseCategoricalCrossentropy},
+    {"KLDivergence", LossKind::KLDivergence},
+    {"Poisson", LossKind::Poisson},
+    {"Hinge", LossKind::Hinge},
+    {"SquaredHinge", LossKind::SquaredHinge},
+    {"CategoricalHinge", LossKind::CategoricalHinge},
+    {"CosineSimilarity", LossKind::CosineSimilarity},
+    {"mse", LossKind::MeanSquaredError},
+    {"MSE", LossKind::MeanSquaredError},
+    {"mae", LossKind::MeanAbsoluteError},
+    {"MAE", LossKind::MeanAbsoluteError},
+    {"mape", LossKind::MeanAbsolutePercentageError},
+    {"MAPE", LossKind::MeanAbsolutePercentageError},
+    {"msle", LossKind::MeanSquaredLogarithmicError},
+    {"MSLE", LossKind::MeanSquaredLogarithmicError},
+    {"kld", LossKind::KLDivergence},
+    {"KLD", LossKind::KLDivergence},
+    {"bce", LossKind::BinaryCrossentropy},
+    {"BCE", LossKind::BinaryCrossentropy},
+};
+static_assert(std::size(kLossNames) == 2 * kNumLossKinds + 12,
+              "every LossKind needs its function name, its class name and Keras's aliases");
+
+constexpr const char* kReductionNames[] = {"sum_over_batch_size", "sum", "mean_with_sample_weight",
+                                           "none"};
+
+void check_in(double value, double lo, double hi, const char* what) {
+  if (!(value >= lo && value <= hi))
+    throw ValueError(std::string("Invalid value for argument `") + what +
+                     "`: expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "], received: " + std::to_string(value));
 }
 
-const char* loss_name(LossKind kind) {
-  switch (kind) {
-    case LossKind::MeanSquaredError: return "mean_squared_error";
-    case LossKind::MeanAbsoluteError: return "mean_absolute_error";
-    case LossKind::BinaryCrossentropy: return "binary_crossentropy";
-    case LossKind::CategoricalCrossentropy: return "categorical_crossentropy";
-    case LossKind::SparseCategoricalCrossentropy: return "sparse_categorical_crossentropy";
-  }
-  return "?";
+}  // namespace
+
+LossKind loss_from_name(const std::string& name) {
+  for (const NamedLoss& n : kLossNames)
+    if (name == n.name) return n.kind;
+  std::string known;
+  for (int k = 0; k < kNumLossKinds; ++k) known += std::string(k ? ", " : "") + kLossNames[k].name;
+  throw ValueError("Unknown loss: '" + name + "'. Expected one of: " + known +
+                   " (or a class name, or mse, mae, mape, msle, kld, bce).");
+}
+
+const char* loss_name(LossKind kind) { return kLossNames[static_cast<int>(kind)].name; }
+
+Reduction reduction_from_name(const std::string& name) {
+  if (name == "mean") return Reduction::SumOverBatchSize;
+  for (int r = 0; r < static_cast<int>(std::size(kReductionNames)); ++r)
+    if (name == kReductionNames[r]) return static_cast<Reduction>(r);
+  throw ValueError("Invalid value for argument `reduction`: '" + name +
+                   "'. Expected one of: sum_over_batch_size, mean, sum, mean_with_sample_weight, "
+                   "none (or None).");
+}
+
+const char* reduction_name(Reduction reduction) {
+  return kReductionNames[static_cast<int>(reduction)];
+}
+
+void validate_loss(const LossSpec& spec) {
+  const int kind = static_cast<int>(spec.kind);
+  if (kind < 0 || kind >= kNumLossKinds)
+    throw ValueError("invalid loss kind " + std::to_string(kind));
+  check_in(spec.label_smoothing, 0.0, 1.0, "label_smoothing");
+  check_in(spec.alpha, 0.0, 1.0, "alpha");
+  if (!(spec.delta > 0.0 && std::isfinite(spec.delta)))
+    throw ValueError(
+        "Invalid value for argument `delta`: the Huber loss needs a positive, finite "
+        "delta, received: " +
+        std::to_string(spec.delta));
+  if (!(spec.gamma >= 0.0 && std::isfinite(spec.gamma)))
+    throw ValueError(
+        "Invalid value for argument `gamma`: the focusing parameter must be a "
+        "non-negative, finite number, received: " +
+        std::to_string(spec.gamma));
+  if (!std::isfinite(spec.weight))
+    throw ValueError("loss weight must be finite, received: " + std::to_string(spec.weight));
 }
 
 }  // namespace ember

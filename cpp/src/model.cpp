@@ -5,6 +5,7 @@
 
 #include "ember/error.h"
 #include "ember/kernels.h"
+#include "ember/layer_kernels.h"
 
 namespace ember {
 namespace {
@@ -37,10 +38,28 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   if (losses.size() != num_outputs())
     throw ValueError("compile: the model has " + std::to_string(num_outputs()) + " outputs but " +
                      std::to_string(losses.size()) + " losses were given");
+  for (size_t o = 0; o < losses.size(); ++o) {
+    validate_loss(losses[o]);
+    if (losses[o].reduction == Reduction::None)
+      throw ValueError(std::string("compile: the loss ") + loss_name(losses[o].kind) +
+                       " has reduction=None, which gives one value per sample; training needs "
+                       "a scalar: use 'sum_over_batch_size', 'sum' or 'mean_with_sample_weight'");
+    // The kernels compute over the last axis; -1 or its index (batch axis included).
+    const auto rank = static_cast<int>(graph_->row_shape(exec_.outputs()[o]).size()) + 1;
+    if (losses[o].axis != -1 && losses[o].axis != rank - 1)
+      throw ValueError(std::string("compile: the loss ") + loss_name(losses[o].kind) +
+                       " has axis=" + std::to_string(losses[o].axis) + ", but output " +
+                       std::to_string(o) + " has rank " + std::to_string(rank) +
+                       " and the engine computes losses over its last axis (-1)");
+  }
   for (const MetricSpec& m : metrics)
     if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
       throw ValueError("compile: metric refers to output " + std::to_string(m.output));
   exec_.plan_gradients();
+  regularized_.clear();
+  for (size_t i = 0; i < exec_.trainable().size(); ++i)
+    if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f)
+      regularized_.push_back(i);
   std::vector<int64_t> sizes;
   for (const Variable* v : exec_.trainable()) sizes.push_back(v->value.size());
   optimizer->build(sizes);
@@ -48,6 +67,8 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   optimizer_ = std::move(optimizer);
   metrics_ = std::move(metrics);
   targets_.assign(num_outputs(), Tensor());
+  batch_weights_.assign(num_outputs(), Tensor());
+  weighted_.assign(num_outputs(), false);
   reset_metrics();
 }
 
@@ -113,17 +134,54 @@ void Model::load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayV
   }
 }
 
+void Model::check_sample_weights(const std::vector<ArrayView>& sample_weights, int64_t n) {
+  if (!sample_weights.empty() && sample_weights.size() != num_outputs())
+    throw ValueError("sample_weight: the model has " + std::to_string(num_outputs()) +
+                     " outputs, got " + std::to_string(sample_weights.size()) + " weight arrays");
+  for (size_t o = 0; o < num_outputs(); ++o) {
+    weighted_[o] = !sample_weights.empty() && sample_weights[o].data;
+    if (!weighted_[o]) continue;
+    const ArrayView& w = sample_weights[o];
+    if (w.rows != n || w.row_size != 1)
+      throw ValueError("sample_weight for output " + std::to_string(o) + " must hold one weight " +
+                       "per sample, shape (" + std::to_string(n) + ",); got " +
+                       std::to_string(w.rows) + " rows of " + std::to_string(w.row_size));
+  }
+}
+
+void Model::load_sample_weights(const std::vector<ArrayView>& sample_weights, const int64_t* order,
+                                int64_t begin, int64_t rows) {
+  for (size_t o = 0; o < num_outputs(); ++o) {
+    if (!weighted_[o]) continue;
+    const int64_t entries = exec_.output_row_size(o) / std::max<int64_t>(output_classes(o), 1);
+    if (batch_weights_[o].size() < rows * entries)
+      batch_weights_[o] = Tensor(Shape{exec_.capacity() * entries});
+    float* w = batch_weights_[o].data();
+    kernels::gather_rows(sample_weights[o].data, 1, order, begin, rows, w);
+    // Spread each sample's weight over its entries, from the back so nothing
+    // unread is overwritten (row r's entries start at r * entries >= r).
+    if (entries > 1)
+      for (int64_t r = rows - 1; r >= 0; --r)
+        std::fill(w + r * entries, w + (r + 1) * entries, w[r]);
+  }
+}
+
 double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   double total = 0.0;
   for (size_t o = 0; o < num_outputs(); ++o) {
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
     const float weight = losses_[o].weight;
-    const double sum = loss_forward_backward(losses_[o].kind, exec_.output(o), targets_[o].data(),
-                                             samples, cols, weight / static_cast<float>(samples),
-                                             with_grad ? exec_.output_grad(o) : nullptr);
-    total += weight * sum / static_cast<double>(samples);
+    // The output's loss reduced as its spec says; the kernel scales the gradient.
+    const double value =
+        loss_forward_backward(losses_[o], exec_.output(o), targets_[o].data(),
+                              weighted_[o] ? batch_weights_[o].data() : nullptr, samples, cols,
+                              weight, with_grad ? exec_.output_grad(o) : nullptr);
+    total += weight * value;
+    // Keras logs each output's unweighted loss too ("<output>_loss").
+    output_loss_sums_[o] += value * static_cast<double>(rows);
   }
+  total += penalty_loss();  // Keras adds `model.losses` in fit and evaluate alike
   // Keras's loss tracker: the batch's mean loss weighted by the batch size.
   loss_sum_ += total * static_cast<double>(rows);
   seen_ += rows;
@@ -138,30 +196,53 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   return total;
 }
 
+double Model::penalty_loss() const {
+  double sum = exec_.extra_loss();
+  for (size_t i : regularized_) {
+    const Variable& v = *exec_.trainable()[i];
+    sum += kernels::penalty(v.value.data(), v.value.size(), v.l1, v.l2);
+  }
+  return sum;
+}
+
+void Model::add_penalty_gradients() {
+  for (size_t i : regularized_) {
+    const Variable& v = *exec_.trainable()[i];
+    kernels::add_penalty_gradient(v.value.data(), v.value.size(), v.l1, v.l2,
+                                  exec_.trainable_grad(i));
+  }
+}
+
 void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                           const int64_t* order, int64_t batch_size, int64_t batch_begin,
-                          int64_t batch_end) {
+                          int64_t batch_end, const std::vector<ArrayView>& sample_weights) {
   if (!compiled()) throw ValueError("You must call `compile()` before training the model.");
   check_batch_size(batch_size);
   check_data(x, &y);
   const int64_t n = x[0].rows;
+  check_sample_weights(sample_weights, n);
   exec_.reserve(std::min(batch_size, std::max<int64_t>(n, 1)));
   for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
+    load_sample_weights(sample_weights, order, start, rows);
     exec_.forward(rows, true);
     accumulate_loss_and_metrics(rows, true);
     exec_.backward(rows);
+    add_penalty_gradients();
     optimizer_->apply(exec_.trainable_params(), exec_.trainable_grads());
   });
 }
 
 void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
-                         int64_t batch_size, int64_t batch_begin, int64_t batch_end) {
+                         int64_t batch_size, int64_t batch_begin, int64_t batch_end,
+                         const std::vector<ArrayView>& sample_weights) {
   if (!compiled()) throw ValueError("You must call `compile()` before evaluating the model.");
   check_batch_size(batch_size);
   check_data(x, &y);
+  check_sample_weights(sample_weights, x[0].rows);
   for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, nullptr, start, rows);
+    load_sample_weights(sample_weights, nullptr, start, rows);
     exec_.forward(rows, false);
     accumulate_loss_and_metrics(rows, false);
   });
@@ -186,7 +267,10 @@ void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
 }
 
 std::vector<double> Model::metric_results() const {
-  std::vector<double> r{seen_ ? loss_sum_ / static_cast<double>(seen_) : 0.0};
+  const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
+  std::vector<double> r{loss_sum_ / seen};
+  if (num_outputs() > 1)
+    for (double sum : output_loss_sums_) r.push_back(sum / seen);
   for (size_t i = 0; i < metrics_.size(); ++i)
     r.push_back(metric_counts_[i] ? metric_sums_[i] / static_cast<double>(metric_counts_[i]) : 0.0);
   return r;
@@ -195,6 +279,7 @@ std::vector<double> Model::metric_results() const {
 void Model::reset_metrics() {
   loss_sum_ = 0.0;
   seen_ = 0;
+  output_loss_sums_.assign(num_outputs(), 0.0);
   metric_sums_.assign(metrics_.size(), 0.0);
   metric_counts_.assign(metrics_.size(), 0);
 }

@@ -1,70 +1,336 @@
 #include "ember/optimizers.h"
 
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
 #include "ember/error.h"
 
 namespace ember {
 
+namespace {
+
+std::string number(double x) {
+  std::ostringstream os;
+  os.precision(16);
+  os << x;
+  return os.str();
+}
+
+void check_in_unit_interval(double x, const std::string& optimizer, const char* argument) {
+  if (!(x >= 0.0 && x <= 1.0))
+    throw ValueError(optimizer + ": `" + argument + "` must be a float between [0, 1], got " +
+                     number(x));
+}
+
+void check_non_negative(double x, const std::string& what, const char* argument) {
+  if (!(x >= 0.0))
+    throw ValueError(what + ": `" + argument + "` must be a non-negative float, got " + number(x));
+}
+
+bool is_on(const std::optional<double>& x) { return x && *x > 0.0; }
+
+std::string slot_mismatch(const std::string& optimizer, const char* arguments) {
+  return optimizer + ": " + arguments +
+         " changed after the optimizer was built; its slots no longer fit (create a new "
+         "optimizer instead)";
+}
+
+}  // namespace
+
+Optimizer::Optimizer(float lr) : learning_rate(lr) {
+  check_non_negative(lr, "Optimizer", "learning_rate");
+}
+
 void Optimizer::build(const std::vector<int64_t>& sizes) {
-  if (sizes == sizes_ && !slots_.empty()) return;
-  sizes_ = sizes;
+  // Rebuilt for the same sizes (a recompile), the variables are the ones named before.
+  if (sizes != sizes_) names_.clear();
+  allocate_slots(sizes);
+}
+
+void Optimizer::build(const std::vector<Variable*>& variables) {
+  std::vector<int64_t> sizes;
+  std::vector<std::string> names;
+  for (const Variable* v : variables) {
+    if (!v) throw ValueError(name() + ": build() got a null variable");
+    sizes.push_back(v->value.size());
+    names.push_back(v->name);
+  }
+  allocate_slots(sizes);
+  names_ = std::move(names);
+}
+
+void Optimizer::allocate_slots(const std::vector<int64_t>& sizes) {
+  decays_.assign(sizes.size(), 1);
+  decays_resolved_ = false;
   const size_t per_var = slot_names().size();
+  if (sizes == sizes_ && !slots_.empty() && slots_[0].size() == per_var) return;
+  sizes_ = sizes;
   slots_.assign(sizes.size(), {});
   for (size_t i = 0; i < sizes.size(); ++i)
-    for (size_t s = 0; s < per_var; ++s) slots_[i].emplace_back(Shape{sizes[i]});
+    for (size_t s = 0; s < per_var; ++s)
+      slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s));
+  clip_scratch_.clear();
+  clipped_grads_.clear();
+}
+
+void Optimizer::set_scalar_state(const std::vector<float>& values) {
+  const size_t expected = scalar_names().size();
+  if (values.size() != expected)
+    throw ValueError(name() + ": expected " + std::to_string(expected) +
+                     " scalar state values, got " + std::to_string(values.size()));
+  restore_scalars(values);
+}
+
+float Optimizer::current_learning_rate() const {
+  return schedule ? (*schedule)(iterations) : learning_rate;
+}
+
+void Optimizer::set_weight_decay(std::optional<double> weight_decay) {
+  if (weight_decay) check_non_negative(*weight_decay, name(), "weight_decay");
+  weight_decay_ = weight_decay;
+}
+
+void Optimizer::set_clipping(std::optional<double> clipnorm, std::optional<double> clipvalue,
+                             std::optional<double> global_clipnorm) {
+  if (int(bool(clipnorm)) + int(bool(clipvalue)) + int(bool(global_clipnorm)) > 1)
+    throw ValueError(name() +
+                     ": only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                     "Received: clipnorm=" +
+                     (clipnorm ? number(*clipnorm) : "None") +
+                     ", clipvalue=" + (clipvalue ? number(*clipvalue) : "None") +
+                     ", global_clipnorm=" + (global_clipnorm ? number(*global_clipnorm) : "None"));
+  if (clipnorm) check_non_negative(*clipnorm, name(), "clipnorm");
+  if (clipvalue) check_non_negative(*clipvalue, name(), "clipvalue");
+  if (global_clipnorm) check_non_negative(*global_clipnorm, name(), "global_clipnorm");
+  clipnorm_ = clipnorm;
+  clipvalue_ = clipvalue;
+  global_clipnorm_ = global_clipnorm;
+}
+
+void Optimizer::exclude_from_weight_decay(std::vector<std::shared_ptr<const Variable>> variables,
+                                          const std::vector<std::string>& name_patterns) {
+  for (const auto& v : variables)
+    if (!v) throw ValueError(name() + ": exclude_from_weight_decay got a null variable");
+  for (const std::string& p : name_patterns) {
+    try {
+      std::regex check(p);
+    } catch (const std::regex_error& e) {
+      throw ValueError(name() + ": exclude_from_weight_decay: `var_names` entry '" + p +
+                       "' is not a valid regular expression (" + e.what() + ")");
+    }
+  }
+  decay_excluded_ = std::move(variables);
+  decay_excluded_patterns_ = name_patterns;
+  decays_resolved_ = false;
+}
+
+const std::vector<const float*>& Optimizer::clipped(const std::vector<const float*>& grads) {
+  const bool by_norm = is_on(clipnorm_), by_global = !by_norm && is_on(global_clipnorm_),
+             by_value = !by_norm && !by_global && is_on(clipvalue_);
+  if (!by_norm && !by_global && !by_value) return grads;
+  if (clip_scratch_.size() != sizes_.size()) {  // first clipped step since build
+    clip_scratch_.clear();
+    clipped_grads_.clear();
+    for (int64_t n : sizes_) {
+      clip_scratch_.emplace_back(Shape{n});
+      clipped_grads_.push_back(clip_scratch_.back().data());
+    }
+  }
+  float global_scale = 1.0f;
+  if (by_global) {
+    // Keras sums each gradient's squares in float32, then those sums.
+    double total = 0.0;
+    for (size_t i = 0; i < grads.size(); ++i)
+      total += static_cast<float>(kernels::sum_of_squares(grads[i], sizes_[i]));
+    global_scale = kernels::global_clip_scale(total, *global_clipnorm_);
+  }
+  for (size_t i = 0; i < grads.size(); ++i) {
+    float* out = clip_scratch_[i].data();
+    if (by_norm) kernels::clip_by_norm(grads[i], out, sizes_[i], *clipnorm_);
+    if (by_global) kernels::scale_gradient(grads[i], out, sizes_[i], global_scale);
+    if (by_value) kernels::clip_by_value(grads[i], out, sizes_[i], *clipvalue_);
+  }
+  return clipped_grads_;
+}
+
+void Optimizer::decay_weights(const std::vector<float*>& params, float lr) {
+  if (!decays_resolved_) {
+    // Which variables decay is fixed until the next build or exclusion: decide it once.
+    std::vector<std::regex> patterns(decay_excluded_patterns_.begin(),
+                                     decay_excluded_patterns_.end());
+    if (!patterns.empty() && names_.size() != params.size())
+      throw ValueError(name() +
+                       ": exclude_from_weight_decay(var_names=...) matches variable names, but "
+                       "the optimizer was built from sizes alone; build it with the variables "
+                       "first (in Python: optimizer.build(model.trainable_variables))");
+    for (size_t i = 0; i < params.size(); ++i) {
+      bool excluded = std::any_of(decay_excluded_.begin(), decay_excluded_.end(),
+                                  [&](const auto& v) { return v->value.data() == params[i]; });
+      for (const std::regex& p : patterns) excluded = excluded || std::regex_search(names_[i], p);
+      decays_[i] = !excluded;
+    }
+    decays_resolved_ = true;
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    if (decays_[i]) kernels::decay_weights(params[i], sizes_[i], *weight_decay_, lr);
 }
 
 void Optimizer::apply(const std::vector<float*>& params, const std::vector<const float*>& grads) {
   if (params.size() != slots_.size() || grads.size() != slots_.size())
     throw ValueError(name() + ": optimizer was built for " + std::to_string(slots_.size()) +
                      " variables but got " + std::to_string(params.size()));
+  const float lr = current_learning_rate();
+  const std::vector<const float*>& g = clipped(grads);
+  if (is_on(weight_decay_)) decay_weights(params, lr);
   const int64_t step = iterations + 1;
+  begin_step(step, lr);
   for (size_t i = 0; i < params.size(); ++i)
-    update(slots_[i], params[i], grads[i], sizes_[i], step);
+    update(slots_[i], params[i], g[i], sizes_[i], step, lr);
   iterations = step;
 }
 
-SGD::SGD(float lr, float momentum_, bool nesterov_)
+SGD::SGD(float lr, double momentum_, bool nesterov_)
     : Optimizer(lr), momentum(momentum_), nesterov(nesterov_) {
-  if (momentum < 0.0f || momentum > 1.0f)
-    throw ValueError("SGD: `momentum` must be in [0, 1], got " + std::to_string(momentum));
+  check_in_unit_interval(momentum, "SGD", "momentum");
 }
 std::vector<std::string> SGD::slot_names() const {
-  return momentum != 0.0f ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
+  return momentum != 0.0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
 }
 void SGD::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-                 int64_t /*step*/) {
-  kernels::sgd_update(param, grad, slot.empty() ? nullptr : slot[0].data(), n, learning_rate,
-                      momentum, nesterov);
+                 int64_t /*step*/, float lr) {
+  if (slot.size() != (momentum != 0.0 ? 1u : 0u))
+    throw ValueError(slot_mismatch(name(), "`momentum` (zero or not)"));
+  kernels::sgd_update(param, grad, slot.empty() ? nullptr : slot[0].data(), n, lr, momentum,
+                      nesterov);
 }
 
-Adam::Adam(float lr, float beta_1_, float beta_2_, float epsilon_, bool amsgrad_)
-    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_), amsgrad(amsgrad_) {}
+Adam::Adam(float lr, double beta_1_, double beta_2_, double epsilon_, bool amsgrad_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_), amsgrad(amsgrad_) {
+  check_in_unit_interval(beta_1, "Adam", "beta_1");
+  check_in_unit_interval(beta_2, "Adam", "beta_2");
+  check_non_negative(epsilon, "Adam", "epsilon");
+}
 std::vector<std::string> Adam::slot_names() const {
   if (amsgrad) return {"momentum", "velocity", "velocity_hat"};
   return {"momentum", "velocity"};
 }
+void Adam::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::adam_scalars(lr, beta_1, beta_2, epsilon, step);
+}
 void Adam::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-                  int64_t step) {
+                  int64_t /*step*/, float /*lr*/) {
+  if (slot.size() != (amsgrad ? 3u : 2u)) throw ValueError(slot_mismatch(name(), "`amsgrad`"));
   kernels::adam_update(param, grad, slot[0].data(), slot[1].data(),
-                       amsgrad ? slot[2].data() : nullptr, n, learning_rate, beta_1, beta_2,
-                       epsilon, step);
+                       amsgrad ? slot[2].data() : nullptr, n, scalars_);
 }
 
-RMSprop::RMSprop(float lr, float rho_, float momentum_, float epsilon_, bool centered_)
-    : Optimizer(lr), rho(rho_), momentum(momentum_), epsilon(epsilon_), centered(centered_) {}
+AdamW::AdamW(float lr, double weight_decay, double beta_1_, double beta_2_, double epsilon_,
+             bool amsgrad_)
+    : Adam(lr, beta_1_, beta_2_, epsilon_, amsgrad_) {
+  set_weight_decay(weight_decay);
+}
+
+RMSprop::RMSprop(float lr, double rho_, double momentum_, double epsilon_, bool centered_)
+    : Optimizer(lr), rho(rho_), momentum(momentum_), epsilon(epsilon_), centered(centered_) {
+  check_in_unit_interval(rho, "RMSprop", "rho");
+  check_in_unit_interval(momentum, "RMSprop", "momentum");
+  check_non_negative(epsilon, "RMSprop", "epsilon");
+}
 std::vector<std::string> RMSprop::slot_names() const {
   std::vector<std::string> names{"velocity"};
-  if (momentum > 0.0f) names.emplace_back("momentum");
+  if (momentum > 0.0) names.emplace_back("momentum");
   if (centered) names.emplace_back("average_gradient");
   return names;
 }
 void RMSprop::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-                     int64_t /*step*/) {
+                     int64_t /*step*/, float lr) {
+  if (slot.size() != 1u + (momentum > 0.0) + centered)
+    throw ValueError(slot_mismatch(name(), "`momentum` (zero or not) or `centered`"));
   size_t k = 1;
-  float* mom = momentum > 0.0f ? slot[k++].data() : nullptr;
+  float* mom = momentum > 0.0 ? slot[k++].data() : nullptr;
   float* avg = centered ? slot[k].data() : nullptr;
-  kernels::rmsprop_update(param, grad, slot[0].data(), avg, mom, n, learning_rate, rho, momentum,
-                          epsilon);
+  kernels::rmsprop_update(param, grad, slot[0].data(), avg, mom, n, lr, rho, momentum, epsilon);
+}
+
+Adagrad::Adagrad(float lr, double initial_accumulator_value_, double epsilon_)
+    : Optimizer(lr), initial_accumulator_value(initial_accumulator_value_), epsilon(epsilon_) {
+  check_non_negative(initial_accumulator_value, "Adagrad", "initial_accumulator_value");
+  check_non_negative(epsilon, "Adagrad", "epsilon");
+}
+float Adagrad::slot_initial_value(size_t /*slot*/) const {
+  return static_cast<float>(initial_accumulator_value);
+}
+void Adagrad::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                     int64_t /*step*/, float lr) {
+  kernels::adagrad_update(param, grad, slot[0].data(), n, lr, epsilon);
+}
+
+Adadelta::Adadelta(float lr, double rho_, double epsilon_)
+    : Optimizer(lr), rho(rho_), epsilon(epsilon_) {
+  check_in_unit_interval(rho, "Adadelta", "rho");
+  check_non_negative(epsilon, "Adadelta", "epsilon");
+}
+void Adadelta::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                      int64_t /*step*/, float lr) {
+  kernels::adadelta_update(param, grad, slot[0].data(), slot[1].data(), n, lr, rho, epsilon);
+}
+
+Adamax::Adamax(float lr, double beta_1_, double beta_2_, double epsilon_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_) {
+  check_in_unit_interval(beta_1, "Adamax", "beta_1");
+  check_in_unit_interval(beta_2, "Adamax", "beta_2");
+  check_non_negative(epsilon, "Adamax", "epsilon");
+}
+void Adamax::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::adamax_scalars(lr, beta_1, beta_2, epsilon, step);
+}
+void Adamax::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                    int64_t /*step*/, float /*lr*/) {
+  kernels::adamax_update(param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+}
+
+Nadam::Nadam(float lr, double beta_1_, double beta_2_, double epsilon_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_) {
+  check_in_unit_interval(beta_1, "Nadam", "beta_1");
+  check_in_unit_interval(beta_2, "Nadam", "beta_2");
+  check_non_negative(epsilon, "Nadam", "epsilon");
+}
+float Nadam::u_product_after(int64_t steps) const {
+  if (steps == u_product_steps_) return u_product_;
+  // iterations was set from outside (restored state): recompute the product it implies.
+  float u = 1.0f;
+  for (int64_t s = 1; s <= steps; ++s) u = kernels::nadam_u_product_step(u, beta_1, s);
+  return u;
+}
+std::vector<float> Nadam::scalar_state() const { return {u_product_after(iterations)}; }
+void Nadam::restore_scalars(const std::vector<float>& values) {
+  u_product_ = values[0];
+  u_product_steps_ = iterations;
+}
+void Nadam::begin_step(int64_t step, float lr) {
+  // Keras advances the product once per step, before any variable's update.
+  u_product_ = kernels::nadam_u_product_step(u_product_after(step - 1), beta_1, step);
+  u_product_steps_ = step;
+  scalars_ = kernels::nadam_scalars(lr, beta_1, beta_2, epsilon, step, u_product_);
+}
+void Nadam::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                   int64_t /*step*/, float /*lr*/) {
+  kernels::nadam_update(param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+}
+
+Lion::Lion(float lr, double beta_1_, double beta_2_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_) {
+  if (!(beta_1 > 0.0 && beta_1 <= 1.0))
+    throw ValueError(
+        "Lion: argument `beta_1` must be in the (0, 1] range. Otherwise, the optimizer "
+        "degenerates to SignSGD. Received: beta_1=" +
+        number(beta_1));
+  check_in_unit_interval(beta_2, "Lion", "beta_2");
+}
+void Lion::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float lr) {
+  kernels::lion_update(param, grad, slot[0].data(), n, lr, beta_1, beta_2);
 }
 
 }  // namespace ember

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <random>
 #include <string>
@@ -76,9 +77,9 @@ void test_dense_gradients(Activation act, LossKind loss) {
   int h = g->add_node(std::make_shared<DenseOp>(k1, b1, act), {x}, "h");
   const bool probs =
       loss == LossKind::CategoricalCrossentropy || loss == LossKind::SparseCategoricalCrossentropy;
-  const Activation last =
-      probs ? Activation::Softmax
-            : (loss == LossKind::BinaryCrossentropy ? Activation::Sigmoid : Activation::Linear);
+  const Activation last = probs ? ActivationKind::Softmax
+                                : (loss == LossKind::BinaryCrossentropy ? ActivationKind::Sigmoid
+                                                                        : ActivationKind::Linear);
   int y = g->add_node(std::make_shared<DenseOp>(k2, b2, last), {h}, "y");
   Executor ex(g, {x}, {y});
   ex.reserve(rows);
@@ -139,13 +140,13 @@ void test_mlp_trains() {
     return std::make_shared<Variable>(name, Tensor({n_}));
   };
   int h1 = g->add_node(
-      std::make_shared<DenseOp>(glorot("k1", in, 16), zeros("b1", 16), Activation::Relu), {x},
+      std::make_shared<DenseOp>(glorot("k1", in, 16), zeros("b1", 16), ActivationKind::Relu), {x},
       "d1");
   int h2 = g->add_node(
-      std::make_shared<DenseOp>(glorot("k2", 16, 16), zeros("b2", 16), Activation::Tanh), {h1},
+      std::make_shared<DenseOp>(glorot("k2", 16, 16), zeros("b2", 16), ActivationKind::Tanh), {h1},
       "d2");
   int y = g->add_node(
-      std::make_shared<DenseOp>(glorot("k3", 16, 1), zeros("b3", 1), Activation::Linear), {h2},
+      std::make_shared<DenseOp>(glorot("k3", 16, 1), zeros("b3", 1), ActivationKind::Linear), {h2},
       "d3");
   Model model(g, {x}, {y});
   model.compile({{LossKind::MeanSquaredError, 1.0f}}, std::make_shared<Adam>(0.01f),
@@ -196,21 +197,99 @@ void test_errors() {
         auto g = std::make_shared<Graph>();
         int x = g->add_input({3}, "x");
         auto k = std::make_shared<Variable>("k", Tensor({4, 2}));
-        g->add_node(std::make_shared<DenseOp>(k, nullptr, Activation::Linear), {x}, "d");
+        g->add_node(std::make_shared<DenseOp>(k, nullptr, ActivationKind::Linear), {x}, "d");
       },
       "dense on the wrong input width");
+}
+
+// Every loss kind, weighted and reduced, against central differences of its own
+// value in double: the kernels' gradients are derivatives of what they return.
+void test_loss_gradients_against_central_differences() {
+  std::mt19937 rng(4);
+  const int64_t rows = 5, cols = 4;
+  auto spec_of = [](LossKind kind) {
+    LossSpec s;
+    s.kind = kind;
+    return s;
+  };
+  std::vector<LossSpec> specs;
+  for (int k = 0; k < kNumLossKinds; ++k) specs.push_back(spec_of(static_cast<LossKind>(k)));
+  for (LossKind k : {LossKind::BinaryCrossentropy, LossKind::CategoricalCrossentropy,
+                     LossKind::SparseCategoricalCrossentropy, LossKind::BinaryFocalCrossentropy}) {
+    LossSpec s = spec_of(k);
+    s.from_logits = true;
+    s.label_smoothing = k == LossKind::SparseCategoricalCrossentropy ? 0.0 : 0.2;
+    s.reduction = Reduction::Sum;
+    specs.push_back(s);
+  }
+  LossSpec masked = spec_of(LossKind::SparseCategoricalCrossentropy);
+  masked.ignore_class = 1;
+  masked.reduction = Reduction::MeanWithSampleWeight;
+  specs.push_back(masked);
+  LossSpec focal = spec_of(LossKind::BinaryFocalCrossentropy);
+  focal.apply_class_balancing = true;
+  focal.gamma = 1.5;
+  specs.push_back(focal);
+  LossSpec huber = spec_of(LossKind::Huber);
+  huber.delta = 0.3;
+  specs.push_back(huber);
+
+  for (const LossSpec& spec : specs) {
+    const bool sparse = loss_takes_class_ids(spec.kind);
+    const bool probs = !spec.from_logits &&
+                       (spec.kind == LossKind::BinaryCrossentropy ||
+                        spec.kind == LossKind::BinaryFocalCrossentropy ||
+                        spec.kind == LossKind::CategoricalCrossentropy ||
+                        spec.kind == LossKind::SparseCategoricalCrossentropy ||
+                        spec.kind == LossKind::KLDivergence || spec.kind == LossKind::Poisson ||
+                        spec.kind == LossKind::MeanSquaredLogarithmicError);
+    auto pred =
+        probs ? random_vector(rng, rows * cols, 0.1f, 0.9f) : random_vector(rng, rows * cols);
+    auto target = random_vector(rng, sparse ? rows : rows * cols, 0.0f, 1.0f);
+    for (float& t : target) t = sparse ? std::floor(t * cols) : t;
+    const auto weights = random_vector(rng, rows, 0.2f, 2.0f);
+    std::vector<float> grad(rows * cols);
+    loss_forward_backward(spec, pred.data(), target.data(), weights.data(), rows, cols, 0.5f,
+                          grad.data());
+    bool ok = true;
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const float saved = pred[i], h = 1e-3f;
+      auto value_at = [&](float p) {
+        pred[i] = p;
+        return 0.5 * loss_forward_backward(spec, pred.data(), target.data(), weights.data(), rows,
+                                           cols, 1.0f, nullptr);
+      };
+      const double numeric = (value_at(saved + h) - value_at(saved - h)) / (2.0 * h);
+      pred[i] = saved;
+      ok &= close(grad[i], numeric, 2e-3, 2e-2);
+    }
+    check(ok, std::string("loss gradient, ") + loss_name(spec.kind) +
+                  (spec.from_logits ? " from logits" : "") +
+                  " reduction=" + reduction_name(spec.reduction));
+  }
 }
 
 }  // namespace
 
 int main() {
   test_gemm_against_reference();
-  for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Linear})
+  for (Activation a : {ActivationKind::Relu, ActivationKind::Sigmoid, ActivationKind::Tanh,
+                       ActivationKind::Linear})
     test_dense_gradients(a, LossKind::MeanSquaredError);
-  test_dense_gradients(Activation::Tanh, LossKind::MeanAbsoluteError);
-  test_dense_gradients(Activation::Tanh, LossKind::BinaryCrossentropy);
-  test_dense_gradients(Activation::Sigmoid, LossKind::CategoricalCrossentropy);
-  test_dense_gradients(Activation::Relu, LossKind::SparseCategoricalCrossentropy);
+  // The smooth activations, and those whose kinks the hidden values miss.
+  for (const Activation& a : std::initializer_list<Activation>{
+           ActivationKind::Elu, ActivationKind::Selu, ActivationKind::Celu,
+           ActivationKind::Softplus, ActivationKind::Softsign, ActivationKind::Silu,
+           ActivationKind::Mish, ActivationKind::LogSigmoid, ActivationKind::Exponential,
+           ActivationKind::TanhShrink, ActivationKind::Squareplus, ActivationKind::LeakyRelu,
+           ActivationKind::LogSoftmax, ActivationKind::Softmax, Activation::gelu(true),
+           Activation::gelu(false), Activation::elu(0.5f), Activation::relu(0.1f, 4.0f)})
+    test_dense_gradients(a, LossKind::MeanSquaredError);
+  test_dense_gradients(ActivationKind::Tanh, LossKind::MeanAbsoluteError);
+  test_dense_gradients(ActivationKind::Tanh, LossKind::BinaryCrossentropy);
+  test_dense_gradients(ActivationKind::Sigmoid, LossKind::CategoricalCrossentropy);
+  test_dense_gradients(ActivationKind::Relu, LossKind::SparseCategoricalCrossentropy);
+  test_loss_gradients_against_central_differences();
   test_mlp_trains();
   test_errors();
   std::printf("%d failed\n", failures);

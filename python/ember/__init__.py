@@ -14,11 +14,12 @@ from ember import _openblas  # noqa: E402,F401  (OpenBLAS must be loaded before 
 from ember import _core  # noqa: E402,F401
 from ember import (  # noqa: E402
     activations, backend, callbacks, initializers, layers, losses, metrics, models, optimizers,
-    utils)
+    regularizers, saving, utils)
 from ember.layers import Input  # noqa: E402
 from ember.models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks",
-           "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils"]
+           "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+           "saving", "utils"]

@@ -38,7 +38,8 @@ def to_array(data, name):
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         where = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"`{name}` contains NaN or infinity (first at index {tuple(int(i) for i in where)}).")
+        index = tuple(int(i) for i in where)
+        raise ValueError(f"`{name}` contains NaN or infinity (first at index {index}).")
     return arr
 
 

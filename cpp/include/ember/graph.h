@@ -23,6 +23,10 @@ struct Variable {
   std::string name;
   Tensor value;
   bool trainable;
+  // Weight regularization (kernel_regularizer, ...): while the variable is trainable the
+  // Model adds l1 * sum|w| + l2 * sum w^2 to each batch's loss and its gradient to the
+  // variable's, as Keras adds `layer.losses`. Zero (the default) costs nothing.
+  float l1 = 0.0f, l2 = 0.0f;
 };
 using VariablePtr = std::shared_ptr<Variable>;
 
@@ -33,6 +37,11 @@ struct OpForward {
   bool training = false;
   std::vector<const float*> in;  // in[i]: (rows, input row size i)
   float* out = nullptr;          // (rows, output row size)
+  // Where an op adds a penalty of its own to the batch's loss (activity regularization:
+  // l1 * sum|y| / rows ...), in training and inference alike, as Keras's `layer.losses`
+  // count in fit and evaluate. The executor zeroes it before each forward pass; the Model
+  // adds it to the loss it reports. The op adds the penalty's gradient to din itself.
+  double* extra_loss = nullptr;
 };
 
 struct OpBackward {
@@ -113,6 +122,8 @@ class Executor {
   const std::vector<int>& outputs() const { return outputs_; }
 
   void forward(int64_t rows, bool training);
+  // The ops' penalties (OpForward::extra_loss) from the last forward pass.
+  double extra_loss() const { return *extra_loss_; }
   // Propagates output_grad(*) back; fills gradient(i) for every trainable variable.
   void backward(int64_t rows);
 
@@ -121,6 +132,8 @@ class Executor {
   const std::vector<Variable*>& trainable() const { return trainable_; }
   std::vector<float*>& trainable_params() { return trainable_params_; }
   const std::vector<const float*>& trainable_grads() const { return trainable_grads_; }
+  // Writable: the Model adds the weight penalties' gradients here after backward().
+  float* trainable_grad(size_t i) { return const_cast<float*>(trainable_grads_[i]); }
 
  private:
   void bind_pointers();
@@ -140,6 +153,8 @@ class Executor {
   std::vector<Variable*> trainable_;
   std::vector<float*> trainable_params_;
   std::vector<const float*> trainable_grads_;
+  // On the heap so the ops' pointers to it survive a move of the executor.
+  std::unique_ptr<double> extra_loss_ = std::make_unique<double>(0.0);
   int64_t capacity_ = 0;
 };
 

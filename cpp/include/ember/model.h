@@ -21,11 +21,6 @@ struct ArrayView {
   int64_t row_size = 0;
 };
 
-struct LossSpec {
-  LossKind kind;
-  float weight = 1.0f;
-};
-
 struct MetricSpec {
   MetricKind kind;
   int output = 0;
@@ -43,16 +38,20 @@ class Model {
 
   // Trains on batches [batch_begin, batch_end) of an epoch: batch b holds rows
   // order[b*batch_size ...] (order null: in sequence). Accumulates metrics.
+  // sample_weights: empty, or per output a (rows, 1) view of its samples'
+  // weights, gathered like the targets (a view with null data: no weights).
   void train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                      const int64_t* order, int64_t batch_size, int64_t batch_begin,
-                     int64_t batch_end);
+                     int64_t batch_end, const std::vector<ArrayView>& sample_weights = {});
   // Same without updates (evaluate, validation).
   void test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
-                    int64_t batch_size, int64_t batch_begin, int64_t batch_end);
+                    int64_t batch_size, int64_t batch_begin, int64_t batch_end,
+                    const std::vector<ArrayView>& sample_weights = {});
   // Writes each output (x rows, output row size) into out[i].
   void predict(const std::vector<ArrayView>& x, int64_t batch_size, const std::vector<float*>& out);
 
-  // [loss, metric 0, metric 1, ...] averaged over the samples since reset_metrics().
+  // [loss, per-output losses (only with several outputs), metric 0, metric 1, ...]: each
+  // averaged over the samples since reset_metrics().
   std::vector<double> metric_results() const;
   void reset_metrics();
 
@@ -69,14 +68,28 @@ class Model {
   void load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
                   const int64_t* order, int64_t begin, int64_t rows);
   double accumulate_loss_and_metrics(int64_t rows, bool with_grad);
+  // Validates sample_weights against n samples and notes which outputs are weighted.
+  void check_sample_weights(const std::vector<ArrayView>& sample_weights, int64_t n);
+  // Gathers the batch's weights, one per loss entry (an output of shape (T, C)
+  // has T entries per sample, each weighted by its sample's weight).
+  void load_sample_weights(const std::vector<ArrayView>& sample_weights, const int64_t* order,
+                           int64_t begin, int64_t rows);
+  // The batch's regularization penalties (the ops' activity penalties and the trainable
+  // variables' L1/L2), which Keras adds to the loss it trains on and reports.
+  double penalty_loss() const;
+  void add_penalty_gradients();  // the variables' part; the ops add theirs in backward
 
   std::shared_ptr<Graph> graph_;
   Executor exec_;
   std::vector<LossSpec> losses_;
   std::shared_ptr<Optimizer> optimizer_;
   std::vector<MetricSpec> metrics_;
-  std::vector<Tensor> targets_;  // one batch of targets per output
+  std::vector<Tensor> targets_;        // one batch of targets per output
+  std::vector<Tensor> batch_weights_;  // one batch of per-entry sample weights per output
+  std::vector<bool> weighted_;         // whether the running call weights output o
+  std::vector<size_t> regularized_;    // trainable variables (by index) with an L1/L2 penalty
   double loss_sum_ = 0.0;
+  std::vector<double> output_loss_sums_;  // unweighted, per output
   std::vector<double> metric_sums_;
   std::vector<int64_t> metric_counts_;
   int64_t seen_ = 0;

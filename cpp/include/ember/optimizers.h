@@ -1,103 +1,308 @@
 // Optimizers: Keras 3's update rules, applied to every trainable variable in one
 // call per step. The math lives in kernels (cpu/optimizer_kernels.cpp).
+//
+// A step follows keras.optimizers.Optimizer.apply: the learning rate is the
+// schedule's value at `iterations` (or the constant), gradients are clipped
+// (clipnorm per variable, or global_clipnorm over all, or clipvalue), weight decay
+// shrinks each variable (w -= w * weight_decay * lr), then the optimizer's own
+// update runs and `iterations` counts the step.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ember/graph.h"
+#include "ember/schedules.h"
 #include "ember/tensor.h"
 
 namespace ember {
 
+namespace kernels {
+// Each updates param(n) in place from grad(n); slots are (n) buffers. lr is float32
+// (Keras's learning-rate variable); the other hyperparameters come as the user's
+// numbers and are rounded to float32 where Keras's arithmetic rounds them. step
+// counts from 1.
+void sgd_update(float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
+                double momentum, bool nesterov);
+void rmsprop_update(float* param, const float* grad, float* velocity, float* average_grad,
+                    float* momentum_buf, int64_t n, float lr, double rho, double momentum,
+                    double epsilon);
+void adagrad_update(float* param, const float* grad, float* accumulator, int64_t n, float lr,
+                    double epsilon);
+void adadelta_update(float* param, const float* grad, float* accumulated_grad,
+                     float* accumulated_delta, int64_t n, float lr, double rho, double epsilon);
+void lion_update(float* param, const float* grad, float* m, int64_t n, float lr, double beta_1,
+                 double beta_2);
+
+// Adam, Adamax and Nadam share per-step scalars (powers of the betas) across all
+// variables: computed once per step, then each variable's update uses them.
+struct AdamScalars {
+  float alpha, one_minus_beta_1, one_minus_beta_2, epsilon;
+};
+AdamScalars adam_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step);
+void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n,
+                 const AdamScalars& s);
+
+struct AdamaxScalars {
+  float lr, one_minus_beta_1_power, one_minus_beta_1, beta_2, epsilon;
+};
+AdamaxScalars adamax_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step);
+void adamax_update(float* param, const float* grad, float* m, float* u, int64_t n,
+                   const AdamaxScalars& s);
+
+// u_product: the running product including this step's factor.
+struct NadamScalars {
+  float lr, u_t_next, one_minus_u_t, one_minus_u_product, one_minus_u_product_next,
+      one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
+};
+NadamScalars nadam_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step,
+                           float u_product);
+void nadam_update(float* param, const float* grad, float* m, float* v, int64_t n,
+                  const NadamScalars& s);
+// Nadam's running product after one more step: u_product * b1 * (1 - 0.96^step / 2).
+float nadam_u_product_step(float u_product, double beta_1, int64_t step);
+
+// Sum of x(n)^2, accumulated in double.
+double sum_of_squares(const float* x, int64_t n);
+// out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
+void clip_by_norm(const float* grad, float* out, int64_t n, double clipnorm);
+// out(n) = grad(n) * scale.
+void scale_gradient(const float* grad, float* out, int64_t n, float scale);
+// out(n) = clip(grad(n), -clipvalue, clipvalue).
+void clip_by_value(const float* grad, float* out, int64_t n, double clipvalue);
+// The factor clip_by_global_norm scales every gradient by, from the sum of all
+// their squares: clipnorm * min(1 / norm, 1 / clipnorm), NaN for a non-finite norm.
+float global_clip_scale(double sum_of_squares, double clipnorm);
+// param(n) -= param * weight_decay * lr.
+void decay_weights(float* param, int64_t n, double weight_decay, float lr);
+}  // namespace kernels
+
 class Optimizer {
  public:
-  explicit Optimizer(float lr) : learning_rate(lr) {}
+  explicit Optimizer(float lr);
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
   virtual std::string name() const = 0;
 
-  // Allocates the slots (zeros) for variables of the given sizes. Keeps existing
-  // slots when the sizes are unchanged, so recompiling does not lose state.
+  // Allocates the slots for variables of the given sizes. Keeps existing slots
+  // (and the names of a build from variables) when the sizes are unchanged, so
+  // recompiling does not lose state.
   void build(const std::vector<int64_t>& sizes);
+  // The same, also learning the variables' names, which exclude_from_weight_decay's
+  // name patterns are matched against.
+  void build(const std::vector<Variable*>& variables);
   // One step: params[i] is updated in place from grads[i]. Increments iterations.
   void apply(const std::vector<float*>& params, const std::vector<const float*>& grads);
 
   // Slot tensors per variable, in the order of slot_names(); for saving and inspection.
   virtual std::vector<std::string> slot_names() const = 0;
   std::vector<std::vector<Tensor>>& slots() { return slots_; }
+  // Optimizer-wide scalars besides iterations and the learning rate (Nadam's
+  // u_product), in the order of scalar_names(); for saving.
+  virtual std::vector<std::string> scalar_names() const { return {}; }
+  virtual std::vector<float> scalar_state() const { return {}; }
+  // Restores scalar_state(). Set iterations first: the values belong to that step.
+  void set_scalar_state(const std::vector<float>& values);
 
-  float learning_rate;
+  // The rate the next step uses: the schedule at `iterations`, else learning_rate.
+  float current_learning_rate() const;
+
+  // Keras's common arguments. Unset (nullopt) or 0 turns each off, as in Keras.
+  void set_weight_decay(std::optional<double> weight_decay);
+  std::optional<double> weight_decay() const { return weight_decay_; }
+  // At most one of the three may be set.
+  void set_clipping(std::optional<double> clipnorm, std::optional<double> clipvalue,
+                    std::optional<double> global_clipnorm);
+  std::optional<double> clipnorm() const { return clipnorm_; }
+  std::optional<double> clipvalue() const { return clipvalue_; }
+  std::optional<double> global_clipnorm() const { return global_clipnorm_; }
+  // Variables weight decay skips: these ones, and those whose name a pattern
+  // (ECMAScript regex, searched as Keras's re.search) is found in. Replaces any
+  // earlier exclusion.
+  void exclude_from_weight_decay(std::vector<std::shared_ptr<const Variable>> variables,
+                                 const std::vector<std::string>& name_patterns);
+
+  float learning_rate;  // the constant rate, used while no schedule is set
+  std::shared_ptr<const LearningRateSchedule> schedule;
   int64_t iterations = 0;
 
  protected:
-  // step counts from 1; slot holds this variable's slot buffers.
+  // Initial value of every element of slot `slot` (Adagrad starts above zero).
+  virtual float slot_initial_value(size_t /*slot*/) const { return 0.0f; }
+  // Once per step, before any variable's update; step counts from 1.
+  virtual void begin_step(int64_t /*step*/, float /*lr*/) {}
+  // Restores this optimizer's scalars (as many as scalar_names()).
+  virtual void restore_scalars(const std::vector<float>& /*values*/) {}
+  // slot holds this variable's slot buffers; lr is this step's learning rate.
   virtual void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-                      int64_t step) = 0;
+                      int64_t step, float lr) = 0;
 
  private:
+  void allocate_slots(const std::vector<int64_t>& sizes);
+  // Writes clipped gradients to scratch and returns them, or returns grads as they are.
+  const std::vector<const float*>& clipped(const std::vector<const float*>& grads);
+  void decay_weights(const std::vector<float*>& params, float lr);
+
   std::vector<int64_t> sizes_;
+  std::vector<std::string> names_;  // empty when built from sizes alone
   std::vector<std::vector<Tensor>> slots_;
+
+  std::optional<double> weight_decay_, clipnorm_, clipvalue_, global_clipnorm_;
+  std::vector<Tensor> clip_scratch_;  // clipped gradients, allocated once
+  std::vector<const float*> clipped_grads_;
+
+  std::vector<std::shared_ptr<const Variable>> decay_excluded_;
+  std::vector<std::string> decay_excluded_patterns_;
+  std::vector<char> decays_;  // per variable: does weight decay apply; resolved on the next step
+  bool decays_resolved_ = false;
 };
 
 // w -= lr * g; with momentum m = momentum * m - lr * g, w += m (nesterov:
 // w += momentum * m - lr * g).
 class SGD final : public Optimizer {
  public:
-  SGD(float lr = 0.01f, float momentum_ = 0.0f, bool nesterov_ = false);
+  SGD(float lr = 0.01f, double momentum_ = 0.0, bool nesterov_ = false);
   std::string name() const override { return "SGD"; }
   std::vector<std::string> slot_names() const override;
-  float momentum;
+  double momentum;
   bool nesterov;
 
  protected:
-  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-              int64_t step) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
 };
 
 // m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
 // w -= m * lr * sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps)   (amsgrad: v = max(v_hat, v))
-class Adam final : public Optimizer {
+class Adam : public Optimizer {
  public:
-  Adam(float lr = 0.001f, float beta_1_ = 0.9f, float beta_2_ = 0.999f, float epsilon_ = 1e-7f,
+  Adam(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.999, double epsilon_ = 1e-7,
        bool amsgrad_ = false);
   std::string name() const override { return "Adam"; }
   std::vector<std::string> slot_names() const override;
-  float beta_1, beta_2, epsilon;
+  double beta_1, beta_2, epsilon;
   bool amsgrad;
 
  protected:
-  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-              int64_t step) override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::AdamScalars scalars_{};
+};
+
+// Adam with decoupled weight decay: the common weight_decay, on by default.
+class AdamW final : public Adam {
+ public:
+  AdamW(float lr = 0.001f, double weight_decay = 0.004, double beta_1_ = 0.9,
+        double beta_2_ = 0.999, double epsilon_ = 1e-7, bool amsgrad_ = false);
+  std::string name() const override { return "AdamW"; }
 };
 
 // v = rho v + (1 - rho) g^2; (centered: a = rho a + (1 - rho) g, v - a^2 below)
 // inc = lr g / sqrt(v + eps); momentum: m = momentum m + inc, w -= m; else w -= inc.
 class RMSprop final : public Optimizer {
  public:
-  RMSprop(float lr = 0.001f, float rho_ = 0.9f, float momentum_ = 0.0f, float epsilon_ = 1e-7f,
+  RMSprop(float lr = 0.001f, double rho_ = 0.9, double momentum_ = 0.0, double epsilon_ = 1e-7,
           bool centered_ = false);
   std::string name() const override { return "RMSprop"; }
   std::vector<std::string> slot_names() const override;
-  float rho, momentum, epsilon;
+  double rho, momentum, epsilon;
   bool centered;
 
  protected:
-  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
-              int64_t step) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
 };
 
-namespace kernels {
-// Each updates param(n) in place from grad(n); slots are (n) buffers.
-void sgd_update(float* param, const float* grad, float* velocity, int64_t n, float lr,
-                float momentum, bool nesterov);
-void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n,
-                 float lr, float beta_1, float beta_2, float epsilon, int64_t step);
-void rmsprop_update(float* param, const float* grad, float* velocity, float* average_grad,
-                    float* momentum_buf, int64_t n, float lr, float rho, float momentum,
-                    float epsilon);
-}  // namespace kernels
+// acc += g^2 (acc starts at initial_accumulator_value); w -= lr g / sqrt(acc + eps).
+class Adagrad final : public Optimizer {
+ public:
+  Adagrad(float lr = 0.001f, double initial_accumulator_value_ = 0.1, double epsilon_ = 1e-7);
+  std::string name() const override { return "Adagrad"; }
+  std::vector<std::string> slot_names() const override { return {"accumulator"}; }
+  double initial_accumulator_value, epsilon;
+
+ protected:
+  float slot_initial_value(size_t slot) const override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+};
+
+// Ag = rho Ag + (1 - rho) g^2; d = -sqrt(Ad + eps) g / sqrt(Ag + eps);
+// Ad = rho Ad + (1 - rho) d^2; w += lr d.
+class Adadelta final : public Optimizer {
+ public:
+  Adadelta(float lr = 0.001f, double rho_ = 0.95, double epsilon_ = 1e-7);
+  std::string name() const override { return "Adadelta"; }
+  std::vector<std::string> slot_names() const override {
+    return {"accumulated_grad", "accumulated_delta_var"};
+  }
+  double rho, epsilon;
+
+ protected:
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+};
+
+// m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps)).
+class Adamax final : public Optimizer {
+ public:
+  Adamax(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.999, double epsilon_ = 1e-7);
+  std::string name() const override { return "Adamax"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "norm"}; }
+  double beta_1, beta_2, epsilon;
+
+ protected:
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::AdamaxScalars scalars_{};
+};
+
+// Adam with Nesterov momentum and Dozat's momentum schedule u_t = b1 (1 - 0.96^t / 2);
+// u_product = prod of u_s for s <= t is state, advanced once per step.
+class Nadam final : public Optimizer {
+ public:
+  Nadam(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.999, double epsilon_ = 1e-7);
+  std::string name() const override { return "Nadam"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  std::vector<std::string> scalar_names() const override { return {"u_product"}; }
+  std::vector<float> scalar_state() const override;
+  double beta_1, beta_2, epsilon;
+
+ protected:
+  void begin_step(int64_t step, float lr) override;
+  void restore_scalars(const std::vector<float>& values) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  // u_product after `steps` steps, replaying the float32 products from 1.
+  float u_product_after(int64_t steps) const;
+  float u_product_ = 1.0f;
+  int64_t u_product_steps_ = 0;  // the step count u_product_ belongs to
+  kernels::NadamScalars scalars_{};
+};
+
+// w -= lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g.
+class Lion final : public Optimizer {
+ public:
+  Lion(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.99);
+  std::string name() const override { return "Lion"; }
+  std::vector<std::string> slot_names() const override { return {"momentum"}; }
+  double beta_1, beta_2;
+
+ protected:
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+};
 
 }  // namespace ember

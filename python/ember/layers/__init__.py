@@ -1,6 +1,31 @@
 """`ember.layers`: Keras's layers, running on the C++ engine."""
 
+from ember.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from ember.layers.core import Activation, Dense, Input, InputLayer
 from ember.layers.layer import KerasTensor, Layer
+from ember.layers.merging import (
+                                  Add,
+                                  Average,
+                                  Concatenate,
+                                  Maximum,
+                                  Minimum,
+                                  Multiply,
+                                  Subtract,
+                                  add,
+                                  average,
+                                  concatenate,
+                                  maximum,
+                                  minimum,
+                                  multiply,
+                                  subtract,
+)
+from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
+from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
+from ember.layers.reshaping import Flatten, Reshape
 
-__all__ = ["Activation", "Dense", "Input", "InputLayer", "KerasTensor", "Layer"]
+__all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "InputLayer",
+           "KerasTensor", "Layer", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+           "concatenate", "maximum", "minimum", "multiply", "subtract"]
+__all__ += ["ActivityRegularization", "BatchNormalization", "Dropout", "Flatten",
+            "GaussianNoise", "LayerNormalization", "Normalization", "Reshape"]
+__all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]

@@ -1,14 +1,17 @@
 """Input, InputLayer, Dense and Activation."""
 
-from ember import activations, initializers
+from ember import _core, activations, initializers, regularizers
 from ember.layers.layer import KerasTensor, Layer, _Call, standardize_shape, unique_name
 
 
 class InputLayer(Layer):
     """The placeholder a model's data enters through."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, optional=False, name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
+        if sparse or ragged:
+            raise ValueError("ember has no sparse or ragged tensors: `sparse` and `ragged` must be "
+                             "False or None.")
         if shape is None and batch_shape is None:
             shape = kwargs.pop("input_shape", None)
             if shape is None:
@@ -29,7 +32,7 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"batch_shape": (self.batch_size,) + self.shape, "dtype": "float32",
-                "sparse": False, "name": self.name}
+                "sparse": False, "ragged": False, "name": self.name, "optional": False}
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
@@ -47,18 +50,16 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, lora_alpha=None, **kwargs):
+                 lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 f"Received an invalid value for `units`, expected a positive integer. "
                 f"Received: units={units}"
             )
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank)):
+        for arg, value in (("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank),
+                           ("quantization_config", quantization_config)):
             if value is not None:
                 raise NotImplementedError(f"Dense: `{arg}` is not supported yet")
         self.units = units
@@ -66,6 +67,11 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        if self.activity_regularizer is not None:  # fail here, not when the model is built
+            regularizers.engine_factors(self.activity_regularizer, self.name)
         self.kernel = None
         self.bias = None
 
@@ -73,10 +79,11 @@ class Dense(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{self.name}: the last dimension of the input must be known")
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer, name="kernel")
+                                      initializer=self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                        name="bias")
+                                        name="bias", regularizer=self.bias_regularizer)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -88,24 +95,40 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _emit(self, graph, input_nodes):
-        return graph.add_dense(input_nodes[0], self.kernel._core,
+        node = graph.add_dense(input_nodes[0], self.kernel._core,
                                self.bias._core if self.bias is not None else None,
                                activations.serialize(self.activation), self.name)
+        if self.activity_regularizer is not None:
+            # An identity op after the output puts the penalty (over the batch size) on the loss.
+            l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
+            node = _core.add_activity_regularization(graph, node, l1, l2,
+                                                     f"{self.name}/activity_regularizer")
+        return node
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None}
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                **({"activity_regularizer": regularizers.serialize(self.activity_regularizer)}
+                   if self.activity_regularizer is not None else {}),
+                "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
 
     @classmethod
     def from_config(cls, config):
+        from ember.saving import serialization_lib
+
         config = dict(config)
         for key in ("kernel_initializer", "bias_initializer"):
             if isinstance(config.get(key), dict):
-                config[key] = initializers.get(config[key])
+                config[key] = serialization_lib.deserialize_keras_object(
+                    config[key], module_objects=vars(initializers))
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+            if isinstance(config.get(key), dict):
+                config[key] = serialization_lib.deserialize_keras_object(
+                    config[key], module_objects=vars(regularizers))
         return super().from_config(config)
 
 

@@ -7,14 +7,42 @@ engine model of its own.
 """
 
 import collections
+import contextlib
 import re
 
 import numpy as np
 
-from ember import _core, initializers
+from ember import _core, initializers, regularizers
 from ember.variables import Variable
 
 _uids = collections.defaultdict(int)
+
+# Keras's config of the float32 dtype policy, as every layer config carries it.
+DTYPE_POLICY_CONFIG = {"module": "keras", "class_name": "DTypePolicy",
+                       "config": {"name": "float32"}, "registered_name": None}
+
+_skip_initializers = [False]
+
+
+@contextlib.contextmanager
+def skip_weight_initialization():
+    """Inside, `add_weight` fills new weights with zeros instead of running their
+    initializers: loading builds a model whose weights the file overwrites, and
+    must not draw from the global random generator that shuffling uses. Anything
+    else drawn meanwhile (a Dropout layer's seed) comes from a copy of that
+    generator, so the global stream is read but not advanced."""
+    import copy
+
+    from ember import random as _random
+
+    global_generator = _random._generator
+    _random._generator = copy.deepcopy(global_generator)
+    _skip_initializers.append(True)
+    try:
+        yield
+    finally:
+        _skip_initializers.pop()
+        _random._generator = global_generator
 
 
 def unique_name(prefix):
@@ -98,13 +126,20 @@ class Layer:
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
                    name=None, regularizer=None, constraint=None, **kwargs):
         shape = () if shape is None else tuple(int(d) for d in shape)
-        value = np.asarray(initializers.get(initializer)(shape), dtype=np.float32)
+        if _skip_initializers[-1]:
+            value = np.zeros(shape, np.float32)
+        else:
+            value = np.asarray(initializers.get(initializer)(shape), dtype=np.float32)
         if value.shape != shape:
             raise ValueError(f"initializer returned shape {value.shape}, expected {shape}")
         name = name or f"variable_{len(self._weights)}"
         core = _core.Variable(name, value, bool(trainable and self._trainable))
         variable = Variable(core, f"{self.name}/{name}")
         variable._layer_trainable = bool(trainable)
+        variable.regularizer = regularizers.get(regularizer)
+        if variable.regularizer is not None:
+            _core.set_regularization(core, *regularizers.engine_factors(
+                variable.regularizer, f"{self.name}/{name}"))
         self._weights.append(variable)
         return variable
 
@@ -176,28 +211,47 @@ class Layer:
 
     def _maybe_build(self, input_shape):
         if not self.built:
+            self._build_input_shape = input_shape
             self.build(input_shape)
             self.built = True
 
     def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, KerasTensor):
-            self._maybe_build(inputs.shape)
-            out = KerasTensor(self.compute_output_shape(inputs.shape), name=self.name)
-            call = _Call(self, [inputs], [out])
-            out._call = call
+        """On symbolic tensors (one, or a list for merges) records the call and returns
+        symbolic outputs; on arrays runs the layer at once and returns arrays."""
+        flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        symbolic = [isinstance(t, KerasTensor) for t in flat]
+        if any(symbolic):
+            if not all(symbolic):
+                raise TypeError(f"{self.name}: cannot mix symbolic tensors and arrays in one call")
+            shapes = [t.shape for t in flat]
+            shape_arg = shapes if isinstance(inputs, (list, tuple)) else shapes[0]
+            self._maybe_build(shape_arg)
+            out_shape = self.compute_output_shape(shape_arg)
+            multi = isinstance(out_shape, list)
+            shapes_out = out_shape if multi else [out_shape]
+            outputs = [KerasTensor(s, name=self.name) for s in shapes_out]
+            call = _Call(self, flat, outputs)
+            for t in outputs:
+                t._call = call
             self._calls.append(call)
-            return out
+            return outputs if multi else outputs[0]
         return self._call_eagerly(inputs)
 
-    def _call_eagerly(self, x):
-        x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-        if x.ndim == 0:
-            raise ValueError(f"{self.name}: expected an input with a batch axis, got a scalar")
-        self._maybe_build((None,) + x.shape[1:])
+    def _call_eagerly(self, inputs):
+        multi_in = isinstance(inputs, (list, tuple))
+        arrays = [np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+                  for x in (inputs if multi_in else [inputs])]
+        for x in arrays:
+            if x.ndim == 0:
+                raise ValueError(f"{self.name}: expected an input with a batch axis, got a scalar")
+        shapes = [(None,) + x.shape[1:] for x in arrays]
+        self._maybe_build(shapes if multi_in else shapes[0])
         graph = _core.Graph()
-        node = graph.add_input(list(x.shape[1:]), "input")
-        out = self._emit(graph, [node])
-        return _core.Model(graph, [node], [out]).predict([x], max(len(x), 1))[0]
+        nodes = [graph.add_input(list(x.shape[1:]), f"input_{i}") for i, x in enumerate(arrays)]
+        out = self._emit(graph, nodes)
+        outs = out if isinstance(out, list) else [out]
+        results = _core.Model(graph, nodes, outs).predict(arrays, max(len(arrays[0]), 1))
+        return results if isinstance(out, list) else results[0]
 
     # -- Keras's introspection ----------------------------------------------
     def _only_call(self, what):
@@ -217,10 +271,51 @@ class Layer:
         return call.outputs[0] if len(call.outputs) == 1 else call.outputs
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
-        if self._input_shape_arg is not None:
-            config["batch_input_shape"] = (self._batch_size_arg,) + self._input_shape_arg
-        return config
+        return {"name": self.name, "trainable": self.trainable, "dtype": dict(DTYPE_POLICY_CONFIG)}
+
+    # -- saving (Keras's hooks; ember.saving calls them) -----------------------
+    def get_build_config(self):
+        """{"input_shape": ...} the layer was built with, or None if never built from one."""
+        shape = getattr(self, "_build_input_shape", None)
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config):
+        if config and config.get("input_shape") is not None:
+            shape = config["input_shape"]
+            if shape and all(isinstance(s, (list, tuple)) for s in shape):
+                shape = [tuple(s) for s in shape]
+            else:
+                shape = tuple(shape)
+            self._maybe_build(shape)
+
+    def _variables_in_saving_order(self):
+        # Keras saves the variables created trainable first, then the others.
+        return ([w for w in self._weights if w._layer_trainable]
+                + [w for w in self._weights if not w._layer_trainable])
+
+    def save_own_variables(self, store):
+        """Writes this layer's variables into `store` under "0", "1", ..."""
+        for i, w in enumerate(self._variables_in_saving_order()):
+            store[str(i)] = w.numpy()
+
+    def load_own_variables(self, store):
+        """Reads what `save_own_variables` wrote; checks every count and shape first."""
+        variables = self._variables_in_saving_order()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(variables)} variables, but received "
+                f"{len(store.keys())} variables during loading. "
+                f"Expected: {[w.name for w in variables]}"
+            )
+        values = [np.asarray(store[str(i)]) for i in range(len(variables))]
+        for w, value in zip(variables, values):
+            if value.shape != w.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{w.name}' has shape {w.shape} in the model, "
+                    f"but the saved weight has shape {value.shape}."
+                )
+        for w, value in zip(variables, values):
+            w.assign(value)
 
     @classmethod
     def from_config(cls, config):

@@ -6,12 +6,15 @@ engine calls. During fit, Python runs once per epoch - or once per batch when
 a callback (or a live progress bar) asks for batch-level hooks.
 """
 
+import array
 import math
 import time
 
 import numpy as np
 
-from ember import _core, _data, losses as losses_module, metrics as metrics_module, optimizers
+from ember import _core, _data, optimizers
+from ember import losses as losses_module
+from ember import metrics as metrics_module
 from ember import random as _random
 from ember.callbacks import CallbackList
 from ember.layers.core import InputLayer
@@ -97,7 +100,9 @@ class Model(Layer):
                         "which is not in the model's `inputs`."
                     )
                 continue
-            nodes[id(call.outputs[0])] = call.layer._emit(graph, [nodes[id(t)] for t in call.inputs])
+            emitted = call.layer._emit(graph, [nodes[id(t)] for t in call.inputs])
+            for t, node in zip(call.outputs, emitted if isinstance(emitted, list) else [emitted]):
+                nodes[id(t)] = node
         self._layers = layers
         self._core = _core.Model(graph, [nodes[id(t)] for t in self.inputs],
                                  [nodes[id(t)] for t in self.outputs])
@@ -112,6 +117,39 @@ class Model(Layer):
     @property
     def layers(self):
         return list(self._layers)
+
+    # -- a model used as a layer of another ---------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        if len(shapes) != len(self.inputs):
+            raise ValueError(f"Model {self.name} expects {len(self.inputs)} inputs, "
+                             f"but it received {len(shapes)} input tensors.")
+        for shape, t in zip(shapes, self.inputs):
+            if tuple(shape[1:]) != tuple(t.shape[1:]):
+                raise ValueError(
+                    f'Input {t.shape} of layer "{self.name}" is incompatible with the input '
+                    f"received: expected shape={t.shape}, found shape={tuple(shape)}"
+                )
+        out = [t.shape for t in self.outputs]
+        return out if len(out) > 1 or isinstance(self._outputs_struct, (list, tuple, dict)) \
+            else out[0]
+
+    def _emit(self, graph, input_nodes):
+        """Replays this model's layer calls into an outer graph: nested models share
+        their layers (and weights) with the model they came from."""
+        nodes = {id(t): node for t, node in zip(self.inputs, input_nodes)}
+        for call in _calls_in_order(self.outputs):
+            if isinstance(call.layer, InputLayer):
+                continue
+            emitted = call.layer._emit(graph, [nodes[id(t)] for t in call.inputs])
+            for t, node in zip(call.outputs, emitted if isinstance(emitted, list) else [emitted]):
+                nodes[id(t)] = node
+        out = [nodes[id(t)] for t in self.outputs]
+        return out if len(out) > 1 or isinstance(self._outputs_struct, (list, tuple, dict)) \
+            else out[0]
 
     @property
     def weights(self):
@@ -185,9 +223,10 @@ class Model(Layer):
         optimizer = optimizers.get(optimizer)
         if loss is not None:
             for each in _flatten(loss):
-                losses_module.get(each)  # raises ValueError for an unknown name
+                losses_module.engine_spec(each)  # ValueError: unknown name, bad argument
         for each in _flatten(metrics) if metrics is not None else []:
-            metrics_module.resolve(each, (None, 2), (None, 2))  # validates the name
+            for one in _flatten(each) if each is not None else []:
+                metrics_module.resolve(one, (None, 2), (None, 2))  # validates the name
         self.optimizer = optimizer
         self.loss = loss
         self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}
@@ -224,14 +263,15 @@ class Model(Layer):
         weights = self._compile_config["loss_weights"] or [1.0] * len(self.outputs)
         if isinstance(weights, dict):
             weights = [weights.get(name, 1.0) for name in self._output_names()]
-        metric_ids = self._compile_config["metrics"] or []
         metric_specs, self._metric_names = [], []
-        for each in _flatten(metric_ids):
-            name, kernel, threshold = metrics_module.resolve(
-                each, targets[0].shape, self.outputs[0].shape)
-            metric_specs.append((kernel, 0, float(threshold)))
-            self._metric_names.append(name)
-        spec = ([(losses_module.engine_name(lo), float(w)) for lo, w in zip(losses, weights)],
+        multi = len(self.outputs) > 1
+        for o, ids in enumerate(self._metrics_per_output()):
+            for each in ids:
+                name, kernel, threshold = metrics_module.resolve(
+                    each, targets[o].shape, self.outputs[o].shape)
+                metric_specs.append((kernel, o, float(threshold)))
+                self._metric_names.append(f"{self._output_names()[o]}_{name}" if multi else name)
+        spec = ([losses_module.engine_spec(lo, w) for lo, w in zip(losses, weights)],
                 metric_specs)
         if spec != self._compiled_spec:
             self._core.compile(spec[0], self.optimizer._core, spec[1])
@@ -258,6 +298,9 @@ class Model(Layer):
             "slot_names": list(core.slot_names()),
             "slots": [[s.reshape(v.shape) for s in slots]
                       for v, slots in zip(variables, core.slots())],
+            # Optimizer-wide scalars besides these (Nadam's u_product).
+            "scalar_names": list(core.scalar_names()),
+            "scalars": list(core.scalar_state()),
         }
 
     def _set_optimizer_state(self, state):
@@ -278,11 +321,52 @@ class Model(Layer):
                         for slots in state["slots"]])
         core.iterations = int(state["iterations"])
         core.learning_rate = float(state["learning_rate"])
+        if state.get("scalars"):
+            core.set_scalar_state([float(v) for v in state["scalars"]])
         self.optimizer.built = True
+
+    def _metrics_per_output(self):
+        """compile's `metrics` as one list of identifiers per output, as Keras reads it:
+        a list (single output), or a dict by output name / a list with one entry per
+        output (several outputs)."""
+        metrics = self._compile_config["metrics"]
+        names = self._output_names()
+        if metrics is None:
+            return [[] for _ in names]
+        if isinstance(metrics, dict):
+            unknown = set(metrics) - set(names)
+            if unknown:
+                raise ValueError(f"`metrics` dict has keys {sorted(unknown)} that are not output "
+                                 f"names of the model: {names}")
+            return [_flatten(metrics[n]) if metrics.get(n) is not None else [] for n in names]
+        if len(names) == 1:
+            return [_flatten(metrics)]
+        if not isinstance(metrics, (list, tuple)) or len(metrics) != len(names):
+            raise ValueError(
+                "Invalid `metrics`. `metrics` should contain metrics objects and either be a dict "
+                f"or a list matching the output names of the functional model {names}. "
+                f"Received: metrics={metrics}"
+            )
+        return [_flatten(m) if m is not None else [] for m in metrics]
+
+    def _log_names(self):
+        """Names of the engine's results, in its order: loss, per-output losses (several
+        outputs only), then the metrics."""
+        losses = [f"{n}_loss" for n in self._output_names()] if len(self.outputs) > 1 else []
+        return ["loss"] + losses + list(getattr(self, "_metric_names", []))
 
     @property
     def metrics_names(self):
-        return ["loss"] + list(getattr(self, "_metric_names", []))
+        """As Keras 3 reports them: "loss", "compile_metrics" when metrics were given, and
+        the per-output losses of a multi-output model."""
+        if not self.compiled:
+            return []
+        names = ["loss"]
+        if any(self._metrics_per_output()):
+            names.append("compile_metrics")
+        if len(self.outputs) > 1:
+            names += [f"{n}_loss" for n in self._output_names()]
+        return names
 
     # -- data -------------------------------------------------------------------
     def _prepare_inputs(self, x):
@@ -311,7 +395,8 @@ class Model(Layer):
                 raise ValueError(
                     f"x and y must have the same number of samples; got {samples} and {t.shape[0]}."
                 )
-            kernel = losses_module.engine_name(loss)
+            spec = losses_module.engine_spec(loss)
+            kernel = spec.name
             out_shape = out.shape[1:]
             if kernel == "sparse_categorical_crossentropy":
                 labels_shape = out_shape[:-1]
@@ -321,7 +406,7 @@ class Model(Layer):
                         f"{(None,) + labels_shape}, got y of shape {t.shape} for output "
                         f"shape {out.shape}."
                     )
-                losses_module.check_sparse_labels(t, out_shape[-1])
+                losses_module.check_sparse_labels(t, out_shape[-1], spec.ignore_class)
                 arrays[o] = t.reshape(samples, -1)
             elif t.shape[1:] != out_shape:
                 if t.shape[1:] + (1,) == out_shape:
@@ -348,8 +433,11 @@ class Model(Layer):
         return int(batch_size)
 
     def _logs(self):
-        values = self._core.metric_results()
-        return {name: float(v) for name, v in zip(self.metrics_names, values)}
+        # Keras's metrics are float32: round the engine's double sums the same way, so the
+        # logs hold Keras's numbers (and a loss past float32's range reads inf, as there).
+        # array("f") rounds to nearest and overflows to inf silently, in well under 1 us.
+        values = array.array("f", self._core.metric_results()).tolist()
+        return dict(zip(self._log_names(), values))
 
     # -- training ---------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -359,8 +447,7 @@ class Model(Layer):
         """Trains for `epochs` epochs; returns a History whose `.history` holds the
         per-epoch logs (`loss`, metrics, and `val_`-prefixed ones with validation)."""
         self._assert_compiled()
-        for arg, value in (("class_weight", class_weight), ("sample_weight", sample_weight),
-                           ("steps_per_epoch", steps_per_epoch),
+        for arg, value in (("steps_per_epoch", steps_per_epoch),
                            ("validation_steps", validation_steps)):
             if value is not None:
                 raise NotImplementedError(f"fit: `{arg}` is not supported yet")
@@ -370,12 +457,20 @@ class Model(Layer):
         xs = self._prepare_inputs(x)
         n = xs[0].shape[0]
         ys = self._prepare_targets(y, n)
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+        # Sample weights are split with the data; class weights weight the training part only.
+        sws = self._prepare_sample_weights(sample_weight, None, ys, n)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ValueError("`validation_data` must be a tuple (x_val, y_val).")
+                raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight).")
             vx = self._prepare_inputs(validation_data[0])
-            val = (vx, self._prepare_targets(validation_data[1], vx[0].shape[0]))
+            vn = vx[0].shape[0]
+            vy = self._prepare_targets(validation_data[1], vn)
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val = (vx, vy, self._prepare_sample_weights(vsw, None, vy, vn))
         elif validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"`validation_split` must be in (0, 1), got {validation_split}")
@@ -387,14 +482,18 @@ class Model(Layer):
                     f"`validation_split={validation_split}`. Either provide more data, or a "
                     "different value for the `validation_split` argument."
                 )
-            val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys])
+            val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys],
+                   None if sws is None else [None if w is None else w[split_at:] for w in sws])
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
+            sws = None if sws is None else [None if w is None else w[:split_at] for w in sws]
             n = split_at
+        if class_weight is not None:
+            sws = self._prepare_sample_weights(None, class_weight, ys, n)
         self._sync_compile(ys)
         self.optimizer.built = True
         val_batch_size = self._batch_size(validation_batch_size, batch_size)
         steps = math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        # params["verbose"] stays "auto" as in Keras; the progress bar reads it as 1.
         cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
         per_batch = cbs.listens_per_batch("train")
@@ -407,12 +506,13 @@ class Model(Layer):
             cbs.on_epoch_begin(epoch)
             order = _random.generator().permutation(n) if shuffle else None
             if per_batch:
-                self._train_with_batch_hooks(xs, ys, order, batch_size, steps, cbs, chunked)
+                self._train_with_batch_hooks(xs, ys, sws, order, batch_size, steps, cbs, chunked)
             else:
-                self._core.train_batches(xs, ys, order, batch_size, 0, steps)
+                self._core.train_batches(xs, ys, order, batch_size, 0, steps, sample_weights=sws)
             logs = self._logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._test(val[0], val[1], val_batch_size, cbs, in_fit=True)
+                val_logs = self._test(val[0], val[1], val_batch_size, cbs, in_fit=True,
+                                      sws=val[2])
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -420,7 +520,48 @@ class Model(Layer):
         cbs.on_train_end(logs)
         return cbs.history
 
-    def _train_with_batch_hooks(self, xs, ys, order, batch_size, steps, cbs, chunked):
+    def _prepare_sample_weights(self, sample_weight, class_weight, ys, n):
+        """fit/evaluate's `sample_weight` and `class_weight` -> one (n,) float32 array (or
+        None) per output for the engine, or None when nothing is weighted. As Keras: one
+        array weights every output; class weights (single output only) come from the
+        labels (argmax of one-hot rows, else the rounded value) and multiply."""
+        if sample_weight is None and class_weight is None:
+            return None
+        outputs = len(self.outputs)
+        if sample_weight is None:
+            weights = [None] * outputs
+        elif isinstance(sample_weight, dict):
+            weights = [sample_weight.get(name) for name in self._output_names()]
+        elif outputs > 1 and isinstance(sample_weight, (list, tuple)):
+            if len(sample_weight) != outputs:
+                raise ValueError(f"`sample_weight` has {len(sample_weight)} entries for a model "
+                                 f"with {outputs} outputs.")
+            weights = list(sample_weight)
+        else:
+            weights = [sample_weight] * outputs
+        for o, w in enumerate(weights):
+            if w is None:
+                continue
+            w = _data.to_array(w, "sample_weight")
+            if w.shape[0] != n or w.size != n:
+                raise ValueError(f"`sample_weight` must hold one weight per sample, shape ({n},); "
+                                 f"got shape {w.shape}.")
+            weights[o] = w.reshape(n)
+        if class_weight is not None:
+            if outputs > 1:
+                raise ValueError("`class_weight` is only supported for Models with a single "
+                                 "output.")
+            if not isinstance(class_weight, dict):
+                raise ValueError(f"`class_weight` must be a dict mapping class ids to weights, "
+                                 f"got {type(class_weight).__name__}.")
+            y = ys[0]
+            labels = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
+            labels = np.round(labels).astype(np.int64)
+            from_classes = np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+            weights[0] = from_classes if weights[0] is None else weights[0] * from_classes
+        return [None if w is None else np.ascontiguousarray(w, np.float32) for w in weights]
+
+    def _train_with_batch_hooks(self, xs, ys, sws, order, batch_size, steps, cbs, chunked):
         """One epoch with batch-level hooks. When only the progress bar listens, batches
         run in chunks that double until one takes ~10 ms, so the bar still moves
         smoothly but Python is not entered per batch."""
@@ -429,45 +570,55 @@ class Model(Layer):
             end = min(step + chunk, steps)
             cbs.on_train_batch_begin(step)
             start = time.perf_counter()
-            self._core.train_batches(xs, ys, order, batch_size, step, end)
+            self._core.train_batches(xs, ys, order, batch_size, step, end, sample_weights=sws)
             if chunked and time.perf_counter() - start < 0.01:
                 chunk *= 2
             cbs.on_train_batch_end(end - 1, self._logs())
             step = end
 
-    def _test(self, xs, ys, batch_size, cbs, in_fit=False):
+    def _test(self, xs, ys, batch_size, cbs, in_fit=False, sws=None):
         steps = math.ceil(xs[0].shape[0] / batch_size)
+        self.stop_evaluating = False
         self._core.reset_metrics()
         cbs.on_test_begin()
         if cbs.listens_per_batch("test"):
             for step in range(steps):
                 cbs.on_test_batch_begin(step)
-                self._core.test_batches(xs, ys, batch_size, step, step + 1)
+                self._core.test_batches(xs, ys, batch_size, step, step + 1, sample_weights=sws)
                 cbs.on_test_batch_end(step, self._logs())
+                if self.stop_evaluating:
+                    break
         else:
-            self._core.test_batches(xs, ys, batch_size, 0, steps)
+            self._core.test_batches(xs, ys, batch_size, 0, steps, sample_weights=sws)
         logs = self._logs()
         cbs.on_test_end(logs)
         return logs
 
     def _flatten_logs(self, logs):
-        values = [logs[name] for name in self.metrics_names]
+        """evaluate's list, in Keras's order: loss; a single output's metrics in compile
+        order; a multi-output model's per-output losses; then every other key sorted."""
+        if len(self.outputs) > 1:
+            first = ["loss"] + [f"{n}_loss" for n in self._output_names()]
+        else:
+            first = ["loss"] + list(self._metric_names)
+        keys = first + sorted(k for k in logs if k not in first)
+        values = [logs[k] for k in keys]
         return values[0] if len(values) == 1 else values
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """The loss (and metrics) over the data: a scalar, a list, or a dict."""
         self._assert_compiled()
-        if sample_weight is not None or steps is not None:
-            raise NotImplementedError("evaluate: `sample_weight` and `steps` are not supported yet")
+        if steps is not None:
+            raise NotImplementedError("evaluate: `steps` is not supported yet")
         batch_size = self._batch_size(batch_size)
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
         self._sync_compile(ys)
-        verbose = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
                            epochs=1, steps=math.ceil(xs[0].shape[0] / batch_size))
-        logs = self._test(xs, ys, batch_size, cbs)
+        sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
+        logs = self._test(xs, ys, batch_size, cbs, sws=sws)
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -476,17 +627,35 @@ class Model(Layer):
             raise NotImplementedError("predict: `steps` is not supported yet")
         batch_size = self._batch_size(batch_size)
         xs = self._prepare_inputs(x)
-        if verbose == "auto":
-            verbose = 1
         if verbose or callbacks:
             cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
                                epochs=1, steps=math.ceil(xs[0].shape[0] / batch_size))
+            self.stop_predicting = False
             cbs.on_predict_begin()
-            outs = self._core.predict(xs, batch_size)
+            if cbs.listens_per_batch("predict"):
+                outs = self._predict_with_batch_hooks(xs, batch_size, cbs)
+            else:
+                outs = self._core.predict(xs, batch_size)
             cbs.on_predict_end()
         else:
             outs = self._core.predict(xs, batch_size)
         return self._structure_outputs(outs)
+
+    def _predict_with_batch_hooks(self, xs, batch_size, cbs):
+        """predict one batch per engine call, so callbacks see each batch's outputs."""
+        n = xs[0].shape[0]
+        chunks = []
+        for step in range(math.ceil(n / batch_size)):
+            cbs.on_predict_batch_begin(step)
+            begin = step * batch_size
+            outs = self._core.predict([a[begin:begin + batch_size] for a in xs], batch_size)
+            chunks.append(outs)
+            cbs.on_predict_batch_end(step, {"outputs": self._structure_outputs(outs)})
+            if self.stop_predicting:
+                break
+        if not chunks:
+            return self._core.predict(xs, batch_size)
+        return [np.concatenate(parts) for parts in zip(*chunks)]
 
     def _structure_outputs(self, outs):
         if isinstance(self._outputs_struct, dict):
@@ -495,36 +664,35 @@ class Model(Layer):
             else list(outs)
 
     def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, KerasTensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor)
-        ):
-            raise NotImplementedError("calling a model on symbolic tensors is not supported yet")
+        flat = _flatten(inputs)
+        if any(isinstance(t, KerasTensor) for t in flat):
+            if isinstance(inputs, dict):
+                inputs = [inputs[t._call.layer.name] for t in self.inputs]
+            return super().__call__(inputs if len(flat) > 1 else flat[0], training=training)
         return self.predict_on_batch(inputs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on this batch; returns its loss (and metrics)."""
         self._assert_compiled()
-        if sample_weight is not None or class_weight is not None:
-            raise NotImplementedError("train_on_batch: sample/class weights are not supported yet")
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
+        sws = self._prepare_sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
         self._sync_compile(ys)
         self.optimizer.built = True
         self._core.reset_metrics()
-        self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1)
+        self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1, sample_weights=sws)
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) on this batch, without updating weights."""
         self._assert_compiled()
-        if sample_weight is not None:
-            raise NotImplementedError("test_on_batch: `sample_weight` is not supported yet")
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
+        sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
         self._sync_compile(ys)
         self._core.reset_metrics()
-        self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1)
+        self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
 
@@ -557,5 +725,55 @@ class Model(Layer):
             line_length=line_length, positions=positions, print_fn=print_fn,
             optimizer_params=optimizer_params)
 
+    # -- saving (the formats live in ember.saving) -----------------------------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """A functional model's config as Keras 3 writes it: its layers with their
+        inbound nodes, and which layer outputs are the model's inputs and outputs."""
+        if not self.inputs:
+            return {"name": self.name, "trainable": self.trainable}
+        from ember.saving import model_config
+        return model_config.functional_get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from ember.saving import model_config
+            return model_config.functional_from_config(cls, config, custom_objects)
+        return cls(**config)
+
+    def get_build_config(self):
+        return {"input_shape": None} if self.built and self.inputs else None
+
+    def build_from_config(self, config):
+        """A functional model is built when it is constructed."""
+
+    def get_compile_config(self):
+        from ember.saving import model_config
+        return model_config.get_compile_config(self)
+
+    def compile_from_config(self, config):
+        from ember.saving import model_config
+        model_config.compile_from_config(self, config)
+
+    def to_json(self, **kwargs):
+        """The model's config as a JSON string; `ember.models.model_from_json` reads it."""
+        import json
+
+        from ember.saving import serialization_lib
+        return json.dumps(serialization_lib.serialize_keras_object(self), **kwargs)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the whole model: `.keras` (Keras 3's zip) or `.h5` (Keras's legacy HDF5)."""
+        from ember.saving import saving_api
+        return saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Saves the weights (and optimizer state) in Keras 3's `.weights.h5` layout."""
+        from ember.saving import saving_api
+        return saving_api.save_weights(self, filepath, overwrite=overwrite,
+                                       max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads weights from a `.weights.h5`, `.keras` or legacy `.h5` file."""
+        from ember.saving import saving_api
+        return saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)

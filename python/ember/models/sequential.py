@@ -98,7 +98,28 @@ class Sequential(Model):
                                 and hasattr(x[0], "shape") else x, "x")
         self._maybe_rebuild(data_shape=sample.shape[1:])
 
+    def build(self, input_shape=None):
+        """Builds the stack for inputs of `input_shape` (batch axis first)."""
+        if self._core is None and input_shape is not None:
+            self._maybe_rebuild(data_shape=tuple(input_shape)[1:])
+        self.built = self._core is not None
+
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self._stack]}
+        """Keras 3's Sequential config: the layers (the input layer first, once built)
+        and `build_input_shape`."""
+        from ember.saving import model_config
+        return model_config.sequential_get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ember.saving import model_config
+        return model_config.sequential_from_config(cls, config, custom_objects)
+
+    def get_build_config(self):
+        if self._core is None or self._input_layer is None:
+            return None
+        return {"input_shape": (self._input_layer.batch_size,) + self._input_layer.shape}
+
+    def build_from_config(self, config):
+        if config and config.get("input_shape") is not None and self._core is None:
+            self.build(tuple(config["input_shape"]))

@@ -1,0 +1,192 @@
+"""Activation layers: ReLU, LeakyReLU, ELU, PReLU and Softmax.
+
+Each adds one engine op: the Activation op with the layer's parameters (PReLU:
+its own op, which also learns `alpha`).
+"""
+
+import warnings
+
+from ember import _core, initializers
+from ember.layers.layer import Layer
+
+
+class ReLU(Layer):
+    """Rectified linear unit: `max_value` if `x >= max_value`, `x` if
+    `threshold <= x < max_value`, `negative_slope * (x - threshold)` otherwise."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0.0:
+            raise ValueError(
+                "max_value of a ReLU layer cannot be a negative value. "
+                f"Received: max_value={max_value}"
+            )
+        if negative_slope is None or negative_slope < 0.0:
+            raise ValueError(
+                "negative_slope of a ReLU layer cannot be None or a negative value. "
+                f"Received: negative_slope={negative_slope}"
+            )
+        if threshold is None or threshold < 0.0:
+            raise ValueError(
+                "threshold of a ReLU layer cannot be None or a negative value. "
+                f"Received: threshold={threshold}"
+            )
+        self.max_value = max_value
+        self.negative_slope = negative_slope
+        self.threshold = threshold
+        self.supports_masking = True
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        activation = _core.Activation("relu", negative_slope=self.negative_slope,
+                                      max_value=self.max_value, threshold=self.threshold)
+        return graph.add_activation(input_nodes[0], activation, self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value,
+                "negative_slope": self.negative_slope, "threshold": self.threshold}
+
+
+class LeakyReLU(Layer):
+    """`negative_slope * x` for `x < 0`, `x` for `x >= 0`."""
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if "alpha" in kwargs:
+            negative_slope = kwargs.pop("alpha")
+            warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.",
+                          stacklevel=2)
+        super().__init__(**kwargs)
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError(
+                "The negative_slope value of a Leaky ReLU layer cannot be None or negative "
+                f"value. Expected a float. Received: negative_slope={negative_slope}"
+            )
+        self.negative_slope = negative_slope
+        self.supports_masking = True
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        activation = _core.Activation("leaky_relu", negative_slope=self.negative_slope)
+        return graph.add_activation(input_nodes[0], activation, self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class ELU(Layer):
+    """Exponential linear unit: `alpha * (exp(x) - 1)` for `x < 0`, `x` for `x >= 0`."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = alpha
+        self.supports_masking = True
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        return graph.add_activation(input_nodes[0], _core.Activation("elu", alpha=self.alpha),
+                                    self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Softmax(Layer):
+    """Softmax along `axis` (an int or a list of ints; not the batch axis)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.supports_masking = True
+        self.built = True
+
+    def __call__(self, inputs, mask=None, **kwargs):
+        if mask is not None:
+            raise NotImplementedError("Softmax: the `mask` argument is not supported yet")
+        return super().__call__(inputs, **kwargs)
+
+    def _row_axes(self, rank):
+        """Keras's axes (batch axis 0) as axes of a sample of `rank` axes."""
+        axes = list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis]
+        if not axes:
+            raise ValueError(f"{self.name}: `axis` must name at least one axis")
+        row_axes = []
+        for axis in axes:
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise TypeError(f"{self.name}: `axis` must be an int or a list of ints, "
+                                f"got {self.axis!r}")
+            full = axis + rank + 1 if axis < 0 else axis
+            if full == 0:
+                raise NotImplementedError(
+                    f"{self.name}: a softmax over the batch axis is not supported; ember "
+                    "normalises within each sample"
+                )
+            if not 0 < full <= rank:
+                raise ValueError(f"{self.name}: axis {axis} is out of range for inputs of rank "
+                                 f"{rank + 1}")
+            row_axes.append(full - 1)
+        return sorted(set(row_axes))
+
+    def _emit(self, graph, input_nodes):
+        rank = len(graph.row_shape(input_nodes[0]))
+        row_axes = self._row_axes(rank)
+        if len(row_axes) == 1:
+            activation = _core.Activation("softmax", axis=row_axes[0])
+        else:
+            activation = _core.Activation("softmax", axes=row_axes)
+        return graph.add_activation(input_nodes[0], activation, self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class PReLU(Layer):
+    """Parametric ReLU: `alpha * x` for `x < 0`, `x` for `x >= 0`, with `alpha` a
+    learned array shaped like a sample, of size 1 along `shared_axes`."""
+
+    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
+                 shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        for arg, value in (("alpha_regularizer", alpha_regularizer),
+                           ("alpha_constraint", alpha_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"PReLU: `{arg}` is not supported yet")
+        self.supports_masking = True
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = None
+        self.alpha_constraint = None
+        if shared_axes is None:
+            self.shared_axes = None
+        elif not isinstance(shared_axes, (list, tuple)):
+            self.shared_axes = [shared_axes]
+        else:
+            self.shared_axes = list(shared_axes)
+        self.alpha = None
+
+    def build(self, input_shape):
+        param_shape = list(input_shape[1:])
+        for i in self.shared_axes or ():
+            param_shape[i - 1] = 1  # Keras counts shared axes with the batch axis as 0
+        if any(d is None for d in param_shape):
+            raise ValueError(
+                f"{self.name}: alpha needs every non-shared axis of the input to be known, got "
+                f"input shape {tuple(input_shape)} with shared_axes={self.shared_axes}"
+            )
+        self.alpha = self.add_weight(shape=param_shape, name="alpha",
+                                     initializer=self.alpha_initializer)
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        return graph.add_prelu(input_nodes[0], self.alpha._core, self.name)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "alpha_initializer": initializers.serialize(self.alpha_initializer),
+                "alpha_regularizer": None, "alpha_constraint": None,
+                "shared_axes": self.shared_axes}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("alpha_initializer"), dict):
+            config["alpha_initializer"] = initializers.get(config["alpha_initializer"])
+        return super().from_config(config)

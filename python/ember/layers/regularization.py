@@ -1,0 +1,171 @@
+"""Regularization layers: Dropout, GaussianNoise and ActivityRegularization.
+
+Dropout and GaussianNoise act only in training (`fit`); in `evaluate`,
+`predict` and eager calls they pass their input through. Their randomness is
+drawn in the engine from a per-layer seed: the `seed` argument, or else one
+drawn from ember's global generator when the layer is made, so
+`ember.utils.set_random_seed` makes runs repeat.
+"""
+
+import numpy as np
+
+from ember import _core, regularizers
+from ember import random as _random
+from ember.layers.layer import KerasTensor, Layer
+
+_GOLDEN = 0x9E3779B97F4A7C15  # spreads the streams of one layer's calls apart
+
+
+def _layer_seed(seed):
+    if seed is None:
+        return int(_random.generator().integers(0, 2**63))
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(  # noqa: TRY004 (as Keras)
+            f"`seed` must be an integer or None. Received: seed={seed}")
+    return seed % 2**64
+
+
+def _op_seed(layer, graph):
+    """The seed of one call of the layer: the node it becomes tells a layer called twice in
+    one model apart, and is the same however the model was put together; eager training
+    calls (`layer(x, training=True)`) each draw afresh, as Keras's seed generator does."""
+    return (layer._seed + (len(graph) + (layer._eager_draws << 32)) * _GOLDEN) % 2**64
+
+
+def call_in_training(layer, inputs):
+    """`layer(x, training=True)` on an array: one forward pass through the engine in
+    training mode (dropout and noise active, batch statistics used and the moving ones
+    updated)."""
+    x = np.ascontiguousarray(np.asarray(inputs, dtype=np.float32))
+    if x.ndim == 0:
+        raise ValueError(f"{layer.name}: expected an input with a batch axis, got a scalar")
+    layer._maybe_build((None,) + x.shape[1:])
+    graph = _core.Graph()
+    node = graph.add_input(list(x.shape[1:]), "input")
+    out = layer._emit(graph, [node])
+    return _core.forward_pass(_core.Model(graph, [node], [out]), [x], True)[0]
+
+
+class _TrainingCallMixin:
+    """Runs `layer(x, training=True)` on arrays in training mode; everything else as Layer."""
+
+    _eager_draws = 0
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if training and not isinstance(inputs, (KerasTensor, list, tuple)):
+            self._eager_draws += 1
+            return call_in_training(self, inputs)
+        return super().__call__(inputs, training=training, **kwargs)
+
+
+def _passes_through(layer):
+    layer.supports_masking = True
+    layer.built = True
+
+
+class Dropout(_TrainingCallMixin, Layer):
+    """Sets a fraction `rate` of its inputs to 0 in training and scales the rest by
+    `1 / (1 - rate)`.
+
+    `noise_shape` (batch axis first, `None` for "as the input") shapes the mask:
+    `(batch, 1, features)` drops the same features at every timestep.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float value between 0 "
+                f"and 1. Received: rate={rate}"
+            )
+        self.rate = rate
+        self.seed = seed
+        self.noise_shape = self._validate_noise_shape(noise_shape)
+        self._seed = _layer_seed(seed)
+        _passes_through(self)
+
+    @staticmethod
+    def _validate_noise_shape(noise_shape):
+        if noise_shape is None:
+            return None
+        if isinstance(noise_shape, str):
+            raise ValueError(  # noqa: TRY004 (Keras raises ValueError)
+                "Invalid value received for argument `noise_shape`. Expected a tuple or list of "
+                f"integers. Received: noise_shape={noise_shape}"
+            )
+        try:
+            noise_shape = tuple(noise_shape)
+        except TypeError:
+            raise ValueError(
+                "Invalid value received for argument `noise_shape`. Expected an iterable of "
+                f"integers (e.g., a tuple or list). Received: noise_shape={noise_shape}"
+            ) from None
+        for i, dim in enumerate(noise_shape):
+            if dim is None:
+                continue
+            if isinstance(dim, bool) or not isinstance(dim, int):
+                raise ValueError(  # noqa: TRY004 (Keras raises ValueError)
+                    "Invalid value received for argument `noise_shape`. Expected all elements "
+                    f"to be integers or None. Received element at index {i}: {dim} "
+                    f"(type: {type(dim).__name__})"
+                )
+            if dim <= 0:
+                raise ValueError(
+                    "Invalid value received for argument `noise_shape`. Expected all dimensions "
+                    "to be positive integers or None. Received negative or zero value at index "
+                    f"{i}: {dim}"
+                )
+        return noise_shape
+
+    def _emit(self, graph, input_nodes):
+        noise = [] if self.noise_shape is None else [-1 if d is None else d
+                                                     for d in self.noise_shape]
+        return _core.add_dropout(graph, input_nodes[0], float(self.rate), noise,
+                                 _op_seed(self, graph), self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": self.noise_shape}
+
+
+class GaussianNoise(_TrainingCallMixin, Layer):
+    """Adds zero-centred Gaussian noise of standard deviation `stddev` in training."""
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= stddev <= 1:
+            raise ValueError(
+                "Invalid value received for argument `stddev`. Expected a float value between 0 "
+                f"and 1. Received: stddev={stddev}"
+            )
+        self.stddev = stddev
+        self.seed = seed
+        self._seed = _layer_seed(seed)
+        _passes_through(self)
+
+    def _emit(self, graph, input_nodes):
+        return _core.add_gaussian_noise(graph, input_nodes[0], float(self.stddev),
+                                        _op_seed(self, graph), self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class ActivityRegularization(Layer):
+    """Passes its input through and adds `(l1 * sum(|x|) + l2 * sum(x**2)) / batch_size`
+    to the loss, in training and evaluation, as Keras does."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.activity_regularizer = regularizers.L1L2(l1=l1, l2=l2)
+        self.l1 = l1
+        self.l2 = l2
+        _passes_through(self)
+
+    def _emit(self, graph, input_nodes):
+        return _core.add_activity_regularization(graph, input_nodes[0],
+                                                 self.activity_regularizer.l1,
+                                                 self.activity_regularizer.l2, self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
