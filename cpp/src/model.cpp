@@ -60,9 +60,8 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   for (size_t i = 0; i < exec_.trainable().size(); ++i)
     if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f)
       regularized_.push_back(i);
-  std::vector<int64_t> sizes;
-  for (const Variable* v : exec_.trainable()) sizes.push_back(v->value.size());
-  optimizer->build(sizes);
+  // By variable, not size: weight-decay exclusions match variable names.
+  optimizer->build(exec_.trainable());
   losses_ = std::move(losses);
   optimizer_ = std::move(optimizer);
   metrics_ = std::move(metrics);

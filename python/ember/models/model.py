@@ -718,8 +718,11 @@ class Model(Layer):
         total = self.count_params()
         optimizer_params = None
         if self.optimizer is not None and self.optimizer.built:
-            # Keras counts the iteration and learning-rate scalars beside the slots.
-            optimizer_params = 2 + len(self.optimizer._core.slot_names()) * trainable
+            # Keras counts its scalar variables beside the slots: the iteration, the
+            # learning rate unless a schedule computes it, and extras such as Nadam's.
+            core = self.optimizer._core
+            scalars = 1 + (core.schedule is None) + len(core.scalar_names())
+            optimizer_params = scalars + len(core.slot_names()) * trainable
         summary_utils.print_summary(
             self.name, rows, total + (optimizer_params or 0), trainable, total - trainable,
             line_length=line_length, positions=positions, print_fn=print_fn,
