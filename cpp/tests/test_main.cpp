@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 #include "ember/losses.h"
@@ -16,26 +17,9 @@
 #include "ember/ops.h"
 
 using namespace ember;
+using namespace ember::testing;
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
-
-bool close(double got, double want, double atol, double rtol) {
-  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
-}
-
-std::vector<float> random_vector(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 VariablePtr random_variable(std::mt19937& rng, const std::string& name, Shape shape) {
   auto v = random_vector(rng, static_cast<size_t>(num_elements(shape)));

@@ -10,31 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "ember/error.h"
 #include "ember/optimizers.h"
 #include "ember/schedules.h"
 
 using namespace ember;
+using namespace ember::testing;
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
-
-bool close(double got, double want, double atol, double rtol) {
-  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
-}
-
-std::vector<float> random_vector(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 template <typename F>
 bool throws_value_error(F&& f) {
