@@ -385,27 +385,29 @@ class LossFunctionWrapper(Loss):
                f"kwargs={self._fn_kwargs})>"
 
 
-class MeanSquaredError(LossFunctionWrapper):
+class _ParameterlessLoss(LossFunctionWrapper):
+    """A loss whose function takes no parameters: its config is Loss's alone
+    (name, reduction, dtype), as Keras writes it."""
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanSquaredError(_ParameterlessLoss):
     """`mean(square(y_true - y_pred), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
         super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanAbsoluteError(_ParameterlessLoss):
     """`mean(abs(y_true - y_pred), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanAbsolutePercentageError(LossFunctionWrapper):
+class MeanAbsolutePercentageError(_ParameterlessLoss):
     """`100 * mean(abs((y_true - y_pred) / y_true), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error",
@@ -413,20 +415,14 @@ class MeanAbsolutePercentageError(LossFunctionWrapper):
         super().__init__(mean_absolute_percentage_error, name=name, reduction=reduction,
                          dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class MeanSquaredLogarithmicError(LossFunctionWrapper):
+class MeanSquaredLogarithmicError(_ParameterlessLoss):
     """`mean(square(log(y_pred + 1) - log(y_true + 1)), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error",
                  dtype=None):
         super().__init__(mean_squared_logarithmic_error, name=name, reduction=reduction,
                          dtype=dtype)
-
-    def get_config(self):
-        return Loss.get_config(self)
 
 
 class CosineSimilarity(LossFunctionWrapper):
@@ -457,67 +453,49 @@ class Huber(LossFunctionWrapper):
         return {**Loss.get_config(self), "delta": self.delta}
 
 
-class LogCosh(LossFunctionWrapper):
+class LogCosh(_ParameterlessLoss):
     """`mean(log(cosh(y_pred - y_true)), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
         super().__init__(log_cosh, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class Hinge(LossFunctionWrapper):
+class Hinge(_ParameterlessLoss):
     """`mean(maximum(1 - y_true * y_pred, 0), axis=-1)`, reduced; 0/1 labels become
     -1/1."""
 
     def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
         super().__init__(hinge, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class SquaredHinge(LossFunctionWrapper):
+class SquaredHinge(_ParameterlessLoss):
     """`mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)`, reduced; 0/1 labels
     become -1/1."""
 
     def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
         super().__init__(squared_hinge, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class CategoricalHinge(LossFunctionWrapper):
+class CategoricalHinge(_ParameterlessLoss):
     """`maximum(neg - pos + 1, 0)` with `pos = sum(y_true * y_pred)` and
     `neg = max((1 - y_true) * y_pred)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
         super().__init__(categorical_hinge, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class KLDivergence(LossFunctionWrapper):
+class KLDivergence(_ParameterlessLoss):
     """`sum(y_true * log(y_true / y_pred), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
         super().__init__(kl_divergence, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-
-class Poisson(LossFunctionWrapper):
+class Poisson(_ParameterlessLoss):
     """`mean(y_pred - y_true * log(y_pred), axis=-1)`, reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
         super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
-
-    def get_config(self):
-        return Loss.get_config(self)
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
