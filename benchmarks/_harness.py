@@ -15,6 +15,7 @@ Slow drifts of a noisy machine then hit every framework alike, and medians
 absorb the odd outlier.
 """
 
+import argparse
 import gc
 import hashlib
 import importlib.metadata
@@ -556,3 +557,48 @@ def autorange(fn, target):
             if time_calls(fn, n) * n >= target:
                 return n
         number *= 10
+
+
+def add_common_arguments(p, unit, settle):
+    """The options every benchmark script shares; `unit` names what is repeated
+    ("run", "loop") and `settle` is the default pause before each timed one."""
+    p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                   help="comma-separated subset of ember,keras,torch")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=usable_cores(),
+                   help="PyTorch intra-op threads (default: all usable cores)")
+    p.add_argument("--settle", type=float, default=settle,
+                   help=f"pause in seconds before each timed {unit}")
+    p.add_argument("--max-others", type=float, default=0.15, metavar="FRACTION",
+                   help=f"repeat a {unit} during which other processes used more than this "
+                        "share of the machine's CPU (default 0.15; see --retries)")
+    p.add_argument("--max-wait", type=float, default=None, metavar="S",
+                   help="before a timed run, wait up to S seconds for other processes to use "
+                        "less than --max-others of the CPU (default 20; 5 with --quick)")
+    p.add_argument("--wait-budget", type=float, default=None, metavar="S",
+                   help="total such waiting per workload/benchmark (default 120; 30 with "
+                        "--quick)")
+    p.add_argument("--retries", type=int, default=None,
+                   help="at most this many such repeats per series (default: --repeats; "
+                        "0 disables)")
+    p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
+    p.add_argument("--no-env", action="store_true", help="omit the environment lines")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+
+
+def finish_common_arguments(p, args, quick_repeats):
+    """Fills the defaults that depend on --quick and checks what the options share."""
+    if args.repeats is None:
+        args.repeats = quick_repeats if args.quick else 5
+    if args.repeats < 1:
+        p.error("--repeats must be at least 1")
+    if args.retries is None:
+        args.retries = args.repeats
+    if args.max_wait is None:
+        args.max_wait = 5.0 if args.quick else 20.0
+    if args.wait_budget is None:
+        args.wait_budget = 30.0 if args.quick else 120.0
+    args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if set(args.frameworks) - set(FRAMEWORKS) or "ember" not in args.frameworks:
+        p.error(f"--frameworks: ember plus any of keras,torch (got {args.frameworks})")
+    return args

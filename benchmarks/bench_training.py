@@ -449,45 +449,9 @@ def parse_args(argv):
                    "(default 5; 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: tiny 10 epochs, wide on "
                    "4192 rows, 2 repeats")
-    p.add_argument("--frameworks", default=",".join(H.FRAMEWORKS),
-                   help="comma-separated subset of ember,keras,torch")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--threads", type=int, default=H.usable_cores(),
-                   help="PyTorch intra-op threads (default: all usable cores)")
-    p.add_argument("--settle", type=float, default=0.5,
-                   help="pause in seconds before each timed run (lets other workers' threads idle)")
-    p.add_argument("--max-others", type=float, default=0.15, metavar="FRACTION",
-                   help="repeat a run during which other processes used more than this share "
-                        "of the machine's CPU (default 0.15; see --retries)")
-    p.add_argument("--max-wait", type=float, default=None, metavar="S",
-                   help="before a timed run, wait up to S seconds for other processes to use "
-                        "less than --max-others of the CPU (default 20; 5 with --quick)")
-    p.add_argument("--wait-budget", type=float, default=None, metavar="S",
-                   help="total such waiting per workload/benchmark (default 120; 30 with "
-                        "--quick)")
-    p.add_argument("--retries", type=int, default=None,
-                   help="at most this many such repeats per framework and workload (default: "
-                        "--repeats; 0 disables)")
     p.add_argument("--no-gemm", action="store_true", help="skip the NumPy SGEMM reference")
-    p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
-    p.add_argument("--no-env", action="store_true", help="omit the environment lines")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.repeats is None:
-        args.repeats = 2 if args.quick else 5
-    if args.repeats < 1:
-        p.error("--repeats must be at least 1")
-    if args.retries is None:
-        args.retries = args.repeats
-    if args.max_wait is None:
-        args.max_wait = 5.0 if args.quick else 20.0
-    if args.wait_budget is None:
-        args.wait_budget = 30.0 if args.quick else 120.0
-    args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    unknown = set(args.frameworks) - set(H.FRAMEWORKS)
-    if unknown or "ember" not in args.frameworks:
-        p.error(f"--frameworks: ember plus any of keras,torch (got {args.frameworks})")
-    return args
+    H.add_common_arguments(p, unit="run", settle=0.5)
+    return H.finish_common_arguments(p, p.parse_args(argv), quick_repeats=2)
 
 
 def main(argv=None, header=True):
