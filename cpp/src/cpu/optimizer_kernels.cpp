@@ -19,17 +19,147 @@ namespace {
 float f32(double x) { return static_cast<float>(x); }
 }  // namespace
 
+// Each update is a loop over one thread's range in a function of its own: the
+// pointers are __restrict (a variable's value, gradient and slots never
+// overlap) and the scalars are by-value parameters, so no store can alias them
+// and the compiler vectorizes the loop, square roots and divisions included.
+namespace {
+
+template <bool kMomentum, bool kNesterov>
+void sgd_range(float* __restrict param, const float* __restrict grad, float* __restrict velocity,
+               int64_t n, float lr, float mu) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (kMomentum) {
+      const float m = velocity[i] * mu - grad[i] * lr;
+      velocity[i] = m;
+      param[i] += kNesterov ? m * mu - grad[i] * lr : m;
+    } else {
+      param[i] -= grad[i] * lr;
+    }
+  }
+}
+
+template <bool kAmsgrad>
+void adam_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
+                float* __restrict v, float* __restrict v_hat, int64_t n, AdamScalars c) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
+    float vi = v[i] + (g * g - v[i]) * c.one_minus_beta_2;
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (kAmsgrad) vi = v_hat[i] = std::max(v_hat[i], vi);
+    param[i] -= (mi * c.alpha) / (std::sqrt(vi) + c.epsilon);
+  }
+}
+
+template <bool kCentered, bool kMomentum>
+void rmsprop_range(float* __restrict param, const float* __restrict grad,
+                   float* __restrict velocity, float* __restrict average_grad,
+                   float* __restrict momentum_buf, int64_t n, float lr, float r,
+                   float one_minus_rho, float mu, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float vel = r * velocity[i] + one_minus_rho * (g * g);
+    velocity[i] = vel;
+    float denominator;
+    if constexpr (kCentered) {
+      const float avg = r * average_grad[i] + one_minus_rho * g;
+      average_grad[i] = avg;
+      denominator = vel - avg * avg + eps;
+    } else {
+      denominator = vel + eps;
+    }
+    const float increment = (lr * g) / std::sqrt(denominator);
+    if constexpr (kMomentum) {
+      const float mom = mu * momentum_buf[i] + increment;
+      momentum_buf[i] = mom;
+      param[i] -= mom;
+    } else {
+      param[i] -= increment;
+    }
+  }
+}
+
+void adagrad_range(float* __restrict param, const float* __restrict grad,
+                   float* __restrict accumulator, int64_t n, float lr, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float acc = accumulator[i] + g * g;
+    accumulator[i] = acc;
+    param[i] -= (lr * g) / std::sqrt(acc + eps);
+  }
+}
+
+void adadelta_range(float* __restrict param, const float* __restrict grad,
+                    float* __restrict accumulated_grad, float* __restrict accumulated_delta,
+                    int64_t n, float lr, float r, float one_minus_rho, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float ag = r * accumulated_grad[i] + one_minus_rho * (g * g);
+    accumulated_grad[i] = ag;
+    const float delta = -((std::sqrt(accumulated_delta[i] + eps) * g) / std::sqrt(ag + eps));
+    accumulated_delta[i] = r * accumulated_delta[i] + one_minus_rho * (delta * delta);
+    param[i] += lr * delta;
+  }
+}
+
+void adamax_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
+                  float* __restrict u, int64_t n, AdamaxScalars c) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
+    const float ui = std::max(c.beta_2 * u[i], std::fabs(g));
+    m[i] = mi;
+    u[i] = ui;
+    param[i] -= (c.lr * mi) / (c.one_minus_beta_1_power * (ui + c.epsilon));
+  }
+}
+
+void nadam_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
+                 float* __restrict v, int64_t n, NadamScalars c) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
+    const float vi = v[i] + (g * g - v[i]) * c.one_minus_beta_2;
+    m[i] = mi;
+    v[i] = vi;
+    const float m_hat = (c.u_t_next * mi) / c.one_minus_u_product_next +
+                        (c.one_minus_u_t * g) / c.one_minus_u_product;
+    const float v_hat = vi / c.one_minus_beta_2_power;
+    param[i] -= (m_hat * c.lr) / (std::sqrt(v_hat) + c.epsilon);
+  }
+}
+
+void lion_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
+                int64_t n, float lr, float b1, float b2, float one_minus_b1, float one_minus_b2) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float c = m[i] * b1 + g * one_minus_b1;
+    const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : c);  // sign(0) = 0, sign(nan) = nan
+    param[i] -= lr * sign;
+    m[i] = m[i] * b2 + g * one_minus_b2;
+  }
+}
+
+// p + b for an optional slot pointer.
+template <typename T>
+T* at(T* p, int64_t b) {
+  return p ? p + b : nullptr;
+}
+
+}  // namespace
+
 void sgd_update(float* param, const float* grad, float* momentum_buf, int64_t n, float lr,
                 double momentum, bool nesterov) {
-  if (!momentum_buf) {
-    cpu::parallel_for(n, n, [=](int64_t i) { param[i] -= grad[i] * lr; });
-    return;
-  }
   const float mu = f32(momentum);  // ops.cast
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float m = momentum_buf[i] * mu - grad[i] * lr;
-    momentum_buf[i] = m;
-    param[i] += nesterov ? m * mu - grad[i] * lr : m;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    if (!momentum_buf)
+      sgd_range<false, false>(param + b, grad + b, nullptr, e - b, lr, mu);
+    else if (nesterov)
+      sgd_range<true, true>(param + b, grad + b, momentum_buf + b, e - b, lr, mu);
+    else
+      sgd_range<true, false>(param + b, grad + b, momentum_buf + b, e - b, lr, mu);
   });
 }
 
@@ -43,14 +173,12 @@ AdamScalars adam_scalars(float lr, double beta_1, double beta_2, double epsilon,
 
 void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n,
                  const AdamScalars& s) {
-  const AdamScalars c = s;  // by value into the loop body
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    m[i] += (g - m[i]) * c.one_minus_beta_1;
-    v[i] += (g * g - v[i]) * c.one_minus_beta_2;
-    float vi = v[i];
-    if (v_hat) vi = v_hat[i] = std::max(v_hat[i], vi);
-    param[i] -= (m[i] * c.alpha) / (std::sqrt(vi) + c.epsilon);
+  const AdamScalars c = s;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    if (v_hat)
+      adam_range<true>(param + b, grad + b, m + b, v + b, v_hat + b, e - b, c);
+    else
+      adam_range<false>(param + b, grad + b, m + b, v + b, nullptr, e - b, c);
   });
 }
 
@@ -59,33 +187,27 @@ void rmsprop_update(float* param, const float* grad, float* velocity, float* ave
                     double epsilon) {
   const float r = f32(rho), one_minus_rho = f32(1.0 - rho);  // Python `1 - rho`
   const float mu = f32(momentum), eps = f32(epsilon);
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    velocity[i] = r * velocity[i] + one_minus_rho * (g * g);
-    float denominator;
-    if (average_grad) {
-      average_grad[i] = r * average_grad[i] + one_minus_rho * g;
-      denominator = velocity[i] - average_grad[i] * average_grad[i] + eps;
-    } else {
-      denominator = velocity[i] + eps;
-    }
-    const float increment = (lr * g) / std::sqrt(denominator);
-    if (momentum_buf) {
-      momentum_buf[i] = mu * momentum_buf[i] + increment;
-      param[i] -= momentum_buf[i];
-    } else {
-      param[i] -= increment;
-    }
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    float *p = param + b, *vel = velocity + b, *avg = at(average_grad, b),
+          *mom = at(momentum_buf, b);
+    const float* g = grad + b;
+    const int64_t len = e - b;
+    if (avg && mom)
+      rmsprop_range<true, true>(p, g, vel, avg, mom, len, lr, r, one_minus_rho, mu, eps);
+    else if (avg)
+      rmsprop_range<true, false>(p, g, vel, avg, mom, len, lr, r, one_minus_rho, mu, eps);
+    else if (mom)
+      rmsprop_range<false, true>(p, g, vel, avg, mom, len, lr, r, one_minus_rho, mu, eps);
+    else
+      rmsprop_range<false, false>(p, g, vel, avg, mom, len, lr, r, one_minus_rho, mu, eps);
   });
 }
 
 void adagrad_update(float* param, const float* grad, float* accumulator, int64_t n, float lr,
                     double epsilon) {
   const float eps = f32(epsilon);
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    accumulator[i] += g * g;
-    param[i] -= (lr * g) / std::sqrt(accumulator[i] + eps);
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    adagrad_range(param + b, grad + b, accumulator + b, e - b, lr, eps);
   });
 }
 
@@ -93,13 +215,9 @@ void adadelta_update(float* param, const float* grad, float* accumulated_grad,
                      float* accumulated_delta, int64_t n, float lr, double rho, double epsilon) {
   const float r = f32(rho), one_minus_rho = f32(1.0 - rho);  // Python `1 - rho`
   const float eps = f32(epsilon);
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    accumulated_grad[i] = r * accumulated_grad[i] + one_minus_rho * (g * g);
-    const float delta =
-        -((std::sqrt(accumulated_delta[i] + eps) * g) / std::sqrt(accumulated_grad[i] + eps));
-    accumulated_delta[i] = r * accumulated_delta[i] + one_minus_rho * (delta * delta);
-    param[i] += lr * delta;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    adadelta_range(param + b, grad + b, accumulated_grad + b, accumulated_delta + b, e - b, lr, r,
+                   one_minus_rho, eps);
   });
 }
 
@@ -112,11 +230,8 @@ AdamaxScalars adamax_scalars(float lr, double beta_1, double beta_2, double epsi
 void adamax_update(float* param, const float* grad, float* m, float* u, int64_t n,
                    const AdamaxScalars& s) {
   const AdamaxScalars c = s;
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    m[i] += (g - m[i]) * c.one_minus_beta_1;
-    u[i] = std::max(c.beta_2 * u[i], std::fabs(g));
-    param[i] -= (c.lr * m[i]) / (c.one_minus_beta_1_power * (u[i] + c.epsilon));
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    adamax_range(param + b, grad + b, m + b, u + b, e - b, c);
   });
 }
 
@@ -146,14 +261,8 @@ NadamScalars nadam_scalars(float lr, double beta_1, double beta_2, double epsilo
 void nadam_update(float* param, const float* grad, float* m, float* v, int64_t n,
                   const NadamScalars& s) {
   const NadamScalars c = s;
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    m[i] += (g - m[i]) * c.one_minus_beta_1;
-    v[i] += (g * g - v[i]) * c.one_minus_beta_2;
-    const float m_hat = (c.u_t_next * m[i]) / c.one_minus_u_product_next +
-                        (c.one_minus_u_t * g) / c.one_minus_u_product;
-    const float v_hat = v[i] / c.one_minus_beta_2_power;
-    param[i] -= (m_hat * c.lr) / (std::sqrt(v_hat) + c.epsilon);
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    nadam_range(param + b, grad + b, m + b, v + b, e - b, c);
   });
 }
 
@@ -161,12 +270,8 @@ void lion_update(float* param, const float* grad, float* m, int64_t n, float lr,
                  double beta_2) {
   const float b1 = f32(beta_1), b2 = f32(beta_2);  // ops.cast, then float32 `1.0 - beta`
   const float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
-  cpu::parallel_for(n, n, [=](int64_t i) {
-    const float g = grad[i];
-    const float c = m[i] * b1 + g * one_minus_b1;
-    const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : c);  // sign(0) = 0, sign(nan) = nan
-    param[i] -= lr * sign;
-    m[i] = m[i] * b2 + g * one_minus_b2;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    lion_range(param + b, grad + b, m + b, e - b, lr, b1, b2, one_minus_b1, one_minus_b2);
   });
 }
 
@@ -186,7 +291,10 @@ void clip_by_norm(const float* grad, float* out, int64_t n, double clipnorm) {
   const float squares = static_cast<float>(sum_of_squares(grad, n));
   const float norm = squares > 0.0f ? std::sqrt(squares) : squares;
   const float c = f32(clipnorm), divisor = std::max(norm, c);
-  cpu::parallel_for(n, n, [=](int64_t i) { out[i] = (grad[i] * c) / divisor; });
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    const float num = c, den = divisor;
+    for (int64_t i = b; i < e; ++i) out[i] = (grad[i] * num) / den;
+  });
 }
 
 float global_clip_scale(double sum_of_squares, double clipnorm) {
@@ -198,17 +306,26 @@ float global_clip_scale(double sum_of_squares, double clipnorm) {
 }
 
 void scale_gradient(const float* grad, float* out, int64_t n, float scale) {
-  cpu::parallel_for(n, n, [=](int64_t i) { out[i] = grad[i] * scale; });
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    const float s = scale;
+    for (int64_t i = b; i < e; ++i) out[i] = grad[i] * s;
+  });
 }
 
 void clip_by_value(const float* grad, float* out, int64_t n, double clipvalue) {
   const float c = f32(clipvalue);
-  cpu::parallel_for(n, n, [=](int64_t i) { out[i] = std::min(std::max(grad[i], -c), c); });
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    const float hi = c, lo = -c;
+    for (int64_t i = b; i < e; ++i) out[i] = std::min(std::max(grad[i], lo), hi);
+  });
 }
 
 void decay_weights(float* param, int64_t n, double weight_decay, float lr) {
   const float wd = f32(weight_decay);  // ops.cast
-  cpu::parallel_for(n, n, [=](int64_t i) { param[i] -= param[i] * wd * lr; });
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    const float w = wd, l = lr;
+    for (int64_t i = b; i < e; ++i) param[i] -= param[i] * w * l;
+  });
 }
 
 }  // namespace ember::kernels

@@ -1,9 +1,13 @@
-// parallel_for: OpenMP across the cores for big loops, a plain loop otherwise.
-// `#pragma omp parallel for if(...)` still enters the OpenMP runtime when the
-// condition is false (~0.3 us); tutorial-sized models run thousands of tiny
-// loops per second, so small work must not touch it at all.
+// parallel_for / parallel_chunks: OpenMP across the cores for big loops, a plain
+// loop otherwise. `#pragma omp parallel for if(...)` still enters the OpenMP
+// runtime when the condition is false (~0.3 us); tutorial-sized models run
+// thousands of tiny loops per second, so small work must not touch it at all.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace ember::cpu {
 
@@ -17,6 +21,29 @@ void parallel_for(int64_t n, int64_t work, F&& body) {
   }
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+// body(begin, end) over one contiguous range per thread, boundaries on whole
+// cache lines. For streaming kernels that want their own tight inner loop: with
+// the range's pointers and scalars in locals the compiler can prove that no
+// store aliases them, and vectorizes.
+template <typename F>
+void parallel_chunks(int64_t n, F&& body) {
+  int64_t threads = 1;
+#ifdef _OPENMP
+  if (n >= kParallelWork) threads = omp_get_max_threads();
+#endif
+  if (threads <= 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  constexpr int64_t kAlign = 16;  // floats per 64-byte cache line
+  const int64_t per = (n / threads + kAlign - 1) / kAlign * kAlign;
+#pragma omp parallel for schedule(static, 1)
+  for (int64_t t = 0; t < threads; ++t) {
+    const int64_t begin = std::min(n, t * per), end = t + 1 == threads ? n : std::min(n, begin + per);
+    if (begin < end) body(begin, end);
+  }
 }
 
 }  // namespace ember::cpu
