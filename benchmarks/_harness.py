@@ -95,6 +95,9 @@ def environment_markdown():
         f"- Python {platform.python_version()}; " + ", ".join(versions)
         + (f"; ember checkout {commit}" if commit else ""),
     ]
+    note = openblas_coretype_note()
+    if note:
+        lines.append(f"- {note}")
     return "\n".join(lines)
 
 
@@ -327,7 +330,11 @@ class Worker:
         self.name = name
         self._log = tempfile.TemporaryFile(mode="w+")
         full_env = dict(os.environ)
-        full_env.update(env or {})
+        for key, value in (env or {}).items():  # None removes a variable
+            if value is None:
+                full_env.pop(key, None)
+            else:
+                full_env[key] = value
         self._proc = subprocess.Popen(
             [sys.executable, "-u", script, "--worker", name, *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
@@ -376,11 +383,44 @@ class Worker:
         self._log.close()
 
 
+# What the workers do with OPENBLAS_CORETYPE (see --openblas-coretype).
+_openblas_coretype = "auto"
+
+
+def openblas_coretype_env():
+    """{OPENBLAS_CORETYPE: value or None (removed)} for the workers."""
+    if _openblas_coretype == "inherit":
+        return {}
+    if _openblas_coretype == "auto":
+        return {"OPENBLAS_CORETYPE": None}
+    return {"OPENBLAS_CORETYPE": _openblas_coretype}
+
+
+def openblas_coretype_note():
+    """One line saying how the workers' OpenBLAS chose its kernels, or None."""
+    inherited = os.environ.get("OPENBLAS_CORETYPE")
+    if _openblas_coretype == "auto":
+        if inherited:
+            return (f"OPENBLAS_CORETYPE={inherited} was set in the environment and removed for "
+                    "the workers (--openblas-coretype auto), so OpenBLAS (ember's and NumPy's) "
+                    "picks its kernels for this CPU as on a fresh machine; XLA and PyTorch "
+                    "never read it.")
+        return None
+    if _openblas_coretype == "inherit":
+        return (f"OPENBLAS_CORETYPE is inherited from the environment ({inherited or 'unset'}); "
+                "it binds ember's and NumPy's OpenBLAS only.") if inherited else None
+    return (f"OPENBLAS_CORETYPE={_openblas_coretype} forced on every worker; it binds ember's "
+            "and NumPy's OpenBLAS only.")
+
+
 def worker_env(name):
-    """Environment for a framework's worker: Keras on jax, on the CPU."""
+    """Environment for a framework's worker: Keras on jax, on the CPU; OpenBLAS's
+    core type as --openblas-coretype says."""
+    env = openblas_coretype_env()
     if name == "keras":
-        return {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
-    return {}
+        env.update({"KERAS_BACKEND": "jax",
+                    "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")})
+    return env
 
 
 def start_workers(script, names, args, notes):
@@ -581,6 +621,10 @@ def add_common_arguments(p, unit, settle):
     p.add_argument("--retries", type=int, default=None,
                    help="at most this many such repeats per series (default: --repeats; "
                         "0 disables)")
+    p.add_argument("--openblas-coretype", default="auto", metavar="auto|inherit|NAME",
+                   help="OpenBLAS kernel choice in the workers: 'auto' (default) removes "
+                        "OPENBLAS_CORETYPE so OpenBLAS detects the CPU, 'inherit' keeps the "
+                        "environment's, a name (e.g. Haswell, SkylakeX) forces it")
     p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
     p.add_argument("--no-env", action="store_true", help="omit the environment lines")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -599,6 +643,8 @@ def finish_common_arguments(p, args, quick_repeats):
     if args.wait_budget is None:
         args.wait_budget = 30.0 if args.quick else 120.0
     args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    global _openblas_coretype
+    _openblas_coretype = args.openblas_coretype
     if set(args.frameworks) - set(FRAMEWORKS) or "ember" not in args.frameworks:
         p.error(f"--frameworks: ember plus any of keras,torch (got {args.frameworks})")
     return args
