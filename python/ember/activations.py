@@ -283,16 +283,38 @@ def _unknown(identifier):
     )
 
 
-def serialize(activation):
-    """The name of one of these functions, as Keras stores it in a config."""
+def is_builtin(activation):
+    """True for one of these functions (the engine has a fused kernel for it)."""
     name = getattr(activation, "__name__", None)
-    if name in _FUNCTIONS and _FUNCTIONS[name] is activation:
-        return name
-    raise ValueError(
-        f"Unknown activation function '{activation}' cannot be serialized: ember runs "
-        "activations in its engine, so a layer's activation must be one of "
-        "ember.activations' functions or its name."
-    )
+    return name in _FUNCTIONS and _FUNCTIONS[name] is activation
+
+
+def serialize(activation):
+    """The name of one of these functions, as Keras stores it in a config; a custom
+    function (of ember.ops) as Keras serializes any function."""
+    if is_builtin(activation):
+        return activation.__name__
+    if callable(activation) and getattr(activation, "__name__", "<lambda>") != "<lambda>":
+        from ember.saving import serialize_keras_object
+
+        return serialize_keras_object(activation)
+    raise ValueError(f"Activation function '{activation}' cannot be serialized: a lambda has no "
+                     "name to find it by when loading; define it with `def`.")
+
+
+def emit(graph, node, activation, name):
+    """Applies `activation` to a graph node: a built-in through the engine's kernel,
+    a custom function by recording its ember.ops."""
+    if is_builtin(activation):
+        return graph.add_activation(node, activation.__name__, name)
+    from ember import ops
+
+    with ops.tracing():
+        out = activation(ops.GraphTensor(graph, node))
+    if not isinstance(out, ops.GraphTensor) or out._graph is not graph:
+        raise TypeError(f"{name}: the activation function must return a value computed with "
+                        f"ember.ops from its input, got {type(out).__name__}")
+    return out._node
 
 
 def deserialize(config, custom_objects=None):
@@ -301,12 +323,24 @@ def deserialize(config, custom_objects=None):
     if isinstance(config, dict):
         if config.get("class_name") != "function" or not isinstance(config.get("config"), str):
             raise ValueError(f"Could not deserialize activation config: {config!r}")
+        registered = config.get("registered_name")
+        if registered and registered != config["config"]:
+            from ember.saving import get_registered_object
+
+            found = get_registered_object(registered, custom_objects)
+            if found is not None:
+                return found
         config = config["config"]
     if isinstance(config, str):
         if custom_objects and config in custom_objects:
             return custom_objects[config]
         if config in ALL_OBJECTS_DICT:
             return ALL_OBJECTS_DICT[config]
+        from ember.saving import get_registered_object
+
+        registered = get_registered_object(config, custom_objects)
+        if registered is not None:
+            return registered
     raise _unknown(config)
 
 

@@ -1,7 +1,7 @@
 """`ember.layers`: Keras's layers, running on the C++ engine."""
 
 from ember.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from ember.layers.core import Activation, Dense, Input, InputLayer
+from ember.layers.core import Activation, Dense, Input, InputLayer, Lambda
 from ember.layers.layer import KerasTensor, Layer
 from ember.layers.merging import (
                                   Add,
@@ -24,7 +24,8 @@ from ember.layers.regularization import ActivityRegularization, Dropout, Gaussia
 from ember.layers.reshaping import Flatten, Reshape
 
 __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "InputLayer",
-           "KerasTensor", "Layer", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+           "KerasTensor", "Lambda",
+           "Layer", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
            "concatenate", "maximum", "minimum", "multiply", "subtract"]
 __all__ += ["ActivityRegularization", "BatchNormalization", "Dropout", "Flatten",
             "GaussianNoise", "LayerNormalization", "Normalization", "Reshape"]

@@ -95,9 +95,12 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _emit(self, graph, input_nodes):
+        builtin = activations.is_builtin(self.activation)
         node = graph.add_dense(input_nodes[0], self.kernel._core,
                                self.bias._core if self.bias is not None else None,
-                               activations.serialize(self.activation), self.name)
+                               self.activation.__name__ if builtin else "linear", self.name)
+        if not builtin:
+            node = activations.emit(graph, node, self.activation, f"{self.name}/activation")
         if self.activity_regularizer is not None:
             # An identity op after the output puts the penalty (over the batch size) on the loss.
             l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
@@ -141,8 +144,79 @@ class Activation(Layer):
         self.built = True
 
     def _emit(self, graph, input_nodes):
-        return graph.add_activation(input_nodes[0], activations.serialize(self.activation),
-                                    self.name)
+        return activations.emit(graph, input_nodes[0], self.activation, self.name)
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Lambda(Layer):
+    """Wraps a function of `ember.ops` as a layer: `Lambda(lambda x: ops.square(x))`.
+
+    The function runs once, while ember builds the engine graph, and records its
+    ops there; training differentiates them like any layer's.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: `function` must be callable, got {function!r}")
+        if mask is not None:
+            raise ValueError("Lambda: ember has no masking; `mask` must be None")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = output_shape
+        self.supports_masking = False
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is None:
+            return self._traced_output_shape(input_shape)
+        if callable(self._output_shape):
+            return tuple(self._output_shape(input_shape))
+        shape = tuple(self._output_shape)
+        batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
+        return (batch,) + shape
+
+    @staticmethod
+    def _function_config(fn):
+        if getattr(fn, "__name__", None) == "<lambda>":
+            import base64
+            import marshal
+
+            code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
+            return {"class_name": "__lambda__",
+                    "config": {"code": code, "defaults": fn.__defaults__, "closure": None}}
+        from ember.saving import serialize_keras_object
+
+        return serialize_keras_object(fn)
+
+    def get_config(self):
+        config = {**super().get_config(), "function": self._function_config(self.function)}
+        if self._output_shape is not None:
+            config["output_shape"] = (self._function_config(self._output_shape)
+                                      if callable(self._output_shape)
+                                      else list(self._output_shape))
+        config["arguments"] = dict(self.arguments)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        fn = config.get("function")
+        if isinstance(fn, dict) and fn.get("class_name") == "__lambda__":
+            raise ValueError(
+                "Requested the deserialization of a `Lambda` layer whose `function` is a Python "
+                "lambda: that would run arbitrary code stored in the file, which ember does not "
+                "do. Define the function with `def`, register it with "
+                "@ember.saving.register_keras_serializable(), or pass it in custom_objects.")
+        if isinstance(fn, dict):
+            from ember.saving import deserialize_keras_object
+
+            config["function"] = deserialize_keras_object(fn, custom_objects=custom_objects)
+        elif isinstance(fn, str) and custom_objects and fn in custom_objects:
+            config["function"] = custom_objects[fn]
+        config.pop("dtype", None)
+        return cls(**config)

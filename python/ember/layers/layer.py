@@ -143,17 +143,49 @@ class Layer:
         self._weights.append(variable)
         return variable
 
+    def __setattr__(self, name, value):
+        # Layers kept as attributes (a custom layer's sub-layers) are tracked, as Keras
+        # tracks them: their weights count among this layer's.
+        if name.startswith("_"):
+            pass  # ember's own bookkeeping (a model's `_layers`) is not a sub-layer
+        elif isinstance(value, Layer) or (isinstance(value, (list, tuple)) and value
+                                          and all(isinstance(v, Layer) for v in value)):
+            subs = self.__dict__.setdefault("_sublayers", {})
+            subs[name] = list(value) if isinstance(value, (list, tuple)) else [value]
+        elif name in self.__dict__.get("_sublayers", {}):
+            del self.__dict__["_sublayers"][name]
+        super().__setattr__(name, value)
+
+    def _tracked_sublayers(self):
+        seen, out = set(), []
+        for layers in self.__dict__.get("_sublayers", {}).values():
+            for layer in layers:
+                if id(layer) not in seen and layer is not self:
+                    seen.add(id(layer))
+                    out.append(layer)
+        return out
+
+    def _all_weights(self):
+        """Own weights, then the tracked sub-layers' (each once)."""
+        out, seen = list(self._weights), {id(w) for w in self._weights}
+        for layer in self._tracked_sublayers():
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
     @property
     def weights(self):
-        return list(self._weights)
+        return self._all_weights()
 
     @property
     def trainable_weights(self):
-        return [w for w in self._weights if w.trainable] if self._trainable else []
+        return [w for w in self._all_weights() if w.trainable] if self._trainable else []
 
     @property
     def non_trainable_weights(self):
-        return [w for w in self._weights if not w.trainable or not self._trainable]
+        return [w for w in self._all_weights() if not w.trainable or not self._trainable]
 
     @property
     def trainable_variables(self):
@@ -176,38 +208,86 @@ class Layer:
         self._trainable = bool(value)
         for w in self._weights:
             w.trainable = self._trainable and w._layer_trainable
+        for layer in self.__dict__.get("_sublayers") and self._tracked_sublayers() or []:
+            layer.trainable = value
 
     def get_weights(self):
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights):
-        if len(weights) != len(self._weights):
+        mine = self._all_weights()
+        if len(weights) != len(mine):
             raise ValueError(
-                f"Layer {self.name} expects {len(self._weights)} weights, "
+                f"Layer {self.name} expects {len(mine)} weights, "
                 f"but received {len(weights)} weights."
             )
-        for w, value in zip(self._weights, weights):
+        for w, value in zip(mine, weights):
             value = np.asarray(value)
             if value.shape != w.shape:
                 raise ValueError(
                     f"Layer {self.name} weight shape {w.shape} is not compatible with provided "
                     f"weight shape {value.shape}."
                 )
-        for w, value in zip(self._weights, weights):
+        for w, value in zip(mine, weights):
             w.assign(value)
 
     def count_params(self):
-        return int(sum(np.prod(w.shape, dtype=np.int64) for w in self._weights))
+        return int(sum(np.prod(w.shape, dtype=np.int64) for w in self._all_weights()))
 
     # -- building and calling ------------------------------------------------
     def build(self, input_shape):
         self.built = True
 
+    def call(self, inputs, *args, **kwargs):
+        """Subclasses write the layer's computation here with `ember.ops`; it runs once,
+        while ember builds the engine graph, and records ops into it."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `call()` method "
+                                  "implemented.")
+
+    def _has_custom_call(self):
+        return type(self).call is not Layer.call
+
     def compute_output_shape(self, input_shape):
+        if self._has_custom_call():
+            return self._traced_output_shape(input_shape)
         return input_shape
 
+    def _traced_output_shape(self, input_shape):
+        """The output shape(s) of call(), found by recording it into a scratch graph."""
+        multi = isinstance(input_shape, list)
+        shapes = input_shape if multi else [input_shape]
+        graph = _core.Graph()
+        nodes = []
+        for i, shape in enumerate(shapes):
+            if any(d is None for d in shape[1:]):
+                raise ValueError(f"Layer {self.name}: ember needs every axis but the batch axis "
+                                 f"to be known to run call(), got input shape {shape}")
+            nodes.append(graph.add_input(list(shape[1:]), f"input_{i}"))
+        out = self._emit(graph, nodes)
+        outs = out if isinstance(out, list) else [out]
+        result = [(None,) + tuple(graph.row_shape(n)) for n in outs]
+        return result if isinstance(out, list) else result[0]
+
     def _emit(self, graph, input_nodes):
-        raise NotImplementedError(f"{type(self).__name__} cannot run in the engine yet")
+        """Adds the layer's op(s) to an engine graph. Built-in layers add their own
+        kernels; a subclass with a `call()` is recorded op by op through ember.ops."""
+        if not self._has_custom_call():
+            raise NotImplementedError(f"{type(self).__name__} cannot run in the engine yet")
+        from ember import ops
+
+        values = [ops.GraphTensor(graph, n) for n in input_nodes]
+        arg = values if getattr(self, "_called_with_list", len(values) > 1) else values[0]
+        with ops.tracing():
+            out = self.call(arg)
+        multi = isinstance(out, (list, tuple))
+        nodes = []
+        for o in (out if multi else [out]):
+            if not isinstance(o, ops.GraphTensor) or o._graph is not graph:
+                raise TypeError(
+                    f"Layer {self.name}: call() must return values computed from its inputs with "
+                    f"ember.ops (or other layers), got {type(o).__name__}")
+            nodes.append(o._node)
+        return nodes if multi else nodes[0]
 
     def _maybe_build(self, input_shape):
         if not self.built:
@@ -219,6 +299,11 @@ class Layer:
         """On symbolic tensors (one, or a list for merges) records the call and returns
         symbolic outputs; on arrays runs the layer at once and returns arrays."""
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._called_with_list = isinstance(inputs, (list, tuple))
+        from ember import ops
+
+        if any(isinstance(t, ops.GraphTensor) for t in flat):
+            return self._call_in_graph(inputs, flat)
         symbolic = [isinstance(t, KerasTensor) for t in flat]
         if any(symbolic):
             if not all(symbolic):
@@ -236,6 +321,21 @@ class Layer:
             self._calls.append(call)
             return outputs if multi else outputs[0]
         return self._call_eagerly(inputs)
+
+    def _call_in_graph(self, inputs, flat):
+        """Called from another layer's call() while that one is recorded: adds this
+        layer's ops to the same graph."""
+        from ember import ops
+
+        if not all(isinstance(t, ops.GraphTensor) for t in flat):
+            raise TypeError(f"{self.name}: cannot mix graph values and arrays in one call")
+        graph = flat[0]._graph
+        shapes = [t.shape for t in flat]
+        self._maybe_build(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+        out = self._emit(graph, [t._node for t in flat])
+        if isinstance(out, list):
+            return [ops.GraphTensor(graph, n) for n in out]
+        return ops.GraphTensor(graph, out)
 
     def _call_eagerly(self, inputs):
         multi_in = isinstance(inputs, (list, tuple))
@@ -289,9 +389,12 @@ class Layer:
             self._maybe_build(shape)
 
     def _variables_in_saving_order(self):
-        # Keras saves the variables created trainable first, then the others.
-        return ([w for w in self._weights if w._layer_trainable]
-                + [w for w in self._weights if not w._layer_trainable])
+        # Keras saves the variables created trainable first, then the others. A custom
+        # layer's sub-layers' variables follow its own (Keras nests them in the file).
+        own = self._weights
+        subs = [w for w in self._all_weights()[len(own):]]
+        return ([w for w in own if w._layer_trainable]
+                + [w for w in own if not w._layer_trainable] + subs)
 
     def save_own_variables(self, store):
         """Writes this layer's variables into `store` under "0", "1", ..."""
