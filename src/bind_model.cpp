@@ -24,11 +24,13 @@ void bind_model(py::module_& m) {
            py::arg("inputs"), py::arg("outputs"))
       .def(
           "compile",
+          // metrics: (Metric, output index, weighted) - the Metric objects are shared, so
+          // Python's metric objects see what training accumulates.
           [](Model& model, std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
-             const std::vector<std::tuple<std::string, int, float>>& metrics) {
+             const std::vector<std::tuple<std::shared_ptr<Metric>, int, bool>>& metrics) {
             std::vector<MetricSpec> ms;
-            for (const auto& [name, output, threshold] : metrics)
-              ms.push_back({metric_from_name(name), output, threshold});
+            for (const auto& [metric, output, weighted] : metrics)
+              ms.emplace_back(metric, output, weighted);
             model.compile(std::move(losses), std::move(optimizer), std::move(ms));
           },
           py::arg("losses"), py::arg("optimizer"), py::arg("metrics"))

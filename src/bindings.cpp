@@ -26,5 +26,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_functions(m);
   bindings::bind_layers(m);
   bindings::bind_merging(m);
+  bindings::bind_metrics(m);
   bindings::bind_math(m);
 }

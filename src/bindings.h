@@ -56,6 +56,7 @@ void bind_model(py::module_& m);       // Model: compile, train, test, predict
 void bind_functions(py::module_& m);   // free functions: losses, devices
 void bind_layers(py::module_& m);      // normalization, regularization, reshaping
 void bind_merging(py::module_& m);     // merge ops: Add, ..., Concatenate
+void bind_metrics(py::module_& m);     // Metric: Keras's stateful metrics
 void bind_math(py::module_& m);        // ember.ops' general math ops
 
 }  // namespace ember::bindings

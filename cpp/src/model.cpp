@@ -26,6 +26,16 @@ void for_each_batch(int64_t n, int64_t batch_size, int64_t begin, int64_t end, F
 
 }  // namespace
 
+MetricSpec::MetricSpec(MetricKind kind, int out, float threshold) : output(out) {
+  MetricConfig config;
+  config.kind = kind;
+  if (kind == MetricKind::BinaryAccuracy) config.threshold = threshold;
+  metric = std::make_shared<Metric>(std::move(config));
+}
+
+MetricSpec::MetricSpec(std::shared_ptr<Metric> m, int out, bool is_weighted)
+    : metric(std::move(m)), output(out), weighted(is_weighted) {}
+
 Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs)
     : graph_(std::move(graph)), exec_(graph_, std::move(inputs), std::move(outputs)) {
   if (exec_.num_inputs() == 0) throw ValueError("a model needs at least one input");
@@ -52,9 +62,7 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
                        std::to_string(o) + " has rank " + std::to_string(rank) +
                        " and the engine computes losses over its last axis (-1)");
   }
-  for (const MetricSpec& m : metrics)
-    if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
-      throw ValueError("compile: metric refers to output " + std::to_string(m.output));
+  for (const MetricSpec& m : metrics) check_metric(m, losses);
   exec_.plan_gradients();
   regularized_.clear();
   for (size_t i = 0; i < exec_.trainable().size(); ++i)
@@ -69,6 +77,34 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   batch_weights_.assign(num_outputs(), Tensor());
   weighted_.assign(num_outputs(), false);
   reset_metrics();
+}
+
+void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losses) const {
+  if (!m.metric) throw ValueError("compile: a metric is null");
+  if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
+    throw ValueError("compile: metric refers to output " + std::to_string(m.output));
+  const auto o = static_cast<size_t>(m.output);
+  const Metric& metric = *m.metric;
+  const std::string name = metric_name(metric.config().kind);
+  const MetricKind kind = metric.config().kind;
+  if (kind == MetricKind::Mean || kind == MetricKind::Sum)
+    throw ValueError("compile: the metric " + name + " takes values, not targets and outputs");
+  const Shape& shape = graph_->row_shape(exec_.outputs()[o]);
+  if (metric.needs_rank_2() && shape.size() != 1)
+    throw ValueError("compile: the metric " + name + " expects outputs of shape (batch_size, "
+                     "output_dim), but output " + std::to_string(o) + " has shape " +
+                     shape_to_string(shape) + " per sample");
+  // The targets the loss takes (class ids, or rows like the output) must be the metric's.
+  const bool sparse_loss = losses[o].kind == LossKind::SparseCategoricalCrossentropy;
+  const int64_t cols = output_classes(o);
+  auto takes = [](bool sparse) {
+    return std::string(sparse ? "integer class ids" : "targets shaped like the output");
+  };
+  if (sparse_loss != metric.sparse_targets() && cols != 1)
+    throw ValueError("compile: the metric " + name + " takes " + takes(metric.sparse_targets()) +
+                     ", but output " + std::to_string(o) + "'s loss " + loss_name(losses[o].kind) +
+                     " takes " + takes(sparse_loss));
+  m.metric->build(cols);  // per-class states: ValueError if built for another width
 }
 
 Optimizer& Model::optimizer() {
@@ -184,13 +220,14 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   // Keras's loss tracker: the batch's mean loss weighted by the batch size.
   loss_sum_ += total * static_cast<double>(rows);
   seen_ += rows;
-  for (size_t i = 0; i < metrics_.size(); ++i) {
-    const auto o = static_cast<size_t>(metrics_[i].output);
+  // Keras's compile metrics see no sample weights; weighted_metrics do.
+  for (const MetricSpec& m : metrics_) {
+    const auto o = static_cast<size_t>(m.output);
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
-    metric_sums_[i] += metric_batch_sum(metrics_[i].kind, exec_.output(o), targets_[o].data(),
-                                        samples, cols, metrics_[i].threshold);
-    metric_counts_[i] += samples;
+    m.metric->update(exec_.output(o), targets_[o].data(),
+                     m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
+                     cols);
   }
   return total;
 }
@@ -270,8 +307,8 @@ std::vector<double> Model::metric_results() const {
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)
     for (double sum : output_loss_sums_) r.push_back(sum / seen);
-  for (size_t i = 0; i < metrics_.size(); ++i)
-    r.push_back(metric_counts_[i] ? metric_sums_[i] / static_cast<double>(metric_counts_[i]) : 0.0);
+  for (const MetricSpec& m : metrics_)
+    for (double v : m.metric->result()) r.push_back(v);
   return r;
 }
 
@@ -279,8 +316,7 @@ void Model::reset_metrics() {
   loss_sum_ = 0.0;
   seen_ = 0;
   output_loss_sums_.assign(num_outputs(), 0.0);
-  metric_sums_.assign(metrics_.size(), 0.0);
-  metric_counts_.assign(metrics_.size(), 0);
+  for (const MetricSpec& m : metrics_) m.metric->reset();
 }
 
 }  // namespace ember

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "test_metrics.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 #include "ember/losses.h"
@@ -276,6 +277,7 @@ int main() {
   test_loss_gradients_against_central_differences();
   test_mlp_trains();
   test_errors();
+  test_metrics();
   std::printf("%d failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -21,10 +21,16 @@ struct ArrayView {
   int64_t row_size = 0;
 };
 
+// A compiled metric: a Metric (shared - Python's metric object holds the same
+// one, so it reads what training accumulated) on one output. `weighted`: a
+// weighted_metrics entry, which applies the call's sample weights.
 struct MetricSpec {
-  MetricKind kind;
+  // A fresh metric of a kind with its defaults (threshold: BinaryAccuracy's).
+  MetricSpec(MetricKind kind, int out = 0, float threshold = 0.5f);
+  MetricSpec(std::shared_ptr<Metric> m, int out = 0, bool is_weighted = false);
+  std::shared_ptr<Metric> metric;
   int output = 0;
-  float threshold = 0.5f;
+  bool weighted = false;
 };
 
 class Model {
@@ -50,10 +56,12 @@ class Model {
   // Writes each output (x rows, output row size) into out[i].
   void predict(const std::vector<ArrayView>& x, int64_t batch_size, const std::vector<float*>& out);
 
-  // [loss, per-output losses (only with several outputs), metric 0, metric 1, ...]: each
-  // averaged over the samples since reset_metrics().
+  // [loss, per-output losses (only with several outputs), metric 0, metric 1, ...], each
+  // over the samples since reset_metrics(). A metric with a vector result (F1Score with
+  // average=None, ...) contributes all its values, in order.
   std::vector<double> metric_results() const;
   void reset_metrics();
+  const std::vector<MetricSpec>& metrics() const { return metrics_; }
 
   Executor& executor() { return exec_; }
   Optimizer& optimizer();
@@ -63,6 +71,8 @@ class Model {
 
  private:
   void check_data(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y) const;
+  // A compiled metric against its output and the losses about to be compiled.
+  void check_metric(const MetricSpec& m, const std::vector<LossSpec>& losses) const;
   int64_t target_row_size(size_t output) const;
   int64_t output_classes(size_t output) const;  // last axis of output i
   void load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
@@ -90,8 +100,6 @@ class Model {
   std::vector<size_t> regularized_;    // trainable variables (by index) with an L1/L2 penalty
   double loss_sum_ = 0.0;
   std::vector<double> output_loss_sums_;  // unweighted, per output
-  std::vector<double> metric_sums_;
-  std::vector<int64_t> metric_counts_;
   int64_t seen_ = 0;
 };
 

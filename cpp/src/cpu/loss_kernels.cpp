@@ -1,4 +1,4 @@
-// Losses with gradients (see ember/losses.h), and the metrics beside them.
+// Losses with gradients (see ember/losses.h).
 // pred: (rows, cols); target: (rows, cols), or (rows) class ids for the sparse
 // forms; sample_weight: (rows) or null. Each per-sample value is the float32
 // expression Keras's jax backend evaluates, summed in double; gradients are the
@@ -9,7 +9,6 @@
 
 #include "ember/error.h"
 #include "ember/losses.h"
-#include "ember/metrics.h"
 
 namespace ember {
 namespace {
@@ -393,47 +392,6 @@ double loss_forward_backward(LossKind kind, const float* pred, const float* targ
   spec.kind = kind;
   spec.reduction = Reduction::Sum;
   return loss_forward_backward(spec, pred, target, nullptr, rows, cols, grad_scale, dpred);
-}
-
-double metric_batch_sum(MetricKind kind, const float* pred, const float* target, int64_t rows,
-                        int64_t cols, float threshold) {
-  double total = 0.0;
-  auto argmax = [cols](const float* row) {
-    int64_t best = 0;  // first maximum, as numpy and jax pick
-    for (int64_t j = 1; j < cols; ++j)
-      if (row[j] > row[best]) best = j;
-    return best;
-  };
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p = pred + r * cols;
-    switch (kind) {
-      case MetricKind::BinaryAccuracy: {
-        const float* t = target + r * cols;
-        int64_t hits = 0;
-        for (int64_t j = 0; j < cols; ++j) hits += ((p[j] > threshold ? 1.0f : 0.0f) == t[j]);
-        total += static_cast<double>(hits) / static_cast<double>(cols);
-        break;
-      }
-      case MetricKind::CategoricalAccuracy:
-        total += argmax(p) == argmax(target + r * cols) ? 1.0 : 0.0;
-        break;
-      case MetricKind::SparseCategoricalAccuracy:
-        total += static_cast<float>(argmax(p)) == target[r] ? 1.0 : 0.0;
-        break;
-      case MetricKind::MeanAbsoluteError:
-      case MetricKind::MeanSquaredError: {
-        const float* t = target + r * cols;
-        double row = 0.0;
-        for (int64_t j = 0; j < cols; ++j) {
-          const double d = static_cast<double>(p[j]) - t[j];
-          row += kind == MetricKind::MeanAbsoluteError ? std::fabs(d) : d * d;
-        }
-        total += row / static_cast<double>(cols);
-        break;
-      }
-    }
-  }
-  return total;
 }
 
 }  // namespace ember

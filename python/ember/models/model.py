@@ -218,18 +218,21 @@ class Model(Layer):
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Sets the optimizer, loss(es) and metrics; the engine plans its buffers."""
-        if weighted_metrics is not None:
-            raise NotImplementedError("weighted_metrics is not supported yet")
         optimizer = optimizers.get(optimizer)
         if loss is not None:
             for each in _flatten(loss):
                 losses_module.engine_spec(each)  # ValueError: unknown name, bad argument
-        for each in _flatten(metrics) if metrics is not None else []:
-            for one in _flatten(each) if each is not None else []:
-                metrics_module.resolve(one, (None, 2), (None, 2))  # validates the name
+        for argument, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if given and not isinstance(given, (list, tuple, dict)):
+                raise ValueError(f"Expected `{argument}` argument to be a list, tuple, or dict. "
+                                 f"Received instead: {argument}={given} of type {type(given)}")
+            for each in _flatten(given) if given is not None else []:
+                for one in _flatten(each) if each is not None else []:
+                    metrics_module.check_compile_identifier(one)  # ValueError: unknown name
         self.optimizer = optimizer
         self.loss = loss
-        self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}
+        self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                                "weighted_metrics": weighted_metrics}
         self._compiled_spec = None
         self.compiled = True
 
@@ -263,14 +266,8 @@ class Model(Layer):
         weights = self._compile_config["loss_weights"] or [1.0] * len(self.outputs)
         if isinstance(weights, dict):
             weights = [weights.get(name, 1.0) for name in self._output_names()]
-        metric_specs, self._metric_names = [], []
-        multi = len(self.outputs) > 1
-        for o, ids in enumerate(self._metrics_per_output()):
-            for each in ids:
-                name, kernel, threshold = metrics_module.resolve(
-                    each, targets[o].shape, self.outputs[o].shape)
-                metric_specs.append((kernel, o, float(threshold)))
-                self._metric_names.append(f"{self._output_names()[o]}_{name}" if multi else name)
+        metric_specs = [(m._core, o, weighted)
+                        for o, m, weighted in self._compile_metrics(targets)]
         spec = ([losses_module.engine_spec(lo, w) for lo, w in zip(losses, weights)],
                 metric_specs)
         if spec != self._compiled_spec:
@@ -325,27 +322,71 @@ class Model(Layer):
             core.set_scalar_state([float(v) for v in state["scalars"]])
         self.optimizer.built = True
 
-    def _metrics_per_output(self):
-        """compile's `metrics` as one list of identifiers per output, as Keras reads it:
-        a list (single output), or a dict by output name / a list with one entry per
-        output (several outputs)."""
-        metrics = self._compile_config["metrics"]
+    def _compile_metrics(self, targets):
+        """compile's metrics as (output, metric object, weighted), built once per compile
+        from the first targets seen, as Keras builds its CompileMetrics: the metrics of
+        each output in order, then the weighted metrics. Also names their logs
+        (`_metric_names`) as Keras's CompileMetrics.result does - prefixed by the output
+        name with several outputs, "_1", "_2" on repeats, "weighted_" for a weighted
+        metric whose name is taken - and keeps their own names (`_metric_raw_names`)
+        for evaluate's list order."""
+        cached = getattr(self, "_compiled_metrics", None)
+        if cached is not None and cached[0] is self._compile_config:
+            return cached[1]
+        entries = []
+        for weighted, argument in ((False, "metrics"), (True, "weighted_metrics")):
+            for o, ids in enumerate(self._metrics_per_output(argument)):
+                for each in ids:
+                    metric = metrics_module.compile_metric(each, targets[o].shape,
+                                                           self.outputs[o].shape)
+                    entries.append((o, metric, weighted))
+        multi = len(self.outputs) > 1
+        names, counters = [], {}
+        for o, metric, weighted in entries:
+            prefix = f"{self._output_names()[o]}_" if multi else ""
+            name = prefix + metric.name
+            if name not in counters:
+                counters[name] = 1
+            elif not weighted:
+                index = counters[name]
+                counters[name] += 1
+                name = f"{name}_{index}"
+            else:
+                name = f"{prefix}weighted_{metric.name}"
+                if name not in counters:
+                    counters[name] = 1
+                else:
+                    index = counters[name]
+                    counters[name] += 1
+                    name = f"{name}_{index}"
+            names.append(name)
+        self._metric_names = names
+        self._metric_raw_names = [m.name for _, m, _ in entries]
+        self._vector_metrics = any(m._core.vector_result for _, m, _ in entries)
+        self._compiled_metrics = (self._compile_config, entries)
+        return entries
+
+    def _metrics_per_output(self, argument="metrics"):
+        """compile's `metrics` (or `weighted_metrics`) as one list of identifiers per
+        output, as Keras reads it: a list (single output), or a dict by output name / a
+        list with one entry per output (several outputs)."""
+        metrics = self._compile_config.get(argument)
         names = self._output_names()
         if metrics is None:
             return [[] for _ in names]
         if isinstance(metrics, dict):
             unknown = set(metrics) - set(names)
             if unknown:
-                raise ValueError(f"`metrics` dict has keys {sorted(unknown)} that are not output "
-                                 f"names of the model: {names}")
+                raise ValueError(f"`{argument}` dict has keys {sorted(unknown)} that are not "
+                                 f"output names of the model: {names}")
             return [_flatten(metrics[n]) if metrics.get(n) is not None else [] for n in names]
         if len(names) == 1:
             return [_flatten(metrics)]
         if not isinstance(metrics, (list, tuple)) or len(metrics) != len(names):
             raise ValueError(
-                "Invalid `metrics`. `metrics` should contain metrics objects and either be a dict "
-                f"or a list matching the output names of the functional model {names}. "
-                f"Received: metrics={metrics}"
+                f"Invalid `{argument}`. `{argument}` should contain metrics objects and either "
+                f"be a dict or a list matching the output names of the functional model {names}. "
+                f"Received: {argument}={metrics}"
             )
         return [_flatten(m) if m is not None else [] for m in metrics]
 
@@ -362,7 +403,7 @@ class Model(Layer):
         if not self.compiled:
             return []
         names = ["loss"]
-        if any(self._metrics_per_output()):
+        if any(self._metrics_per_output()) or any(self._metrics_per_output("weighted_metrics")):
             names.append("compile_metrics")
         if len(self.outputs) > 1:
             names += [f"{n}_loss" for n in self._output_names()]
@@ -437,7 +478,23 @@ class Model(Layer):
         # logs hold Keras's numbers (and a loss past float32's range reads inf, as there).
         # array("f") rounds to nearest and overflows to inf silently, in well under 1 us.
         values = array.array("f", self._core.metric_results()).tolist()
-        return dict(zip(self._log_names(), values))
+        names = self._log_names()
+        if not getattr(self, "_vector_metrics", False):
+            return dict(zip(names, values))
+        # A metric with a vector result (F1Score with average=None, ...) fills several
+        # entries of the engine's list; its log is a float32 array, as Keras's History holds.
+        metrics = [m for _, m, _ in self._compiled_metrics[1]]
+        first = len(names) - len(metrics)
+        logs = dict(zip(names[:first], values[:first]))
+        at = first
+        for name, metric in zip(names[first:], metrics):
+            if metric._core.vector_result:
+                logs[name] = np.asarray(metric._core.result(), np.float32)
+                at += logs[name].size
+            else:
+                logs[name] = values[at]
+                at += 1
+        return logs
 
     # -- training ---------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -595,14 +652,16 @@ class Model(Layer):
         return logs
 
     def _flatten_logs(self, logs):
-        """evaluate's list, in Keras's order: loss; a single output's metrics in compile
-        order; a multi-output model's per-output losses; then every other key sorted."""
+        """evaluate's list, in Keras's order (Trainer._flatten_metrics_in_order): the logs
+        named like the model's metrics - loss, each compiled metric's own name (so a
+        multi-output model's prefixed metrics are not among them, and a name compiled
+        twice repeats its value, as in Keras), the per-output losses - then every other
+        key sorted."""
+        first = ["loss"] + list(getattr(self, "_metric_raw_names", []))
         if len(self.outputs) > 1:
-            first = ["loss"] + [f"{n}_loss" for n in self._output_names()]
-        else:
-            first = ["loss"] + list(self._metric_names)
-        keys = first + sorted(k for k in logs if k not in first)
-        values = [logs[k] for k in keys]
+            first += [f"{n}_loss" for n in self._output_names()]
+        values = [logs[k] for k in first if k in logs]
+        values += [logs[k] for k in sorted(logs) if k not in first]
         return values[0] if len(values) == 1 else values
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
