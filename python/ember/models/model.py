@@ -9,6 +9,7 @@ a callback (or a live progress bar) asks for batch-level hooks.
 import array
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -504,10 +505,12 @@ class Model(Layer):
         """Trains for `epochs` epochs; returns a History whose `.history` holds the
         per-epoch logs (`loss`, metrics, and `val_`-prefixed ones with validation)."""
         self._assert_compiled()
-        for arg, value in (("steps_per_epoch", steps_per_epoch),
-                           ("validation_steps", validation_steps)):
-            if value is not None:
-                raise NotImplementedError(f"fit: `{arg}` is not supported yet")
+        if validation_steps is not None:
+            raise NotImplementedError("fit: `validation_steps` is not supported yet")
+        if steps_per_epoch is not None and (
+                not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch <= 0):
+            raise ValueError(f"`steps_per_epoch` must be a positive integer, got "
+                             f"{steps_per_epoch!r}")
         batch_size = self._batch_size(batch_size)
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"`epochs` must be a non-negative integer, got {epochs!r}")
@@ -549,7 +552,8 @@ class Model(Layer):
         self._sync_compile(ys)
         self.optimizer.built = True
         val_batch_size = self._batch_size(validation_batch_size, batch_size)
-        steps = math.ceil(n / batch_size)
+        batches = math.ceil(n / batch_size)
+        steps = int(steps_per_epoch) if steps_per_epoch else batches
         # params["verbose"] stays "auto" as in Keras; the progress bar reads it as 1.
         cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
@@ -558,14 +562,29 @@ class Model(Layer):
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
+        # With steps_per_epoch, as Keras's epoch iterator: a pass over the data continues
+        # from epoch to epoch; an epoch that reaches the end of the data stops there
+        # (with Keras's warning), and the next epoch starts a new (reshuffled) pass.
+        position, order = 0, None
         for epoch in range(initial_epoch, epochs):
             self._core.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            order = _random.generator().permutation(n) if shuffle else None
+            if position == 0:
+                order = _random.generator().permutation(n) if shuffle else None
+            run = min(steps, batches - position)
+            if run < steps:
+                warnings.warn(
+                    "Your input ran out of data; interrupting training. Make sure that your "
+                    "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                    f"batches. You may need to use the `.repeat()` function when building your "
+                    f"dataset. (ember: this epoch ran {run} of {steps} steps.)", stacklevel=2)
             if per_batch:
-                self._train_with_batch_hooks(xs, ys, sws, order, batch_size, steps, cbs, chunked)
+                self._train_with_batch_hooks(xs, ys, sws, order, batch_size, run, cbs, chunked,
+                                             first=position)
             else:
-                self._core.train_batches(xs, ys, order, batch_size, 0, steps, sample_weights=sws)
+                self._core.train_batches(xs, ys, order, batch_size, position, position + run,
+                                         sample_weights=sws)
+            position = 0 if position + run >= batches else position + run
             logs = self._logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._test(val[0], val[1], val_batch_size, cbs, in_fit=True,
@@ -618,16 +637,19 @@ class Model(Layer):
             weights[0] = from_classes if weights[0] is None else weights[0] * from_classes
         return [None if w is None else np.ascontiguousarray(w, np.float32) for w in weights]
 
-    def _train_with_batch_hooks(self, xs, ys, sws, order, batch_size, steps, cbs, chunked):
-        """One epoch with batch-level hooks. When only the progress bar listens, batches
-        run in chunks that double until one takes ~10 ms, so the bar still moves
-        smoothly but Python is not entered per batch."""
+    def _train_with_batch_hooks(self, xs, ys, sws, order, batch_size, steps, cbs, chunked,
+                                first=0):
+        """One epoch with batch-level hooks: `steps` batches from batch `first` of the
+        data. When only the progress bar listens, batches run in chunks that double
+        until one takes ~10 ms, so the bar still moves smoothly but Python is not
+        entered per batch."""
         step, chunk = 0, 1
         while step < steps and not self.stop_training:
             end = min(step + chunk, steps)
             cbs.on_train_batch_begin(step)
             start = time.perf_counter()
-            self._core.train_batches(xs, ys, order, batch_size, step, end, sample_weights=sws)
+            self._core.train_batches(xs, ys, order, batch_size, first + step, first + end,
+                                     sample_weights=sws)
             if chunked and time.perf_counter() - start < 0.01:
                 chunk *= 2
             cbs.on_train_batch_end(end - 1, self._logs())
