@@ -302,7 +302,12 @@ def test_fit_with_sample_and_class_weights_matches_keras(keras, rng, weighting):
     for key, values in histories[keras].items():
         np.testing.assert_allclose(histories[ember][key], values, rtol=1e-5, atol=1e-6,
                                    err_msg=key)
-    assert_same_layer_weights(models[keras], models[ember])
+    # Adam (lr 0.01) divides by sqrt(v): where a weight's gradients are tiny, float32
+    # rounding differences in the weighted sums grow to a few 1e-6 over 12 steps
+    # (seen: 6.7e-6 on one of 30 weights with EMBER_TEST_SEED=2778731254).
+    for layer in models[keras].layers:
+        for k, e in zip(layer.get_weights(), models[ember].get_layer(layer.name).get_weights()):
+            np.testing.assert_allclose(e, k, rtol=1e-5, atol=2e-5)
     if "sample_weight" in kwargs:
         np.testing.assert_allclose(
             models[ember].evaluate(x, y, sample_weight=kwargs["sample_weight"], verbose=0),
