@@ -88,6 +88,12 @@ void bind_model(py::module_& m) {
           py::arg("x"), py::arg("batch_size"))
       .def("metric_results", &Model::metric_results)
       .def("reset_metrics", &Model::reset_metrics)
+      .def("set_graph_loss", &Model::set_graph_loss, py::arg("output"), py::arg("graph"),
+           py::arg("prediction"), py::arg("target"), py::arg("value"),
+           "Output `output`'s loss from a graph (a custom loss written with ember.ops).")
+      .def("set_graph_metric", &Model::set_graph_metric, py::arg("metric"), py::arg("graph"),
+           py::arg("prediction"), py::arg("target"), py::arg("value"))
+      .def("clear_graph_metrics", &Model::clear_graph_metrics)
       .def_property_readonly("compiled", &Model::compiled)
       .def_property_readonly("variables",
                              [](Model& model) { return model.executor().variables(); });

@@ -613,11 +613,25 @@ def test_engine_spec_carries_a_class_instance_arguments():
     assert (spec.from_logits, spec.label_smoothing) == (True, 0.2)
 
 
-def test_compile_rejects_a_python_loss_function():
-    model = ember.Sequential([ember.Input((3,)), ember.layers.Dense(1)])
+def test_a_python_loss_of_operators_trains_as_the_built_in_it_spells(rng):
+    # Operators on y_true/y_pred record ember.ops, so this is mean squared error.
+    x, y = normal(rng, (16, 3)), normal(rng, (16, 1))
+    histories, start = [], None
+    for loss in ("mse", lambda y_true, y_pred: (y_true - y_pred) ** 2):
+        model = ember.Sequential([ember.Input((3,)), ember.layers.Dense(1)])
+        if start is None:
+            start = model.get_weights()
+        model.set_weights(start)
+        model.compile(ember.optimizers.SGD(0.1), loss)
+        histories.append(model.fit(x, y, batch_size=4, epochs=2, shuffle=False,
+                                   verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
 
-    with pytest.raises(ValueError, match=r"custom Python loss is not supported"):
-        model.compile("sgd", lambda y_true, y_pred: (y_true - y_pred) ** 2)
+
+def test_compile_rejects_a_loss_that_is_not_a_loss():
+    model = ember.Sequential([ember.Input((3,)), ember.layers.Dense(1)])
+    with pytest.raises(ValueError, match="loss"):
+        model.compile("sgd", 42)
 
 
 def test_compile_rejects_reduction_none(rng):

@@ -88,6 +88,8 @@ void Executor::plan_gradients() {
   }
   // A node needs a gradient when a trainable variable lies at or upstream of it.
   requires_grad_.assign(n, 0);
+  for (size_t i = 0; i < input_grad_requested_.size(); ++i)
+    if (input_grad_requested_[i]) requires_grad_[static_cast<size_t>(inputs_[i])] = 1;
   for (int v : order_) {
     if (graph_->is_input(v)) continue;
     bool req = false;
@@ -141,6 +143,20 @@ void Executor::bind_pointers() {
       b.dvar.push_back(variables_[k]->trainable ? var_grads_[k].data() : nullptr);
     b.dvar_accumulate.assign(b.dvar.size(), 0);
   }
+}
+
+void Executor::request_input_gradient(size_t i) {
+  if (i >= inputs_.size()) throw ValueError("request_input_gradient: no input " + std::to_string(i));
+  input_grad_requested_.resize(inputs_.size(), 0);
+  input_grad_requested_[i] = 1;
+  plan_gradients();
+}
+
+const float* Executor::input_grad(size_t i) const {
+  const auto v = static_cast<size_t>(inputs_.at(i));
+  if (i >= input_grad_requested_.size() || !input_grad_requested_[i] || !grad_written_[v])
+    return nullptr;
+  return grads_[v].data();
 }
 
 void Executor::forward(int64_t rows, bool training) {

@@ -40,6 +40,26 @@ Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<
     : graph_(std::move(graph)), exec_(graph_, std::move(inputs), std::move(outputs)) {
   if (exec_.num_inputs() == 0) throw ValueError("a model needs at least one input");
   if (exec_.num_outputs() == 0) throw ValueError("a model needs at least one output");
+  graph_losses_.resize(exec_.num_outputs());
+}
+
+void Model::set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction,
+                           int target, int value) {
+  if (output >= num_outputs())
+    throw ValueError("set_graph_loss: the model has no output " + std::to_string(output));
+  if (!loss_graph) {
+    graph_losses_[output].reset();
+    return;
+  }
+  const Shape& out_shape = graph_->row_shape(exec_.outputs()[output]);
+  if (loss_graph->row_shape(prediction) != out_shape)
+    throw ValueError("custom loss: its prediction input has row shape " +
+                     shape_to_string(loss_graph->row_shape(prediction)) + ", but output " +
+                     std::to_string(output) + " has " + shape_to_string(out_shape));
+  auto exec = std::make_unique<Executor>(std::move(loss_graph), std::vector<int>{prediction, target},
+                                         std::vector<int>{value});
+  exec->request_input_gradient(0);
+  graph_losses_[output] = std::move(exec);
 }
 
 void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
@@ -62,7 +82,19 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
                        std::to_string(o) + " has rank " + std::to_string(rank) +
                        " and the engine computes losses over its last axis (-1)");
   }
-  for (const MetricSpec& m : metrics) check_metric(m, losses);
+  std::vector<Executor*> metric_graphs;
+  for (const MetricSpec& m : metrics) {
+    Executor* graph = nullptr;
+    for (auto& [metric, exec] : graph_metrics_)
+      if (metric == m.metric.get()) graph = exec.get();
+    if (graph) {
+      if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
+        throw ValueError("compile: metric refers to output " + std::to_string(m.output));
+    } else {
+      check_metric(m, losses);
+    }
+    metric_graphs.push_back(graph);
+  }
   exec_.plan_gradients();
   regularized_.clear();
   for (size_t i = 0; i < exec_.trainable().size(); ++i)
@@ -73,6 +105,7 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   losses_ = std::move(losses);
   optimizer_ = std::move(optimizer);
   metrics_ = std::move(metrics);
+  metric_graphs_ = std::move(metric_graphs);
   targets_.assign(num_outputs(), Tensor());
   batch_weights_.assign(num_outputs(), Tensor());
   weighted_.assign(num_outputs(), false);
@@ -100,7 +133,7 @@ void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losse
   auto takes = [](bool sparse) {
     return std::string(sparse ? "integer class ids" : "targets shaped like the output");
   };
-  if (sparse_loss != metric.sparse_targets() && cols != 1)
+  if (!graph_losses_[o] && sparse_loss != metric.sparse_targets() && cols != 1)
     throw ValueError("compile: the metric " + name + " takes " + takes(metric.sparse_targets()) +
                      ", but output " + std::to_string(o) + "'s loss " + loss_name(losses[o].kind) +
                      " takes " + takes(sparse_loss));
@@ -117,7 +150,45 @@ int64_t Model::output_classes(size_t output) const {
   return s.empty() ? 1 : s.back();
 }
 
+void Model::set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Graph> values_graph,
+                             int prediction, int target, int value) {
+  if (!metric || !values_graph) throw ValueError("set_graph_metric: a metric and a graph needed");
+  if (metric->config().kind != MetricKind::Mean)
+    throw ValueError("set_graph_metric: a custom metric function is averaged by a Mean metric");
+  auto exec = std::make_unique<Executor>(std::move(values_graph),
+                                         std::vector<int>{prediction, target},
+                                         std::vector<int>{value});
+  graph_metrics_.emplace_back(metric.get(), std::move(exec));
+}
+
+void Model::update_graph_metric(const MetricSpec& m, Executor& e, int64_t rows) {
+  const auto o = static_cast<size_t>(m.output);
+  const int64_t pred_row = exec_.output_row_size(o), target_row = e.input_row_size(1);
+  if (pred_row != e.input_row_size(0))
+    throw ValueError("custom metric: its prediction input does not match output " +
+                     std::to_string(o));
+  if (target_row != target_row_size(o))
+    throw ValueError("custom metric: its y_true has " + std::to_string(target_row) +
+                     " values per sample, the targets " + std::to_string(target_row_size(o)));
+  e.reserve(rows);
+  std::memcpy(e.input_buffer(0), exec_.output(o), static_cast<size_t>(rows * pred_row) * sizeof(float));
+  std::memcpy(e.input_buffer(1), targets_[o].data(),
+              static_cast<size_t>(rows * target_row) * sizeof(float));
+  e.forward(rows, false);
+  const float* w = nullptr;
+  if (m.weighted && weighted_[o]) {
+    const int64_t stride = pred_row / std::max<int64_t>(output_classes(o), 1);
+    if (metric_weights_.size() < static_cast<size_t>(rows))
+      metric_weights_.resize(static_cast<size_t>(e.capacity()));
+    for (int64_t r = 0; r < rows; ++r)
+      metric_weights_[static_cast<size_t>(r)] = batch_weights_[o].data()[r * stride];
+    w = metric_weights_.data();
+  }
+  m.metric->update(e.output(0), nullptr, w, rows, e.output_row_size(0), 1);
+}
+
 int64_t Model::target_row_size(size_t output) const {
+  if (graph_losses_[output]) return graph_losses_[output]->input_row_size(1);
   const int64_t row = exec_.output_row_size(output);
   if (losses_[output].kind == LossKind::SparseCategoricalCrossentropy)
     return row / std::max<int64_t>(output_classes(output), 1);
@@ -209,9 +280,11 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const float weight = losses_[o].weight;
     // The output's loss reduced as its spec says; the kernel scales the gradient.
     const double value =
-        loss_forward_backward(losses_[o], exec_.output(o), targets_[o].data(),
-                              weighted_[o] ? batch_weights_[o].data() : nullptr, samples, cols,
-                              weight, with_grad ? exec_.output_grad(o) : nullptr);
+        graph_losses_[o]
+            ? graph_loss(o, rows, with_grad)
+            : loss_forward_backward(losses_[o], exec_.output(o), targets_[o].data(),
+                                    weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
+                                    cols, weight, with_grad ? exec_.output_grad(o) : nullptr);
     total += weight * value;
     // Keras logs each output's unweighted loss too ("<output>_loss").
     output_loss_sums_[o] += value * static_cast<double>(rows);
@@ -221,7 +294,12 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   loss_sum_ += total * static_cast<double>(rows);
   seen_ += rows;
   // Keras's compile metrics see no sample weights; weighted_metrics do.
-  for (const MetricSpec& m : metrics_) {
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    const MetricSpec& m = metrics_[i];
+    if (metric_graphs_[i]) {
+      update_graph_metric(m, *metric_graphs_[i], rows);
+      continue;
+    }
     const auto o = static_cast<size_t>(m.output);
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
@@ -230,6 +308,52 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
                      cols);
   }
   return total;
+}
+
+// A custom loss: its graph gives values (rows, k); reduced as Keras's
+// reduce_weighted_values does - the sum of value * sample weight, over the number of
+// values (sum_over_batch_size), over the weights' sum (mean_with_sample_weight), or
+// not divided (sum) - and its gradient flows back through the graph to the output.
+double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
+  Executor& e = *graph_losses_[output];
+  e.reserve(rows);
+  const int64_t pred_row = exec_.output_row_size(output), target_row = e.input_row_size(1);
+  std::memcpy(e.input_buffer(0), exec_.output(output),
+              static_cast<size_t>(rows * pred_row) * sizeof(float));
+  std::memcpy(e.input_buffer(1), targets_[output].data(),
+              static_cast<size_t>(rows * target_row) * sizeof(float));
+  e.forward(rows, with_grad);
+  const int64_t k = e.output_row_size(0);
+  const float* v = e.output(0);
+  const float* w = weighted_[output] ? batch_weights_[output].data() : nullptr;
+  // batch_weights_ holds each sample's weight once per entry of the output's row.
+  const int64_t w_stride = pred_row / std::max<int64_t>(output_classes(output), 1);
+  double sum = 0.0, weight_sum = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const double wr = w ? w[r * w_stride] : 1.0;
+    for (int64_t j = 0; j < k; ++j) sum += wr * v[r * k + j];
+    weight_sum += wr * static_cast<double>(k);
+  }
+  const LossSpec& spec = losses_[output];
+  double divisor = 1.0;
+  if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(rows * k);
+  if (spec.reduction == Reduction::MeanWithSampleWeight) divisor = weight_sum;
+  if (divisor == 0.0) divisor = 1.0;
+  if (with_grad) {
+    float* g = e.output_grad(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto scale = static_cast<float>(spec.weight * (w ? w[r * w_stride] : 1.0) / divisor);
+      std::fill(g + r * k, g + (r + 1) * k, scale);
+    }
+    e.backward(rows);
+    float* out_grad = exec_.output_grad(output);
+    const float* in_grad = e.input_grad(0);
+    if (in_grad)
+      std::memcpy(out_grad, in_grad, static_cast<size_t>(rows * pred_row) * sizeof(float));
+    else
+      std::fill(out_grad, out_grad + rows * pred_row, 0.0f);
+  }
+  return sum / divisor;
 }
 
 double Model::penalty_loss() const {

@@ -21,5 +21,5 @@ from ember.models import Model, Sequential  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks",
-           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
-           "saving", "utils"]
+           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
+           "regularizers", "saving", "utils"]

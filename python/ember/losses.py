@@ -667,6 +667,25 @@ def _engine_loss_spec(fn, kwargs, reduction, weight):
     return _core.LossSpec(fn.__name__, weight=float(weight), reduction=reduction, **params)
 
 
+def custom_loss(identifier):
+    """(fn(y_true, y_pred) -> values, reduction) for a loss without an engine kernel -
+    a Python function of ember.ops, a LossFunctionWrapper around one, or a Loss
+    subclass with its own call() - else None. The model records fn into a graph."""
+    resolved = get(identifier) if not isinstance(identifier, Loss) else identifier
+    if resolved is None:
+        return None
+    if isinstance(resolved, LossFunctionWrapper):
+        if _builtin_name(resolved.fn) is not None:
+            return None
+        fn, kwargs = resolved.fn, dict(resolved._fn_kwargs)
+        return (lambda y_true, y_pred: fn(y_true, y_pred, **kwargs)), resolved.reduction
+    if isinstance(resolved, Loss):
+        return resolved.call, resolved.reduction
+    if _builtin_name(resolved) is not None or not callable(resolved):
+        return None
+    return resolved, "sum_over_batch_size"
+
+
 def engine_spec(loss, weight=1.0):
     """The engine's `_core.LossSpec` for a loss in any form `compile` accepts: its
     kernel, its parameters and reduction, and its weight among the outputs."""
@@ -677,6 +696,11 @@ def engine_spec(loss, weight=1.0):
         return _engine_loss_spec(resolved.fn, resolved._fn_kwargs, resolved.reduction, weight)
     if _builtin_name(resolved) is not None:
         return _engine_loss_spec(resolved, {}, "sum_over_batch_size", weight)
+    custom = custom_loss(resolved)
+    if custom is not None:
+        # The engine computes it from a graph of its own (Model.set_graph_loss); the spec
+        # carries its weight and reduction only.
+        return _core.LossSpec("mean_squared_error", weight=float(weight), reduction=custom[1])
     raise ValueError(
         f"Could not interpret loss identifier: {loss!r}. ember trains with its built-in losses "
         f"({', '.join(sorted(_FUNCTIONS))}), given by name, as functions or as `ember.losses` "

@@ -479,7 +479,9 @@ class Sum(Mean):
 
 
 class MeanMetricWrapper(Mean):
-    """The running mean of `fn(y_true, y_pred, **kwargs)` (computed in NumPy)."""
+    """The running mean of `fn(y_true, y_pred, **kwargs)`: computed in NumPy when used
+    directly; in `compile`, `fn` (written with ember.ops) is recorded into a graph the
+    engine runs on every batch."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         _EngineMetric.__init__(self, name=name, dtype=dtype)
@@ -824,12 +826,25 @@ def _is_accuracy(identifier):
     return isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")
 
 
+def _is_custom_function(obj):
+    """A Python metric function (of ember.ops) rather than one of Keras's."""
+    return (callable(obj) and not isinstance(obj, (type, Metric))
+            and _class_of_function(obj) is None)
+
+
+def is_graph_metric(metric):
+    """True for a compiled metric whose values a graph computes (a MeanMetricWrapper
+    around a custom function of ember.ops)."""
+    return isinstance(metric, MeanMetricWrapper)
+
+
 def check_compile_identifier(identifier):
     """Raises ValueError for a compile metric the engine cannot compute (an unknown
-    name, a custom function or metric), without building anything."""
+    name, a custom stateful metric), without building anything."""
     if identifier is None:
         raise ValueError("Expected metric, received `None`")
-    if _is_accuracy(identifier):
+    if _is_accuracy(identifier) or _is_custom_function(identifier) \
+            or isinstance(identifier, MeanMetricWrapper):
         return
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
@@ -872,6 +887,10 @@ def compile_metric(identifier, target_shape, output_shape):
             SparseCategoricalAccuracy if sparse else CategoricalAccuracy)
         return cls(name=str(identifier))
     obj = get(identifier)
+    if isinstance(obj, MeanMetricWrapper):
+        return obj
+    if _is_custom_function(obj):  # Keras wraps a function as MeanMetricWrapper(fn)
+        return MeanMetricWrapper(obj, name=getattr(obj, "__name__", "mean_metric_wrapper"))
     cls = _engine_class(obj, identifier)
     if not isinstance(obj, Metric):  # a function form: the class computing it
         obj = cls()
@@ -887,6 +906,10 @@ def resolve(identifier, target_shape, output_shape):
     if _is_accuracy(identifier):
         return str(identifier), compile_metric(identifier, target_shape, output_shape)._kind, 0.5
     check_compile_identifier(identifier)
+    if _is_custom_function(identifier):
+        return getattr(identifier, "__name__", "mean_metric_wrapper"), "mean", 0.5
+    if isinstance(identifier, MeanMetricWrapper):
+        return identifier.name, "mean", 0.5
     obj = _BY_NAME[identifier] if isinstance(identifier, str) else identifier
     cls = _engine_class(obj, identifier)
     if isinstance(identifier, str):

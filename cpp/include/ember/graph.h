@@ -107,6 +107,11 @@ class Executor {
 
   // Re-reads which variables are trainable (after layer.trainable changes).
   void plan_gradients();
+  // Also computes d loss / d input i in backward() (a loss graph's prediction input).
+  void request_input_gradient(size_t i);
+  // d loss / d input i after backward(), or null where nothing upstream of the outputs
+  // used the input (its gradient is then zero).
+  const float* input_grad(size_t i) const;
   void reserve(int64_t rows);
   int64_t capacity() const { return capacity_; }
 
@@ -143,6 +148,7 @@ class Executor {
   std::vector<int> order_;  // nodes to run, ascending
   std::vector<Tensor> values_, grads_;
   std::vector<char> requires_grad_, grad_written_;
+  std::vector<char> input_grad_requested_;
   std::vector<OpForward> fwd_;
   std::vector<OpBackward> bwd_;
   std::vector<VariablePtr> variables_;

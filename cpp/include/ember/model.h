@@ -63,6 +63,22 @@ class Model {
   void reset_metrics();
   const std::vector<MetricSpec>& metrics() const { return metrics_; }
 
+  // Output `output` takes its loss from a graph of its own (a custom loss written with
+  // ember.ops) instead of a built-in kernel: loss_graph maps its inputs `prediction`
+  // (shaped like the output) and `target` to per-sample values at node `value`, which
+  // the Model reduces as Keras reduces a loss function's values (the compiled
+  // LossSpec's weight and reduction; sample weights per sample). Call before compile();
+  // a null graph returns the output to its compiled built-in loss.
+  void set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction,
+                      int target, int value);
+  // A compiled Mean metric whose values come from a graph (a custom metric function
+  // written with ember.ops): values_graph maps (prediction, target) to per-sample
+  // values at node `value`, which `metric` averages as Keras's MeanMetricWrapper does.
+  // Register before compile(); clear_graph_metrics() forgets them all.
+  void set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Graph> values_graph,
+                        int prediction, int target, int value);
+  void clear_graph_metrics() { graph_metrics_.clear(); }
+
   Executor& executor() { return exec_; }
   Optimizer& optimizer();
   const std::shared_ptr<Graph>& graph() const { return graph_; }
@@ -87,6 +103,7 @@ class Model {
   // The batch's regularization penalties (the ops' activity penalties and the trainable
   // variables' L1/L2), which Keras adds to the loss it trains on and reports.
   double penalty_loss() const;
+  double graph_loss(size_t output, int64_t rows, bool with_grad);
   void add_penalty_gradients();  // the variables' part; the ops add theirs in backward
 
   std::shared_ptr<Graph> graph_;
@@ -101,6 +118,13 @@ class Model {
   double loss_sum_ = 0.0;
   std::vector<double> output_loss_sums_;  // unweighted, per output
   int64_t seen_ = 0;
+  // Per output: the executor of its custom loss graph, or null for a built-in loss.
+  std::vector<std::unique_ptr<Executor>> graph_losses_;
+  // Custom metric functions: executors by metric, and aligned with metrics_ at compile.
+  std::vector<std::pair<const Metric*, std::unique_ptr<Executor>>> graph_metrics_;
+  std::vector<Executor*> metric_graphs_;
+  std::vector<float> metric_weights_;  // per-row weights for a custom metric
+  void update_graph_metric(const MetricSpec& m, Executor& e, int64_t rows);
 };
 
 }  // namespace ember

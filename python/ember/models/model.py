@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, _data, optimizers
+from ember import _core, _data, ops, optimizers
 from ember import losses as losses_module
 from ember import metrics as metrics_module
 from ember import random as _random
@@ -21,6 +21,23 @@ from ember.callbacks import CallbackList
 from ember.layers.core import InputLayer
 from ember.layers.layer import KerasTensor, Layer, unique_name
 from ember.utils import summary_utils
+
+
+def _same_rank(y_true, y_pred):
+    """Keras's squeeze_or_expand_to_same_rank on graph values: when the ranks differ by
+    one and the higher one ends in an axis of 1, a rank-1 (batch only) value gets a
+    trailing axis, otherwise that axis of 1 is squeezed away."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = ops.expand_dims(y_pred, -1)
+        else:
+            y_true = ops.squeeze(y_true, -1)
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = ops.expand_dims(y_true, -1)
+        else:
+            y_pred = ops.squeeze(y_pred, -1)
+    return y_true, y_pred
 
 
 def _flatten(structure):
@@ -269,14 +286,62 @@ class Model(Layer):
             weights = [weights.get(name, 1.0) for name in self._output_names()]
         metric_specs = [(m._core, o, weighted)
                         for o, m, weighted in self._compile_metrics(targets)]
+        customs = [losses_module.custom_loss(lo) for lo in losses]
+        custom_key = tuple(None if c is None else (id(lo), targets[o].shape[1:])
+                           for o, (c, lo) in enumerate(zip(customs, losses)))
         spec = ([losses_module.engine_spec(lo, w) for lo, w in zip(losses, weights)],
-                metric_specs)
+                metric_specs, custom_key)
         if spec != self._compiled_spec:
+            for o, custom in enumerate(customs):
+                self._set_graph_loss(o, custom, targets[o].shape[1:])
+            self._core.clear_graph_metrics()
+            for o, metric, _ in self._compile_metrics(targets):
+                if metrics_module.is_graph_metric(metric):
+                    fn, kwargs = metric._fn, dict(metric._fn_kwargs)
+                    graph, pred, true, value = self._record_function_of_targets(
+                        o, lambda t, p, fn=fn, kw=kwargs: fn(t, p, **kw),
+                        targets[o].shape[1:], f"metric {metric.name!r}")
+                    self._core.set_graph_metric(metric._core, graph, pred, true, value)
             self._core.compile(spec[0], self.optimizer._core, spec[1])
             self._compiled_spec = spec
         if self._pending_optimizer_state is not None:
             state, self._pending_optimizer_state = self._pending_optimizer_state, None
             self._set_optimizer_state(state)
+
+    def _set_graph_loss(self, o, custom, target_row):
+        """Records a custom loss (a function of ember.ops) for output o into a graph of
+        its own: y_true and y_pred placeholders in, per-sample values out. As Keras,
+        a y_true of one rank less than y_pred gets a trailing axis."""
+        if custom is None:
+            self._core.set_graph_loss(o, None, -1, -1, -1)
+            return
+        fn, _ = custom
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        # Keras aligns ranks for loss functions (LossFunctionWrapper), not in Loss.call.
+        align = not isinstance(losses_module.get(self._losses_per_output()[o]),
+                               losses_module.Loss) or isinstance(
+            losses_module.get(self._losses_per_output()[o]), losses_module.LossFunctionWrapper)
+        self._core.set_graph_loss(o, *self._record_function_of_targets(
+            o, fn, target_row, f"loss {name!r}", align=align))
+
+    def _record_function_of_targets(self, o, fn, target_row, what, align=True):
+        """fn(y_true, y_pred) recorded into a graph of its own, for output o:
+        (graph, y_pred input, y_true input, values node). With `align`, the two are
+        first brought to the same rank as Keras's loss and metric wrappers do."""
+        pred_row = tuple(self.outputs[o].shape[1:])
+        target_row = tuple(target_row)
+        graph = _core.Graph()
+        pred = graph.add_input(list(pred_row), "y_pred")
+        true = graph.add_input(list(target_row), "y_true")
+        with ops.tracing():
+            y_true, y_pred = ops.GraphTensor(graph, true), ops.GraphTensor(graph, pred)
+            if align:
+                y_true, y_pred = _same_rank(y_true, y_pred)
+            value = fn(y_true, y_pred)
+        if not isinstance(value, ops.GraphTensor) or value._graph is not graph:
+            raise TypeError(f"The custom {what} must return values computed from y_true and "
+                            f"y_pred with ember.ops, got {type(value).__name__}")
+        return graph, pred, true, value._node
 
     def _optimizer_variables(self):
         """The trainable variables in the order the engine's optimizer keeps slots for."""
@@ -439,6 +504,8 @@ class Model(Layer):
                 )
             spec = losses_module.engine_spec(loss)
             kernel = spec.name
+            if losses_module.custom_loss(loss) is not None:
+                continue  # a custom loss takes the targets as they come
             out_shape = out.shape[1:]
             if kernel == "sparse_categorical_crossentropy":
                 labels_shape = out_shape[:-1]
