@@ -90,6 +90,15 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
     if (graph) {
       if (m.output < 0 || static_cast<size_t>(m.output) >= num_outputs())
         throw ValueError("compile: metric refers to output " + std::to_string(m.output));
+      const auto o = static_cast<size_t>(m.output);
+      if (graph->input_row_size(0) != exec_.output_row_size(o) ||
+          graph->input_row_size(1) != target_row_size(o, losses[o]))
+        throw ValueError("compile: a custom metric's y_pred and y_true hold " +
+                         std::to_string(graph->input_row_size(0)) + " and " +
+                         std::to_string(graph->input_row_size(1)) + " values per sample, but " +
+                         "output " + std::to_string(o) + " and its targets hold " +
+                         std::to_string(exec_.output_row_size(o)) + " and " +
+                         std::to_string(target_row_size(o, losses[o])));
     } else {
       check_metric(m, losses);
     }
@@ -161,36 +170,43 @@ void Model::set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Gra
   graph_metrics_.emplace_back(metric.get(), std::move(exec));
 }
 
+void Model::run_targets_graph(Executor& e, size_t output, int64_t rows, bool training) {
+  e.reserve(rows);
+  std::memcpy(e.input_buffer(0), exec_.output(output),
+              static_cast<size_t>(rows * exec_.output_row_size(output)) * sizeof(float));
+  std::memcpy(e.input_buffer(1), targets_[output].data(),
+              static_cast<size_t>(rows * e.input_row_size(1)) * sizeof(float));
+  e.forward(rows, training);
+}
+
+const float* Model::row_weights(size_t output, int64_t rows) {
+  if (!weighted_[output]) return nullptr;
+  // batch_weights_ holds each sample's weight once per entry of the output's row.
+  const int64_t stride = exec_.output_row_size(output) /
+                         std::max<int64_t>(output_classes(output), 1);
+  if (stride == 1) return batch_weights_[output].data();
+  if (row_weights_.size() < static_cast<size_t>(rows))
+    row_weights_.resize(static_cast<size_t>(exec_.capacity()));
+  for (int64_t r = 0; r < rows; ++r)
+    row_weights_[static_cast<size_t>(r)] = batch_weights_[output].data()[r * stride];
+  return row_weights_.data();
+}
+
 void Model::update_graph_metric(const MetricSpec& m, Executor& e, int64_t rows) {
   const auto o = static_cast<size_t>(m.output);
-  const int64_t pred_row = exec_.output_row_size(o), target_row = e.input_row_size(1);
-  if (pred_row != e.input_row_size(0))
-    throw ValueError("custom metric: its prediction input does not match output " +
-                     std::to_string(o));
-  if (target_row != target_row_size(o))
-    throw ValueError("custom metric: its y_true has " + std::to_string(target_row) +
-                     " values per sample, the targets " + std::to_string(target_row_size(o)));
-  e.reserve(rows);
-  std::memcpy(e.input_buffer(0), exec_.output(o), static_cast<size_t>(rows * pred_row) * sizeof(float));
-  std::memcpy(e.input_buffer(1), targets_[o].data(),
-              static_cast<size_t>(rows * target_row) * sizeof(float));
-  e.forward(rows, false);
-  const float* w = nullptr;
-  if (m.weighted && weighted_[o]) {
-    const int64_t stride = pred_row / std::max<int64_t>(output_classes(o), 1);
-    if (metric_weights_.size() < static_cast<size_t>(rows))
-      metric_weights_.resize(static_cast<size_t>(e.capacity()));
-    for (int64_t r = 0; r < rows; ++r)
-      metric_weights_[static_cast<size_t>(r)] = batch_weights_[o].data()[r * stride];
-    w = metric_weights_.data();
-  }
-  m.metric->update(e.output(0), nullptr, w, rows, e.output_row_size(0), 1);
+  run_targets_graph(e, o, rows, false);
+  m.metric->update(e.output(0), nullptr, m.weighted ? row_weights(o, rows) : nullptr, rows,
+                   e.output_row_size(0), 1);
 }
 
 int64_t Model::target_row_size(size_t output) const {
+  return target_row_size(output, losses_[output]);
+}
+
+int64_t Model::target_row_size(size_t output, const LossSpec& loss) const {
   if (graph_losses_[output]) return graph_losses_[output]->input_row_size(1);
   const int64_t row = exec_.output_row_size(output);
-  if (losses_[output].kind == LossKind::SparseCategoricalCrossentropy)
+  if (loss.kind == LossKind::SparseCategoricalCrossentropy)
     return row / std::max<int64_t>(output_classes(output), 1);
   return row;
 }
@@ -316,21 +332,13 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
 // not divided (sum) - and its gradient flows back through the graph to the output.
 double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
   Executor& e = *graph_losses_[output];
-  e.reserve(rows);
-  const int64_t pred_row = exec_.output_row_size(output), target_row = e.input_row_size(1);
-  std::memcpy(e.input_buffer(0), exec_.output(output),
-              static_cast<size_t>(rows * pred_row) * sizeof(float));
-  std::memcpy(e.input_buffer(1), targets_[output].data(),
-              static_cast<size_t>(rows * target_row) * sizeof(float));
-  e.forward(rows, with_grad);
-  const int64_t k = e.output_row_size(0);
+  run_targets_graph(e, output, rows, with_grad);
+  const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(output);
   const float* v = e.output(0);
-  const float* w = weighted_[output] ? batch_weights_[output].data() : nullptr;
-  // batch_weights_ holds each sample's weight once per entry of the output's row.
-  const int64_t w_stride = pred_row / std::max<int64_t>(output_classes(output), 1);
+  const float* w = row_weights(output, rows);
   double sum = 0.0, weight_sum = 0.0;
   for (int64_t r = 0; r < rows; ++r) {
-    const double wr = w ? w[r * w_stride] : 1.0;
+    const double wr = w ? w[r] : 1.0;
     for (int64_t j = 0; j < k; ++j) sum += wr * v[r * k + j];
     weight_sum += wr * static_cast<double>(k);
   }
@@ -342,7 +350,7 @@ double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
   if (with_grad) {
     float* g = e.output_grad(0);
     for (int64_t r = 0; r < rows; ++r) {
-      const auto scale = static_cast<float>(spec.weight * (w ? w[r * w_stride] : 1.0) / divisor);
+      const auto scale = static_cast<float>(spec.weight * (w ? w[r] : 1.0) / divisor);
       std::fill(g + r * k, g + (r + 1) * k, scale);
     }
     e.backward(rows);

@@ -163,14 +163,15 @@ std::vector<VariablePtr> BinaryOp::variables() const {
   return v;
 }
 
-const float* BinaryOp::base(const Side& s, const OpForward& f, int64_t row) const {
-  return s.var ? s.var->value.data() : f.in[static_cast<size_t>(s.input)] + row * s.size;
+const float* BinaryOp::base(const Side& s, const std::vector<const float*>& in,
+                           int64_t row) const {
+  return s.var ? s.var->value.data() : in[static_cast<size_t>(s.input)] + row * s.size;
 }
 
 void BinaryOp::forward(const OpForward& f) {
   const int64_t n = out_size_;
   cpu::parallel_for(f.rows, f.rows * n, [&](int64_t r) {
-    const float *pa = base(a_, f, r), *pb = base(b_, f, r);
+    const float *pa = base(a_, f.in, r), *pb = base(b_, f.in, r);
     float* o = f.out + r * n;
     const int64_t *ia = a_.index.data(), *ib = b_.index.data();
     for (int64_t j = 0; j < n; ++j) o[j] = binary_apply(kind_, pa[ia[j]], pb[ib[j]]);
@@ -179,8 +180,6 @@ void BinaryOp::forward(const OpForward& f) {
 
 void BinaryOp::backward(const OpBackward& b) {
   const int64_t n = out_size_;
-  OpForward view;  // the forward inputs, to read the operands as forward did
-  view.in = b.in;
   for (const Side* s : {&a_, &b_}) {
     const bool first = s == &a_;
     if (s->var) {
@@ -189,7 +188,7 @@ void BinaryOp::backward(const OpBackward& b) {
       if (!b.dvar_accumulate[static_cast<size_t>(s->dvar)]) std::fill(dv, dv + s->size, 0.0f);
       // Every row adds into the one variable: rows in sequence.
       for (int64_t r = 0; r < b.rows; ++r) {
-        const float *pa = base(a_, view, r), *pb = base(b_, view, r);
+        const float *pa = base(a_, b.in, r), *pb = base(b_, b.in, r);
         const float *g = b.dout + r * n, *o = b.out + r * n;
         for (int64_t j = 0; j < n; ++j) {
           const float av = pa[a_.index[j]], bv = pb[b_.index[j]];
@@ -203,7 +202,7 @@ void BinaryOp::backward(const OpBackward& b) {
       cpu::parallel_for(b.rows, b.rows * n, [&](int64_t r) {
         float* d = dx + r * s->size;
         if (!accumulate) std::fill(d, d + s->size, 0.0f);
-        const float *pa = base(a_, view, r), *pb = base(b_, view, r);
+        const float *pa = base(a_, b.in, r), *pb = base(b_, b.in, r);
         const float *g = b.dout + r * n, *o = b.out + r * n;
         for (int64_t j = 0; j < n; ++j) {
           const float av = pa[a_.index[j]], bv = pb[b_.index[j]];

@@ -90,6 +90,7 @@ class Model {
   // A compiled metric against its output and the losses about to be compiled.
   void check_metric(const MetricSpec& m, const std::vector<LossSpec>& losses) const;
   int64_t target_row_size(size_t output) const;
+  int64_t target_row_size(size_t output, const LossSpec& loss) const;  // under `loss`
   int64_t output_classes(size_t output) const;  // last axis of output i
   void load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
                   const int64_t* order, int64_t begin, int64_t rows);
@@ -123,7 +124,12 @@ class Model {
   // Custom metric functions: executors by metric, and aligned with metrics_ at compile.
   std::vector<std::pair<const Metric*, std::unique_ptr<Executor>>> graph_metrics_;
   std::vector<Executor*> metric_graphs_;
-  std::vector<float> metric_weights_;  // per-row weights for a custom metric
+  std::vector<float> row_weights_;  // row_weights' gathered copy
+  // Copies output `output`'s batch and its targets into a loss or metric graph's two
+  // inputs and runs it forward.
+  void run_targets_graph(Executor& e, size_t output, int64_t rows, bool training);
+  // One weight per row of output `output`'s batch, or null when it is unweighted.
+  const float* row_weights(size_t output, int64_t rows);
   void update_graph_metric(const MetricSpec& m, Executor& e, int64_t rows);
 };
 

@@ -48,7 +48,8 @@ class BinaryOp final : public Op {
     std::vector<int64_t> index;   // per output element
     int dvar = -1;                // index into variables() when a variable
   };
-  const float* base(const Side& s, const OpForward& f, int64_t row) const;
+  // The operand's row `row` (a variable: the same data for every row).
+  const float* base(const Side& s, const std::vector<const float*>& in, int64_t row) const;
   BinaryKind kind_;
   Side a_, b_;
   Shape out_shape_;
