@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 
-def _pair(keras, rng):
+def _pair(keras):
     models = []
     for lib in (ember, keras):
         models.append(lib.Sequential([lib.Input((4,)), lib.layers.Dense(5, activation="tanh"),
@@ -24,7 +24,7 @@ def _pair(keras, rng):
 def test_steps_per_epoch_trains_the_batches_keras_trains(keras, rng, steps_per_epoch):
     x = rng.normal(size=(70, 4)).astype(np.float32)  # 5 batches of 16 (the last of 6)
     y = rng.normal(size=(70, 1)).astype(np.float32)
-    em, km = _pair(keras, rng)
+    em, km = _pair(keras)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kh = km.fit(x, y, batch_size=16, epochs=4, steps_per_epoch=steps_per_epoch,

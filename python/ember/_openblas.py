@@ -25,17 +25,3 @@ def _load():
 
 
 _lib = _load()
-
-
-def corename():
-    """The kernel set OpenBLAS chose when it loaded (e.g. "SkylakeX", "Haswell"), or None.
-
-    OpenBLAS picks it from the CPU unless the OPENBLAS_CORETYPE environment
-    variable names one; the choice matters: on AVX-512 machines the Haswell
-    (AVX2) kernels run SGEMM at about half the speed of the SkylakeX ones.
-    """
-    fn = getattr(_lib, "scipy_openblas_get_corename", None) if _lib is not None else None
-    if fn is None:
-        return None
-    fn.restype = ctypes.c_char_p
-    return fn().decode()

@@ -309,12 +309,8 @@ def emit(graph, node, activation, name):
         return graph.add_activation(node, activation.__name__, name)
     from ember import ops
 
-    with ops.tracing():
-        out = activation(ops.GraphTensor(graph, node))
-    if not isinstance(out, ops.GraphTensor) or out._graph is not graph:
-        raise TypeError(f"{name}: the activation function must return a value computed with "
-                        f"ember.ops from its input, got {type(out).__name__}")
-    return out._node
+    return ops.record(graph, activation, [ops.GraphTensor(graph, node)],
+                      f"{name}: the activation function")
 
 
 def deserialize(config, custom_objects=None):

@@ -14,36 +14,32 @@ import warnings
 
 import numpy as np
 
-from ember import _core
+from ember import _core, ops
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
 
 
 # -- shapes, as Keras lines them up -------------------------------------------------
-def _pair(y_true, y_pred):
-    """float32 y_true, y_pred; (n,) against (n, 1) lined up (used by ember.metrics)."""
-    y_pred = np.asarray(y_pred, dtype=np.float32)
-    y_true = np.asarray(y_true, dtype=np.float32)
-    if y_true.ndim == y_pred.ndim - 1:
-        y_true = y_true[..., None]
-    elif y_pred.ndim == y_true.ndim - 1:
-        y_pred = y_pred[..., None]
-    return y_true, y_pred
-
-
-def _squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
     """Keras's rule: when the ranks differ by one and the longer one ends in 1, a
-    rank-1 array gains that axis, anything else loses it from the longer one."""
+    rank-1 value gains that axis, anything else loses it from the longer one. Works on
+    arrays (keeping their dtype) and on graph values (ember.ops.GraphTensor) alike."""
+    def expand(x):
+        return ops.expand_dims(x, -1) if isinstance(x, ops.GraphTensor) else x[..., None]
+
+    def squeeze(x):
+        return ops.squeeze(x, -1) if isinstance(x, ops.GraphTensor) else x[..., 0]
+
     if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
         if x2.ndim == 1 and expand_rank_1:
-            x2 = x2[..., None]
+            x2 = expand(x2)
         else:
-            x1 = np.squeeze(x1, -1)
+            x1 = squeeze(x1)
     if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
         if x1.ndim == 1 and expand_rank_1:
-            x1 = x1[..., None]
+            x1 = expand(x1)
         else:
-            x2 = np.squeeze(x2, -1)
+            x2 = squeeze(x2)
     return x1, x2
 
 
@@ -88,46 +84,46 @@ def _kernel_values(name, y_true, y_pred, axis=-1, same_shape=False, **params):
 # -- the functions -------------------------------------------------------------------
 def mean_squared_error(y_true, y_pred):
     """`mean(square(y_true - y_pred), axis=-1)`"""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("mean_squared_error", y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
     """`mean(abs(y_true - y_pred), axis=-1)`"""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("mean_absolute_error", y_true, y_pred)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
     """`100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), 1e-7)), axis=-1)`"""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("mean_absolute_percentage_error", y_true, y_pred)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
     """`mean(square(log(maximum(y_pred, 1e-7) + 1) - log(maximum(y_true, 1e-7) + 1)), -1)`"""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("mean_squared_logarithmic_error", y_true, y_pred)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
     """`-sum(l2_normalize(y_true, axis) * l2_normalize(y_pred, axis), axis)`: -1 for
     aligned vectors, 0 for orthogonal ones (or a zero vector), 1 for opposite ones."""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("cosine_similarity", y_true, y_pred, axis=axis)
 
 
 def huber(y_true, y_pred, delta=1.0):
     """`mean(0.5 * e**2 if |e| <= delta else delta * |e| - 0.5 * delta**2, axis=-1)`
     with `e = y_pred - y_true`."""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("huber", y_true, y_pred, delta=float(delta))
 
 
 def log_cosh(y_true, y_pred):
     """`mean(log(cosh(y_pred - y_true)), axis=-1)`, computed as
     `x + softplus(-2x) - log(2)` so that it stays finite for large errors."""
-    y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
     return _kernel_values("log_cosh", y_true, y_pred)
 
 
@@ -279,12 +275,12 @@ def _reduce_weighted_values(values, sample_weight=None, mask=None,
         else:
             float_mask = mask.astype(np.float32)
         if sample_weight is not None:
-            float_mask, sample_weight = _squeeze_or_expand_to_same_rank(float_mask, sample_weight)
+            float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
             sample_weight = sample_weight * float_mask
         else:
             sample_weight = float_mask
     if sample_weight is not None:
-        values, sample_weight = _squeeze_or_expand_to_same_rank(values, sample_weight)
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         values = values * sample_weight
     if reduction in (None, "none") or values.shape in ((), (0,)):
         return values
@@ -359,7 +355,7 @@ class LossFunctionWrapper(Loss):
             _engine_loss_spec(fn, kwargs, self.reduction, 1.0)
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
+        y_true, y_pred = squeeze_or_expand_to_same_rank(*_floats(y_true, y_pred))
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self):
@@ -573,7 +569,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         values = np.asarray(self.call(y_true, y_pred), dtype=np.float32)
         if self.ignore_class is None:
             return values, None
-        y_true, y_pred = _squeeze_or_expand_to_same_rank(y_true, y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         labels, _ = _sparse_labels(y_true, y_pred, self.axis)
         return values, labels != np.float32(self.ignore_class)
 
@@ -668,9 +664,11 @@ def _engine_loss_spec(fn, kwargs, reduction, weight):
 
 
 def custom_loss(identifier):
-    """(fn(y_true, y_pred) -> values, reduction) for a loss without an engine kernel -
-    a Python function of ember.ops, a LossFunctionWrapper around one, or a Loss
-    subclass with its own call() - else None. The model records fn into a graph."""
+    """(fn(y_true, y_pred) -> values, reduction, align) for a loss without an engine
+    kernel - a Python function of ember.ops, a LossFunctionWrapper around one, or a
+    Loss subclass with its own call() - else None. The model records fn into a graph;
+    `align`: first bring y_true and y_pred to one rank, as Keras's LossFunctionWrapper
+    does (a Loss subclass's call gets them as they are)."""
     resolved = get(identifier) if not isinstance(identifier, Loss) else identifier
     if resolved is None:
         return None
@@ -678,12 +676,12 @@ def custom_loss(identifier):
         if _builtin_name(resolved.fn) is not None:
             return None
         fn, kwargs = resolved.fn, dict(resolved._fn_kwargs)
-        return (lambda y_true, y_pred: fn(y_true, y_pred, **kwargs)), resolved.reduction
+        return (lambda y_true, y_pred: fn(y_true, y_pred, **kwargs)), resolved.reduction, True
     if isinstance(resolved, Loss):
-        return resolved.call, resolved.reduction
+        return resolved.call, resolved.reduction, False
     if _builtin_name(resolved) is not None or not callable(resolved):
         return None
-    return resolved, "sum_over_batch_size"
+    return resolved, "sum_over_batch_size", True
 
 
 def engine_spec(loss, weight=1.0):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ember import _core
 from ember.layers.layer import unique_name
+from ember.losses import squeeze_or_expand_to_same_rank
 
 _EPSILON = np.float32(1e-7)
 
@@ -27,22 +28,6 @@ def _snake(name):
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _squeeze_or_expand(x1, x2, expand_rank_1=True):
-    """Keras's squeeze_or_expand_to_same_rank: when the ranks differ by one and the
-    longer array ends in 1, a rank-1 array gains that axis, otherwise the longer loses it."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        if x2.ndim == 1 and expand_rank_1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1[..., 0]
-    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        if x1.ndim == 1 and expand_rank_1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2[..., 0]
-    return x1, x2
 
 
 def _float32(x, what):
@@ -56,7 +41,7 @@ def _pair(y_true, y_pred):
     """float32 (y_true, y_pred) of one shape, after Keras's squeeze/expand rule."""
     y_pred = _float32(y_pred, "y_pred")
     y_true = _float32(y_true, "y_true")
-    y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred must have the same shape, got y_true.shape="
                          f"{y_true.shape} and y_pred.shape={y_pred.shape}")
@@ -192,7 +177,7 @@ def _confusion_weights(sample_weight, y_true):
     """Keras's update_confusion_matrix_variables: the weight gains a trailing axis,
     loses it again when that lines it up with y_true, and broadcasts like NumPy."""
     w = _float32(sample_weight, "sample_weight")[..., None]
-    _, w = _squeeze_or_expand(y_true, w, expand_rank_1=False)
+    _, w = squeeze_or_expand_to_same_rank(y_true, w, expand_rank_1=False)
     try:
         return np.ascontiguousarray(np.broadcast_to(w, y_true.shape), np.float32)
     except ValueError:
@@ -512,7 +497,7 @@ class _ConfusionMetric(_EngineMetric):
     def _prepare(self, y_true, y_pred, sample_weight):
         y_pred = _float32(y_pred, "y_pred")
         y_true = _float32(y_true, "y_true")
-        y_pred, y_true = _squeeze_or_expand(y_pred, y_true)
+        y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
         if y_true.shape != y_pred.shape:
             raise ValueError(f"{self.name}: y_true and y_pred must have the same shape, got "
                              f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}")
@@ -719,7 +704,8 @@ class R2Score(_EngineMetric):
         self.num_regressors = num_regressors
 
     def _prepare(self, y_true, y_pred, sample_weight):
-        y_true, y_pred = _squeeze_or_expand(_float32(y_true, "y_true"), _float32(y_pred, "y_pred"))
+        y_true, y_pred = squeeze_or_expand_to_same_rank(_float32(y_true, "y_true"),
+                                                        _float32(y_pred, "y_pred"))
         if y_pred.ndim != 2 or y_true.ndim != 2:
             raise ValueError("R2Score expects 2D inputs with shape (batch_size, output_dim). "
                              f"Received input shapes: y_pred.shape={y_pred.shape} and "

@@ -107,6 +107,22 @@ def tracing():
         _tracing[0] -= 1
 
 
+def record(graph, fn, args, what):
+    """Runs fn(*args) on graph values, recording its ops into `graph`; returns the
+    node of what it returns (a list of nodes for a list or tuple). Anything that is
+    not a value of this graph raises a TypeError that starts with `what`."""
+    with tracing():
+        out = fn(*args)
+    multi = isinstance(out, (list, tuple))
+    nodes = []
+    for value in (out if multi else [out]):
+        if not isinstance(value, GraphTensor) or value._graph is not graph:
+            raise TypeError(f"{what} must return values computed with ember.ops from its "
+                            f"inputs, got {type(value).__name__}")
+        nodes.append(value._node)
+    return nodes if multi else nodes[0]
+
+
 def _graph_of(*values):
     graphs = {id(v._graph): v._graph for v in values if isinstance(v, GraphTensor)}
     if len(graphs) > 1:
@@ -367,9 +383,9 @@ def log_softmax(x, axis=-1):
 def _reduce(kind, x, axis, keepdims, numpy_fn):
     if not isinstance(x, GraphTensor):
         _check_weights_alone(kind, x)
-        return np.asarray(numpy_fn(_array(x), axis=axis if axis is None else
-                                   (tuple(axis) if isinstance(axis, (list, tuple)) else axis),
-                                   keepdims=keepdims), dtype=_F32)
+        if isinstance(axis, list):
+            axis = tuple(axis)
+        return np.asarray(numpy_fn(_array(x), axis=axis, keepdims=keepdims), dtype=_F32)
     if axis is None:
         raise ValueError(f"ember.ops.{kind}: axis=None would reduce over the batch axis too; "
                          "inside a layer, name the axes to reduce (e.g. axis=-1)")
@@ -426,6 +442,12 @@ def _gather(x, out_row, index, op):
     return _wrap(x._graph, node)
 
 
+def _reshaped(x, row, op):
+    """x with each row reshaped to `row` (the same values in the same order): the
+    engine's Reshape op, a row-major copy."""
+    return _wrap(x._graph, _core.add_reshape(x._graph, x._node, list(row), _name(op)))
+
+
 def _positions(x):
     return np.arange(math.prod(x._row), dtype=np.int64).reshape(x._row)
 
@@ -440,10 +462,10 @@ def reshape(x, newshape):
                          "first, as -1 or None")
     row = tuple(-1 if d is None else int(d) for d in newshape[1:])
     try:
-        out = _positions(x).reshape(row)
+        row = np.empty(x._row, np.int8).reshape(row).shape  # resolves -1, checks the size
     except ValueError:
         raise ValueError(f"ember.ops.reshape: cannot reshape {x.shape} to {newshape}") from None
-    return _gather(x, out.shape, out, "reshape")
+    return _reshaped(x, row, "reshape")
 
 
 def transpose(x, axes=None):
@@ -466,8 +488,9 @@ def expand_dims(x, axis):
     a = a + x.ndim + 1 if a < 0 else a
     if not 1 <= a <= x.ndim:
         raise ValueError(f"ember.ops.expand_dims: axis {axis} is out of range (or the batch axis)")
-    out = np.expand_dims(_positions(x), a - 1)
-    return _gather(x, out.shape, out, "expand_dims")
+    row = list(x._row)
+    row.insert(a - 1, 1)
+    return _reshaped(x, row, "expand_dims")
 
 
 def squeeze(x, axis=None):
@@ -479,8 +502,11 @@ def squeeze(x, axis=None):
     else:
         axes = tuple(_normalize_axis(a, x.ndim, "squeeze") - 1 for a in
                      (axis if isinstance(axis, (list, tuple)) else (axis,)))
-    out = np.squeeze(_positions(x), axes)
-    return _gather(x, out.shape, out, "squeeze")
+    for a in axes:
+        if x._row[a] != 1:
+            raise ValueError(f"ember.ops.squeeze: axis {a + 1} of {x.shape} has size "
+                             f"{x._row[a]}, not 1")
+    return _reshaped(x, [d for i, d in enumerate(x._row) if i not in axes], "squeeze")
 
 
 def _getitem(x, key):

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from ember import _core, initializers, regularizers
+from ember import _core, initializers, ops, regularizers
 from ember.variables import Variable
 
 _uids = collections.defaultdict(int)
@@ -208,7 +208,7 @@ class Layer:
         self._trainable = bool(value)
         for w in self._weights:
             w.trainable = self._trainable and w._layer_trainable
-        for layer in self.__dict__.get("_sublayers") and self._tracked_sublayers() or []:
+        for layer in self._tracked_sublayers():
             layer.trainable = value
 
     def get_weights(self):
@@ -273,21 +273,9 @@ class Layer:
         kernels; a subclass with a `call()` is recorded op by op through ember.ops."""
         if not self._has_custom_call():
             raise NotImplementedError(f"{type(self).__name__} cannot run in the engine yet")
-        from ember import ops
-
         values = [ops.GraphTensor(graph, n) for n in input_nodes]
         arg = values if getattr(self, "_called_with_list", len(values) > 1) else values[0]
-        with ops.tracing():
-            out = self.call(arg)
-        multi = isinstance(out, (list, tuple))
-        nodes = []
-        for o in (out if multi else [out]):
-            if not isinstance(o, ops.GraphTensor) or o._graph is not graph:
-                raise TypeError(
-                    f"Layer {self.name}: call() must return values computed from its inputs with "
-                    f"ember.ops (or other layers), got {type(o).__name__}")
-            nodes.append(o._node)
-        return nodes if multi else nodes[0]
+        return ops.record(graph, self.call, [arg], f"Layer {self.name}: call()")
 
     def _maybe_build(self, input_shape):
         if not self.built:
@@ -300,8 +288,6 @@ class Layer:
         symbolic outputs; on arrays runs the layer at once and returns arrays."""
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         self._called_with_list = isinstance(inputs, (list, tuple))
-        from ember import ops
-
         if any(isinstance(t, ops.GraphTensor) for t in flat):
             return self._call_in_graph(inputs, flat)
         symbolic = [isinstance(t, KerasTensor) for t in flat]
@@ -325,8 +311,6 @@ class Layer:
     def _call_in_graph(self, inputs, flat):
         """Called from another layer's call() while that one is recorded: adds this
         layer's ops to the same graph."""
-        from ember import ops
-
         if not all(isinstance(t, ops.GraphTensor) for t in flat):
             raise TypeError(f"{self.name}: cannot mix graph values and arrays in one call")
         graph = flat[0]._graph
@@ -392,9 +376,8 @@ class Layer:
         # Keras saves the variables created trainable first, then the others. A custom
         # layer's sub-layers' variables follow its own (Keras nests them in the file).
         own = self._weights
-        subs = [w for w in self._all_weights()[len(own):]]
         return ([w for w in own if w._layer_trainable]
-                + [w for w in own if not w._layer_trainable] + subs)
+                + [w for w in own if not w._layer_trainable] + self._all_weights()[len(own):])
 
     def save_own_variables(self, store):
         """Writes this layer's variables into `store` under "0", "1", ..."""

@@ -23,23 +23,6 @@ from ember.layers.layer import KerasTensor, Layer, unique_name
 from ember.utils import summary_utils
 
 
-def _same_rank(y_true, y_pred):
-    """Keras's squeeze_or_expand_to_same_rank on graph values: when the ranks differ by
-    one and the higher one ends in an axis of 1, a rank-1 (batch only) value gets a
-    trailing axis, otherwise that axis of 1 is squeezed away."""
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        if y_pred.ndim == 1:
-            y_pred = ops.expand_dims(y_pred, -1)
-        else:
-            y_true = ops.squeeze(y_true, -1)
-    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        if y_true.ndim == 1:
-            y_true = ops.expand_dims(y_true, -1)
-        else:
-            y_pred = ops.squeeze(y_pred, -1)
-    return y_true, y_pred
-
-
 def _flatten(structure):
     if isinstance(structure, dict):
         return list(structure.values())
@@ -287,21 +270,23 @@ class Model(Layer):
         metric_specs = [(m._core, o, weighted)
                         for o, m, weighted in self._compile_metrics(targets)]
         customs = [losses_module.custom_loss(lo) for lo in losses]
-        custom_key = tuple(None if c is None else (id(lo), targets[o].shape[1:])
-                           for o, (c, lo) in enumerate(zip(customs, losses)))
+        graph_metrics = [(o, m) for o, m, _ in self._compile_metrics(targets)
+                         if metrics_module.is_graph_metric(m)]
+        # Custom losses and metrics are recorded for the targets' shapes: new shapes,
+        # new recordings.
+        recorded_for = (tuple(id(lo) for lo in losses), tuple(t.shape[1:] for t in targets)) \
+            if graph_metrics or any(customs) else None
         spec = ([losses_module.engine_spec(lo, w) for lo, w in zip(losses, weights)],
-                metric_specs, custom_key)
+                metric_specs, recorded_for)
         if spec != self._compiled_spec:
             for o, custom in enumerate(customs):
                 self._set_graph_loss(o, custom, targets[o].shape[1:])
             self._core.clear_graph_metrics()
-            for o, metric, _ in self._compile_metrics(targets):
-                if metrics_module.is_graph_metric(metric):
-                    fn, kwargs = metric._fn, dict(metric._fn_kwargs)
-                    graph, pred, true, value = self._record_function_of_targets(
-                        o, lambda t, p, fn=fn, kw=kwargs: fn(t, p, **kw),
-                        targets[o].shape[1:], f"metric {metric.name!r}")
-                    self._core.set_graph_metric(metric._core, graph, pred, true, value)
+            for o, metric in graph_metrics:
+                fn, kwargs = metric._fn, dict(metric._fn_kwargs)
+                self._core.set_graph_metric(metric._core, *self._record_function_of_targets(
+                    o, lambda t, p, fn=fn, kw=kwargs: fn(t, p, **kw), targets[o].shape[1:],
+                    f"The custom metric {metric.name!r}"))
             self._core.compile(spec[0], self.optimizer._core, spec[1])
             self._compiled_spec = spec
         if self._pending_optimizer_state is not None:
@@ -310,19 +295,15 @@ class Model(Layer):
 
     def _set_graph_loss(self, o, custom, target_row):
         """Records a custom loss (a function of ember.ops) for output o into a graph of
-        its own: y_true and y_pred placeholders in, per-sample values out. As Keras,
-        a y_true of one rank less than y_pred gets a trailing axis."""
+        its own: y_true and y_pred placeholders in, per-sample values out (None: the
+        output's built-in loss)."""
         if custom is None:
             self._core.set_graph_loss(o, None, -1, -1, -1)
             return
-        fn, _ = custom
+        fn, _, align = custom
         name = getattr(fn, "__name__", None) or type(fn).__name__
-        # Keras aligns ranks for loss functions (LossFunctionWrapper), not in Loss.call.
-        align = not isinstance(losses_module.get(self._losses_per_output()[o]),
-                               losses_module.Loss) or isinstance(
-            losses_module.get(self._losses_per_output()[o]), losses_module.LossFunctionWrapper)
         self._core.set_graph_loss(o, *self._record_function_of_targets(
-            o, fn, target_row, f"loss {name!r}", align=align))
+            o, fn, target_row, f"The custom loss {name!r}", align=align))
 
     def _record_function_of_targets(self, o, fn, target_row, what, align=True):
         """fn(y_true, y_pred) recorded into a graph of its own, for output o:
@@ -333,15 +314,15 @@ class Model(Layer):
         graph = _core.Graph()
         pred = graph.add_input(list(pred_row), "y_pred")
         true = graph.add_input(list(target_row), "y_true")
-        with ops.tracing():
-            y_true, y_pred = ops.GraphTensor(graph, true), ops.GraphTensor(graph, pred)
+
+        def aligned(y_true, y_pred):
             if align:
-                y_true, y_pred = _same_rank(y_true, y_pred)
-            value = fn(y_true, y_pred)
-        if not isinstance(value, ops.GraphTensor) or value._graph is not graph:
-            raise TypeError(f"The custom {what} must return values computed from y_true and "
-                            f"y_pred with ember.ops, got {type(value).__name__}")
-        return graph, pred, true, value._node
+                y_true, y_pred = losses_module.squeeze_or_expand_to_same_rank(y_true, y_pred)
+            return fn(y_true, y_pred)
+
+        value = ops.record(graph, aligned,
+                           [ops.GraphTensor(graph, true), ops.GraphTensor(graph, pred)], what)
+        return graph, pred, true, value
 
     def _optimizer_variables(self):
         """The trainable variables in the order the engine's optimizer keeps slots for."""
