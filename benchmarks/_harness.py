@@ -279,6 +279,24 @@ def blas_info(path_contains=None):
     return "; ".join(out) or None
 
 
+def torch_mlp(weights):
+    """The MLP as a torch.nn.Sequential: Linear layers holding [(kernel (in, out), bias),
+    ...] with ReLU between them (no output activation: callers add what they need)."""
+    import torch
+    from torch import nn
+
+    mods = []
+    for i, (kernel, bias) in enumerate(weights):
+        lin = nn.Linear(*kernel.shape)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(kernel.T))
+            lin.bias.copy_(torch.from_numpy(bias))
+        mods.append(lin)
+        if i < len(weights) - 1:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
 def progress(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 

@@ -78,19 +78,9 @@ def _keras_like_calls(K, weights, x1, block=None):
 
 def _torch_calls(weights, x1, threads):
     import torch
-    from torch import nn
 
     torch.set_num_threads(threads)
-    mods = []
-    for i, (kernel, bias) in enumerate(weights):
-        lin = nn.Linear(*kernel.shape)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(kernel.T))
-            lin.bias.copy_(torch.from_numpy(bias))
-        mods.append(lin)
-        if i < len(weights) - 1:
-            mods.append(nn.ReLU())
-    model = nn.Sequential(*mods).eval()
+    model = H.torch_mlp(weights).eval()
 
     def call():
         with torch.no_grad():

@@ -174,17 +174,7 @@ def _torch_runner(cfg, x, y, xw, yw, seed, threads):
     gen = torch.Generator().manual_seed(seed)
 
     def build(weights):
-        mods = []
-        for i, (kernel, bias) in enumerate(weights):
-            lin = nn.Linear(*kernel.shape)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(kernel.T))
-                lin.bias.copy_(torch.from_numpy(bias))
-            mods.append(lin)
-            if i < len(weights) - 1:
-                mods.append(nn.ReLU())
-        # no softmax layer: CrossEntropyLoss takes logits
-        return nn.Sequential(*mods)
+        return H.torch_mlp(weights)  # no softmax layer: CrossEntropyLoss takes logits
 
     def fit(model, opt, loss_fn, X, Y, epochs):
         n, b = X.shape[0], cfg["batch"]
