@@ -79,13 +79,26 @@ void Executor::plan_gradients() {
   trainable_.clear();
   trainable_params_.clear();
   trainable_grads_.clear();
+  trainable_index_.assign(variables_.size(), 0);
+  var_grad_delivered_.assign(variables_.size(), 0);
   for (size_t i = 0; i < variables_.size(); ++i) {
     if (!variables_[i]->trainable) continue;
+    trainable_index_[i] = trainable_.size();
     var_grads_[i] = Tensor(variables_[i]->value.shape());
     trainable_.push_back(variables_[i].get());
     trainable_params_.push_back(variables_[i]->value.data());
     trainable_grads_.push_back(var_grads_[i].data());
   }
+  // A variable's gradient is final after the backward of its first user in forward
+  // order: backward visits that user last.
+  final_vars_.assign(n, {});
+  std::vector<char> seen(variables_.size(), 0);
+  for (int v : order_)
+    for (size_t k : node_vars_[static_cast<size_t>(v)])
+      if (!seen[k]) {
+        seen[k] = 1;
+        final_vars_[static_cast<size_t>(v)].push_back(k);
+      }
   // A node needs a gradient when a trainable variable lies at or upstream of it.
   requires_grad_.assign(n, 0);
   for (size_t i = 0; i < input_grad_requested_.size(); ++i)
@@ -171,10 +184,16 @@ void Executor::forward(int64_t rows, bool training) {
   }
 }
 
-void Executor::backward(int64_t rows) {
+void Executor::backward(int64_t rows, const std::function<void(size_t)>& on_grad_ready) {
   // The loss has written every output's gradient; everything else starts unwritten.
   std::fill(grad_written_.begin(), grad_written_.end(), 0);
   std::fill(var_grad_written_.begin(), var_grad_written_.end(), 0);
+  std::fill(var_grad_delivered_.begin(), var_grad_delivered_.end(), 0);
+  auto deliver = [&](size_t k) {
+    if (!on_grad_ready || !variables_[k]->trainable || var_grad_delivered_[k]) return;
+    var_grad_delivered_[k] = 1;
+    on_grad_ready(trainable_index_[k]);
+  };
   for (int o : outputs_) grad_written_[static_cast<size_t>(o)] = 1;
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
     const int v = *it;
@@ -196,10 +215,15 @@ void Executor::backward(int64_t rows) {
       var_grad_written_[k] = 1;
     }
     graph_->op(v)->backward(b);
+    for (size_t k : final_vars_[sv])
+      if (var_grad_written_[k]) deliver(k);
   }
   // A trainable variable the loss does not reach has a zero gradient, as in Keras.
-  for (size_t k = 0; k < variables_.size(); ++k)
-    if (variables_[k]->trainable && !var_grad_written_[k]) var_grads_[k].fill(0.0f);
+  for (size_t k = 0; k < variables_.size(); ++k) {
+    if (!variables_[k]->trainable) continue;
+    if (!var_grad_written_[k]) var_grads_[k].fill(0.0f);
+    deliver(k);
+  }
 }
 
 }  // namespace ember

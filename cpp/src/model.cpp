@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "ember/error.h"
 #include "ember/kernels.h"
@@ -373,12 +374,15 @@ double Model::penalty_loss() const {
   return sum;
 }
 
-void Model::add_penalty_gradients() {
-  for (size_t i : regularized_) {
-    const Variable& v = *exec_.trainable()[i];
+void Model::add_penalty_gradient(size_t i) {
+  const Variable& v = *exec_.trainable()[i];
+  if (v.l1 != 0.0f || v.l2 != 0.0f)
     kernels::add_penalty_gradient(v.value.data(), v.value.size(), v.l1, v.l2,
                                   exec_.trainable_grad(i));
-  }
+}
+
+void Model::add_penalty_gradients() {
+  for (size_t i : regularized_) add_penalty_gradient(i);
 }
 
 void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
@@ -390,14 +394,29 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
   const int64_t n = x[0].rows;
   check_sample_weights(sample_weights, n);
   exec_.reserve(std::min(batch_size, std::max<int64_t>(n, 1)));
+  // Each variable is updated as soon as backward has its gradient, while that
+  // gradient (and, for most layers, the weights the layer's backward just read) are
+  // still in cache; the step is the same as updating them all at the end.
+  const bool per_variable = optimizer_->steps_per_variable();
+  const std::vector<float*>& params = exec_.trainable_params();
+  const std::function<void(size_t)> update_variable = [this, &params](size_t i) {
+    add_penalty_gradient(i);
+    optimizer_->apply_one(i, params[i], exec_.trainable_grads()[i]);
+  };
   for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
     load_sample_weights(sample_weights, order, start, rows);
     exec_.forward(rows, true);
     accumulate_loss_and_metrics(rows, true);
-    exec_.backward(rows);
-    add_penalty_gradients();
-    optimizer_->apply(exec_.trainable_params(), exec_.trainable_grads());
+    if (per_variable) {
+      optimizer_->open_step(params);
+      exec_.backward(rows, update_variable);
+      optimizer_->close_step();
+    } else {
+      exec_.backward(rows);
+      add_penalty_gradients();
+      optimizer_->apply(params, exec_.trainable_grads());
+    }
   });
 }
 

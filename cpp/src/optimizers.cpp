@@ -71,7 +71,6 @@ void Optimizer::allocate_slots(const std::vector<int64_t>& sizes) {
     for (size_t s = 0; s < per_var; ++s)
       slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s));
   clip_scratch_.clear();
-  clipped_grads_.clear();
 }
 
 void Optimizer::set_scalar_state(const std::vector<float>& values) {
@@ -125,68 +124,102 @@ void Optimizer::exclude_from_weight_decay(std::vector<std::shared_ptr<const Vari
   decays_resolved_ = false;
 }
 
-const std::vector<const float*>& Optimizer::clipped(const std::vector<const float*>& grads) {
-  const bool by_norm = is_on(clipnorm_), by_global = !by_norm && is_on(global_clipnorm_),
-             by_value = !by_norm && !by_global && is_on(clipvalue_);
-  if (!by_norm && !by_global && !by_value) return grads;
+const float* Optimizer::clipped_one(size_t i, const float* grad) {
+  const bool by_norm = is_on(clipnorm_), by_value = !by_norm && is_on(clipvalue_);
+  if (!by_norm && !by_value) return grad;
   if (clip_scratch_.size() != sizes_.size()) {  // first clipped step since build
     clip_scratch_.clear();
-    clipped_grads_.clear();
-    for (int64_t n : sizes_) {
-      clip_scratch_.emplace_back(Shape{n});
-      clipped_grads_.push_back(clip_scratch_.back().data());
-    }
+    for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n});
   }
-  float global_scale = 1.0f;
-  if (by_global) {
-    // Keras sums each gradient's squares in float32, then those sums.
-    double total = 0.0;
-    for (size_t i = 0; i < grads.size(); ++i)
-      total += static_cast<float>(kernels::sum_of_squares(grads[i], sizes_[i]));
-    global_scale = kernels::global_clip_scale(total, *global_clipnorm_);
-  }
-  for (size_t i = 0; i < grads.size(); ++i) {
-    float* out = clip_scratch_[i].data();
-    if (by_norm) kernels::clip_by_norm(grads[i], out, sizes_[i], *clipnorm_);
-    if (by_global) kernels::scale_gradient(grads[i], out, sizes_[i], global_scale);
-    if (by_value) kernels::clip_by_value(grads[i], out, sizes_[i], *clipvalue_);
-  }
-  return clipped_grads_;
+  float* out = clip_scratch_[i].data();
+  if (by_norm) kernels::clip_by_norm(grad, out, sizes_[i], *clipnorm_);
+  if (by_value) kernels::clip_by_value(grad, out, sizes_[i], *clipvalue_);
+  return out;
 }
 
-void Optimizer::decay_weights(const std::vector<float*>& params, float lr) {
-  if (!decays_resolved_) {
-    // Which variables decay is fixed until the next build or exclusion: decide it once.
-    std::vector<std::regex> patterns(decay_excluded_patterns_.begin(),
-                                     decay_excluded_patterns_.end());
-    if (!patterns.empty() && names_.size() != params.size())
-      throw ValueError(name() +
-                       ": exclude_from_weight_decay(var_names=...) matches variable names, but "
-                       "the optimizer was built from sizes alone; build it with the variables "
-                       "first (in Python: optimizer.build(model.trainable_variables))");
-    for (size_t i = 0; i < params.size(); ++i) {
-      bool excluded = std::any_of(decay_excluded_.begin(), decay_excluded_.end(),
-                                  [&](const auto& v) { return v->value.data() == params[i]; });
-      for (const std::regex& p : patterns) excluded = excluded || std::regex_search(names_[i], p);
-      decays_[i] = !excluded;
-    }
-    decays_resolved_ = true;
+void Optimizer::resolve_decays(const std::vector<float*>& params) {
+  if (decays_resolved_) return;
+  std::vector<std::regex> patterns(decay_excluded_patterns_.begin(),
+                                   decay_excluded_patterns_.end());
+  if (!patterns.empty() && names_.size() != params.size())
+    throw ValueError(name() +
+                     ": exclude_from_weight_decay(var_names=...) matches variable names, but "
+                     "the optimizer was built from sizes alone; build it with the variables "
+                     "first (in Python: optimizer.build(model.trainable_variables))");
+  for (size_t i = 0; i < params.size(); ++i) {
+    bool excluded = std::any_of(decay_excluded_.begin(), decay_excluded_.end(),
+                                [&](const auto& v) { return v->value.data() == params[i]; });
+    for (const std::regex& p : patterns) excluded = excluded || std::regex_search(names_[i], p);
+    decays_[i] = !excluded;
   }
-  for (size_t i = 0; i < params.size(); ++i)
-    if (decays_[i]) kernels::decay_weights(params[i], sizes_[i], *weight_decay_, lr);
+  decays_resolved_ = true;
+}
+
+void Optimizer::check_count(size_t params, size_t grads) const {
+  if (params != slots_.size() || grads != slots_.size())
+    throw ValueError(name() + ": optimizer was built for " + std::to_string(slots_.size()) +
+                     " variables but got " + std::to_string(params));
+}
+
+// set_clipping allows one of clipnorm and global_clipnorm at most.
+bool Optimizer::steps_per_variable() const { return !is_on(global_clipnorm_); }
+
+void Optimizer::open_step(const std::vector<float*>& params) {
+  if (!steps_per_variable())
+    throw ValueError(name() + ": global_clipnorm needs every gradient before any update");
+  check_count(params.size(), params.size());
+  open_lr_ = current_learning_rate();
+  if (is_on(weight_decay_)) resolve_decays(params);
+  open_step_ = iterations + 1;
+  begin_step(open_step_, open_lr_);
+}
+
+// Keras's order for one variable: clip its gradient, decay it, update it.
+void Optimizer::apply_one(size_t i, float* param, const float* grad) {
+  if (open_step_ == 0) throw ValueError(name() + ": apply_one outside open_step/close_step");
+  if (i >= slots_.size())
+    throw ValueError(name() + ": no variable " + std::to_string(i) + " in this optimizer");
+  const float* g = clipped_one(i, grad);
+  if (is_on(weight_decay_) && decays_[i])
+    kernels::decay_weights(param, sizes_[i], *weight_decay_, open_lr_);
+  update(slots_[i], param, g, sizes_[i], open_step_, open_lr_);
+}
+
+void Optimizer::close_step() {
+  if (open_step_ == 0) throw ValueError(name() + ": close_step without open_step");
+  iterations = open_step_;
+  open_step_ = 0;
 }
 
 void Optimizer::apply(const std::vector<float*>& params, const std::vector<const float*>& grads) {
-  if (params.size() != slots_.size() || grads.size() != slots_.size())
-    throw ValueError(name() + ": optimizer was built for " + std::to_string(slots_.size()) +
-                     " variables but got " + std::to_string(params.size()));
+  check_count(params.size(), grads.size());
+  if (steps_per_variable()) {
+    open_step(params);
+    for (size_t i = 0; i < params.size(); ++i) apply_one(i, params[i], grads[i]);
+    close_step();
+    return;
+  }
+  // global_clipnorm: Keras sums each gradient's squares in float32, then those sums,
+  // and scales every gradient by the one factor before any update.
   const float lr = current_learning_rate();
-  const std::vector<const float*>& g = clipped(grads);
-  if (is_on(weight_decay_)) decay_weights(params, lr);
+  double total = 0.0;
+  for (size_t i = 0; i < grads.size(); ++i)
+    total += static_cast<float>(kernels::sum_of_squares(grads[i], sizes_[i]));
+  const float scale = kernels::global_clip_scale(total, *global_clipnorm_);
+  if (clip_scratch_.size() != sizes_.size()) {
+    clip_scratch_.clear();
+    for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n});
+  }
+  if (is_on(weight_decay_)) resolve_decays(params);
   const int64_t step = iterations + 1;
   begin_step(step, lr);
-  for (size_t i = 0; i < params.size(); ++i)
-    update(slots_[i], params[i], g[i], sizes_[i], step, lr);
+  for (size_t i = 0; i < params.size(); ++i) {
+    float* g = clip_scratch_[i].data();
+    kernels::scale_gradient(grads[i], g, sizes_[i], scale);
+    if (is_on(weight_decay_) && decays_[i])
+      kernels::decay_weights(params[i], sizes_[i], *weight_decay_, lr);
+    update(slots_[i], params[i], g, sizes_[i], step, lr);
+  }
   iterations = step;
 }
 

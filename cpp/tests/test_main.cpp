@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -27,27 +28,49 @@ VariablePtr random_variable(std::mt19937& rng, const std::string& name, Shape sh
   return std::make_shared<Variable>(name, Tensor(shape, v.data()));
 }
 
+// C = 2 op(A) op(B) + 0.5 C against a double reference.
+bool gemm_matches(unsigned seed, bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+  std::mt19937 rng(seed);
+  auto a = random_vector(rng, m * k), b = random_vector(rng, k * n), c = random_vector(rng, m * n);
+  std::vector<double> ref(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p)
+        s += double(ta ? a[p * m + i] : a[i * k + p]) * double(tb ? b[j * k + p] : b[p * n + j]);
+      ref[i * n + j] = 2.0 * s + 0.5 * c[i * n + j];
+    }
+  kernels::gemm(ta, tb, m, n, k, 2.0f, a.data(), b.data(), 0.5f, c.data());
+  bool ok = true;
+  for (int64_t i = 0; i < m * n; ++i) ok &= close(c[i], ref[i], 1e-4, 1e-5);
+  return ok;
+}
+
 void test_gemm_against_reference() {
-  std::mt19937 rng(1);
-  const int64_t m = 7, n = 5, k = 9;
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb) {
-      auto a = random_vector(rng, m * k), b = random_vector(rng, k * n),
-           c = random_vector(rng, m * n);
-      std::vector<double> ref(m * n);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          double s = 0.0;
-          for (int64_t p = 0; p < k; ++p)
-            s +=
-                double(ta ? a[p * m + i] : a[i * k + p]) * double(tb ? b[j * k + p] : b[p * n + j]);
-          ref[i * n + j] = 2.0 * s + 0.5 * c[i * n + j];
-        }
-      kernels::gemm(ta, tb, m, n, k, 2.0f, a.data(), b.data(), 0.5f, c.data());
-      bool ok = true;
-      for (int64_t i = 0; i < m * n; ++i) ok &= close(c[i], ref[i], 1e-5, 1e-5);
-      check(ok, "gemm trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb));
+      const std::string t = " trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb);
+      check(gemm_matches(1, ta, tb, 7, 5, 9), "gemm" + t);
+      // Big enough for OpenBLAS to split it into jobs, which run on OpenMP's threads.
+      check(gemm_matches(2, ta, tb, 160, 130, 120), "multi-threaded gemm" + t);
     }
+  // Called from inside a parallel region, and from several threads at once, the
+  // jobs of each product still all run (OpenBLAS's jobs wait for one another).
+  int ok_inside = 0, team = 0;
+#pragma omp parallel num_threads(2) reduction(+ : ok_inside, team)
+  {
+    ok_inside += gemm_matches(3, false, true, 160, 130, 120) ? 1 : 0;
+    team += 1;
+  }
+  check(ok_inside == team, "gemm inside an OpenMP parallel region");
+  std::vector<char> ok_threads(3, 0);
+  {
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < 3; ++t)
+      threads.emplace_back([&ok_threads, t] { ok_threads[t] = gemm_matches(4 + t, true, false, 160, 130, 120); });
+    for (auto& th : threads) th.join();
+  }
+  check(ok_threads == std::vector<char>(3, 1), "gemm from three threads at once");
 }
 
 // Builds x -> Dense(act) -> Dense(softmax or linear) and checks every parameter
@@ -108,6 +131,61 @@ void test_dense_gradients(Activation act, LossKind loss) {
   }
   check(ok, std::string("dense gradients, activation=") + activation_name(act) +
                 " loss=" + loss_name(loss));
+}
+
+// backward's on_grad_ready: each trainable variable once, when its gradient is final.
+// The callback changes the variable in place (as an optimizer update would); the
+// gradients must still be those of a plain backward, so nothing may read a
+// variable after it is handed over - the shared layer's weights are used twice.
+void test_gradients_are_handed_over_when_final() {
+  std::mt19937 rng(5);
+  const int64_t rows = 5, in = 3, hidden = 4;
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input({in}, "x");
+  auto k1 = random_variable(rng, "k1", {in, hidden}), b1 = random_variable(rng, "b1", {hidden});
+  auto ks = random_variable(rng, "ks", {hidden, hidden}), bs = random_variable(rng, "bs", {hidden});
+  auto k3 = random_variable(rng, "k3", {hidden, 2}), b3 = random_variable(rng, "b3", {2});
+  b3->trainable = false;
+  int h1 = g->add_node(std::make_shared<DenseOp>(k1, b1, ActivationKind::Tanh), {x}, "h1");
+  auto shared = std::make_shared<DenseOp>(ks, bs, ActivationKind::Tanh);
+  int h2 = g->add_node(shared, {h1}, "h2");
+  int h3 = g->add_node(shared, {h2}, "h3");
+  int y = g->add_node(std::make_shared<DenseOp>(k3, b3, ActivationKind::Linear), {h3}, "y");
+  Executor ex(g, {x}, {y});
+  ex.reserve(rows);
+  auto xs = random_vector(rng, rows * in), target = random_vector(rng, rows * 2);
+  auto run_loss = [&] {
+    std::copy(xs.begin(), xs.end(), ex.input_buffer(0));
+    ex.forward(rows, true);
+    loss_forward_backward(LossKind::MeanSquaredError, ex.output(0), target.data(), rows, 2,
+                          1.0f / rows, ex.output_grad(0));
+  };
+  const auto& vars = ex.trainable();
+  auto grad_of = [&](size_t i) {
+    return std::vector<float>(ex.trainable_grads()[i], ex.trainable_grads()[i] + vars[i]->value.size());
+  };
+  run_loss();
+  ex.backward(rows);
+  std::vector<std::vector<float>> plain;
+  for (size_t i = 0; i < vars.size(); ++i) plain.push_back(grad_of(i));
+
+  run_loss();
+  std::vector<int> handed(vars.size(), 0);
+  std::vector<std::vector<float>> at_handover(vars.size()), saved(vars.size());
+  ex.backward(rows, [&](size_t i) {
+    ++handed[i];
+    at_handover[i] = grad_of(i);
+    float* w = vars[i]->value.data();
+    saved[i].assign(w, w + vars[i]->value.size());
+    for (int64_t j = 0; j < vars[i]->value.size(); ++j) w[j] += 1.0f;
+  });
+  bool ok = vars.size() == 5;  // b3 is frozen
+  for (size_t i = 0; i < vars.size(); ++i) {
+    ok &= handed[i] == 1;
+    ok &= at_handover[i] == plain[i] && grad_of(i) == plain[i];
+    if (!saved[i].empty()) std::copy(saved[i].begin(), saved[i].end(), vars[i]->value.data());
+  }
+  check(ok, "backward hands each trainable variable over once, with its final gradient");
 }
 
 // The whole public API: a small MLP learns y = sum(x^2) with Adam; the loss falls.
@@ -275,6 +353,7 @@ int main() {
   test_dense_gradients(ActivationKind::Sigmoid, LossKind::CategoricalCrossentropy);
   test_dense_gradients(ActivationKind::Relu, LossKind::SparseCategoricalCrossentropy);
   test_loss_gradients_against_central_differences();
+  test_gradients_are_handed_over_when_final();
   test_mlp_trains();
   test_errors();
   test_metrics();

@@ -384,6 +384,48 @@ void test_schedules() {
   check(ok && close(w[0], want, 1e-7, 1e-6), "a schedule sets each step's learning rate");
 }
 
+// A step taken one variable at a time, in another order, equals apply(): with
+// weight decay and clipping, which act per variable. global_clipnorm cannot.
+void test_per_variable_steps() {
+  std::mt19937 rng(11);
+  const std::vector<int64_t> sizes{37, 40000, 5};
+  auto make = [] {
+    auto a = std::make_unique<AdamW>(0.01f, 0.05);
+    a->set_clipping(0.5, std::nullopt, std::nullopt);
+    return a;
+  };
+  auto whole = make(), parts = make();
+  whole->build(sizes);
+  parts->build(sizes);
+  std::vector<std::vector<float>> w1, w2;
+  for (int64_t n : sizes) {
+    w1.push_back(random_vector(rng, static_cast<size_t>(n)));
+    w2.push_back(w1.back());
+  }
+  bool same = true;
+  for (int step = 0; step < 3; ++step) {
+    std::vector<std::vector<float>> g;
+    for (int64_t n : sizes) g.push_back(random_vector(rng, static_cast<size_t>(n)));
+    whole->apply({w1[0].data(), w1[1].data(), w1[2].data()},
+                 {g[0].data(), g[1].data(), g[2].data()});
+    parts->open_step({w2[0].data(), w2[1].data(), w2[2].data()});
+    for (size_t i : {2u, 0u, 1u}) parts->apply_one(i, w2[i].data(), g[i].data());
+    parts->close_step();
+    same &= w1 == w2;
+  }
+  check(same && parts->iterations == 3 && parts->steps_per_variable(),
+        "a step one variable at a time equals apply()");
+  check(throws_value_error([&] { parts->apply_one(0, w2[0].data(), w2[0].data()); }) &&
+            throws_value_error([&] { parts->close_step(); }),
+        "apply_one and close_step outside an open step raise ValueError");
+  SGD global(0.1f);
+  global.set_clipping(std::nullopt, std::nullopt, 1.0);
+  global.build(std::vector<int64_t>{1});
+  check(!global.steps_per_variable() &&
+            throws_value_error([&] { global.open_step({w2[2].data()}); }),
+        "global_clipnorm cannot step one variable at a time");
+}
+
 void test_state_and_errors() {
   // Nadam's u_product follows the iteration count, also when it is set from outside.
   Nadam nadam;
@@ -433,6 +475,7 @@ int main() {
   test_clipping_and_weight_decay();
   test_schedules();
   test_state_and_errors();
+  test_per_variable_steps();
   std::printf("%d failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 // executor walks them in index order forward and in reverse order backward.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -130,7 +131,12 @@ class Executor {
   // The ops' penalties (OpForward::extra_loss) from the last forward pass.
   double extra_loss() const { return *extra_loss_; }
   // Propagates output_grad(*) back; fills gradient(i) for every trainable variable.
-  void backward(int64_t rows);
+  // on_grad_ready, when given, is called once per trainable variable (its index in
+  // trainable()) as soon as that gradient is final: after the backward of the last
+  // node (in backward order) that uses the variable, while the gradient is still in
+  // cache. Nothing the rest of the backward pass runs reads that variable again, so
+  // the callback may update it in place.
+  void backward(int64_t rows, const std::function<void(size_t)>& on_grad_ready = {});
 
   const std::vector<VariablePtr>& variables() const { return variables_; }
   // Trainable variables and their gradients, aligned.
@@ -156,6 +162,9 @@ class Executor {
   std::vector<std::vector<size_t>> node_vars_;  // per node: indices into variables_
   std::vector<Tensor> var_grads_;               // by variable index; empty for frozen ones
   std::vector<char> var_grad_written_;
+  std::vector<std::vector<size_t>> final_vars_;  // per node: variables its backward finishes
+  std::vector<size_t> trainable_index_;          // by variable index: position in trainable_
+  std::vector<char> var_grad_delivered_;
   std::vector<Variable*> trainable_;
   std::vector<float*> trainable_params_;
   std::vector<const float*> trainable_grads_;

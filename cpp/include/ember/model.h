@@ -106,6 +106,7 @@ class Model {
   double penalty_loss() const;
   double graph_loss(size_t output, int64_t rows, bool with_grad);
   void add_penalty_gradients();  // the variables' part; the ops add theirs in backward
+  void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
 
   std::shared_ptr<Graph> graph_;
   Executor exec_;

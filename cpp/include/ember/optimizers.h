@@ -97,6 +97,15 @@ class Optimizer {
   void build(const std::vector<Variable*>& variables);
   // One step: params[i] is updated in place from grads[i]. Increments iterations.
   void apply(const std::vector<float*>& params, const std::vector<const float*>& grads);
+  // The same step taken one variable at a time, so that each can be updated while
+  // its gradient is still in cache: open_step, then apply_one once for every
+  // variable in any order, then close_step. Each variable's update is the one
+  // apply() makes. Not possible with global_clipnorm, which scales every gradient
+  // by the norm of all of them: steps_per_variable() says whether it is.
+  bool steps_per_variable() const;
+  void open_step(const std::vector<float*>& params);
+  void apply_one(size_t i, float* param, const float* grad);
+  void close_step();
 
   // Slot tensors per variable, in the order of slot_names(); for saving and inspection.
   virtual std::vector<std::string> slot_names() const = 0;
@@ -143,9 +152,15 @@ class Optimizer {
 
  private:
   void allocate_slots(const std::vector<int64_t>& sizes);
-  // Writes clipped gradients to scratch and returns them, or returns grads as they are.
-  const std::vector<const float*>& clipped(const std::vector<const float*>& grads);
-  void decay_weights(const std::vector<float*>& params, float lr);
+  void check_count(size_t params, size_t grads) const;
+  // Decides once (until the next build or exclusion) which variables weight decay skips.
+  void resolve_decays(const std::vector<float*>& params);
+  // Gradient i clipped by norm or value into scratch, or grad as it is.
+  const float* clipped_one(size_t i, const float* grad);
+
+  // The open step (open_step .. close_step): its number and learning rate.
+  int64_t open_step_ = 0;
+  float open_lr_ = 0.0f;
 
   std::vector<int64_t> sizes_;
   std::vector<std::string> names_;  // empty when built from sizes alone
@@ -153,7 +168,6 @@ class Optimizer {
 
   std::optional<double> weight_decay_, clipnorm_, clipvalue_, global_clipnorm_;
   std::vector<Tensor> clip_scratch_;  // clipped gradients, allocated once
-  std::vector<const float*> clipped_grads_;
 
   std::vector<std::shared_ptr<const Variable>> decay_excluded_;
   std::vector<std::string> decay_excluded_patterns_;
