@@ -3,20 +3,18 @@
     import ember as keras        # or: from ember.models import Sequential
 """
 
-import os
-
-# OpenMP threads that spin after a parallel region starve OpenBLAS's threads
-# (and anything else) on small machines: measured, the wide-MLP epoch ran 7x
-# slower. Passive waiting must be chosen before libgomp loads with _core.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from ember import _openblas  # noqa: E402,F401  (OpenBLAS must be loaded before _core)
-from ember import _core  # noqa: E402,F401
-from ember import (  # noqa: E402
+# Threads: OpenBLAS's GEMM jobs run on OpenMP's team with everything else (see
+# cpp/src/cpu/gemm.cpp), so OpenMP's default wait policy - spin a while after a
+# parallel region, then sleep - no longer starves another pool; it keeps the team
+# awake between the regions of a training step (passive waiting made a wide-MLP
+# step ~5% slower).
+from ember import _openblas  # noqa: F401  (OpenBLAS must be loaded before _core)
+from ember import _core  # noqa: F401
+from ember import (
     activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
     optimizers, regularizers, saving, utils)
-from ember.layers import Input  # noqa: E402
-from ember.models import Model, Sequential  # noqa: E402
+from ember.layers import Input
+from ember.models import Model, Sequential
 
 __version__ = "0.1.0"
 
