@@ -54,8 +54,12 @@ def test_training_through_reshape_and_flatten_matches_keras(keras, rng):
     kh = keras_model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     eh = ember_model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
 
+    # Adam divides each gradient by its own running size, so where a gradient is a
+    # near-cancellation the two libraries' float32 rounding of it (different GEMM
+    # summation orders) moves that weight by up to ~1e-4 after 9 steps of lr 0.01;
+    # seen: 5e-5 (EMBER_TEST_SEED=3888447379). A wrong gradient moves it by ~lr.
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights()):
-        np.testing.assert_allclose(e, k, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(e, k, rtol=1e-5, atol=2e-4)
     np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=5e-6)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-6}
+ADAM_WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-4}
 LOSS_RTOL = 5e-6
 
 
@@ -95,8 +96,13 @@ def fit_both(keras, keras_model, ember_model, x, y, optimizer="Adam", epochs=3):
                         loss="mse")
     kh = keras_model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0)
     eh = ember_model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0)
+    # Adam divides each gradient by its running size: where a gradient is a
+    # near-cancellation (or an L1 term's sign flips near w = 0), the libraries'
+    # different float32 rounding moves a weight by up to ~1e-5 over these steps
+    # (seen: 2.4e-6, EMBER_TEST_SEED=1151895595); a wrong gradient moves it by ~lr.
+    tol = ADAM_WEIGHTS_TOL if optimizer == "Adam" else WEIGHTS_TOL
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights()):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        np.testing.assert_allclose(e, k, **tol)
     np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=LOSS_RTOL)
 
 

@@ -1,5 +1,8 @@
 // C++ tests of the engine through its public API, no Python involved.
 // Each check compares against a double-precision reference computed here.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -71,6 +74,33 @@ void test_gemm_against_reference() {
     for (auto& th : threads) th.join();
   }
   check(ok_threads == std::vector<char>(3, 1), "gemm from three threads at once");
+}
+
+// GNU OpenMP's threads do not survive fork(): a child forked after the parent's
+// team ran must still multiply and run its big loops (on threads of its own, or
+// one), not wait forever. alarm() turns a hang into a failure.
+void test_work_after_fork() {
+  check(gemm_matches(5, false, false, 160, 130, 120), "gemm before fork");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);
+    bool ok = gemm_matches(6, false, true, 160, 130, 120);
+    std::mt19937 rng(9);
+    const int64_t n = 40000;  // past cpu::kParallelWork
+    auto w = random_vector(rng, n), g = random_vector(rng, n);
+    std::vector<float> m(n, 0.0f), v(n, 0.0f), before = w;
+    kernels::adam_update(w.data(), g.data(), m.data(), v.data(), nullptr, n,
+                         kernels::adam_scalars(0.01f, 0.9, 0.999, 1e-7, 1));
+    for (int64_t i = 0; i < n; ++i) {  // Adam's first step: lr * g / (|g| + eps / sqrt(1 - b2))
+      const double gi = g[i], step = 0.01 * gi / (std::fabs(gi) + 1e-7 / std::sqrt(0.001));
+      ok &= close(before[i] - w[i], step, 1e-6, 1e-4);
+    }
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  const bool waited = pid > 0 && waitpid(pid, &status, 0) == pid;
+  check(waited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "gemm and parallel loops in a child forked after the team ran");
 }
 
 // Builds x -> Dense(act) -> Dense(softmax or linear) and checks every parameter
@@ -336,6 +366,7 @@ void test_loss_gradients_against_central_differences() {
 
 int main() {
   test_gemm_against_reference();
+  test_work_after_fork();
   for (Activation a : {ActivationKind::Relu, ActivationKind::Sigmoid, ActivationKind::Tanh,
                        ActivationKind::Linear})
     test_dense_gradients(a, LossKind::MeanSquaredError);

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/parallel.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 #ifdef _OPENMP
@@ -31,8 +32,9 @@ namespace {
 //
 // OpenBLAS's threaded GEMM synchronizes its jobs with one another, so all of
 // them must run at once. An OpenMP team normally has the threads asked for;
-// when it cannot (a call from inside a parallel region, a thread limit), the
-// jobs it lacks get threads of their own.
+// when it cannot (a call from inside a parallel region, a thread limit, a child
+// process forked after the team started), the jobs it lacks get threads of their
+// own.
 extern "C" void run_blas_jobs(int /*sync*/, openblas_dojob_callback dojob, int jobs,
                               size_t job_size, void* job_data, int dojob_data) {
   char* base = static_cast<char*>(job_data);
@@ -47,7 +49,7 @@ extern "C" void run_blas_jobs(int /*sync*/, openblas_dojob_callback dojob, int j
     if (jobs == 1) run(0);
     return;
   }
-  if (omp_in_parallel()) {
+  if (omp_in_parallel() || !cpu::enter_parallel_region()) {
     std::thread first(run, 0);
     run_rest_on_new_threads(1);
     first.join();

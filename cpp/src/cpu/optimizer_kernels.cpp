@@ -277,7 +277,7 @@ void lion_update(float* param, const float* grad, float* m, int64_t n, float lr,
 
 double sum_of_squares(const float* x, int64_t n) {
   double sum = 0.0;
-  if (n < cpu::kParallelWork) {
+  if (n < cpu::kParallelWork || !cpu::enter_parallel_region()) {
     for (int64_t i = 0; i < n; ++i) sum += double(x[i]) * double(x[i]);
     return sum;
   }

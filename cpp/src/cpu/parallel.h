@@ -13,9 +13,16 @@ namespace ember::cpu {
 
 constexpr int64_t kParallelWork = 1 << 15;  // elements below which threads cost more than they save
 
+// Call right before entering an OpenMP parallel region; false means run serially.
+// GNU OpenMP's thread pool does not survive fork(): in a child forked after the
+// parent's team started, a parallel region waits forever for threads that exist
+// only in the parent. Such a child runs its loops on one thread (and its GEMMs'
+// jobs on threads of its own); anything else may use OpenMP.
+bool enter_parallel_region();
+
 template <typename F>
 void parallel_for(int64_t n, int64_t work, F&& body) {
-  if (work < kParallelWork) {
+  if (work < kParallelWork || !enter_parallel_region()) {
     for (int64_t i = 0; i < n; ++i) body(i);
     return;
   }
@@ -33,7 +40,7 @@ void parallel_chunks(int64_t n, F&& body) {
 #ifdef _OPENMP
   if (n >= kParallelWork) threads = omp_get_max_threads();
 #endif
-  if (threads <= 1) {
+  if (threads <= 1 || !enter_parallel_region()) {
     body(int64_t{0}, n);
     return;
   }
