@@ -400,11 +400,15 @@ def test_dense_with_every_activation_trains_as_in_keras(keras, rng):
         model.compile(lib.optimizers.SGD(0.05), "mean_squared_error")
         model.fit(x, ys, batch_size=10, epochs=2, shuffle=False, verbose=0)
 
+    # Steep activations (exponential, selu, ...) give large gradients; float32
+    # rounding of those, in the two libraries' different GEMM orders, is absolute
+    # and can leave a weight near zero ~2e-6 apart after 8 steps (seen: hidden_
+    # exponential, EMBER_TEST_SEED=1843368208); a wrong derivative moves it by ~lr.
     for name in DENSE_NAMES:
         for layer in (f"hidden_{name}", f"out_{name}"):
             for k, e in zip(keras_model.get_layer(layer).get_weights(),
                             ember_model.get_layer(layer).get_weights()):
-                np.testing.assert_allclose(e, k, err_msg=layer, **WEIGHTS_TOL)
+                np.testing.assert_allclose(e, k, err_msg=layer, rtol=1e-5, atol=2e-5)
 
 
 # -- activation layers -------------------------------------------------------------
