@@ -27,6 +27,7 @@ import ember
 import numpy as np
 import pytest
 from ember import _core
+from parity import assert_weights_close
 
 FWD_TOL = {"rtol": 2e-6, "atol": 2e-6}
 GRAD_TOL = {"rtol": 2e-6, "atol": 2e-6}
@@ -472,8 +473,7 @@ def test_layers_train_as_in_keras(keras, rng, shape):
         for layer in (f"before_{i}", f"layer_{i}", f"after_{i}"):
             for k, e in zip(keras_model.get_layer(layer).get_weights(),
                             ember_model.get_layer(layer).get_weights()):
-                np.testing.assert_allclose(e, k, err_msg=f"{case_id(case)}: {layer}",
-                                           **WEIGHTS_TOL)
+                assert_weights_close(e, k, err_msg=f"{case_id(case)}: {layer}", **WEIGHTS_TOL)
 
 
 def comparable(config):

@@ -9,6 +9,7 @@ differently), and compares outputs, Histories and trained weights.
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 FORWARD_TOL = {"rtol": 1e-5, "atol": 1e-6}
 WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-6}
@@ -30,7 +31,7 @@ def randomize_and_copy(keras_model, ember_model, rng):
 def assert_same_layer_weights(keras_model, ember_model):
     for layer in keras_model.layers:
         for k, e in zip(layer.get_weights(), ember_model.get_layer(layer.name).get_weights()):
-            np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+            assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 def two_in_two_out(lib):
@@ -206,7 +207,7 @@ def test_a_nested_model_trains_its_own_weights(keras, rng):
         model.compile(lib.optimizers.Adam(0.01), "mse")
         model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     for k, e in zip(k_model.get_weights(), e_model.get_weights()):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
     # The inner model is the same object: it predicts with the trained weights.
     np.testing.assert_allclose(e_inner.predict(x, verbose=0), k_inner.predict(x, verbose=0),
                                **TRAINED_FORWARD_TOL)

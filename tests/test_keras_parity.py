@@ -14,6 +14,7 @@ optimizer and loss below); the assertions allow a few times that.
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
 
@@ -41,7 +42,7 @@ def assert_same_weights(keras_model, ember_model, **tol):
     keras_weights, ember_weights = keras_model.get_weights(), ember_model.get_weights()
     assert len(ember_weights) == len(keras_weights)
     for k, e in zip(keras_weights, ember_weights):
-        np.testing.assert_allclose(e, k, **tol)
+        assert_weights_close(e, k, **tol)
 
 
 # -- forward parity ----------------------------------------------------------------
@@ -277,7 +278,7 @@ def test_binary_crossentropy_gradient_at_the_clip_bound_matches_keras(keras):
     keras_weights, ember_weights = weights_after
     assert keras_weights[0][0, 0] == pytest.approx(logit - 0.05)  # 0.1 * 0.5 * 1 * x
     for k, e in zip(keras_weights, ember_weights):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 def test_mean_absolute_error_gradient_at_a_zero_residual_matches_keras(keras):
@@ -296,7 +297,7 @@ def test_mean_absolute_error_gradient_at_a_zero_residual_matches_keras(keras):
     keras_weights, ember_weights = weights_after
     assert keras_weights[0][0, 0] == pytest.approx(2.1)
     for k, e in zip(keras_weights, ember_weights):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 # -- "accuracy" resolves as Keras resolves it ------------------------------------

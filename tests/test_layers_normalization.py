@@ -12,6 +12,7 @@ differences of a float64 NumPy forward pass.
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 FORWARD_TOL = {"rtol": 1e-5, "atol": 1e-6}
 WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-6}
@@ -50,7 +51,7 @@ def assert_same_weights(keras_model, ember_model):
     keras_weights, ember_weights = keras_model.get_weights(), ember_model.get_weights()
     assert len(ember_weights) == len(keras_weights)
     for k, e in zip(keras_weights, ember_weights):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 def sgd_step_gradients(model, x, y):
@@ -171,7 +172,7 @@ def test_batch_normalization_training_call_matches_keras(keras, rng):
 
     np.testing.assert_allclose(ember_bn(x, training=True), expected, **FORWARD_TOL)
     for k, e in zip(keras_bn.get_weights(), ember_bn.get_weights()):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 def test_frozen_batch_normalization_trains_in_inference_mode_like_keras(keras, rng):

@@ -9,6 +9,7 @@ ActivityRegularization) is checked exactly or against Keras 3.
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-6}
 LOSS_RTOL = 5e-6
@@ -197,7 +198,7 @@ def test_activity_regularization_training_matches_keras(keras, rng):
     eh = ember_model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
 
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights()):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
     np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=LOSS_RTOL)
     np.testing.assert_allclose(ember_model.evaluate(x, y, verbose=0),
                                keras_model.evaluate(x, y, verbose=0), rtol=LOSS_RTOL)

@@ -17,6 +17,7 @@ import math
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 ROWS, COLS = 9, 4
 VALUE_TOL = {"rtol": 1e-5, "atol": 1e-6}
@@ -469,7 +470,7 @@ def twin_models(keras, rng, units, activation):
 
 def assert_same_weights(keras_model, ember_model):
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights(), strict=True):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 @pytest.mark.parametrize("case", list(TRAINING))

@@ -22,6 +22,7 @@ import os
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 SAMPLES, FEATURES, BATCH, EPOCHS = 70, 6, 16, 3
 STEPS = EPOCHS * -(-SAMPLES // BATCH)
@@ -132,7 +133,7 @@ def keras_slots(keras_optimizer, slot_names):
 
 def assert_trained_alike(keras_model, ember_model, keras_history, ember_history):
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights(), strict=True):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
     np.testing.assert_allclose(ember_history["loss"], keras_history["loss"], rtol=LOSS_RTOL)
     keras_optimizer, ember_optimizer = keras_model.optimizer, ember_model.optimizer
     assert ember_optimizer.iterations == int(keras_optimizer.iterations) == STEPS
@@ -228,7 +229,7 @@ def test_apply_gradients_with_weight_decay_exclusion_by_name_matches_keras(keras
         assert optimizers[ember].apply_gradients(zip(grads, ember_model.trainable_variables)) == (
             int(optimizers[keras].iterations))
     for k, e in zip(keras_model.get_weights(), ember_model.get_weights(), strict=True):
-        np.testing.assert_allclose(e, k, **WEIGHTS_TOL)
+        assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
 @pytest.fixture
