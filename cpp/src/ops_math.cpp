@@ -12,12 +12,6 @@
 namespace ember {
 namespace {
 
-std::string batched(const Shape& row) {
-  std::string s = "(None";
-  for (int64_t d : row) s += ", " + std::to_string(d);
-  return s + ")";
-}
-
 void check_index(const std::vector<int64_t>& index, int64_t expected, int64_t limit,
                  const char* op, const char* what) {
   if (static_cast<int64_t>(index.size()) != expected)
@@ -362,8 +356,8 @@ Shape MatMulOp::build(const std::vector<Shape>& inputs) {
       throw ValueError("matmul: the right operand must be 2-D (k, n), got shape " +
                        shape_to_string(w));
     if (x.empty() || x.back() != w[0])
-      throw ValueError("matmul: inputs of shape " + batched(x) + " and " + shape_to_string(w) +
-                       " do not match (last axis against first)");
+      throw ValueError("matmul: inputs of shape " + batched_shape_to_string(x) + " and " +
+                       shape_to_string(w) + " do not match (last axis against first)");
     k_ = w[0];
     n_ = w[1];
     m_ = num_elements(x) / k_;
@@ -375,7 +369,7 @@ Shape MatMulOp::build(const std::vector<Shape>& inputs) {
   const Shape &a = inputs[0], &b = inputs[1];
   if (a.size() != 2 || b.size() != 2 || a[1] != b[0])
     throw ValueError("matmul of two batched values needs rows (m, k) and (k, n), got " +
-                     batched(a) + " and " + batched(b));
+                     batched_shape_to_string(a) + " and " + batched_shape_to_string(b));
   m_ = a[0];
   k_ = a[1];
   n_ = b[1];

@@ -16,11 +16,9 @@ int row_axis(int axis, const Shape& row, const char* what) {
   const int rank = static_cast<int>(row.size()) + 1;
   const int a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) {
-    std::string shape = "(None";
-    for (int64_t d : row) shape += ", " + std::to_string(d);
     throw ValueError(std::string(what) + " " + std::to_string(axis) +
-                     " is out of bounds for input shape " + shape + ") of rank " +
-                     std::to_string(rank));
+                     " is out of bounds for input shape " + batched_shape_to_string(row) +
+                     " of rank " + std::to_string(rank));
   }
   if (a == 0)
     throw ValueError(std::string(what) + " " + std::to_string(axis) +

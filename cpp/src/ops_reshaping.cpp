@@ -10,12 +10,6 @@
 namespace ember {
 namespace {
 
-std::string batched(const Shape& row) {
-  std::string s = "(None";
-  for (int64_t d : row) s += ", " + std::to_string(d);
-  return s + ")";
-}
-
 // y (+)= each (channels, spatial) row of x transposed to (spatial, channels); with inverse,
 // (spatial, channels) rows back to (channels, spatial).
 void transpose_rows(const float* x, float* y, int64_t rows, int64_t channels, int64_t spatial,
@@ -58,7 +52,7 @@ Shape ReshapeOp::build(const std::vector<Shape>& inputs) {
     out[static_cast<size_t>(unknown)] = row_size_ / known;
   if (unknown >= 0 ? (known == 0 || row_size_ % known != 0) : known != row_size_)
     throw ValueError("The total size of the tensor must be unchanged. Received: input_shape=" +
-                     batched(row) + ", target_shape=" + shape_to_string(target_));
+                     batched_shape_to_string(row) + ", target_shape=" + shape_to_string(target_));
   return out;
 }
 

@@ -25,6 +25,12 @@ std::string shape_to_string(const Shape& shape) {
   return s + ")";
 }
 
+std::string batched_shape_to_string(const Shape& row) {
+  std::string s = "(None";
+  for (int64_t d : row) s += ", " + std::to_string(d);
+  return s + ")";
+}
+
 Tensor::Tensor(Shape shape, float fill)
     : shape_(std::move(shape)), data_(static_cast<size_t>(num_elements(shape_)), fill) {}
 

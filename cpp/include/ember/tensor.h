@@ -12,6 +12,8 @@ using Shape = std::vector<int64_t>;
 
 int64_t num_elements(const Shape& shape);
 std::string shape_to_string(const Shape& shape);  // "(None, 5)" style without None
+// A batch of rows of this shape as Keras prints it: "(None, 3, 4)".
+std::string batched_shape_to_string(const Shape& row);
 
 class Tensor {
  public:
