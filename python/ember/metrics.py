@@ -10,24 +10,15 @@ The functions (`binary_accuracy`, `top_k_categorical_accuracy`, ...) are Keras's
 function forms: per-sample values as NumPy float32 arrays.
 """
 
-import re
 import warnings
 
 import numpy as np
 
 from ember import _core
-from ember.layers.layer import unique_name
+from ember.layers.layer import to_snake_case, unique_name
 from ember.losses import squeeze_or_expand_to_same_rank
 
 _EPSILON = np.float32(1e-7)
-
-
-def _snake(name):
-    """Keras's to_snake_case: "AUC" -> "auc", "TopKCategoricalAccuracy" ->
-    "top_k_categorical_accuracy"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _float32(x, what):
@@ -193,7 +184,7 @@ class Metric:
     `reset_state`. The built-in metrics keep their state in the engine."""
 
     def __init__(self, dtype=None, name=None):
-        self.name = name or unique_name(_snake(type(self).__name__))
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._dtype = _dtype_name(dtype)
 
     @property
@@ -752,7 +743,7 @@ _CLASSES = [Mean, Sum, MeanMetricWrapper, MeanSquaredError, RootMeanSquaredError
 # What Keras's metrics.get finds by name: each class by its name and in snake case,
 # and the short aliases.
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_snake(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "mape": MeanAbsolutePercentageError,
                  "MAPE": MeanAbsolutePercentageError})
@@ -880,7 +871,8 @@ def compile_metric(identifier, target_shape, output_shape):
     cls = _engine_class(obj, identifier)
     if not isinstance(obj, Metric):  # a function form: the class computing it
         obj = cls()
-        obj.name = _snake(identifier.__name__) if not isinstance(identifier, str) else identifier
+        obj.name = (identifier if isinstance(identifier, str)
+                    else to_snake_case(identifier.__name__))
     elif isinstance(identifier, str):
         obj.name = identifier
     return obj
@@ -903,5 +895,5 @@ def resolve(identifier, target_shape, output_shape):
     elif isinstance(obj, Metric):
         name = obj.name
     else:  # a class (named as its instance would be, before numbering) or a function
-        name = _snake(obj.__name__)
+        name = to_snake_case(obj.__name__)
     return name, cls._kind, float(getattr(obj, "threshold", None) or 0.5)

@@ -393,8 +393,7 @@ def _reduce(kind, x, axis, keepdims, numpy_fn):
     axes = sorted({_normalize_axis(a, x.ndim, kind) - 1 for a in axes})
     row = x._row
     kept = tuple(1 if i in axes else d for i, d in enumerate(row))
-    out_size = math.prod(kept)
-    out_index = np.broadcast_to(np.arange(out_size, dtype=np.int64).reshape(kept), row).ravel()
+    out_index = _row_index(kept, row)
     out_row = kept if keepdims else tuple(d for i, d in enumerate(row) if i not in axes)
     node = _core.add_reduce(x._graph, kind, x._node, list(out_row), out_index, _name(kind))
     return _wrap(x._graph, node)

@@ -53,6 +53,9 @@ def unique_name(prefix):
 
 
 def to_snake_case(name):
+    """Keras's naming.to_snake_case: "AUC" -> "auc", "TopKCategoricalAccuracy" ->
+    "top_k_categorical_accuracy"."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 

@@ -12,16 +12,9 @@ group under its key. Variables are numbered in the order a layer's
 `save_own_variables` writes them.
 """
 
-import re
-
 import numpy as np
 
-
-def to_snake_case(name):
-    """Keras's naming.to_snake_case, which the keys are made with."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+from ember.layers.layer import to_snake_case
 
 
 def _class_key(layer):
