@@ -11,6 +11,7 @@ import ember
 import numpy as np
 import pytest
 from ember import layers, ops
+from parity import assert_weights_close
 
 IN, UNITS = 6, 8
 
@@ -137,7 +138,7 @@ def test_a_custom_layer_trains_like_the_same_layer_in_keras(keras, rng, body):
     kh = km.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(eh, kh, rtol=2e-5)
     for e, k in zip(em.get_weights(), km.get_weights()):
-        np.testing.assert_allclose(e, k, rtol=2e-5, atol=2e-6)
+        assert_weights_close(e, k, rtol=2e-5, atol=2e-6)
 
 
 def test_a_custom_layer_with_sublayers_tracks_their_weights_and_trains(keras, rng):
@@ -167,7 +168,7 @@ def test_a_custom_layer_with_sublayers_tracks_their_weights_and_trains(keras, rn
     kh = km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(eh, kh, rtol=3e-5)
     for e, k in zip(em.get_weights(), km.get_weights()):
-        np.testing.assert_allclose(e, k, rtol=3e-5, atol=3e-6)
+        assert_weights_close(e, k, rtol=3e-5, atol=3e-6)
 
 
 def test_lambda_layers_match_keras(keras, rng):
@@ -327,4 +328,4 @@ def test_a_custom_activation_function_of_ops_trains_like_keras(keras, rng):
     kh = km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(eh, kh, rtol=2e-5)
     for e, k in zip(em.get_weights(), km.get_weights()):
-        np.testing.assert_allclose(e, k, rtol=2e-5, atol=2e-6)
+        assert_weights_close(e, k, rtol=2e-5, atol=2e-6)

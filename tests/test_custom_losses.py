@@ -5,6 +5,7 @@ engine; same weights and batches give Keras 3's losses, metrics and weights."""
 import ember
 import numpy as np
 import pytest
+from parity import assert_weights_close
 
 
 def _models(keras, rng, compile_args, units=2):
@@ -26,7 +27,7 @@ def _fit_both(em, km, x, y, **kwargs):
     for key in kh:
         np.testing.assert_allclose(eh[key], kh[key], rtol=2e-5, atol=1e-6, err_msg=key)
     for e, k in zip(em.get_weights(), km.get_weights()):
-        np.testing.assert_allclose(e, k, rtol=2e-5, atol=2e-6)
+        assert_weights_close(e, k, rtol=2e-5, atol=2e-6)
     return eh
 
 
