@@ -124,14 +124,18 @@ void Optimizer::exclude_from_weight_decay(std::vector<std::shared_ptr<const Vari
   decays_resolved_ = false;
 }
 
-const float* Optimizer::clipped_one(size_t i, const float* grad) {
-  const bool by_norm = is_on(clipnorm_), by_value = !by_norm && is_on(clipvalue_);
-  if (!by_norm && !by_value) return grad;
+float* Optimizer::clip_scratch(size_t i) {
   if (clip_scratch_.size() != sizes_.size()) {  // first clipped step since build
     clip_scratch_.clear();
     for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n});
   }
-  float* out = clip_scratch_[i].data();
+  return clip_scratch_[i].data();
+}
+
+const float* Optimizer::clipped_one(size_t i, const float* grad) {
+  const bool by_norm = is_on(clipnorm_), by_value = !by_norm && is_on(clipvalue_);
+  if (!by_norm && !by_value) return grad;
+  float* out = clip_scratch(i);
   if (by_norm) kernels::clip_by_norm(grad, out, sizes_[i], *clipnorm_);
   if (by_value) kernels::clip_by_value(grad, out, sizes_[i], *clipvalue_);
   return out;
@@ -155,10 +159,10 @@ void Optimizer::resolve_decays(const std::vector<float*>& params) {
   decays_resolved_ = true;
 }
 
-void Optimizer::check_count(size_t params, size_t grads) const {
-  if (params != slots_.size() || grads != slots_.size())
+void Optimizer::check_count(size_t count) const {
+  if (count != slots_.size())
     throw ValueError(name() + ": optimizer was built for " + std::to_string(slots_.size()) +
-                     " variables but got " + std::to_string(params));
+                     " variables but got " + std::to_string(count));
 }
 
 // set_clipping allows one of clipnorm and global_clipnorm at most.
@@ -167,7 +171,7 @@ bool Optimizer::steps_per_variable() const { return !is_on(global_clipnorm_); }
 void Optimizer::open_step(const std::vector<float*>& params) {
   if (!steps_per_variable())
     throw ValueError(name() + ": global_clipnorm needs every gradient before any update");
-  check_count(params.size(), params.size());
+  check_count(params.size());
   open_lr_ = current_learning_rate();
   if (is_on(weight_decay_)) resolve_decays(params);
   open_step_ = iterations + 1;
@@ -192,7 +196,8 @@ void Optimizer::close_step() {
 }
 
 void Optimizer::apply(const std::vector<float*>& params, const std::vector<const float*>& grads) {
-  check_count(params.size(), grads.size());
+  check_count(params.size());
+  check_count(grads.size());
   if (steps_per_variable()) {
     open_step(params);
     for (size_t i = 0; i < params.size(); ++i) apply_one(i, params[i], grads[i]);
@@ -206,15 +211,11 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
   for (size_t i = 0; i < grads.size(); ++i)
     total += static_cast<float>(kernels::sum_of_squares(grads[i], sizes_[i]));
   const float scale = kernels::global_clip_scale(total, *global_clipnorm_);
-  if (clip_scratch_.size() != sizes_.size()) {
-    clip_scratch_.clear();
-    for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n});
-  }
   if (is_on(weight_decay_)) resolve_decays(params);
   const int64_t step = iterations + 1;
   begin_step(step, lr);
   for (size_t i = 0; i < params.size(); ++i) {
-    float* g = clip_scratch_[i].data();
+    float* g = clip_scratch(i);
     kernels::scale_gradient(grads[i], g, sizes_[i], scale);
     if (is_on(weight_decay_) && decays_[i])
       kernels::decay_weights(params[i], sizes_[i], *weight_decay_, lr);

@@ -152,9 +152,11 @@ class Optimizer {
 
  private:
   void allocate_slots(const std::vector<int64_t>& sizes);
-  void check_count(size_t params, size_t grads) const;
+  void check_count(size_t count) const;
   // Decides once (until the next build or exclusion) which variables weight decay skips.
   void resolve_decays(const std::vector<float*>& params);
+  // Variable i's buffer for clipped gradients (all allocated on first use).
+  float* clip_scratch(size_t i);
   // Gradient i clipped by norm or value into scratch, or grad as it is.
   const float* clipped_one(size_t i, const float* grad);
 
