@@ -106,12 +106,9 @@ void bind_metrics(py::module_& m) {
           py::arg("y_pred"), py::arg("y_true") = py::none(), py::arg("sample_weight") = py::none())
       .def("result", &Metric::result)
       .def("reset", &Metric::reset)
-      .def("build", &Metric::build, py::arg("classes"))
       .def("variables", &Metric::variables)
-      .def_property_readonly("kind", [](const Metric& x) { return metric_name(x.config().kind); })
       .def_property_readonly("vector_result", &Metric::vector_result)
       .def_property_readonly("sparse_targets", &Metric::sparse_targets)
-      .def_property_readonly("needs_rank_2", &Metric::needs_rank_2)
       .def_property_readonly(
           "thresholds",
           [](const Metric& x) { return x.config().thresholds; })

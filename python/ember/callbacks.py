@@ -408,7 +408,7 @@ def _compiled_metric_direction(model, name):
         if identifier is None:
             continue
         try:
-            metric_name = metrics_module.resolve(identifier, (None, 2), (None, 2))[0]
+            metric_name = metrics_module.compile_name(identifier)
         except ValueError:
             continue
         if metric_name == name:

@@ -878,22 +878,20 @@ def compile_metric(identifier, target_shape, output_shape):
     return obj
 
 
-def resolve(identifier, target_shape, output_shape):
-    """(the name compile gives a metric identifier, its engine kind, its threshold),
-    without building it (the callbacks look monitored names up with this)."""
+def compile_name(identifier):
+    """The name compile gives a metric identifier, without building the metric (the
+    callbacks look monitored names up with this); ValueError for what compile rejects."""
     if _is_accuracy(identifier):
-        return str(identifier), compile_metric(identifier, target_shape, output_shape)._kind, 0.5
+        return str(identifier)
     check_compile_identifier(identifier)
     if _is_custom_function(identifier):
-        return getattr(identifier, "__name__", "mean_metric_wrapper"), "mean", 0.5
+        return getattr(identifier, "__name__", "mean_metric_wrapper")
     if isinstance(identifier, MeanMetricWrapper):
-        return identifier.name, "mean", 0.5
+        return identifier.name
     obj = _BY_NAME[identifier] if isinstance(identifier, str) else identifier
-    cls = _engine_class(obj, identifier)
+    _engine_class(obj, identifier)
     if isinstance(identifier, str):
-        name = identifier
-    elif isinstance(obj, Metric):
-        name = obj.name
-    else:  # a class (named as its instance would be, before numbering) or a function
-        name = to_snake_case(obj.__name__)
-    return name, cls._kind, float(getattr(obj, "threshold", None) or 0.5)
+        return identifier
+    if isinstance(obj, Metric):
+        return obj.name
+    return to_snake_case(obj.__name__)  # a class, named as its instance would be, or a function

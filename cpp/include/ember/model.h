@@ -61,7 +61,6 @@ class Model {
   // average=None, ...) contributes all its values, in order.
   std::vector<double> metric_results() const;
   void reset_metrics();
-  const std::vector<MetricSpec>& metrics() const { return metrics_; }
 
   // Output `output` takes its loss from a graph of its own (a custom loss written with
   // ember.ops) instead of a built-in kernel: loss_graph maps its inputs `prediction`
