@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ember/error.h"
+#include "ember/losses.h"
 
 namespace ember {
 namespace {
@@ -366,7 +367,7 @@ std::vector<double> Metric::result() const {
       // a_: true positives, b_: false positives, c_: false negatives, d_: the
       // (weighted) count of each class's true labels.
       if (a_.empty()) return vector_result() ? std::vector<double>{} : std::vector<double>{0.0};
-      constexpr double eps = static_cast<double>(1e-7f);
+      constexpr double eps = static_cast<double>(kEpsilon);
       const double b2 = c.beta * c.beta;
       std::vector<double> f(a_.size());
       for (size_t i = 0; i < a_.size(); ++i) {

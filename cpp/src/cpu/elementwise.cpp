@@ -13,13 +13,14 @@
 #include <cstring>
 
 #include "cpu/parallel.h"
+#include "cpu/scalar.h"
 #include "ember/activations.h"
 #include "ember/kernels.h"
 
 namespace ember {
 namespace {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+using cpu::sigmoid;
 // log(1 + e^x) as jnp.logaddexp(x, 0) computes it.
 inline float softplus(float x) { return std::max(x, 0.0f) + std::log1p(std::exp(-std::abs(x))); }
 // Derivatives of jnp.maximum(v, c) and jnp.minimum(v, c) in v: jax splits a tie evenly.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu/scalar.h"
 #include "ember/error.h"
 #include "ember/losses.h"
 
@@ -31,7 +32,7 @@ float clip_grad(float x, float lo, float hi) {
 float softplus(float x) { return std::max(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
 float softplus_grad(float x, float sp) { return std::exp(x - sp); }
 
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+using cpu::sigmoid;
 
 // The smoothed label t * (1 - ls) + add, rounded as Keras's float32 expression.
 struct Smoothing {

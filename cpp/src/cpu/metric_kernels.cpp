@@ -8,7 +8,9 @@
 #include <limits>
 #include <string>
 
+#include "cpu/scalar.h"
 #include "ember/error.h"
+#include "ember/losses.h"
 #include "ember/metrics.h"
 
 namespace ember {
@@ -31,7 +33,7 @@ bool in_top_k(const float* row, int64_t n, int64_t label, int64_t k) {
   return rank <= k;
 }
 
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+using cpu::sigmoid;
 
 // Metrics with one value per row: Keras's Mean over the rows, weighted per row.
 template <typename F>
@@ -207,7 +209,7 @@ void Metric::update_mean(const float* p, const float* t, const float* w, int64_t
         double s = 0.0;
         for (int64_t j = 0; j < cols; ++j) {
           const float y = t[r * cols + j];
-          s += std::fabs((y - p[r * cols + j]) / std::max(std::fabs(y), 1e-7f));
+          s += std::fabs((y - p[r * cols + j]) / std::max(std::fabs(y), kEpsilon));
         }
         return 100.0 * (s * inv);
       });
