@@ -259,17 +259,21 @@ class Layer:
         """The output shape(s) of call(), found by recording it into a scratch graph."""
         multi = isinstance(input_shape, list)
         shapes = input_shape if multi else [input_shape]
-        graph = _core.Graph()
-        nodes = []
-        for i, shape in enumerate(shapes):
+        for shape in shapes:
             if any(d is None for d in shape[1:]):
                 raise ValueError(f"Layer {self.name}: ember needs every axis but the batch axis "
                                  f"to be known to run call(), got input shape {shape}")
-            nodes.append(graph.add_input(list(shape[1:]), f"input_{i}"))
-        out = self._emit(graph, nodes)
-        outs = out if isinstance(out, list) else [out]
+        graph, _, outs, multi_out = self._scratch_graph([shape[1:] for shape in shapes])
         result = [(None,) + tuple(graph.row_shape(n)) for n in outs]
-        return result if isinstance(out, list) else result[0]
+        return result if multi_out else result[0]
+
+    def _scratch_graph(self, row_shapes):
+        """A graph of this layer alone on inputs of these row shapes: (graph, input
+        nodes, output nodes, whether call() returned a list)."""
+        graph = _core.Graph()
+        nodes = [graph.add_input(list(row), f"input_{i}") for i, row in enumerate(row_shapes)]
+        out = self._emit(graph, nodes)
+        return graph, nodes, (out if isinstance(out, list) else [out]), isinstance(out, list)
 
     def _emit(self, graph, input_nodes):
         """Adds the layer's op(s) to an engine graph. Built-in layers add their own
@@ -333,12 +337,9 @@ class Layer:
                 raise ValueError(f"{self.name}: expected an input with a batch axis, got a scalar")
         shapes = [(None,) + x.shape[1:] for x in arrays]
         self._maybe_build(shapes if multi_in else shapes[0])
-        graph = _core.Graph()
-        nodes = [graph.add_input(list(x.shape[1:]), f"input_{i}") for i, x in enumerate(arrays)]
-        out = self._emit(graph, nodes)
-        outs = out if isinstance(out, list) else [out]
+        graph, nodes, outs, multi_out = self._scratch_graph([x.shape[1:] for x in arrays])
         results = _core.Model(graph, nodes, outs).predict(arrays, max(len(arrays[0]), 1))
-        return results if isinstance(out, list) else results[0]
+        return results if multi_out else results[0]
 
     # -- Keras's introspection ----------------------------------------------
     def _only_call(self, what):
