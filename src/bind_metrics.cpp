@@ -112,6 +112,7 @@ void bind_metrics(py::module_& m) {
       .def_property_readonly(
           "thresholds",
           [](const Metric& x) { return x.config().thresholds; })
+      .def_property_readonly("auc_thresholds", &Metric::auc_thresholds)
       .def_property_readonly("num_thresholds",
                              [](const Metric& x) { return x.config().num_thresholds; });
 }

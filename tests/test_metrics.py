@@ -275,6 +275,12 @@ def test_get_config_matches_keras_and_round_trips(keras, name, kwargs):
     assert clone.get_config() == got
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"num_thresholds": 7}, {"thresholds": [0.7, 0.1, 0.4]}])
+def test_auc_thresholds_match_keras(keras, kwargs):
+    # The engine's list, end points included, as Keras's AUC.thresholds gives it.
+    assert ember.metrics.AUC(**kwargs).thresholds == list(keras.metrics.AUC(**kwargs).thresholds)
+
+
 def test_default_names_follow_keras(keras):
     # Fixed names for the wrappers; auto-numbered (auc, auc_1, ...) for the others.
     for name in ("MeanAbsoluteError", "TopKCategoricalAccuracy", "F1Score", "FBetaScore",

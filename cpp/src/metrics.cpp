@@ -162,6 +162,7 @@ Metric::Metric(MetricConfig config) : config_(std::move(config)) {
       }
       cuts.push_back(1.0 + 1e-7);
       for (double t : cuts) cut_.push_back(static_cast<float>(t));
+      auc_thresholds_ = std::move(cuts);
       thresholds_with_epsilon_ = true;  // the end points lie outside [0, 1]
       if (c.num_labels && !c.multi_label)
         throw ValueError("`num_labels` is needed only when `multi_label` is True.");

@@ -585,12 +585,7 @@ class AUC(_ConfusionMetric):
         self.num_labels = num_labels
         self.label_weights = label_weights
         self._from_logits = from_logits
-        if thresholds is not None:
-            inner = sorted(float(t) for t in _to_list(thresholds))
-        else:
-            inner = [(i + 1) * 1.0 / (self.num_thresholds - 1)
-                     for i in range(self.num_thresholds - 2)]
-        self._thresholds = np.array([0.0 - 1e-7] + inner + [1.0 + 1e-7])
+        self._thresholds = np.array(self._core.auc_thresholds)
 
     @property
     def thresholds(self):

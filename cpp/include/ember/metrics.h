@@ -83,6 +83,9 @@ class Metric {
   void reset();
 
   const MetricConfig& config() const { return config_; }
+  // AUC: every threshold it counts at, the end points (0 - 1e-7, 1 + 1e-7) included, in
+  // double as Keras's AUC.thresholds lists them.
+  const std::vector<double>& auc_thresholds() const { return auc_thresholds_; }
   // Whether the target holds one class id per row rather than a row like pred.
   bool sparse_targets() const;
   int64_t target_cols(int64_t cols) const { return sparse_targets() ? 1 : cols; }
@@ -119,6 +122,7 @@ class Metric {
   // state: per (threshold, label) tp/fp/tn/fn, or per (bucket, label) positives and
   // negatives with per-label totals.
   std::vector<float> cut_;
+  std::vector<double> auc_thresholds_;
   bool buckets_ = false;
   bool thresholds_with_epsilon_ = false;
   int64_t labels_ = 1;  // AUC with multi_label: one state per label
