@@ -267,10 +267,10 @@ class Model(Layer):
         weights = self._compile_config["loss_weights"] or [1.0] * len(self.outputs)
         if isinstance(weights, dict):
             weights = [weights.get(name, 1.0) for name in self._output_names()]
-        metric_specs = [(m._core, o, weighted)
-                        for o, m, weighted in self._compile_metrics(targets)]
+        compiled_metrics = self._compile_metrics(targets)
+        metric_specs = [(m._core, o, weighted) for o, m, weighted in compiled_metrics]
         customs = [losses_module.custom_loss(lo) for lo in losses]
-        graph_metrics = [(o, m) for o, m, _ in self._compile_metrics(targets)
+        graph_metrics = [(o, m) for o, m, _ in compiled_metrics
                          if metrics_module.is_graph_metric(m)]
         # Custom losses and metrics are recorded for the targets' shapes: new shapes,
         # new recordings.
