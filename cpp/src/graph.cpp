@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 
 namespace ember {
@@ -33,8 +34,12 @@ int Graph::add_node(std::shared_ptr<Op> op, std::vector<int> inputs, std::string
 }
 
 Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
-                   std::vector<int> outputs)
-    : graph_(std::move(graph)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+                   std::vector<int> outputs, Device device)
+    : graph_(std::move(graph)),
+      device_(device),
+      ctx_(backend_for(device).context()),
+      inputs_(std::move(inputs)),
+      outputs_(std::move(outputs)) {
   const size_t n = graph_->size();
   // Nodes the outputs depend on, found by walking back; each must reach a declared input.
   std::vector<char> needed(n, 0), is_input(n, 0);
@@ -55,6 +60,11 @@ Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
   }
   for (size_t v = 0; v < n; ++v)
     if (needed[v] || is_input[v]) order_.push_back(static_cast<int>(v));
+  for (int v : order_)
+    if (!graph_->is_input(v) && !ctx_.be().supports(graph_->op(v)->kind()))
+      throw ValueError("Layer '" + graph_->name(v) + "': op " +
+                       op_kind_name(graph_->op(v)->kind()) + " has no kernel on device " +
+                       device.str());
 
   node_vars_.resize(n);
   for (int v : order_) {
@@ -69,6 +79,7 @@ Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
   grads_.resize(n);
   fwd_.resize(n);
   bwd_.resize(n);
+  scratch_.resize(n);
   plan_gradients();
 }
 
@@ -84,7 +95,7 @@ void Executor::plan_gradients() {
   for (size_t i = 0; i < variables_.size(); ++i) {
     if (!variables_[i]->trainable) continue;
     trainable_index_[i] = trainable_.size();
-    var_grads_[i] = Tensor(variables_[i]->value.shape());
+    var_grads_[i] = Tensor(variables_[i]->value.shape(), 0.0f, device());
     trainable_.push_back(variables_[i].get());
     trainable_params_.push_back(variables_[i]->value.data());
     trainable_grads_.push_back(var_grads_[i].data());
@@ -123,9 +134,12 @@ void Executor::reserve(int64_t rows) {
   for (int v : order_) {
     const auto sv = static_cast<size_t>(v);
     const int64_t row = graph_->row_size(v);
-    values_[sv] = Tensor(Shape{rows, row});
-    if (requires_grad_[sv]) grads_[sv] = Tensor(Shape{rows, row});
-    if (!graph_->is_input(v)) graph_->op(v)->reserve(rows);
+    values_[sv] = Tensor(Shape{rows, row}, 0.0f, device());
+    if (requires_grad_[sv]) grads_[sv] = Tensor(Shape{rows, row}, 0.0f, device());
+    if (graph_->is_input(v)) continue;
+    scratch_[sv].clear();
+    for (size_t bytes : graph_->op(v)->scratch_bytes(rows))
+      scratch_[sv].emplace_back(static_cast<int64_t>(bytes), device_);
   }
   capacity_ = rows;
   bind_pointers();
@@ -141,6 +155,8 @@ void Executor::bind_pointers() {
     for (int u : ins) f.in.push_back(values_[static_cast<size_t>(u)].data());
     f.out = values_[sv].data();
     f.extra_loss = extra_loss_.get();
+    f.scratch.clear();
+    for (auto& buf : scratch_[sv]) f.scratch.push_back(buf.data());
     OpBackward& b = bwd_[sv];
     b.in = f.in;
     b.out = f.out;
@@ -155,6 +171,7 @@ void Executor::bind_pointers() {
     for (size_t k : node_vars_[sv])
       b.dvar.push_back(variables_[k]->trainable ? var_grads_[k].data() : nullptr);
     b.dvar_accumulate.assign(b.dvar.size(), 0);
+    b.scratch = f.scratch;
   }
 }
 
@@ -178,6 +195,7 @@ void Executor::forward(int64_t rows, bool training) {
   for (int v : order_) {
     if (graph_->is_input(v)) continue;
     OpForward& f = fwd_[static_cast<size_t>(v)];
+    f.ctx = &ctx_;
     f.rows = rows;
     f.training = training;
     graph_->op(v)->forward(f);
@@ -200,6 +218,7 @@ void Executor::backward(int64_t rows, const std::function<void(size_t)>& on_grad
     const auto sv = static_cast<size_t>(v);
     if (graph_->is_input(v) || !grad_written_[sv] || !(requires_grad_[sv] & 1)) continue;
     OpBackward& b = bwd_[sv];
+    b.ctx = &ctx_;
     b.rows = rows;
     b.training = fwd_[sv].training;
     const auto& ins = graph_->inputs(v);

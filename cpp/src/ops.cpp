@@ -1,5 +1,6 @@
 #include "ember/ops.h"
 
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 
@@ -91,32 +92,34 @@ std::vector<VariablePtr> DenseOp::variables() const {
   return {kernel_};
 }
 
-void DenseOp::reserve(int64_t max_rows) {
-  if (!activation_.is_linear()) dz_ = Tensor(Shape{max_rows * positions_, units_});
+std::vector<size_t> DenseOp::scratch_bytes(int64_t max_rows) const {
+  if (activation_.is_linear()) return {};
+  return {static_cast<size_t>(max_rows * positions_ * units_) * sizeof(float)};
 }
 
 void DenseOp::forward(const OpForward& f) {
   const int64_t m = f.rows * positions_;
-  kernels::gemm(false, false, m, units_, in_, 1.0f, f.in[0], kernel_->value.data(), 0.0f, f.out);
+  f.ctx->be().gemm(*f.ctx, false, false, m, units_, in_, 1.0f, f.in[0], kernel_->value.data(), 0.0f, f.out);
   // z is kept on every forward, training or not: a backward may follow any of them.
-  bias_activation_forward(activation_, f.out, bias_ ? bias_->value.data() : nullptr,
-                          keep_z_ ? dz_.data() : nullptr, m, units_);
+  f.ctx->be().bias_activation_forward(*f.ctx, activation_, f.out, bias_ ? bias_->value.data() : nullptr,
+                          keep_z_ ? f.scratch_as<float>(0) : nullptr, m, units_);
 }
 
 void DenseOp::backward(const OpBackward& b) {
   const int64_t m = b.rows * positions_;
   const float* dz = b.dout;
   if (!activation_.is_linear()) {
-    activation_backward(activation_, keep_z_ ? dz_.data() : nullptr, b.out, b.dout, dz_.data(), m,
-                        units_);
-    dz = dz_.data();
+    float* z_then_dz = b.scratch_as<float>(0);
+    b.ctx->be().activation_backward(*b.ctx, activation_, keep_z_ ? z_then_dz : nullptr, b.out,
+                                    b.dout, z_then_dz, m, units_);
+    dz = z_then_dz;
   }
   if (b.dvar[0])
-    kernels::gemm(true, false, in_, units_, m, 1.0f, b.in[0], dz,
+    b.ctx->be().gemm(*b.ctx, true, false, in_, units_, m, 1.0f, b.in[0], dz,
                   b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
-  if (bias_ && b.dvar[1]) kernels::column_sums(dz, b.dvar[1], m, units_, b.dvar_accumulate[1]);
+  if (bias_ && b.dvar[1]) b.ctx->be().column_sums(*b.ctx, dz, b.dvar[1], m, units_, b.dvar_accumulate[1]);
   if (b.din[0])
-    kernels::gemm(false, true, m, in_, units_, 1.0f, dz, kernel_->value.data(),
+    b.ctx->be().gemm(*b.ctx, false, true, m, in_, units_, 1.0f, dz, kernel_->value.data(),
                   b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
 }
 
@@ -142,28 +145,28 @@ Shape ActivationOp::build(const std::vector<Shape>& inputs) {
   return s;
 }
 
-void ActivationOp::reserve(int64_t max_rows) {
-  scratch_ = Tensor(Shape{max_rows * positions_, last_dim_});
+std::vector<size_t> ActivationOp::scratch_bytes(int64_t max_rows) const {
+  return {static_cast<size_t>(max_rows * row_size_) * sizeof(float)};
 }
 
 void ActivationOp::forward(const OpForward& f) {
   if (!reduced_.empty()) {
-    softmax_forward_axes(activation_.kind == ActivationKind::LogSoftmax, f.in[0], f.out, f.rows,
+    f.ctx->be().softmax_forward_axes(*f.ctx, activation_.kind == ActivationKind::LogSoftmax, f.in[0], f.out, f.rows,
                          row_size_, kept_.data(), reduced_.data(),
                          static_cast<int64_t>(reduced_.size()));
     return;
   }
-  activation_forward(activation_, f.in[0], f.out, f.rows * positions_, last_dim_);
+  f.ctx->be().activation_forward(*f.ctx, activation_, f.in[0], f.out, f.rows * positions_, last_dim_);
 }
 
 void ActivationOp::backward_into(const OpBackward& b, float* dx) const {
   if (!reduced_.empty()) {
-    softmax_backward_axes(activation_.kind == ActivationKind::LogSoftmax, b.out, b.dout, dx, b.rows,
+    b.ctx->be().softmax_backward_axes(*b.ctx, activation_.kind == ActivationKind::LogSoftmax, b.out, b.dout, dx, b.rows,
                           row_size_, kept_.data(), reduced_.data(),
                           static_cast<int64_t>(reduced_.size()));
     return;
   }
-  activation_backward(activation_, b.in[0], b.out, b.dout, dx, b.rows * positions_, last_dim_);
+  b.ctx->be().activation_backward(*b.ctx, activation_, b.in[0], b.out, b.dout, dx, b.rows * positions_, last_dim_);
 }
 
 void ActivationOp::backward(const OpBackward& b) {
@@ -172,8 +175,9 @@ void ActivationOp::backward(const OpBackward& b) {
     backward_into(b, b.din[0]);
     return;
   }
-  backward_into(b, scratch_.data());
-  kernels::add_into(scratch_.data(), b.din[0], b.rows * row_size_, true);
+  float* dx = b.scratch_as<float>(0);
+  backward_into(b, dx);
+  b.ctx->be().add_into(*b.ctx, dx, b.din[0], b.rows * row_size_, true);
 }
 
 PReLUOp::PReLUOp(VariablePtr alpha) : alpha_(std::move(alpha)) {
@@ -208,12 +212,12 @@ Shape PReLUOp::build(const std::vector<Shape>& inputs) {
 }
 
 void PReLUOp::forward(const OpForward& f) {
-  prelu_forward(f.in[0], alpha_->value.data(), alpha_index_.data(), f.out, f.rows,
+  f.ctx->be().prelu_forward(*f.ctx, f.in[0], alpha_->value.data(), alpha_index_.data(), f.out, f.rows,
                 static_cast<int64_t>(alpha_index_.size()));
 }
 
 void PReLUOp::backward(const OpBackward& b) {
-  prelu_backward(b.in[0], alpha_->value.data(), alpha_index_.data(), b.dout, b.din[0],
+  b.ctx->be().prelu_backward(*b.ctx, b.in[0], alpha_->value.data(), alpha_index_.data(), b.dout, b.din[0],
                  b.din_accumulate[0] != 0, b.dvar[0], b.dvar_accumulate[0] != 0, b.rows,
                  static_cast<int64_t>(alpha_index_.size()), alpha_->value.size());
 }

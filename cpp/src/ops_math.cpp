@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cpu/parallel.h"
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 
@@ -250,10 +251,8 @@ Shape ReduceOp::build(const std::vector<Shape>& inputs) {
   return out_shape_;
 }
 
-void ReduceOp::reserve(int64_t max_rows) {
-  // Grow only: several executors (fit, predict, an intermediate model) may share this op.
-  const auto needed = static_cast<size_t>(max_rows * out_size_);
-  if (scratch_.size() < needed) scratch_.resize(needed);
+std::vector<size_t> ReduceOp::scratch_bytes(int64_t max_rows) const {
+  return {static_cast<size_t>(max_rows * out_size_) * sizeof(double)};
 }
 
 void ReduceOp::forward(const OpForward& f) {
@@ -274,7 +273,7 @@ void ReduceOp::forward(const OpForward& f) {
       return;
     }
     // Sums in double, in input order.
-    double* acc = scratch_.data() + r * m;
+    double* acc = f.scratch_as<double>(0) + r * m;
     std::fill(acc, acc + m, 0.0);
     for (int64_t j = 0; j < n; ++j) acc[out_index_[j]] += x[j];
     for (int64_t o = 0; o < m; ++o) {
@@ -293,7 +292,7 @@ void ReduceOp::backward(const OpBackward& b) {
   cpu::parallel_for(b.rows, b.rows * n, [&](int64_t r) {
     const float *x = b.in[0] + r * n, *y = b.out + r * m, *g = b.dout + r * m;
     float* d = dx + r * n;
-    double* ties = scratch_.data() + r * m;
+    double* ties = b.scratch_as<double>(0) + r * m;
     if (chooser) {  // jax: the gradient is split evenly among the tied extremes
       std::fill(ties, ties + m, 0.0);
       for (int64_t j = 0; j < n; ++j)
@@ -383,12 +382,12 @@ std::vector<VariablePtr> MatMulOp::variables() const {
 
 void MatMulOp::forward(const OpForward& f) {
   if (w_) {
-    kernels::gemm(false, false, f.rows * m_, n_, k_, 1.0f, f.in[0], w_->value.data(), 0.0f,
+    f.ctx->be().gemm(*f.ctx, false, false, f.rows * m_, n_, k_, 1.0f, f.in[0], w_->value.data(), 0.0f,
                   f.out);
     return;
   }
   for (int64_t r = 0; r < f.rows; ++r)
-    kernels::gemm(false, false, m_, n_, k_, 1.0f, f.in[0] + r * m_ * k_, f.in[1] + r * k_ * n_,
+    f.ctx->be().gemm(*f.ctx, false, false, m_, n_, k_, 1.0f, f.in[0] + r * m_ * k_, f.in[1] + r * k_ * n_,
                   0.0f, f.out + r * m_ * n_);
 }
 
@@ -396,10 +395,10 @@ void MatMulOp::backward(const OpBackward& b) {
   if (w_) {
     const int64_t rows = b.rows * m_;
     if (b.din[0])
-      kernels::gemm(false, true, rows, k_, n_, 1.0f, b.dout, w_->value.data(),
+      b.ctx->be().gemm(*b.ctx, false, true, rows, k_, n_, 1.0f, b.dout, w_->value.data(),
                     b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
     if (!b.dvar.empty() && b.dvar[0])
-      kernels::gemm(true, false, k_, n_, rows, 1.0f, b.in[0], b.dout,
+      b.ctx->be().gemm(*b.ctx, true, false, k_, n_, rows, 1.0f, b.in[0], b.dout,
                     b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
     return;
   }
@@ -407,10 +406,10 @@ void MatMulOp::backward(const OpBackward& b) {
     const float *a = b.in[0] + r * m_ * k_, *w = b.in[1] + r * k_ * n_,
                 *g = b.dout + r * m_ * n_;
     if (b.din[0])
-      kernels::gemm(false, true, m_, k_, n_, 1.0f, g, w, b.din_accumulate[0] ? 1.0f : 0.0f,
+      b.ctx->be().gemm(*b.ctx, false, true, m_, k_, n_, 1.0f, g, w, b.din_accumulate[0] ? 1.0f : 0.0f,
                     b.din[0] + r * m_ * k_);
     if (b.din[1])
-      kernels::gemm(true, false, k_, n_, m_, 1.0f, a, g, b.din_accumulate[1] ? 1.0f : 0.0f,
+      b.ctx->be().gemm(*b.ctx, true, false, k_, n_, m_, 1.0f, a, g, b.din_accumulate[1] ? 1.0f : 0.0f,
                     b.din[1] + r * k_ * n_);
   }
 }

@@ -27,6 +27,10 @@ inline void put(float* d, int64_t i, float v, bool accumulate) { d[i] = accumula
 
 std::string MergeOp::type() const { return merge_name(kind_); }
 
+std::vector<size_t> MergeOp::scratch_bytes(int64_t /*max_rows*/) const {
+  return {static_cast<size_t>(inputs_) * sizeof(float)};
+}
+
 Shape MergeOp::build(const std::vector<Shape>& inputs) {
   if (inputs.size() < 2)
     throw ValueError(std::string("A `") + merge_name(kind_) +
@@ -40,7 +44,7 @@ Shape MergeOp::build(const std::vector<Shape>& inputs) {
       throw ValueError("inputs must have the same shape; got " + shape_to_string(inputs[0]) +
                        " and " + shape_to_string(s) + " (shapes without the batch axis)");
   row_size_ = num_elements(inputs[0]);
-  fold_.assign(inputs.size(), 0.0f);
+  inputs_ = static_cast<int64_t>(inputs.size());
   return inputs[0];
 }
 
@@ -115,7 +119,7 @@ void MergeOp::backward(const OpBackward& b) {
       for (int64_t i = 0; i < n; ++i) {
         float upstream = g[i];
         // Recompute the running extremes m_0..m_{k-2} of this element from the left.
-        float* m = fold_.data();
+        float* m = b.scratch_as<float>(0);
         m[0] = b.in[0][i];
         for (size_t j = 1; j + 1 < k; ++j)
           m[j] = is_max ? std::max(m[j - 1], b.in[j][i]) : std::min(m[j - 1], b.in[j][i]);

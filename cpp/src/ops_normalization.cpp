@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/layer_kernels.h"
 
@@ -100,11 +101,18 @@ Shape BatchNormalizationOp::build(const std::vector<Shape>& inputs) {
   check_variable(beta_, stats, "beta");
   check_variable(moving_mean_, stats, "moving_mean");
   check_variable(moving_variance_, stats, "moving_variance");
-  const auto c = static_cast<size_t>(channels_);
-  for (auto* v : {&mean_, &var_, &rstd_, &scale_, &shift_, &sum_dy_, &sum_dy_xhat_})
-    v->assign(c, 0.0f);
-  work_.assign(2 * c, 0.0);
   return row;
+}
+
+std::vector<size_t> BatchNormalizationOp::scratch_bytes(int64_t /*max_rows*/) const {
+  const auto c = static_cast<size_t>(channels_);
+  std::vector<size_t> bytes(kWork, c * sizeof(float));
+  bytes.push_back(2 * c * sizeof(double));
+  return bytes;
+}
+
+bool BatchNormalizationOp::batch_statistics(bool training, int64_t m) const {
+  return training && (!layer_trainable_ || layer_trainable_->value) && m * inner_ > 0;
 }
 
 std::vector<VariablePtr> BatchNormalizationOp::variables() const {
@@ -118,34 +126,29 @@ std::vector<VariablePtr> BatchNormalizationOp::variables() const {
 
 void BatchNormalizationOp::forward(const OpForward& f) {
   const int64_t m = f.rows * outer_;
-  batch_statistics_ =
-      f.training && (!layer_trainable_ || layer_trainable_->value) && m * inner_ > 0;
+  float *mean = f.scratch_as<float>(kMean), *var = f.scratch_as<float>(kVar);
+  float *scale = f.scratch_as<float>(kScale), *shift = f.scratch_as<float>(kShift);
   float* mm = moving_mean_->value.data();
   float* mv = moving_variance_->value.data();
-  if (batch_statistics_) {
-    kernels::channel_moments(f.in[0], m, channels_, inner_, mean_.data(), var_.data(),
-                             work_.data());
-    for (int64_t c = 0; c < channels_; ++c) {
-      mm[c] = mm[c] * momentum_ + mean_[c] * one_minus_momentum_;
-      mv[c] = mv[c] * momentum_ + var_[c] * one_minus_momentum_;
-    }
+  Backend& be = f.ctx->be();
+  if (batch_statistics(f.training, m)) {
+    be.channel_moments(*f.ctx, f.in[0], m, channels_, inner_, mean, var,
+                       f.scratch_as<double>(kWork));
+    be.batch_norm_update_moving(*f.ctx, mean, var, mm, mv, channels_, momentum_,
+                                one_minus_momentum_);
   } else {
-    std::copy(mm, mm + channels_, mean_.begin());
-    std::copy(mv, mv + channels_, var_.begin());
+    be.copy(*f.ctx, mean, mm, static_cast<size_t>(channels_) * sizeof(float));
+    be.copy(*f.ctx, var, mv, static_cast<size_t>(channels_) * sizeof(float));
   }
-  const float* gamma = gamma_ ? gamma_->value.data() : nullptr;
-  const float* beta = beta_ ? beta_->value.data() : nullptr;
-  for (int64_t c = 0; c < channels_; ++c) {
-    rstd_[c] = 1.0f / std::sqrt(var_[c] + epsilon_);
-    scale_[c] = gamma ? rstd_[c] * gamma[c] : rstd_[c];
-    shift_[c] = -mean_[c] * scale_[c];
-    if (beta) shift_[c] += beta[c];
-  }
-  kernels::channel_affine(f.in[0], scale_.data(), shift_.data(), f.out, m, channels_, inner_);
+  be.batch_norm_scale_shift(*f.ctx, mean, var, gamma_ ? gamma_->value.data() : nullptr,
+                            beta_ ? beta_->value.data() : nullptr, epsilon_, channels_,
+                            f.scratch_as<float>(kRstd), scale, shift);
+  be.channel_affine(*f.ctx, f.in[0], scale, shift, f.out, m, channels_, inner_, false);
 }
 
 void BatchNormalizationOp::backward(const OpBackward& b) {
   const int64_t m = b.rows * outer_;
+  Backend& be = b.ctx->be();
   size_t k = 0;
   float* dgamma = gamma_ ? b.dvar[k] : nullptr;
   const bool dgamma_acc = gamma_ && b.dvar_accumulate[k];
@@ -155,23 +158,24 @@ void BatchNormalizationOp::backward(const OpBackward& b) {
   k += beta_ ? 1 : 0;
   // The moving statistics get no gradient; should one be marked trainable it reads zero.
   for (size_t i = k; i < b.dvar.size(); ++i)
-    if (b.dvar[i] && !b.dvar_accumulate[i]) std::fill(b.dvar[i], b.dvar[i] + channels_, 0.0f);
+    if (b.dvar[i] && !b.dvar_accumulate[i]) be.fill(*b.ctx, b.dvar[i], channels_, 0.0f);
 
-  if (dgamma || dbeta || (b.din[0] && batch_statistics_))
-    kernels::channel_grad_sums(b.dout, b.in[0], mean_.data(), rstd_.data(), m, channels_, inner_,
-                               sum_dy_.data(), sum_dy_xhat_.data(), work_.data());
-  for (int64_t c = 0; c < channels_; ++c) {
-    if (dgamma) dgamma[c] = (dgamma_acc ? dgamma[c] : 0.0f) + sum_dy_xhat_[c];
-    if (dbeta) dbeta[c] = (dbeta_acc ? dbeta[c] : 0.0f) + sum_dy_[c];
-  }
+  const bool batch_stats = batch_statistics(b.training, m);
+  const float *mean = b.scratch_as<float>(kMean), *rstd = b.scratch_as<float>(kRstd);
+  float *sum_dy = b.scratch_as<float>(kSumDy), *sum_dy_xhat = b.scratch_as<float>(kSumDyXhat);
+  if (dgamma || dbeta || (b.din[0] && batch_stats))
+    be.channel_grad_sums(*b.ctx, b.dout, b.in[0], mean, rstd, m, channels_, inner_, sum_dy,
+                         sum_dy_xhat, b.scratch_as<double>(kWork));
+  if (dgamma) be.add_into(*b.ctx, sum_dy_xhat, dgamma, channels_, dgamma_acc);
+  if (dbeta) be.add_into(*b.ctx, sum_dy, dbeta, channels_, dbeta_acc);
   if (!b.din[0]) return;
-  if (batch_statistics_)
-    kernels::batch_norm_input_grad(
-        b.dout, b.in[0], mean_.data(), rstd_.data(), gamma_ ? gamma_->value.data() : nullptr,
-        sum_dy_.data(), sum_dy_xhat_.data(), m, channels_, inner_, b.din[0], b.din_accumulate[0]);
+  if (batch_stats)
+    be.batch_norm_input_grad(*b.ctx, b.dout, b.in[0], mean, rstd,
+                             gamma_ ? gamma_->value.data() : nullptr, sum_dy, sum_dy_xhat, m,
+                             channels_, inner_, b.din[0], b.din_accumulate[0]);
   else  // fixed statistics: y is affine in x
-    kernels::channel_affine(b.dout, scale_.data(), nullptr, b.din[0], m, channels_, inner_,
-                            b.din_accumulate[0]);
+    be.channel_affine(*b.ctx, b.dout, b.scratch_as<float>(kScale), nullptr, b.din[0], m,
+                      channels_, inner_, b.din_accumulate[0]);
 }
 
 // ---- LayerNormalization -------------------------------------------------------------------
@@ -211,19 +215,18 @@ std::vector<VariablePtr> LayerNormalizationOp::variables() const {
   return v;
 }
 
-void LayerNormalizationOp::reserve(int64_t max_rows) {
-  const auto n = static_cast<size_t>(max_rows) * group_offset_.size();
-  mean_.assign(n, 0.0f);
-  rstd_.assign(n, 0.0f);
+std::vector<size_t> LayerNormalizationOp::scratch_bytes(int64_t max_rows) const {
+  const size_t bytes = static_cast<size_t>(max_rows) * group_offset_.size() * sizeof(float);
+  return {bytes, bytes};
 }
 
 void LayerNormalizationOp::forward(const OpForward& f) {
   const kernels::GroupLayout layout{row_size_, static_cast<int64_t>(group_offset_.size()),
                                     static_cast<int64_t>(norm_offset_.size()), group_offset_.data(),
                                     norm_offset_.data()};
-  kernels::layer_norm_forward(layout, f.rows, f.in[0], gamma_ ? gamma_->value.data() : nullptr,
+  f.ctx->be().layer_norm_forward(*f.ctx, layout, f.rows, f.in[0], gamma_ ? gamma_->value.data() : nullptr,
                               beta_ ? beta_->value.data() : nullptr, epsilon_, rms_scaling_, f.out,
-                              mean_.data(), rstd_.data());
+                              f.scratch_as<float>(0), f.scratch_as<float>(1));
 }
 
 void LayerNormalizationOp::backward(const OpBackward& b) {
@@ -236,8 +239,8 @@ void LayerNormalizationOp::backward(const OpBackward& b) {
   k += gamma_ ? 1 : 0;
   float* dbeta = beta_ ? b.dvar[k] : nullptr;
   const bool dbeta_acc = beta_ && b.dvar_accumulate[k];
-  kernels::layer_norm_backward(layout, b.rows, b.in[0], b.dout,
-                               gamma_ ? gamma_->value.data() : nullptr, mean_.data(), rstd_.data(),
+  b.ctx->be().layer_norm_backward(*b.ctx, layout, b.rows, b.in[0], b.dout,
+                               gamma_ ? gamma_->value.data() : nullptr, b.scratch_as<float>(0), b.scratch_as<float>(1),
                                rms_scaling_, b.din[0], b.din[0] && b.din_accumulate[0], dgamma,
                                dgamma_acc, dbeta, dbeta_acc);
 }
@@ -273,24 +276,27 @@ Shape NormalizationOp::build(const std::vector<Shape>& inputs) {
     }
     index_[static_cast<size_t>(p)] = k;
   }
-  denom_.assign(static_cast<size_t>(num_elements(stats)), 1.0f);
+  statistics_ = num_elements(stats);
   return row;
 }
 
+std::vector<size_t> NormalizationOp::scratch_bytes(int64_t /*max_rows*/) const {
+  return {static_cast<size_t>(statistics_) * sizeof(float)};
+}
+
 void NormalizationOp::forward(const OpForward& f) {
-  // Keras: maximum(sqrt(variance), backend.epsilon()).
-  const float* var = variance_->value.data();
-  for (size_t k = 0; k < denom_.size(); ++k) denom_[k] = std::max(std::sqrt(var[k]), 1e-7f);
-  kernels::normalize_forward(f.in[0], mean_->value.data(), denom_.data(), index_.data(), f.rows,
+  float* denom = f.scratch_as<float>(0);
+  f.ctx->be().normalize_denominator(*f.ctx, variance_->value.data(), statistics_, denom);
+  f.ctx->be().normalize_forward(*f.ctx, f.in[0], mean_->value.data(), denom, index_.data(), f.rows,
                              row_size_, invert_, f.out);
 }
 
 void NormalizationOp::backward(const OpBackward& b) {
   for (size_t i = 0; i < b.dvar.size(); ++i)
     if (b.dvar[i] && !b.dvar_accumulate[i])
-      std::fill(b.dvar[i], b.dvar[i] + static_cast<int64_t>(denom_.size()), 0.0f);
+      b.ctx->be().fill(*b.ctx, b.dvar[i], statistics_, 0.0f);
   if (!b.din[0]) return;
-  kernels::normalize_backward(b.dout, denom_.data(), index_.data(), b.rows, row_size_, invert_,
+  b.ctx->be().normalize_backward(*b.ctx, b.dout, b.scratch_as<float>(0), index_.data(), b.rows, row_size_, invert_,
                               b.din[0], b.din_accumulate[0]);
 }
 

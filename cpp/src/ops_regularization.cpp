@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 
@@ -81,36 +82,37 @@ int64_t DropoutOp::mask_size(int64_t rows) const {
   return layout_.shared_across_rows ? layout_.noise_row : rows * layout_.noise_row;
 }
 
-void DropoutOp::reserve(int64_t max_rows) {
-  mask_.assign(static_cast<size_t>(mask_size(max_rows)), 0);
+std::vector<size_t> DropoutOp::scratch_bytes(int64_t max_rows) const {
+  return {static_cast<size_t>(mask_size(max_rows))};
 }
 
 void DropoutOp::forward(const OpForward& f) {
   const int64_t n = f.rows * row_size_;
-  masked_ = f.training && rate_ > 0.0f;
-  if (!masked_) {
-    kernels::add_into(f.in[0], f.out, n, false);
+  if (!f.training || rate_ <= 0.0f) {
+    f.ctx->be().add_into(*f.ctx, f.in[0], f.out, n, false);
     return;
   }
   if (keep_prob_ <= 0.0f) {  // rate 1: Keras returns zeros
-    std::fill(f.out, f.out + n, 0.0f);
+    f.ctx->be().fill(*f.ctx, f.out, n, 0.0f);
     return;
   }
   const int64_t count = mask_size(f.rows);
-  kernels::bernoulli_mask(key_, counter_, count, keep_prob_, mask_.data());
+  auto* mask = f.scratch_as<uint8_t>(0);
+  f.ctx->be().bernoulli_mask(*f.ctx, key_, counter_, count, keep_prob_, mask);
   counter_ += static_cast<uint64_t>(count);
-  kernels::dropout_forward(f.in[0], mask_.data(), layout_, f.rows, row_size_, keep_prob_, f.out);
+  f.ctx->be().dropout_forward(*f.ctx, f.in[0], mask, layout_, f.rows, row_size_, keep_prob_,
+                              f.out);
 }
 
 void DropoutOp::backward(const OpBackward& b) {
   if (!b.din[0]) return;
   const int64_t n = b.rows * row_size_;
-  if (!masked_) {
-    kernels::add_into(b.dout, b.din[0], n, b.din_accumulate[0]);
+  if (!b.training || rate_ <= 0.0f) {
+    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], n, b.din_accumulate[0]);
   } else if (keep_prob_ <= 0.0f) {
-    if (!b.din_accumulate[0]) std::fill(b.din[0], b.din[0] + n, 0.0f);
+    if (!b.din_accumulate[0]) b.ctx->be().fill(*b.ctx, b.din[0], n, 0.0f);
   } else {
-    kernels::dropout_backward(b.dout, mask_.data(), layout_, b.rows, row_size_, keep_prob_,
+    b.ctx->be().dropout_backward(*b.ctx, b.dout, b.scratch_as<uint8_t>(0), layout_, b.rows, row_size_, keep_prob_,
                               b.din[0], b.din_accumulate[0]);
   }
 }
@@ -132,15 +134,15 @@ Shape GaussianNoiseOp::build(const std::vector<Shape>& inputs) {
 void GaussianNoiseOp::forward(const OpForward& f) {
   const int64_t n = f.rows * row_size_;
   if (!f.training || stddev_ == 0.0f) {
-    kernels::add_into(f.in[0], f.out, n, false);
+    f.ctx->be().add_into(*f.ctx, f.in[0], f.out, n, false);
     return;
   }
-  kernels::add_gaussian_noise(f.in[0], key_, counter_, n, stddev_, f.out);
+  f.ctx->be().add_gaussian_noise(*f.ctx, f.in[0], key_, counter_, n, stddev_, f.out);
   counter_ += static_cast<uint64_t>(n);
 }
 
 void GaussianNoiseOp::backward(const OpBackward& b) {
-  if (b.din[0]) kernels::add_into(b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
+  if (b.din[0]) b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
 }
 
 // ---- ActivityRegularization -----------------------------------------------------------------
@@ -160,19 +162,19 @@ Shape ActivityRegularizationOp::build(const std::vector<Shape>& inputs) {
 
 void ActivityRegularizationOp::forward(const OpForward& f) {
   const int64_t n = f.rows * row_size_;
-  kernels::add_into(f.in[0], f.out, n, false);
+  f.ctx->be().add_into(*f.ctx, f.in[0], f.out, n, false);
   if (f.rows > 0)
-    *f.extra_loss += kernels::penalty(f.out, n, l1_, l2_) / static_cast<double>(f.rows);
+    *f.extra_loss += f.ctx->be().penalty(*f.ctx, f.out, n, l1_, l2_) / static_cast<double>(f.rows);
 }
 
 void ActivityRegularizationOp::backward(const OpBackward& b) {
   if (!b.din[0]) return;
   const int64_t n = b.rows * row_size_;
-  kernels::add_into(b.dout, b.din[0], n, b.din_accumulate[0]);
+  b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], n, b.din_accumulate[0]);
   // Keras divides the penalty by the batch size; jax's gradient carries 1 / rows into both
   // coefficients.
   const float inv_rows = 1.0f / static_cast<float>(b.rows);
-  kernels::add_penalty_gradient(b.out, n, inv_rows * l1_, inv_rows * l2_, b.din[0]);
+  b.ctx->be().add_penalty_gradient(*b.ctx, b.out, n, inv_rows * l1_, inv_rows * l2_, b.din[0]);
 }
 
 }  // namespace ember

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cpu/parallel.h"
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
 
@@ -57,11 +58,11 @@ Shape ReshapeOp::build(const std::vector<Shape>& inputs) {
 }
 
 void ReshapeOp::forward(const OpForward& f) {
-  kernels::add_into(f.in[0], f.out, f.rows * row_size_, false);
+  f.ctx->be().add_into(*f.ctx, f.in[0], f.out, f.rows * row_size_, false);
 }
 
 void ReshapeOp::backward(const OpBackward& b) {
-  if (b.din[0]) kernels::add_into(b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
+  if (b.din[0]) b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
 }
 
 Shape FlattenOp::build(const std::vector<Shape>& inputs) {
@@ -78,7 +79,7 @@ void FlattenOp::forward(const OpForward& f) {
   if (transpose_)
     transpose_rows(f.in[0], f.out, f.rows, channels_, spatial_, false, false);
   else
-    kernels::add_into(f.in[0], f.out, f.rows * channels_ * spatial_, false);
+    f.ctx->be().add_into(*f.ctx, f.in[0], f.out, f.rows * channels_ * spatial_, false);
 }
 
 void FlattenOp::backward(const OpBackward& b) {
@@ -86,7 +87,7 @@ void FlattenOp::backward(const OpBackward& b) {
   if (transpose_)
     transpose_rows(b.dout, b.din[0], b.rows, channels_, spatial_, true, b.din_accumulate[0]);
   else
-    kernels::add_into(b.dout, b.din[0], b.rows * channels_ * spatial_, b.din_accumulate[0]);
+    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * channels_ * spatial_, b.din_accumulate[0]);
 }
 
 }  // namespace ember

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 
 namespace ember {
@@ -31,13 +32,29 @@ std::string batched_shape_to_string(const Shape& row) {
   return s + ")";
 }
 
-Tensor::Tensor(Shape shape, float fill)
-    : shape_(std::move(shape)), data_(static_cast<size_t>(num_elements(shape_)), fill) {}
-
-Tensor::Tensor(Shape shape, const float* values) : Tensor(std::move(shape)) {
-  std::copy(values, values + data_.size(), data_.begin());
+Tensor::Tensor(Shape shape, float fill_value, Device device)
+    : shape_(std::move(shape)), data_(num_elements(shape_), device) {
+  if (fill_value != 0.0f) fill(fill_value);  // the buffer starts zeroed
 }
 
-void Tensor::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
+Tensor::Tensor(Shape shape, const float* host_values, Device device)
+    : Tensor(std::move(shape), 0.0f, device) {
+  copy_from_host(host_values);
+}
+
+void Tensor::fill(float value) {
+  Backend& b = backend_for(device());
+  b.fill(b.context(), data_.data(), data_.size(), value);
+}
+
+void Tensor::copy_from_host(const float* host) {
+  Backend& b = backend_for(device());
+  b.copy_from_host(b.context(), data_.data(), host, data_.bytes());
+}
+
+void Tensor::copy_to_host(float* host) const {
+  Backend& b = backend_for(device());
+  b.copy_to_host(b.context(), host, data_.data(), data_.bytes());
+}
 
 }  // namespace ember

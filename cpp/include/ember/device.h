@@ -1,12 +1,38 @@
-// The seam between the engine and its GPU backend. Built without a CUDA
-// toolkit, cuda_built() is false and the rest report "no device".
+// Devices: where a buffer lives and which backend runs its kernels.
+// The CPU is always there; the CUDA backend (cuda/) is built when a toolkit is
+// found, and otherwise a stub answers "no device" and "no kernel".
 #pragma once
+#include <cstdint>
 #include <string>
 
-namespace ember::device {
+namespace ember {
 
+enum class DeviceKind : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceKind kind = DeviceKind::CPU;
+  int index = 0;
+
+  static Device cpu() { return {}; }
+  static Device cuda(int i) { return {DeviceKind::CUDA, i}; }
+  bool is_cpu() const { return kind == DeviceKind::CPU; }
+  // Keras's spelling: "cpu", "gpu:0".
+  std::string str() const { return is_cpu() ? "cpu" : "gpu:" + std::to_string(index); }
+  bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+};
+
+// "cpu", "cpu:0", "gpu", "gpu:1", "cuda:1" -> a Device. Throws ValueError naming the text.
+Device parse_device(const std::string& name);
+
+class Backend;
+
+namespace device {
 bool cuda_built();
-int cuda_device_count();                  // 0 when none is usable
-std::string cuda_device_name(int index);  // throws ValueError for a bad index
+int cuda_device_count();  // 0 when none is usable
+// The CUDA backend of GPU `index`, or null when ember was built without CUDA or the GPU
+// is not there. Lives in cuda/ (or its stub).
+Backend* cuda_backend(int index);
+}  // namespace device
 
-}  // namespace ember::device
+}  // namespace ember

@@ -12,6 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ember/context.h"
+#include "ember/device.h"
+#include "ember/op_kind.h"
 #include "ember/tensor.h"
 
 namespace ember {
@@ -34,10 +37,16 @@ using VariablePtr = std::shared_ptr<Variable>;
 // What an op sees when it runs. Pointers stay valid between steps; only rows and
 // training change, so a step builds nothing.
 struct OpForward {
+  const Context* ctx = nullptr;  // the executor's device: every kernel goes through ctx->be()
   int64_t rows = 0;
   bool training = false;
   std::vector<const float*> in;  // in[i]: (rows, input row size i)
   float* out = nullptr;          // (rows, output row size)
+  // The op's scratch buffers (Op::scratch_bytes), owned by the executor: the same ones in a
+  // forward pass and the backward pass that follows it.
+  std::vector<void*> scratch;
+  template <class T>
+  T* scratch_as(size_t i) const { return static_cast<T*>(scratch[i]); }
   // Where an op adds a penalty of its own to the batch's loss (activity regularization:
   // l1 * sum|y| / rows ...), in training and inference alike, as Keras's `layer.losses`
   // count in fit and evaluate. The executor zeroes it before each forward pass; the Model
@@ -46,6 +55,7 @@ struct OpForward {
 };
 
 struct OpBackward {
+  const Context* ctx = nullptr;
   int64_t rows = 0;
   bool training = false;
   std::vector<const float*> in;  // the forward inputs
@@ -57,19 +67,28 @@ struct OpBackward {
   // Gradients of the op's variables(), aligned with it; nullptr for frozen ones.
   std::vector<float*> dvar;
   std::vector<char> dvar_accumulate;
+  std::vector<void*> scratch;  // as in OpForward
+  template <class T>
+  T* scratch_as(size_t i) const { return static_cast<T*>(scratch[i]); }
 };
 
 class Op {
  public:
   virtual ~Op() = default;
-  virtual std::string type() const = 0;
+  virtual OpKind kind() const = 0;
+  // The name error messages use: the kind's, or a more specific one (a merge's "Add").
+  virtual std::string type() const { return op_kind_name(kind()); }
   // Called once when the op joins a graph: validates the input row shapes, keeps
   // what it needs of them, and returns the output row shape. Throws ValueError.
   // An op object belongs to one node (a shared layer makes one op per call).
   virtual Shape build(const std::vector<Shape>& inputs) = 0;
   virtual std::vector<VariablePtr> variables() const { return {}; }
-  // Gives the op a chance to size its scratch buffers for up to max_rows rows.
-  virtual void reserve(int64_t /*max_rows*/) {}
+  // The scratch buffers the op needs for a batch of up to max_rows rows, in bytes, one entry
+  // per buffer. Each executor allocates its own on its device, so executors sharing a graph
+  // (fit, predict, an intermediate model, concurrent inference calls) never share scratch;
+  // whatever a backward needs from its forward pass (a dropout mask, batch statistics) lives
+  // there too. An op keeps no per-call state of its own.
+  virtual std::vector<size_t> scratch_bytes(int64_t /*max_rows*/) const { return {}; }
   virtual void forward(const OpForward& f) = 0;
   virtual void backward(const OpBackward& b) = 0;
 };
@@ -104,7 +123,12 @@ class Graph {
 // largest batch seen and are then reused: steps allocate nothing.
 class Executor {
  public:
-  Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
+  // Throws ValueError naming the op and the device when the device's backend lacks an op.
+  Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
+           Device device = Device::cpu());
+
+  Device device() const { return device_; }
+  const Context& context() const { return ctx_; }
 
   // Re-reads which variables are trainable (after layer.trainable changes).
   void plan_gradients();
@@ -150,6 +174,8 @@ class Executor {
   void bind_pointers();
 
   std::shared_ptr<const Graph> graph_;
+  Device device_;
+  Context ctx_;
   std::vector<int> inputs_, outputs_;
   std::vector<int> order_;  // nodes to run, ascending
   std::vector<Tensor> values_, grads_;
@@ -157,6 +183,7 @@ class Executor {
   std::vector<char> input_grad_requested_;
   std::vector<OpForward> fwd_;
   std::vector<OpBackward> bwd_;
+  std::vector<std::vector<Buffer<unsigned char>>> scratch_;  // per node: its op's scratch
   std::vector<VariablePtr> variables_;
   std::unordered_map<const Variable*, size_t> variable_index_;
   std::vector<std::vector<size_t>> node_vars_;  // per node: indices into variables_

@@ -16,10 +16,12 @@ namespace ember {
 class DenseOp final : public Op {
  public:
   DenseOp(VariablePtr kernel, VariablePtr bias, Activation activation);
-  std::string type() const override { return "Dense"; }
+  OpKind kind() const override { return OpKind::Dense; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
-  void reserve(int64_t max_rows) override;
+  // (rows * positions, units) floats unless linear: when keep_z_, forward stores z there and
+  // backward overwrites it, element by element, with dz = dy * act'(z); otherwise only dz.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -29,9 +31,6 @@ class DenseOp final : public Op {
   bool keep_z_ = false;  // the activation's gradient needs z = x @ kernel + bias, not just y
   int64_t in_ = 0, units_ = 0;
   int64_t positions_ = 1;  // GEMM rows per sample: product of the axes between batch and last
-  // (rows * positions, units). When keep_z_, forward stores z here and backward
-  // overwrites it, element by element, with dz = dy * act'(z); otherwise only dz.
-  Tensor dz_;
 };
 
 // y = act(x), any row shape. Softmax-like activations normalise along their
@@ -39,9 +38,11 @@ class DenseOp final : public Op {
 class ActivationOp final : public Op {
  public:
   explicit ActivationOp(Activation activation);
-  std::string type() const override { return "Activation"; }
+  OpKind kind() const override { return OpKind::Activation; }
   Shape build(const std::vector<Shape>& inputs) override;
-  void reserve(int64_t max_rows) override;
+  // (rows, row_size) floats: the input gradient before it is added into one another op also
+  // writes.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -54,7 +55,6 @@ class ActivationOp final : public Op {
   // each group's first value (kept_) and of a group's values from there (reduced_).
   std::vector<int64_t> kept_, reduced_;
   int64_t row_size_ = 0;
-  Tensor scratch_;  // for accumulating into an input gradient another op also writes
 };
 
 // Keras's PReLU: y = x where x > 0, alpha * x elsewhere, alpha learned. alpha's
@@ -63,7 +63,7 @@ class ActivationOp final : public Op {
 class PReLUOp final : public Op {
  public:
   explicit PReLUOp(VariablePtr alpha);
-  std::string type() const override { return "PReLU"; }
+  OpKind kind() const override { return OpKind::PReLU; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override { return {alpha_}; }
   void forward(const OpForward& f) override;

@@ -34,7 +34,7 @@ class BinaryOp final : public Op {
  public:
   BinaryOp(BinaryKind kind, OperandVar a, OperandVar b, Shape out_shape,
            std::vector<int64_t> a_index, std::vector<int64_t> b_index);
-  std::string type() const override { return "Binary"; }
+  OpKind kind() const override { return OpKind::Binary; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
   void forward(const OpForward& f) override;
@@ -60,7 +60,7 @@ class BinaryOp final : public Op {
 class UnaryOp final : public Op {
  public:
   explicit UnaryOp(UnaryKind kind) : kind_(kind) {}
-  std::string type() const override { return "Unary"; }
+  OpKind kind() const override { return OpKind::Unary; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
@@ -75,9 +75,10 @@ class UnaryOp final : public Op {
 class ReduceOp final : public Op {
  public:
   ReduceOp(ReduceKind kind, Shape out_shape, std::vector<int64_t> out_index);
-  std::string type() const override { return "Reduce"; }
+  OpKind kind() const override { return OpKind::Reduce; }
   Shape build(const std::vector<Shape>& inputs) override;
-  void reserve(int64_t max_rows) override;
+  // (rows, out_size) doubles: per row, the sums, or the tie counts in backward.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -86,7 +87,6 @@ class ReduceOp final : public Op {
   Shape out_shape_;
   std::vector<int64_t> out_index_;
   std::vector<float> counts_;    // inputs per output element
-  std::vector<double> scratch_;  // per row: sums, or tie counts in backward
   int64_t in_size_ = 0, out_size_ = 0;
 };
 
@@ -94,7 +94,7 @@ class ReduceOp final : public Op {
 class GatherOp final : public Op {
  public:
   GatherOp(Shape out_shape, std::vector<int64_t> index);
-  std::string type() const override { return "Gather"; }
+  OpKind kind() const override { return OpKind::Gather; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
@@ -111,7 +111,7 @@ class GatherOp final : public Op {
 class MatMulOp final : public Op {
  public:
   explicit MatMulOp(OperandVar w) : w_(std::move(w)) {}
-  std::string type() const override { return "MatMul"; }
+  OpKind kind() const override { return OpKind::MatMul; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
   void forward(const OpForward& f) override;

@@ -14,15 +14,17 @@ enum class MergeKind { Add, Subtract, Multiply, Average, Maximum, Minimum };
 class MergeOp final : public Op {
  public:
   explicit MergeOp(MergeKind kind) : kind_(kind) {}
-  std::string type() const override;
+  OpKind kind() const override { return OpKind::Merge; }
+  std::string type() const override;  // "Add", "Maximum", ...
   Shape build(const std::vector<Shape>& inputs) override;
+  // (inputs) floats: Maximum/Minimum's backward, one element's running extremes.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
  private:
   MergeKind kind_;
-  int64_t row_size_ = 0;
-  std::vector<float> fold_;  // Maximum/Minimum backward: one element's running extremes
+  int64_t row_size_ = 0, inputs_ = 0;
 };
 
 // Concatenates along `axis` of the full shape (batch axis 0; negative counts from
@@ -31,7 +33,7 @@ class MergeOp final : public Op {
 class ConcatenateOp final : public Op {
  public:
   explicit ConcatenateOp(int axis) : axis_(axis) {}
-  std::string type() const override { return "Concatenate"; }
+  OpKind kind() const override { return OpKind::Concatenate; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;

@@ -25,24 +25,26 @@ class BatchNormalizationOp final : public Op {
   BatchNormalizationOp(VariablePtr gamma, VariablePtr beta, VariablePtr moving_mean,
                        VariablePtr moving_variance, int axis, double momentum, double epsilon,
                        std::shared_ptr<const LayerTrainable> layer_trainable);
-  std::string type() const override { return "BatchNormalization"; }
+  OpKind kind() const override { return OpKind::BatchNormalization; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
+  // Per channel, from the forward pass: the statistics used (mean, var), 1 / sqrt(var + eps),
+  // the folded scale (rstd * gamma) and shift (beta - mean * scale); the backward's sums of
+  // dy and dy * xhat; and (2, channels) doubles, the kernels' accumulators.
+  enum Scratch : size_t { kMean, kVar, kRstd, kScale, kShift, kSumDy, kSumDyXhat, kWork };
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
  private:
+  // Whether a pass normalizes with the batch's own statistics (training a trainable layer).
+  bool batch_statistics(bool training, int64_t m) const;
+
   VariablePtr gamma_, beta_, moving_mean_, moving_variance_;
   int axis_;
   float momentum_, one_minus_momentum_, epsilon_;
   std::shared_ptr<const LayerTrainable> layer_trainable_;  // null: always trainable
   int64_t channels_ = 0, outer_ = 1, inner_ = 1;           // row = (outer, channels, inner)
-  bool batch_statistics_ = false;                          // what the last forward pass used
-  // Per channel, from the last forward pass: the statistics used, 1 / sqrt(var + eps), and
-  // the folded scale (rstd * gamma) and shift (beta - mean * scale).
-  std::vector<float> mean_, var_, rstd_, scale_, shift_;
-  std::vector<float> sum_dy_, sum_dy_xhat_;
-  std::vector<double> work_;  // (2, channels): the kernels' double accumulators
 };
 
 // y = (x - mean) / sqrt(var + epsilon) * gamma + beta, the statistics taken per sample over
@@ -53,10 +55,11 @@ class LayerNormalizationOp final : public Op {
  public:
   LayerNormalizationOp(VariablePtr gamma, VariablePtr beta, std::vector<int> axes, double epsilon,
                        bool rms_scaling);
-  std::string type() const override { return "LayerNormalization"; }
+  OpKind kind() const override { return OpKind::LayerNormalization; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
-  void reserve(int64_t max_rows) override;
+  // mean and rstd (rows, groups) of the forward pass, for the backward.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -67,7 +70,6 @@ class LayerNormalizationOp final : public Op {
   bool rms_scaling_;
   std::vector<int64_t> group_offset_, norm_offset_;  // see kernels::GroupLayout
   int64_t row_size_ = 0;
-  std::vector<float> mean_, rstd_;  // (rows, groups) of the last forward pass
 };
 
 // The Normalization preprocessing layer: y = (x - mean) / max(sqrt(variance), 1e-7), or with
@@ -77,9 +79,11 @@ class LayerNormalizationOp final : public Op {
 class NormalizationOp final : public Op {
  public:
   NormalizationOp(VariablePtr mean, VariablePtr variance, std::vector<int> keep_axes, bool invert);
-  std::string type() const override { return "Normalization"; }
+  OpKind kind() const override { return OpKind::Normalization; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override { return {mean_, variance_}; }
+  // (statistics) floats: max(sqrt(variance), 1e-7), from the variance at each pass.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -89,7 +93,7 @@ class NormalizationOp final : public Op {
   bool invert_;
   int64_t row_size_ = 0;
   std::vector<int64_t> index_;  // (row_size): row position -> statistics index
-  std::vector<float> denom_;    // (statistics): max(sqrt(variance), 1e-7)
+  int64_t statistics_ = 0;      // values of mean and variance
 };
 
 }  // namespace ember

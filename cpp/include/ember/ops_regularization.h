@@ -17,9 +17,10 @@ namespace ember {
 class DropoutOp final : public Op {
  public:
   DropoutOp(double rate, std::vector<int64_t> noise_shape, uint64_t seed);
-  std::string type() const override { return "Dropout"; }
+  OpKind kind() const override { return OpKind::Dropout; }
   Shape build(const std::vector<Shape>& inputs) override;
-  void reserve(int64_t max_rows) override;
+  // The training pass's mask (mask_size(rows) bytes), for the backward.
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
@@ -32,8 +33,6 @@ class DropoutOp final : public Op {
   int64_t row_size_ = 0;
   std::vector<int64_t> index_;  // (row_size) row position -> mask position; empty: the same
   kernels::MaskLayout layout_;
-  std::vector<uint8_t> mask_;  // the last training pass's mask, for backward
-  bool masked_ = false;        // whether the last forward pass applied a mask
 };
 
 // Training: y = x + N(0, stddev^2) noise drawn from `seed` and a counter; inference: y = x.
@@ -41,7 +40,7 @@ class DropoutOp final : public Op {
 class GaussianNoiseOp final : public Op {
  public:
   GaussianNoiseOp(double stddev, uint64_t seed);
-  std::string type() const override { return "GaussianNoise"; }
+  OpKind kind() const override { return OpKind::GaussianNoise; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
@@ -57,7 +56,7 @@ class GaussianNoiseOp final : public Op {
 class ActivityRegularizationOp final : public Op {
  public:
   ActivityRegularizationOp(double l1, double l2);
-  std::string type() const override { return "ActivityRegularization"; }
+  OpKind kind() const override { return OpKind::ActivityRegularization; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;

@@ -10,7 +10,7 @@ namespace ember {
 class ReshapeOp final : public Op {
  public:
   explicit ReshapeOp(Shape target) : target_(std::move(target)) {}
-  std::string type() const override { return "Reshape"; }
+  OpKind kind() const override { return OpKind::Reshape; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
@@ -25,7 +25,7 @@ class ReshapeOp final : public Op {
 class FlattenOp final : public Op {
  public:
   explicit FlattenOp(bool channels_first) : channels_first_(channels_first) {}
-  std::string type() const override { return "Flatten"; }
+  OpKind kind() const override { return OpKind::Flatten; }
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;

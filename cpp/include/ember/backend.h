@@ -1,0 +1,302 @@
+// The kernel boundary: every byte of compute on tensor data goes through a
+// Backend. Ops describe what to compute (shapes, which kernels, in which order)
+// and call the backend of the device their executor runs on; the CPU backend
+// lives in cpp/src/cpu/, the CUDA backend in cuda/. A kernel a backend does not
+// implement throws "op X has no kernel on device Y" (the defaults below), so an
+// absent backend is an empty subclass.
+//
+// Every pointer argument is device memory of the backend's device; shapes are
+// given beside each argument, row-major float32 unless said otherwise. Each
+// kernel takes the execution context: on the CPU the one OpenMP pool, on a GPU
+// the stream to enqueue on.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ember/activations.h"
+#include "ember/buffer.h"
+#include "ember/context.h"
+#include "ember/device.h"
+#include "ember/error.h"
+#include "ember/layer_kernels.h"
+#include "ember/losses.h"
+#include "ember/op_kind.h"
+#include "ember/optimizers.h"
+
+namespace ember {
+
+
+// The default kernel bodies name their parameters for documentation and use none of them.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual Allocator& allocator() = 0;
+  // Whether the backend runs every kernel of an op kind.
+  virtual bool supports(OpKind kind) const = 0;
+  // The context executors on this device use by default.
+  Context context() { return Context{this, nullptr}; }
+
+  // ---- memory --------------------------------------------------------------------------------
+  // dst, src: bytes on this device.
+  virtual void copy(const Context&, void* dst, const void* src, size_t bytes) { no("copy"); }
+  virtual void zero(const Context&, void* dst, size_t bytes) { no("zero"); }
+  // dst(n) = value.
+  virtual void fill(const Context&, float* dst, int64_t n, float value) { no("fill"); }
+  // Host <-> device transfers (host memory on the host side, device memory on the other).
+  virtual void copy_from_host(const Context&, void* dst, const void* host, size_t bytes) {
+    no("copy_from_host");
+  }
+  virtual void copy_to_host(const Context&, void* host, const void* src, size_t bytes) {
+    no("copy_to_host");
+  }
+  // Waits for the context's queued work (a no-op on the CPU).
+  virtual void synchronize(const Context&) {}
+
+  // ---- GEMM and Dense's epilogue ------------------------------------------------------------------
+  // C(m,n) = alpha * op(A) op(B) + beta * C; A is (m,k), or (k,m) with trans_a; B (k,n) or (n,k).
+  virtual void gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, const float* b, float beta, float* c) {
+    no("gemm");
+  }
+  // y(rows, cols) = act(y + bias) in place; bias (cols) or null; z (rows, cols) or null
+  // receives y + bias before the activation (for a backward that needs it).
+  virtual void bias_activation_forward(const Context&, const Activation& act, float* y,
+                                       const float* bias, float* z, int64_t rows, int64_t cols) {
+    no("bias_activation_forward");
+  }
+  // db(cols) (+)= sum over rows of dy(rows, cols).
+  virtual void column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols,
+                           bool accumulate) {
+    no("column_sums");
+  }
+
+  // ---- activations (activations.h has the contracts) ------------------------------------------------
+  virtual void activation_forward(const Context&, const Activation& act, const float* x, float* y,
+                                  int64_t rows, int64_t cols) {
+    no("activation_forward");
+  }
+  virtual void activation_backward(const Context&, const Activation& act, const float* x,
+                                   const float* y, const float* dy, float* dx, int64_t rows,
+                                   int64_t cols) {
+    no("activation_backward");
+  }
+  virtual void softmax_forward_axes(const Context&, bool log, const float* x, float* y,
+                                    int64_t samples, int64_t row_size, const int64_t* kept,
+                                    const int64_t* reduced, int64_t n) {
+    no("softmax_forward_axes");
+  }
+  virtual void softmax_backward_axes(const Context&, bool log, const float* y, const float* dy,
+                                     float* dx, int64_t samples, int64_t row_size,
+                                     const int64_t* kept, const int64_t* reduced, int64_t n) {
+    no("softmax_backward_axes");
+  }
+  virtual void prelu_forward(const Context&, const float* x, const float* alpha,
+                             const int64_t* index, float* y, int64_t rows, int64_t row_size) {
+    no("prelu_forward");
+  }
+  virtual void prelu_backward(const Context&, const float* x, const float* alpha,
+                              const int64_t* index, const float* dy, float* dx, bool dx_accumulate,
+                              float* dalpha, bool dalpha_accumulate, int64_t rows, int64_t row_size,
+                              int64_t alpha_size) {
+    no("prelu_backward");
+  }
+
+  // ---- copies within and between rows ---------------------------------------------------------------
+  // y(n) (+)= x(n).
+  virtual void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) {
+    no("add_into");
+  }
+  // out(count, row_size) = src[order[begin + i]] (order null: begin + i). src may be host
+  // memory of a user's array on the CPU backend.
+  virtual void gather_rows(const Context&, const float* src, int64_t row_size,
+                           const int64_t* order, int64_t begin, int64_t count, float* out) {
+    no("gather_rows");
+  }
+
+  // ---- elementwise, reductions, gathers, merges (ops_math, ops_merging, ops_reshaping) ----------
+
+  // ---- normalization (layer_kernels.h has the contracts) ---------------------------------------------
+  virtual void channel_moments(const Context&, const float* x, int64_t m, int64_t channels,
+                               int64_t inner, float* mean, float* var, double* work) {
+    no("channel_moments");
+  }
+  virtual void channel_affine(const Context&, const float* x, const float* scale,
+                              const float* shift, float* y, int64_t m, int64_t channels,
+                              int64_t inner, bool accumulate) {
+    no("channel_affine");
+  }
+  virtual void channel_grad_sums(const Context&, const float* dy, const float* x,
+                                 const float* mean, const float* rstd, int64_t m, int64_t channels,
+                                 int64_t inner, float* sum_dy, float* sum_dy_xhat, double* work) {
+    no("channel_grad_sums");
+  }
+  virtual void batch_norm_input_grad(const Context&, const float* dy, const float* x,
+                                     const float* mean, const float* rstd, const float* gamma,
+                                     const float* sum_dy, const float* sum_dy_xhat, int64_t m,
+                                     int64_t channels, int64_t inner, float* dx, bool accumulate) {
+    no("batch_norm_input_grad");
+  }
+  // BatchNormalization's per-channel arithmetic between the kernels above, on (channels)
+  // vectors: training: moving = moving * momentum + batch * one_minus_momentum for mean and
+  // variance; then rstd = 1 / sqrt(var + epsilon), scale = gamma * rstd (gamma null: rstd),
+  // shift = beta - mean * scale (beta null: -mean * scale).
+  virtual void batch_norm_update_moving(const Context&, const float* mean, const float* var,
+                                        float* moving_mean, float* moving_var, int64_t channels,
+                                        float momentum, float one_minus_momentum) {
+    no("batch_norm_update_moving");
+  }
+  virtual void batch_norm_scale_shift(const Context&, const float* mean, const float* var,
+                                      const float* gamma, const float* beta, float epsilon,
+                                      int64_t channels, float* rstd, float* scale, float* shift) {
+    no("batch_norm_scale_shift");
+  }
+  virtual void layer_norm_forward(const Context&, const kernels::GroupLayout& layout, int64_t rows,
+                                  const float* x, const float* gamma, const float* beta,
+                                  float epsilon, bool rms_scaling, float* y, float* mean,
+                                  float* rstd) {
+    no("layer_norm_forward");
+  }
+  virtual void layer_norm_backward(const Context&, const kernels::GroupLayout& layout,
+                                   int64_t rows, const float* x, const float* dy,
+                                   const float* gamma, const float* mean, const float* rstd,
+                                   bool rms_scaling, float* dx, bool dx_accumulate, float* dgamma,
+                                   bool dgamma_accumulate, float* dbeta, bool dbeta_accumulate) {
+    no("layer_norm_backward");
+  }
+  // denom(n) = max(sqrt(variance), 1e-7): Keras's Normalization divisor.
+  virtual void normalize_denominator(const Context&, const float* variance, int64_t n,
+                                     float* denom) {
+    no("normalize_denominator");
+  }
+  virtual void normalize_forward(const Context&, const float* x, const float* mean,
+                                 const float* denom, const int64_t* index, int64_t rows,
+                                 int64_t row_size, bool invert, float* y) {
+    no("normalize_forward");
+  }
+  virtual void normalize_backward(const Context&, const float* dy, const float* denom,
+                                  const int64_t* index, int64_t rows, int64_t row_size, bool invert,
+                                  float* dx, bool accumulate) {
+    no("normalize_backward");
+  }
+
+  // ---- randomness, dropout, penalties (layer_kernels.h) ----------------------------------------------
+  virtual void bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n,
+                              float keep_prob, uint8_t* mask) {
+    no("bernoulli_mask");
+  }
+  virtual void add_gaussian_noise(const Context&, const float* x, uint64_t key, uint64_t counter,
+                                  int64_t n, float stddev, float* y) {
+    no("add_gaussian_noise");
+  }
+  virtual void dropout_forward(const Context&, const float* x, const uint8_t* mask,
+                               const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                               float keep_prob, float* y) {
+    no("dropout_forward");
+  }
+  virtual void dropout_backward(const Context&, const float* dy, const uint8_t* mask,
+                                const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                                float keep_prob, float* dx, bool accumulate) {
+    no("dropout_backward");
+  }
+  // l1 * sum|w| + l2 * sum w^2, in double; the result comes back to the host.
+  virtual double penalty(const Context&, const float* w, int64_t n, float l1, float l2) {
+    no("penalty");
+    return 0.0;
+  }
+  virtual void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
+                                    float* grad) {
+    no("add_penalty_gradient");
+  }
+
+  // ---- losses (losses.h) ------------------------------------------------------------------------------
+  virtual double loss_forward_backward(const Context&, const LossSpec& spec, const float* pred,
+                                       const float* target, const float* sample_weight,
+                                       int64_t rows, int64_t cols, float grad_scale, float* dpred,
+                                       float* per_sample) {
+    no("loss_forward_backward");
+    return 0.0;
+  }
+
+  // ---- optimizer updates (optimizers.h) -------------------------------------------------------------
+  virtual void sgd_update(const Context&, float* param, const float* grad, float* momentum_buf,
+                          int64_t n, float lr, double momentum, bool nesterov) {
+    no("sgd_update");
+  }
+  virtual void rmsprop_update(const Context&, float* param, const float* grad, float* velocity,
+                              float* average_grad, float* momentum_buf, int64_t n, float lr,
+                              double rho, double momentum, double epsilon) {
+    no("rmsprop_update");
+  }
+  virtual void adagrad_update(const Context&, float* param, const float* grad, float* accumulator,
+                              int64_t n, float lr, double epsilon) {
+    no("adagrad_update");
+  }
+  virtual void adadelta_update(const Context&, float* param, const float* grad,
+                               float* accumulated_grad, float* accumulated_delta, int64_t n,
+                               float lr, double rho, double epsilon) {
+    no("adadelta_update");
+  }
+  virtual void lion_update(const Context&, float* param, const float* grad, float* m, int64_t n,
+                           float lr, double beta_1, double beta_2) {
+    no("lion_update");
+  }
+  virtual void adam_update(const Context&, float* param, const float* grad, float* m, float* v,
+                           float* v_hat, int64_t n, const kernels::AdamScalars& s) {
+    no("adam_update");
+  }
+  virtual void adamax_update(const Context&, float* param, const float* grad, float* m, float* u,
+                             int64_t n, const kernels::AdamaxScalars& s) {
+    no("adamax_update");
+  }
+  virtual void nadam_update(const Context&, float* param, const float* grad, float* m, float* v,
+                            int64_t n, const kernels::NadamScalars& s) {
+    no("nadam_update");
+  }
+  virtual double sum_of_squares(const Context&, const float* x, int64_t n) {
+    no("sum_of_squares");
+    return 0.0;
+  }
+  virtual void clip_by_norm(const Context&, const float* grad, float* out, int64_t n,
+                            double clipnorm) {
+    no("clip_by_norm");
+  }
+  virtual void scale_gradient(const Context&, const float* grad, float* out, int64_t n,
+                              float scale) {
+    no("scale_gradient");
+  }
+  virtual void clip_by_value(const Context&, const float* grad, float* out, int64_t n,
+                             double clipvalue) {
+    no("clip_by_value");
+  }
+  virtual void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
+                             float lr) {
+    no("decay_weights");
+  }
+
+ protected:
+  // Throws ValueError("op NAME has no kernel on device D").
+  [[noreturn]] void no(const char* kernel) const {
+    throw ValueError(std::string("op ") + kernel + " has no kernel on device " + device().str());
+  }
+};
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// The backend of a device: the CPU's always; CUDA's when built and present. Throws
+// ValueError naming the device otherwise.
+Backend& backend_for(Device device);
+// The CPU backend (also reachable as backend_for(Device::cpu())).
+Backend& cpu_backend();
+// The devices this process can run on: the CPU first, then each usable GPU.
+std::vector<Device> available_devices();
+
+}  // namespace ember
