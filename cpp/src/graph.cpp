@@ -176,7 +176,8 @@ void Executor::bind_pointers() {
 }
 
 void Executor::request_input_gradient(size_t i) {
-  if (i >= inputs_.size()) throw ValueError("request_input_gradient: no input " + std::to_string(i));
+  if (i >= inputs_.size())
+    throw ValueError("request_input_gradient: no input " + std::to_string(i));
   input_grad_requested_.resize(inputs_.size(), 0);
   input_grad_requested_[i] = 1;
   plan_gradients();

@@ -99,10 +99,12 @@ std::vector<size_t> DenseOp::scratch_bytes(int64_t max_rows) const {
 
 void DenseOp::forward(const OpForward& f) {
   const int64_t m = f.rows * positions_;
-  f.ctx->be().gemm(*f.ctx, false, false, m, units_, in_, 1.0f, f.in[0], kernel_->value.data(), 0.0f, f.out);
+  f.ctx->be().gemm(*f.ctx, false, false, m, units_, in_, 1.0f, f.in[0], kernel_->value.data(), 0.0f,
+                   f.out);
   // z is kept on every forward, training or not: a backward may follow any of them.
-  f.ctx->be().bias_activation_forward(*f.ctx, activation_, f.out, bias_ ? bias_->value.data() : nullptr,
-                          keep_z_ ? f.scratch_as<float>(0) : nullptr, m, units_);
+  f.ctx->be().bias_activation_forward(*f.ctx, activation_, f.out,
+                                      bias_ ? bias_->value.data() : nullptr,
+                                      keep_z_ ? f.scratch_as<float>(0) : nullptr, m, units_);
 }
 
 void DenseOp::backward(const OpBackward& b) {
@@ -116,11 +118,12 @@ void DenseOp::backward(const OpBackward& b) {
   }
   if (b.dvar[0])
     b.ctx->be().gemm(*b.ctx, true, false, in_, units_, m, 1.0f, b.in[0], dz,
-                  b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
-  if (bias_ && b.dvar[1]) b.ctx->be().column_sums(*b.ctx, dz, b.dvar[1], m, units_, b.dvar_accumulate[1]);
+                     b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
+  if (bias_ && b.dvar[1])
+    b.ctx->be().column_sums(*b.ctx, dz, b.dvar[1], m, units_, b.dvar_accumulate[1]);
   if (b.din[0])
     b.ctx->be().gemm(*b.ctx, false, true, m, in_, units_, 1.0f, dz, kernel_->value.data(),
-                  b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
+                     b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
 }
 
 ActivationOp::ActivationOp(Activation activation) : activation_(activation) {
@@ -151,22 +154,24 @@ std::vector<size_t> ActivationOp::scratch_bytes(int64_t max_rows) const {
 
 void ActivationOp::forward(const OpForward& f) {
   if (!reduced_.empty()) {
-    f.ctx->be().softmax_forward_axes(*f.ctx, activation_.kind == ActivationKind::LogSoftmax, f.in[0], f.out, f.rows,
-                         row_size_, kept_.data(), reduced_.data(),
-                         static_cast<int64_t>(reduced_.size()));
+    f.ctx->be().softmax_forward_axes(*f.ctx, activation_.kind == ActivationKind::LogSoftmax,
+                                     f.in[0], f.out, f.rows, row_size_, kept_.data(),
+                                     reduced_.data(), static_cast<int64_t>(reduced_.size()));
     return;
   }
-  f.ctx->be().activation_forward(*f.ctx, activation_, f.in[0], f.out, f.rows * positions_, last_dim_);
+  f.ctx->be().activation_forward(*f.ctx, activation_, f.in[0], f.out, f.rows * positions_,
+                                 last_dim_);
 }
 
 void ActivationOp::backward_into(const OpBackward& b, float* dx) const {
   if (!reduced_.empty()) {
-    b.ctx->be().softmax_backward_axes(*b.ctx, activation_.kind == ActivationKind::LogSoftmax, b.out, b.dout, dx, b.rows,
-                          row_size_, kept_.data(), reduced_.data(),
-                          static_cast<int64_t>(reduced_.size()));
+    b.ctx->be().softmax_backward_axes(*b.ctx, activation_.kind == ActivationKind::LogSoftmax, b.out,
+                                      b.dout, dx, b.rows, row_size_, kept_.data(), reduced_.data(),
+                                      static_cast<int64_t>(reduced_.size()));
     return;
   }
-  b.ctx->be().activation_backward(*b.ctx, activation_, b.in[0], b.out, b.dout, dx, b.rows * positions_, last_dim_);
+  b.ctx->be().activation_backward(*b.ctx, activation_, b.in[0], b.out, b.dout, dx,
+                                  b.rows * positions_, last_dim_);
 }
 
 void ActivationOp::backward(const OpBackward& b) {
@@ -212,14 +217,15 @@ Shape PReLUOp::build(const std::vector<Shape>& inputs) {
 }
 
 void PReLUOp::forward(const OpForward& f) {
-  f.ctx->be().prelu_forward(*f.ctx, f.in[0], alpha_->value.data(), alpha_index_.data(), f.out, f.rows,
-                static_cast<int64_t>(alpha_index_.size()));
+  f.ctx->be().prelu_forward(*f.ctx, f.in[0], alpha_->value.data(), alpha_index_.data(), f.out,
+                            f.rows, static_cast<int64_t>(alpha_index_.size()));
 }
 
 void PReLUOp::backward(const OpBackward& b) {
-  b.ctx->be().prelu_backward(*b.ctx, b.in[0], alpha_->value.data(), alpha_index_.data(), b.dout, b.din[0],
-                 b.din_accumulate[0] != 0, b.dvar[0], b.dvar_accumulate[0] != 0, b.rows,
-                 static_cast<int64_t>(alpha_index_.size()), alpha_->value.size());
+  b.ctx->be().prelu_backward(*b.ctx, b.in[0], alpha_->value.data(), alpha_index_.data(), b.dout,
+                             b.din[0], b.din_accumulate[0] != 0, b.dvar[0],
+                             b.dvar_accumulate[0] != 0, b.rows,
+                             static_cast<int64_t>(alpha_index_.size()), alpha_->value.size());
 }
 
 }  // namespace ember

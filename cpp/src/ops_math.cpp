@@ -13,8 +13,8 @@
 namespace ember {
 namespace {
 
-void check_index(const std::vector<int64_t>& index, int64_t expected, int64_t limit,
-                 const char* op, const char* what) {
+void check_index(const std::vector<int64_t>& index, int64_t expected, int64_t limit, const char* op,
+                 const char* what) {
   if (static_cast<int64_t>(index.size()) != expected)
     throw ValueError(std::string(op) + ": " + what + " has " + std::to_string(index.size()) +
                      " entries for an output row of " + std::to_string(expected));
@@ -158,8 +158,7 @@ std::vector<VariablePtr> BinaryOp::variables() const {
   return v;
 }
 
-const float* BinaryOp::base(const Side& s, const std::vector<const float*>& in,
-                           int64_t row) const {
+const float* BinaryOp::base(const Side& s, const std::vector<const float*>& in, int64_t row) const {
   return s.var ? s.var->value.data() : in[static_cast<size_t>(s.input)] + row * s.size;
 }
 
@@ -262,8 +261,9 @@ void ReduceOp::forward(const OpForward& f) {
     float* y = f.out + r * m;
     if (kind_ == ReduceKind::Max || kind_ == ReduceKind::Min) {
       const bool is_max = kind_ == ReduceKind::Max;
-      std::fill(y, y + m, is_max ? -std::numeric_limits<float>::infinity()
-                                 : std::numeric_limits<float>::infinity());
+      std::fill(y, y + m,
+                is_max ? -std::numeric_limits<float>::infinity()
+                       : std::numeric_limits<float>::infinity());
       for (int64_t j = 0; j < n; ++j) {
         float& o = y[out_index_[j]];
         const float v = x[j];
@@ -382,13 +382,13 @@ std::vector<VariablePtr> MatMulOp::variables() const {
 
 void MatMulOp::forward(const OpForward& f) {
   if (w_) {
-    f.ctx->be().gemm(*f.ctx, false, false, f.rows * m_, n_, k_, 1.0f, f.in[0], w_->value.data(), 0.0f,
-                  f.out);
+    f.ctx->be().gemm(*f.ctx, false, false, f.rows * m_, n_, k_, 1.0f, f.in[0], w_->value.data(),
+                     0.0f, f.out);
     return;
   }
   for (int64_t r = 0; r < f.rows; ++r)
-    f.ctx->be().gemm(*f.ctx, false, false, m_, n_, k_, 1.0f, f.in[0] + r * m_ * k_, f.in[1] + r * k_ * n_,
-                  0.0f, f.out + r * m_ * n_);
+    f.ctx->be().gemm(*f.ctx, false, false, m_, n_, k_, 1.0f, f.in[0] + r * m_ * k_,
+                     f.in[1] + r * k_ * n_, 0.0f, f.out + r * m_ * n_);
 }
 
 void MatMulOp::backward(const OpBackward& b) {
@@ -396,21 +396,20 @@ void MatMulOp::backward(const OpBackward& b) {
     const int64_t rows = b.rows * m_;
     if (b.din[0])
       b.ctx->be().gemm(*b.ctx, false, true, rows, k_, n_, 1.0f, b.dout, w_->value.data(),
-                    b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
+                       b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0]);
     if (!b.dvar.empty() && b.dvar[0])
       b.ctx->be().gemm(*b.ctx, true, false, k_, n_, rows, 1.0f, b.in[0], b.dout,
-                    b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
+                       b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
     return;
   }
   for (int64_t r = 0; r < b.rows; ++r) {
-    const float *a = b.in[0] + r * m_ * k_, *w = b.in[1] + r * k_ * n_,
-                *g = b.dout + r * m_ * n_;
+    const float *a = b.in[0] + r * m_ * k_, *w = b.in[1] + r * k_ * n_, *g = b.dout + r * m_ * n_;
     if (b.din[0])
-      b.ctx->be().gemm(*b.ctx, false, true, m_, k_, n_, 1.0f, g, w, b.din_accumulate[0] ? 1.0f : 0.0f,
-                    b.din[0] + r * m_ * k_);
+      b.ctx->be().gemm(*b.ctx, false, true, m_, k_, n_, 1.0f, g, w,
+                       b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0] + r * m_ * k_);
     if (b.din[1])
-      b.ctx->be().gemm(*b.ctx, true, false, k_, n_, m_, 1.0f, a, g, b.din_accumulate[1] ? 1.0f : 0.0f,
-                    b.din[1] + r * k_ * n_);
+      b.ctx->be().gemm(*b.ctx, true, false, k_, n_, m_, 1.0f, a, g,
+                       b.din_accumulate[1] ? 1.0f : 0.0f, b.din[1] + r * k_ * n_);
   }
 }
 

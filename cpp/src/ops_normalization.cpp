@@ -174,8 +174,8 @@ void BatchNormalizationOp::backward(const OpBackward& b) {
                              gamma_ ? gamma_->value.data() : nullptr, sum_dy, sum_dy_xhat, m,
                              channels_, inner_, b.din[0], b.din_accumulate[0]);
   else  // fixed statistics: y is affine in x
-    be.channel_affine(*b.ctx, b.dout, b.scratch_as<float>(kScale), nullptr, b.din[0], m,
-                      channels_, inner_, b.din_accumulate[0]);
+    be.channel_affine(*b.ctx, b.dout, b.scratch_as<float>(kScale), nullptr, b.din[0], m, channels_,
+                      inner_, b.din_accumulate[0]);
 }
 
 // ---- LayerNormalization -------------------------------------------------------------------
@@ -224,9 +224,10 @@ void LayerNormalizationOp::forward(const OpForward& f) {
   const kernels::GroupLayout layout{row_size_, static_cast<int64_t>(group_offset_.size()),
                                     static_cast<int64_t>(norm_offset_.size()), group_offset_.data(),
                                     norm_offset_.data()};
-  f.ctx->be().layer_norm_forward(*f.ctx, layout, f.rows, f.in[0], gamma_ ? gamma_->value.data() : nullptr,
-                              beta_ ? beta_->value.data() : nullptr, epsilon_, rms_scaling_, f.out,
-                              f.scratch_as<float>(0), f.scratch_as<float>(1));
+  f.ctx->be().layer_norm_forward(*f.ctx, layout, f.rows, f.in[0],
+                                 gamma_ ? gamma_->value.data() : nullptr,
+                                 beta_ ? beta_->value.data() : nullptr, epsilon_, rms_scaling_,
+                                 f.out, f.scratch_as<float>(0), f.scratch_as<float>(1));
 }
 
 void LayerNormalizationOp::backward(const OpBackward& b) {
@@ -239,10 +240,10 @@ void LayerNormalizationOp::backward(const OpBackward& b) {
   k += gamma_ ? 1 : 0;
   float* dbeta = beta_ ? b.dvar[k] : nullptr;
   const bool dbeta_acc = beta_ && b.dvar_accumulate[k];
-  b.ctx->be().layer_norm_backward(*b.ctx, layout, b.rows, b.in[0], b.dout,
-                               gamma_ ? gamma_->value.data() : nullptr, b.scratch_as<float>(0), b.scratch_as<float>(1),
-                               rms_scaling_, b.din[0], b.din[0] && b.din_accumulate[0], dgamma,
-                               dgamma_acc, dbeta, dbeta_acc);
+  b.ctx->be().layer_norm_backward(
+      *b.ctx, layout, b.rows, b.in[0], b.dout, gamma_ ? gamma_->value.data() : nullptr,
+      b.scratch_as<float>(0), b.scratch_as<float>(1), rms_scaling_, b.din[0],
+      b.din[0] && b.din_accumulate[0], dgamma, dgamma_acc, dbeta, dbeta_acc);
 }
 
 // ---- Normalization --------------------------------------------------------------------------
@@ -288,16 +289,15 @@ void NormalizationOp::forward(const OpForward& f) {
   float* denom = f.scratch_as<float>(0);
   f.ctx->be().normalize_denominator(*f.ctx, variance_->value.data(), statistics_, denom);
   f.ctx->be().normalize_forward(*f.ctx, f.in[0], mean_->value.data(), denom, index_.data(), f.rows,
-                             row_size_, invert_, f.out);
+                                row_size_, invert_, f.out);
 }
 
 void NormalizationOp::backward(const OpBackward& b) {
   for (size_t i = 0; i < b.dvar.size(); ++i)
-    if (b.dvar[i] && !b.dvar_accumulate[i])
-      b.ctx->be().fill(*b.ctx, b.dvar[i], statistics_, 0.0f);
+    if (b.dvar[i] && !b.dvar_accumulate[i]) b.ctx->be().fill(*b.ctx, b.dvar[i], statistics_, 0.0f);
   if (!b.din[0]) return;
-  b.ctx->be().normalize_backward(*b.ctx, b.dout, b.scratch_as<float>(0), index_.data(), b.rows, row_size_, invert_,
-                              b.din[0], b.din_accumulate[0]);
+  b.ctx->be().normalize_backward(*b.ctx, b.dout, b.scratch_as<float>(0), index_.data(), b.rows,
+                                 row_size_, invert_, b.din[0], b.din_accumulate[0]);
 }
 
 }  // namespace ember

@@ -100,8 +100,7 @@ void DropoutOp::forward(const OpForward& f) {
   auto* mask = f.scratch_as<uint8_t>(0);
   f.ctx->be().bernoulli_mask(*f.ctx, key_, counter_, count, keep_prob_, mask);
   counter_ += static_cast<uint64_t>(count);
-  f.ctx->be().dropout_forward(*f.ctx, f.in[0], mask, layout_, f.rows, row_size_, keep_prob_,
-                              f.out);
+  f.ctx->be().dropout_forward(*f.ctx, f.in[0], mask, layout_, f.rows, row_size_, keep_prob_, f.out);
 }
 
 void DropoutOp::backward(const OpBackward& b) {
@@ -112,8 +111,8 @@ void DropoutOp::backward(const OpBackward& b) {
   } else if (keep_prob_ <= 0.0f) {
     if (!b.din_accumulate[0]) b.ctx->be().fill(*b.ctx, b.din[0], n, 0.0f);
   } else {
-    b.ctx->be().dropout_backward(*b.ctx, b.dout, b.scratch_as<uint8_t>(0), layout_, b.rows, row_size_, keep_prob_,
-                              b.din[0], b.din_accumulate[0]);
+    b.ctx->be().dropout_backward(*b.ctx, b.dout, b.scratch_as<uint8_t>(0), layout_, b.rows,
+                                 row_size_, keep_prob_, b.din[0], b.din_accumulate[0]);
   }
 }
 
@@ -142,7 +141,8 @@ void GaussianNoiseOp::forward(const OpForward& f) {
 }
 
 void GaussianNoiseOp::backward(const OpBackward& b) {
-  if (b.din[0]) b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
+  if (b.din[0])
+    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
 }
 
 // ---- ActivityRegularization -----------------------------------------------------------------

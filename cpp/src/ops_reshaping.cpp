@@ -62,7 +62,8 @@ void ReshapeOp::forward(const OpForward& f) {
 }
 
 void ReshapeOp::backward(const OpBackward& b) {
-  if (b.din[0]) b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
+  if (b.din[0])
+    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * row_size_, b.din_accumulate[0]);
 }
 
 Shape FlattenOp::build(const std::vector<Shape>& inputs) {
@@ -87,7 +88,8 @@ void FlattenOp::backward(const OpBackward& b) {
   if (transpose_)
     transpose_rows(b.dout, b.din[0], b.rows, channels_, spatial_, true, b.din_accumulate[0]);
   else
-    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * channels_ * spatial_, b.din_accumulate[0]);
+    b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * channels_ * spatial_,
+                         b.din_accumulate[0]);
 }
 
 }  // namespace ember

@@ -26,7 +26,6 @@
 
 namespace ember {
 
-
 // The default kernel bodies name their parameters for documentation and use none of them.
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -59,8 +58,9 @@ class Backend {
   // Waits for the context's queued work (a no-op on the CPU).
   virtual void synchronize(const Context&) {}
 
-  // ---- GEMM and Dense's epilogue ------------------------------------------------------------------
-  // C(m,n) = alpha * op(A) op(B) + beta * C; A is (m,k), or (k,m) with trans_a; B (k,n) or (n,k).
+  // ---- GEMM and Dense's epilogue
+  // ------------------------------------------------------------------ C(m,n) = alpha * op(A) op(B)
+  // + beta * C; A is (m,k), or (k,m) with trans_a; B (k,n) or (n,k).
   virtual void gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     float alpha, const float* a, const float* b, float beta, float* c) {
     no("gemm");
@@ -77,7 +77,8 @@ class Backend {
     no("column_sums");
   }
 
-  // ---- activations (activations.h has the contracts) ------------------------------------------------
+  // ---- activations (activations.h has the contracts)
+  // ------------------------------------------------
   virtual void activation_forward(const Context&, const Activation& act, const float* x, float* y,
                                   int64_t rows, int64_t cols) {
     no("activation_forward");
@@ -108,21 +109,22 @@ class Backend {
     no("prelu_backward");
   }
 
-  // ---- copies within and between rows ---------------------------------------------------------------
-  // y(n) (+)= x(n).
+  // ---- copies within and between rows
+  // --------------------------------------------------------------- y(n) (+)= x(n).
   virtual void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) {
     no("add_into");
   }
   // out(count, row_size) = src[order[begin + i]] (order null: begin + i). src may be host
   // memory of a user's array on the CPU backend.
-  virtual void gather_rows(const Context&, const float* src, int64_t row_size,
-                           const int64_t* order, int64_t begin, int64_t count, float* out) {
+  virtual void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
+                           int64_t begin, int64_t count, float* out) {
     no("gather_rows");
   }
 
   // ---- elementwise, reductions, gathers, merges (ops_math, ops_merging, ops_reshaping) ----------
 
-  // ---- normalization (layer_kernels.h has the contracts) ---------------------------------------------
+  // ---- normalization (layer_kernels.h has the contracts)
+  // ---------------------------------------------
   virtual void channel_moments(const Context&, const float* x, int64_t m, int64_t channels,
                                int64_t inner, float* mean, float* var, double* work) {
     no("channel_moments");
@@ -132,9 +134,9 @@ class Backend {
                               int64_t inner, bool accumulate) {
     no("channel_affine");
   }
-  virtual void channel_grad_sums(const Context&, const float* dy, const float* x,
-                                 const float* mean, const float* rstd, int64_t m, int64_t channels,
-                                 int64_t inner, float* sum_dy, float* sum_dy_xhat, double* work) {
+  virtual void channel_grad_sums(const Context&, const float* dy, const float* x, const float* mean,
+                                 const float* rstd, int64_t m, int64_t channels, int64_t inner,
+                                 float* sum_dy, float* sum_dy_xhat, double* work) {
     no("channel_grad_sums");
   }
   virtual void batch_norm_input_grad(const Context&, const float* dy, const float* x,
@@ -163,10 +165,10 @@ class Backend {
                                   float* rstd) {
     no("layer_norm_forward");
   }
-  virtual void layer_norm_backward(const Context&, const kernels::GroupLayout& layout,
-                                   int64_t rows, const float* x, const float* dy,
-                                   const float* gamma, const float* mean, const float* rstd,
-                                   bool rms_scaling, float* dx, bool dx_accumulate, float* dgamma,
+  virtual void layer_norm_backward(const Context&, const kernels::GroupLayout& layout, int64_t rows,
+                                   const float* x, const float* dy, const float* gamma,
+                                   const float* mean, const float* rstd, bool rms_scaling,
+                                   float* dx, bool dx_accumulate, float* dgamma,
                                    bool dgamma_accumulate, float* dbeta, bool dbeta_accumulate) {
     no("layer_norm_backward");
   }
@@ -186,7 +188,8 @@ class Backend {
     no("normalize_backward");
   }
 
-  // ---- randomness, dropout, penalties (layer_kernels.h) ----------------------------------------------
+  // ---- randomness, dropout, penalties (layer_kernels.h)
+  // ----------------------------------------------
   virtual void bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n,
                               float keep_prob, uint8_t* mask) {
     no("bernoulli_mask");
@@ -215,7 +218,8 @@ class Backend {
     no("add_penalty_gradient");
   }
 
-  // ---- losses (losses.h) ------------------------------------------------------------------------------
+  // ---- losses (losses.h)
+  // ------------------------------------------------------------------------------
   virtual double loss_forward_backward(const Context&, const LossSpec& spec, const float* pred,
                                        const float* target, const float* sample_weight,
                                        int64_t rows, int64_t cols, float grad_scale, float* dpred,
@@ -224,7 +228,8 @@ class Backend {
     return 0.0;
   }
 
-  // ---- optimizer updates (optimizers.h) -------------------------------------------------------------
+  // ---- optimizer updates (optimizers.h)
+  // -------------------------------------------------------------
   virtual void sgd_update(const Context&, float* param, const float* grad, float* momentum_buf,
                           int64_t n, float lr, double momentum, bool nesterov) {
     no("sgd_update");

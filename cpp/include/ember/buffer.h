@@ -48,7 +48,9 @@ class Buffer {
   ~Buffer() { release(); }
 
   Buffer(Buffer&& o) noexcept
-      : device_(o.device_), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : device_(o.device_),
+        data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       release();

@@ -46,7 +46,9 @@ struct OpForward {
   // forward pass and the backward pass that follows it.
   std::vector<void*> scratch;
   template <class T>
-  T* scratch_as(size_t i) const { return static_cast<T*>(scratch[i]); }
+  T* scratch_as(size_t i) const {
+    return static_cast<T*>(scratch[i]);
+  }
   // Where an op adds a penalty of its own to the batch's loss (activity regularization:
   // l1 * sum|y| / rows ...), in training and inference alike, as Keras's `layer.losses`
   // count in fit and evaluate. The executor zeroes it before each forward pass; the Model
@@ -69,7 +71,9 @@ struct OpBackward {
   std::vector<char> dvar_accumulate;
   std::vector<void*> scratch;  // as in OpForward
   template <class T>
-  T* scratch_as(size_t i) const { return static_cast<T*>(scratch[i]); }
+  T* scratch_as(size_t i) const {
+    return static_cast<T*>(scratch[i]);
+  }
 };
 
 class Op {

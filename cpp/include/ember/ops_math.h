@@ -42,11 +42,11 @@ class BinaryOp final : public Op {
 
  private:
   struct Side {
-    OperandVar var;               // null: batched graph input
-    int input = -1;               // index among the op's inputs when batched
-    int64_t size = 0;             // elements of its row (or of the variable)
-    std::vector<int64_t> index;   // per output element
-    int dvar = -1;                // index into variables() when a variable
+    OperandVar var;              // null: batched graph input
+    int input = -1;              // index among the op's inputs when batched
+    int64_t size = 0;            // elements of its row (or of the variable)
+    std::vector<int64_t> index;  // per output element
+    int dvar = -1;               // index into variables() when a variable
   };
   // The operand's row `row` (a variable: the same data for every row).
   const float* base(const Side& s, const std::vector<const float*>& in, int64_t row) const;
@@ -86,7 +86,7 @@ class ReduceOp final : public Op {
   ReduceKind kind_;
   Shape out_shape_;
   std::vector<int64_t> out_index_;
-  std::vector<float> counts_;    // inputs per output element
+  std::vector<float> counts_;  // inputs per output element
   int64_t in_size_ = 0, out_size_ = 0;
 };
 

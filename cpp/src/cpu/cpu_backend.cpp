@@ -65,95 +65,140 @@ void CpuBackend::batch_norm_scale_shift(const Context&, const float* mean, const
   }
 }
 
-void CpuBackend::gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float beta, float* c) {
+void CpuBackend::gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      float alpha, const float* a, const float* b, float beta, float* c) {
   kernels::gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }
 
-void CpuBackend::bias_activation_forward(const Context&, const Activation& act, float* y, const float* bias, float* z, int64_t rows, int64_t cols) {
+void CpuBackend::bias_activation_forward(const Context&, const Activation& act, float* y,
+                                         const float* bias, float* z, int64_t rows, int64_t cols) {
   ember::bias_activation_forward(act, y, bias, z, rows, cols);
 }
 
-void CpuBackend::column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols, bool accumulate) {
+void CpuBackend::column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols,
+                             bool accumulate) {
   kernels::column_sums(dy, db, rows, cols, accumulate);
 }
 
-void CpuBackend::activation_forward(const Context&, const Activation& act, const float* x, float* y, int64_t rows, int64_t cols) {
+void CpuBackend::activation_forward(const Context&, const Activation& act, const float* x, float* y,
+                                    int64_t rows, int64_t cols) {
   ember::activation_forward(act, x, y, rows, cols);
 }
 
-void CpuBackend::activation_backward(const Context&, const Activation& act, const float* x, const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+void CpuBackend::activation_backward(const Context&, const Activation& act, const float* x,
+                                     const float* y, const float* dy, float* dx, int64_t rows,
+                                     int64_t cols) {
   ember::activation_backward(act, x, y, dy, dx, rows, cols);
 }
 
-void CpuBackend::softmax_forward_axes(const Context&, bool log, const float* x, float* y, int64_t samples, int64_t row_size, const int64_t* kept, const int64_t* reduced, int64_t n) {
+void CpuBackend::softmax_forward_axes(const Context&, bool log, const float* x, float* y,
+                                      int64_t samples, int64_t row_size, const int64_t* kept,
+                                      const int64_t* reduced, int64_t n) {
   ember::softmax_forward_axes(log, x, y, samples, row_size, kept, reduced, n);
 }
 
-void CpuBackend::softmax_backward_axes(const Context&, bool log, const float* y, const float* dy, float* dx, int64_t samples, int64_t row_size, const int64_t* kept, const int64_t* reduced, int64_t n) {
+void CpuBackend::softmax_backward_axes(const Context&, bool log, const float* y, const float* dy,
+                                       float* dx, int64_t samples, int64_t row_size,
+                                       const int64_t* kept, const int64_t* reduced, int64_t n) {
   ember::softmax_backward_axes(log, y, dy, dx, samples, row_size, kept, reduced, n);
 }
 
-void CpuBackend::prelu_forward(const Context&, const float* x, const float* alpha, const int64_t* index, float* y, int64_t rows, int64_t row_size) {
+void CpuBackend::prelu_forward(const Context&, const float* x, const float* alpha,
+                               const int64_t* index, float* y, int64_t rows, int64_t row_size) {
   ember::prelu_forward(x, alpha, index, y, rows, row_size);
 }
 
-void CpuBackend::prelu_backward(const Context&, const float* x, const float* alpha, const int64_t* index, const float* dy, float* dx, bool dx_accumulate, float* dalpha, bool dalpha_accumulate, int64_t rows, int64_t row_size, int64_t alpha_size) {
-  ember::prelu_backward(x, alpha, index, dy, dx, dx_accumulate, dalpha, dalpha_accumulate, rows, row_size, alpha_size);
+void CpuBackend::prelu_backward(const Context&, const float* x, const float* alpha,
+                                const int64_t* index, const float* dy, float* dx,
+                                bool dx_accumulate, float* dalpha, bool dalpha_accumulate,
+                                int64_t rows, int64_t row_size, int64_t alpha_size) {
+  ember::prelu_backward(x, alpha, index, dy, dx, dx_accumulate, dalpha, dalpha_accumulate, rows,
+                        row_size, alpha_size);
 }
 
 void CpuBackend::add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) {
   kernels::add_into(x, y, n, accumulate);
 }
 
-void CpuBackend::gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order, int64_t begin, int64_t count, float* out) {
+void CpuBackend::gather_rows(const Context&, const float* src, int64_t row_size,
+                             const int64_t* order, int64_t begin, int64_t count, float* out) {
   kernels::gather_rows(src, row_size, order, begin, count, out);
 }
 
-void CpuBackend::channel_moments(const Context&, const float* x, int64_t m, int64_t channels, int64_t inner, float* mean, float* var, double* work) {
+void CpuBackend::channel_moments(const Context&, const float* x, int64_t m, int64_t channels,
+                                 int64_t inner, float* mean, float* var, double* work) {
   kernels::channel_moments(x, m, channels, inner, mean, var, work);
 }
 
-void CpuBackend::channel_affine(const Context&, const float* x, const float* scale, const float* shift, float* y, int64_t m, int64_t channels, int64_t inner, bool accumulate) {
+void CpuBackend::channel_affine(const Context&, const float* x, const float* scale,
+                                const float* shift, float* y, int64_t m, int64_t channels,
+                                int64_t inner, bool accumulate) {
   kernels::channel_affine(x, scale, shift, y, m, channels, inner, accumulate);
 }
 
-void CpuBackend::channel_grad_sums(const Context&, const float* dy, const float* x, const float* mean, const float* rstd, int64_t m, int64_t channels, int64_t inner, float* sum_dy, float* sum_dy_xhat, double* work) {
+void CpuBackend::channel_grad_sums(const Context&, const float* dy, const float* x,
+                                   const float* mean, const float* rstd, int64_t m,
+                                   int64_t channels, int64_t inner, float* sum_dy,
+                                   float* sum_dy_xhat, double* work) {
   kernels::channel_grad_sums(dy, x, mean, rstd, m, channels, inner, sum_dy, sum_dy_xhat, work);
 }
 
-void CpuBackend::batch_norm_input_grad(const Context&, const float* dy, const float* x, const float* mean, const float* rstd, const float* gamma, const float* sum_dy, const float* sum_dy_xhat, int64_t m, int64_t channels, int64_t inner, float* dx, bool accumulate) {
-  kernels::batch_norm_input_grad(dy, x, mean, rstd, gamma, sum_dy, sum_dy_xhat, m, channels, inner, dx, accumulate);
+void CpuBackend::batch_norm_input_grad(const Context&, const float* dy, const float* x,
+                                       const float* mean, const float* rstd, const float* gamma,
+                                       const float* sum_dy, const float* sum_dy_xhat, int64_t m,
+                                       int64_t channels, int64_t inner, float* dx,
+                                       bool accumulate) {
+  kernels::batch_norm_input_grad(dy, x, mean, rstd, gamma, sum_dy, sum_dy_xhat, m, channels, inner,
+                                 dx, accumulate);
 }
 
-void CpuBackend::layer_norm_forward(const Context&, const kernels::GroupLayout& layout, int64_t rows, const float* x, const float* gamma, const float* beta, float epsilon, bool rms_scaling, float* y, float* mean, float* rstd) {
+void CpuBackend::layer_norm_forward(const Context&, const kernels::GroupLayout& layout,
+                                    int64_t rows, const float* x, const float* gamma,
+                                    const float* beta, float epsilon, bool rms_scaling, float* y,
+                                    float* mean, float* rstd) {
   kernels::layer_norm_forward(layout, rows, x, gamma, beta, epsilon, rms_scaling, y, mean, rstd);
 }
 
-void CpuBackend::layer_norm_backward(const Context&, const kernels::GroupLayout& layout, int64_t rows, const float* x, const float* dy, const float* gamma, const float* mean, const float* rstd, bool rms_scaling, float* dx, bool dx_accumulate, float* dgamma, bool dgamma_accumulate, float* dbeta, bool dbeta_accumulate) {
-  kernels::layer_norm_backward(layout, rows, x, dy, gamma, mean, rstd, rms_scaling, dx, dx_accumulate, dgamma, dgamma_accumulate, dbeta, dbeta_accumulate);
+void CpuBackend::layer_norm_backward(const Context&, const kernels::GroupLayout& layout,
+                                     int64_t rows, const float* x, const float* dy,
+                                     const float* gamma, const float* mean, const float* rstd,
+                                     bool rms_scaling, float* dx, bool dx_accumulate, float* dgamma,
+                                     bool dgamma_accumulate, float* dbeta, bool dbeta_accumulate) {
+  kernels::layer_norm_backward(layout, rows, x, dy, gamma, mean, rstd, rms_scaling, dx,
+                               dx_accumulate, dgamma, dgamma_accumulate, dbeta, dbeta_accumulate);
 }
 
-void CpuBackend::normalize_forward(const Context&, const float* x, const float* mean, const float* denom, const int64_t* index, int64_t rows, int64_t row_size, bool invert, float* y) {
+void CpuBackend::normalize_forward(const Context&, const float* x, const float* mean,
+                                   const float* denom, const int64_t* index, int64_t rows,
+                                   int64_t row_size, bool invert, float* y) {
   kernels::normalize_forward(x, mean, denom, index, rows, row_size, invert, y);
 }
 
-void CpuBackend::normalize_backward(const Context&, const float* dy, const float* denom, const int64_t* index, int64_t rows, int64_t row_size, bool invert, float* dx, bool accumulate) {
+void CpuBackend::normalize_backward(const Context&, const float* dy, const float* denom,
+                                    const int64_t* index, int64_t rows, int64_t row_size,
+                                    bool invert, float* dx, bool accumulate) {
   kernels::normalize_backward(dy, denom, index, rows, row_size, invert, dx, accumulate);
 }
 
-void CpuBackend::bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n, float keep_prob, uint8_t* mask) {
+void CpuBackend::bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n,
+                                float keep_prob, uint8_t* mask) {
   kernels::bernoulli_mask(key, counter, n, keep_prob, mask);
 }
 
-void CpuBackend::add_gaussian_noise(const Context&, const float* x, uint64_t key, uint64_t counter, int64_t n, float stddev, float* y) {
+void CpuBackend::add_gaussian_noise(const Context&, const float* x, uint64_t key, uint64_t counter,
+                                    int64_t n, float stddev, float* y) {
   kernels::add_gaussian_noise(x, key, counter, n, stddev, y);
 }
 
-void CpuBackend::dropout_forward(const Context&, const float* x, const uint8_t* mask, const kernels::MaskLayout& layout, int64_t rows, int64_t row_size, float keep_prob, float* y) {
+void CpuBackend::dropout_forward(const Context&, const float* x, const uint8_t* mask,
+                                 const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                                 float keep_prob, float* y) {
   kernels::dropout_forward(x, mask, layout, rows, row_size, keep_prob, y);
 }
 
-void CpuBackend::dropout_backward(const Context&, const float* dy, const uint8_t* mask, const kernels::MaskLayout& layout, int64_t rows, int64_t row_size, float keep_prob, float* dx, bool accumulate) {
+void CpuBackend::dropout_backward(const Context&, const float* dy, const uint8_t* mask,
+                                  const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                                  float keep_prob, float* dx, bool accumulate) {
   kernels::dropout_backward(dy, mask, layout, rows, row_size, keep_prob, dx, accumulate);
 }
 
@@ -161,43 +206,59 @@ double CpuBackend::penalty(const Context&, const float* w, int64_t n, float l1, 
   return kernels::penalty(w, n, l1, l2);
 }
 
-void CpuBackend::add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2, float* grad) {
+void CpuBackend::add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
+                                      float* grad) {
   kernels::add_penalty_gradient(w, n, l1, l2, grad);
 }
 
-double CpuBackend::loss_forward_backward(const Context&, const LossSpec& spec, const float* pred, const float* target, const float* sample_weight, int64_t rows, int64_t cols, float grad_scale, float* dpred, float* per_sample) {
-  return ember::loss_forward_backward(spec, pred, target, sample_weight, rows, cols, grad_scale, dpred, per_sample);
+double CpuBackend::loss_forward_backward(const Context&, const LossSpec& spec, const float* pred,
+                                         const float* target, const float* sample_weight,
+                                         int64_t rows, int64_t cols, float grad_scale, float* dpred,
+                                         float* per_sample) {
+  return ember::loss_forward_backward(spec, pred, target, sample_weight, rows, cols, grad_scale,
+                                      dpred, per_sample);
 }
 
-void CpuBackend::sgd_update(const Context&, float* param, const float* grad, float* momentum_buf, int64_t n, float lr, double momentum, bool nesterov) {
+void CpuBackend::sgd_update(const Context&, float* param, const float* grad, float* momentum_buf,
+                            int64_t n, float lr, double momentum, bool nesterov) {
   kernels::sgd_update(param, grad, momentum_buf, n, lr, momentum, nesterov);
 }
 
-void CpuBackend::rmsprop_update(const Context&, float* param, const float* grad, float* velocity, float* average_grad, float* momentum_buf, int64_t n, float lr, double rho, double momentum, double epsilon) {
-  kernels::rmsprop_update(param, grad, velocity, average_grad, momentum_buf, n, lr, rho, momentum, epsilon);
+void CpuBackend::rmsprop_update(const Context&, float* param, const float* grad, float* velocity,
+                                float* average_grad, float* momentum_buf, int64_t n, float lr,
+                                double rho, double momentum, double epsilon) {
+  kernels::rmsprop_update(param, grad, velocity, average_grad, momentum_buf, n, lr, rho, momentum,
+                          epsilon);
 }
 
-void CpuBackend::adagrad_update(const Context&, float* param, const float* grad, float* accumulator, int64_t n, float lr, double epsilon) {
+void CpuBackend::adagrad_update(const Context&, float* param, const float* grad, float* accumulator,
+                                int64_t n, float lr, double epsilon) {
   kernels::adagrad_update(param, grad, accumulator, n, lr, epsilon);
 }
 
-void CpuBackend::adadelta_update(const Context&, float* param, const float* grad, float* accumulated_grad, float* accumulated_delta, int64_t n, float lr, double rho, double epsilon) {
+void CpuBackend::adadelta_update(const Context&, float* param, const float* grad,
+                                 float* accumulated_grad, float* accumulated_delta, int64_t n,
+                                 float lr, double rho, double epsilon) {
   kernels::adadelta_update(param, grad, accumulated_grad, accumulated_delta, n, lr, rho, epsilon);
 }
 
-void CpuBackend::lion_update(const Context&, float* param, const float* grad, float* m, int64_t n, float lr, double beta_1, double beta_2) {
+void CpuBackend::lion_update(const Context&, float* param, const float* grad, float* m, int64_t n,
+                             float lr, double beta_1, double beta_2) {
   kernels::lion_update(param, grad, m, n, lr, beta_1, beta_2);
 }
 
-void CpuBackend::adam_update(const Context&, float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n, const kernels::AdamScalars& s) {
+void CpuBackend::adam_update(const Context&, float* param, const float* grad, float* m, float* v,
+                             float* v_hat, int64_t n, const kernels::AdamScalars& s) {
   kernels::adam_update(param, grad, m, v, v_hat, n, s);
 }
 
-void CpuBackend::adamax_update(const Context&, float* param, const float* grad, float* m, float* u, int64_t n, const kernels::AdamaxScalars& s) {
+void CpuBackend::adamax_update(const Context&, float* param, const float* grad, float* m, float* u,
+                               int64_t n, const kernels::AdamaxScalars& s) {
   kernels::adamax_update(param, grad, m, u, n, s);
 }
 
-void CpuBackend::nadam_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n, const kernels::NadamScalars& s) {
+void CpuBackend::nadam_update(const Context&, float* param, const float* grad, float* m, float* v,
+                              int64_t n, const kernels::NadamScalars& s) {
   kernels::nadam_update(param, grad, m, v, n, s);
 }
 
@@ -205,19 +266,23 @@ double CpuBackend::sum_of_squares(const Context&, const float* x, int64_t n) {
   return kernels::sum_of_squares(x, n);
 }
 
-void CpuBackend::clip_by_norm(const Context&, const float* grad, float* out, int64_t n, double clipnorm) {
+void CpuBackend::clip_by_norm(const Context&, const float* grad, float* out, int64_t n,
+                              double clipnorm) {
   kernels::clip_by_norm(grad, out, n, clipnorm);
 }
 
-void CpuBackend::scale_gradient(const Context&, const float* grad, float* out, int64_t n, float scale) {
+void CpuBackend::scale_gradient(const Context&, const float* grad, float* out, int64_t n,
+                                float scale) {
   kernels::scale_gradient(grad, out, n, scale);
 }
 
-void CpuBackend::clip_by_value(const Context&, const float* grad, float* out, int64_t n, double clipvalue) {
+void CpuBackend::clip_by_value(const Context&, const float* grad, float* out, int64_t n,
+                               double clipvalue) {
   kernels::clip_by_value(grad, out, n, clipvalue);
 }
 
-void CpuBackend::decay_weights(const Context&, float* param, int64_t n, double weight_decay, float lr) {
+void CpuBackend::decay_weights(const Context&, float* param, int64_t n, double weight_decay,
+                               float lr) {
   kernels::decay_weights(param, n, weight_decay, lr);
 }
 }  // namespace ember::cpu

@@ -24,48 +24,110 @@ class CpuBackend final : public Backend {
   void fill(const Context&, float* dst, int64_t n, float value) override;
   void copy_from_host(const Context&, void* dst, const void* host, size_t bytes) override;
   void copy_to_host(const Context&, void* host, const void* src, size_t bytes) override;
-  void gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float beta, float* c) override;
-  void bias_activation_forward(const Context&, const Activation& act, float* y, const float* bias, float* z, int64_t rows, int64_t cols) override;
-  void column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols, bool accumulate) override;
-  void activation_forward(const Context&, const Activation& act, const float* x, float* y, int64_t rows, int64_t cols) override;
-  void activation_backward(const Context&, const Activation& act, const float* x, const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) override;
-  void softmax_forward_axes(const Context&, bool log, const float* x, float* y, int64_t samples, int64_t row_size, const int64_t* kept, const int64_t* reduced, int64_t n) override;
-  void softmax_backward_axes(const Context&, bool log, const float* y, const float* dy, float* dx, int64_t samples, int64_t row_size, const int64_t* kept, const int64_t* reduced, int64_t n) override;
-  void prelu_forward(const Context&, const float* x, const float* alpha, const int64_t* index, float* y, int64_t rows, int64_t row_size) override;
-  void prelu_backward(const Context&, const float* x, const float* alpha, const int64_t* index, const float* dy, float* dx, bool dx_accumulate, float* dalpha, bool dalpha_accumulate, int64_t rows, int64_t row_size, int64_t alpha_size) override;
+  void gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+            float alpha, const float* a, const float* b, float beta, float* c) override;
+  void bias_activation_forward(const Context&, const Activation& act, float* y, const float* bias,
+                               float* z, int64_t rows, int64_t cols) override;
+  void column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols,
+                   bool accumulate) override;
+  void activation_forward(const Context&, const Activation& act, const float* x, float* y,
+                          int64_t rows, int64_t cols) override;
+  void activation_backward(const Context&, const Activation& act, const float* x, const float* y,
+                           const float* dy, float* dx, int64_t rows, int64_t cols) override;
+  void softmax_forward_axes(const Context&, bool log, const float* x, float* y, int64_t samples,
+                            int64_t row_size, const int64_t* kept, const int64_t* reduced,
+                            int64_t n) override;
+  void softmax_backward_axes(const Context&, bool log, const float* y, const float* dy, float* dx,
+                             int64_t samples, int64_t row_size, const int64_t* kept,
+                             const int64_t* reduced, int64_t n) override;
+  void prelu_forward(const Context&, const float* x, const float* alpha, const int64_t* index,
+                     float* y, int64_t rows, int64_t row_size) override;
+  void prelu_backward(const Context&, const float* x, const float* alpha, const int64_t* index,
+                      const float* dy, float* dx, bool dx_accumulate, float* dalpha,
+                      bool dalpha_accumulate, int64_t rows, int64_t row_size,
+                      int64_t alpha_size) override;
   void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) override;
-  void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order, int64_t begin, int64_t count, float* out) override;
-  void channel_moments(const Context&, const float* x, int64_t m, int64_t channels, int64_t inner, float* mean, float* var, double* work) override;
-  void channel_affine(const Context&, const float* x, const float* scale, const float* shift, float* y, int64_t m, int64_t channels, int64_t inner, bool accumulate) override;
-  void channel_grad_sums(const Context&, const float* dy, const float* x, const float* mean, const float* rstd, int64_t m, int64_t channels, int64_t inner, float* sum_dy, float* sum_dy_xhat, double* work) override;
-  void batch_norm_input_grad(const Context&, const float* dy, const float* x, const float* mean, const float* rstd, const float* gamma, const float* sum_dy, const float* sum_dy_xhat, int64_t m, int64_t channels, int64_t inner, float* dx, bool accumulate) override;
-  void batch_norm_update_moving(const Context&, const float* mean, const float* var, float* moving_mean, float* moving_var, int64_t channels, float momentum, float one_minus_momentum) override;
-  void batch_norm_scale_shift(const Context&, const float* mean, const float* var, const float* gamma, const float* beta, float epsilon, int64_t channels, float* rstd, float* scale, float* shift) override;
-  void layer_norm_forward(const Context&, const kernels::GroupLayout& layout, int64_t rows, const float* x, const float* gamma, const float* beta, float epsilon, bool rms_scaling, float* y, float* mean, float* rstd) override;
-  void layer_norm_backward(const Context&, const kernels::GroupLayout& layout, int64_t rows, const float* x, const float* dy, const float* gamma, const float* mean, const float* rstd, bool rms_scaling, float* dx, bool dx_accumulate, float* dgamma, bool dgamma_accumulate, float* dbeta, bool dbeta_accumulate) override;
-  void normalize_denominator(const Context&, const float* variance, int64_t n, float* denom) override;
-  void normalize_forward(const Context&, const float* x, const float* mean, const float* denom, const int64_t* index, int64_t rows, int64_t row_size, bool invert, float* y) override;
-  void normalize_backward(const Context&, const float* dy, const float* denom, const int64_t* index, int64_t rows, int64_t row_size, bool invert, float* dx, bool accumulate) override;
-  void bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n, float keep_prob, uint8_t* mask) override;
-  void add_gaussian_noise(const Context&, const float* x, uint64_t key, uint64_t counter, int64_t n, float stddev, float* y) override;
-  void dropout_forward(const Context&, const float* x, const uint8_t* mask, const kernels::MaskLayout& layout, int64_t rows, int64_t row_size, float keep_prob, float* y) override;
-  void dropout_backward(const Context&, const float* dy, const uint8_t* mask, const kernels::MaskLayout& layout, int64_t rows, int64_t row_size, float keep_prob, float* dx, bool accumulate) override;
+  void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
+                   int64_t begin, int64_t count, float* out) override;
+  void channel_moments(const Context&, const float* x, int64_t m, int64_t channels, int64_t inner,
+                       float* mean, float* var, double* work) override;
+  void channel_affine(const Context&, const float* x, const float* scale, const float* shift,
+                      float* y, int64_t m, int64_t channels, int64_t inner,
+                      bool accumulate) override;
+  void channel_grad_sums(const Context&, const float* dy, const float* x, const float* mean,
+                         const float* rstd, int64_t m, int64_t channels, int64_t inner,
+                         float* sum_dy, float* sum_dy_xhat, double* work) override;
+  void batch_norm_input_grad(const Context&, const float* dy, const float* x, const float* mean,
+                             const float* rstd, const float* gamma, const float* sum_dy,
+                             const float* sum_dy_xhat, int64_t m, int64_t channels, int64_t inner,
+                             float* dx, bool accumulate) override;
+  void batch_norm_update_moving(const Context&, const float* mean, const float* var,
+                                float* moving_mean, float* moving_var, int64_t channels,
+                                float momentum, float one_minus_momentum) override;
+  void batch_norm_scale_shift(const Context&, const float* mean, const float* var,
+                              const float* gamma, const float* beta, float epsilon,
+                              int64_t channels, float* rstd, float* scale, float* shift) override;
+  void layer_norm_forward(const Context&, const kernels::GroupLayout& layout, int64_t rows,
+                          const float* x, const float* gamma, const float* beta, float epsilon,
+                          bool rms_scaling, float* y, float* mean, float* rstd) override;
+  void layer_norm_backward(const Context&, const kernels::GroupLayout& layout, int64_t rows,
+                           const float* x, const float* dy, const float* gamma, const float* mean,
+                           const float* rstd, bool rms_scaling, float* dx, bool dx_accumulate,
+                           float* dgamma, bool dgamma_accumulate, float* dbeta,
+                           bool dbeta_accumulate) override;
+  void normalize_denominator(const Context&, const float* variance, int64_t n,
+                             float* denom) override;
+  void normalize_forward(const Context&, const float* x, const float* mean, const float* denom,
+                         const int64_t* index, int64_t rows, int64_t row_size, bool invert,
+                         float* y) override;
+  void normalize_backward(const Context&, const float* dy, const float* denom, const int64_t* index,
+                          int64_t rows, int64_t row_size, bool invert, float* dx,
+                          bool accumulate) override;
+  void bernoulli_mask(const Context&, uint64_t key, uint64_t counter, int64_t n, float keep_prob,
+                      uint8_t* mask) override;
+  void add_gaussian_noise(const Context&, const float* x, uint64_t key, uint64_t counter, int64_t n,
+                          float stddev, float* y) override;
+  void dropout_forward(const Context&, const float* x, const uint8_t* mask,
+                       const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                       float keep_prob, float* y) override;
+  void dropout_backward(const Context&, const float* dy, const uint8_t* mask,
+                        const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
+                        float keep_prob, float* dx, bool accumulate) override;
   double penalty(const Context&, const float* w, int64_t n, float l1, float l2) override;
-  void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2, float* grad) override;
-  double loss_forward_backward(const Context&, const LossSpec& spec, const float* pred, const float* target, const float* sample_weight, int64_t rows, int64_t cols, float grad_scale, float* dpred, float* per_sample) override;
-  void sgd_update(const Context&, float* param, const float* grad, float* momentum_buf, int64_t n, float lr, double momentum, bool nesterov) override;
-  void rmsprop_update(const Context&, float* param, const float* grad, float* velocity, float* average_grad, float* momentum_buf, int64_t n, float lr, double rho, double momentum, double epsilon) override;
-  void adagrad_update(const Context&, float* param, const float* grad, float* accumulator, int64_t n, float lr, double epsilon) override;
-  void adadelta_update(const Context&, float* param, const float* grad, float* accumulated_grad, float* accumulated_delta, int64_t n, float lr, double rho, double epsilon) override;
-  void lion_update(const Context&, float* param, const float* grad, float* m, int64_t n, float lr, double beta_1, double beta_2) override;
-  void adam_update(const Context&, float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n, const kernels::AdamScalars& s) override;
-  void adamax_update(const Context&, float* param, const float* grad, float* m, float* u, int64_t n, const kernels::AdamaxScalars& s) override;
-  void nadam_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n, const kernels::NadamScalars& s) override;
+  void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
+                            float* grad) override;
+  double loss_forward_backward(const Context&, const LossSpec& spec, const float* pred,
+                               const float* target, const float* sample_weight, int64_t rows,
+                               int64_t cols, float grad_scale, float* dpred,
+                               float* per_sample) override;
+  void sgd_update(const Context&, float* param, const float* grad, float* momentum_buf, int64_t n,
+                  float lr, double momentum, bool nesterov) override;
+  void rmsprop_update(const Context&, float* param, const float* grad, float* velocity,
+                      float* average_grad, float* momentum_buf, int64_t n, float lr, double rho,
+                      double momentum, double epsilon) override;
+  void adagrad_update(const Context&, float* param, const float* grad, float* accumulator,
+                      int64_t n, float lr, double epsilon) override;
+  void adadelta_update(const Context&, float* param, const float* grad, float* accumulated_grad,
+                       float* accumulated_delta, int64_t n, float lr, double rho,
+                       double epsilon) override;
+  void lion_update(const Context&, float* param, const float* grad, float* m, int64_t n, float lr,
+                   double beta_1, double beta_2) override;
+  void adam_update(const Context&, float* param, const float* grad, float* m, float* v,
+                   float* v_hat, int64_t n, const kernels::AdamScalars& s) override;
+  void adamax_update(const Context&, float* param, const float* grad, float* m, float* u, int64_t n,
+                     const kernels::AdamaxScalars& s) override;
+  void nadam_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n,
+                    const kernels::NadamScalars& s) override;
   double sum_of_squares(const Context&, const float* x, int64_t n) override;
-  void clip_by_norm(const Context&, const float* grad, float* out, int64_t n, double clipnorm) override;
-  void scale_gradient(const Context&, const float* grad, float* out, int64_t n, float scale) override;
-  void clip_by_value(const Context&, const float* grad, float* out, int64_t n, double clipvalue) override;
-  void decay_weights(const Context&, float* param, int64_t n, double weight_decay, float lr) override;
+  void clip_by_norm(const Context&, const float* grad, float* out, int64_t n,
+                    double clipnorm) override;
+  void scale_gradient(const Context&, const float* grad, float* out, int64_t n,
+                      float scale) override;
+  void clip_by_value(const Context&, const float* grad, float* out, int64_t n,
+                     double clipvalue) override;
+  void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
+                     float lr) override;
+
  private:
   HostAllocator allocator_;
 };
