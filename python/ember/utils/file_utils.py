@@ -82,7 +82,8 @@ def _download(origin, target, file_hash, hash_algorithm):
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         out.write(chunk)
                         done += len(chunk)
-                        bar.update(done)
+                        if total is None or done < total:
+                            bar.update(done)
                     if total is not None and done != total:
                         raise OSError(f"URL fetch failure on {origin}: the connection closed "
                                       f"after {done} of {total} bytes.")
@@ -95,11 +96,14 @@ def _download(origin, target, file_hash, hash_algorithm):
                 raise OSError(f"URL fetch failure on {origin}: {reason}. Is this machine "
                               f"offline? To use a copy fetched elsewhere, put it at "
                               f"{target}.") from e
-        if file_hash is not None and not validate_file(partial, file_hash, hash_algorithm):
-            raise ValueError(
-                f"Incomplete or corrupted file detected: the {hash_algorithm} file hash of "
-                f"what {origin} sent does not match the expected value of {file_hash}; the "
-                "download was discarded.")
+        if file_hash is not None:
+            hasher = _hasher(hash_algorithm, file_hash)
+            got = hash_file(partial, hasher)
+            if got != str(file_hash):
+                raise ValueError(
+                    f"Incomplete or corrupted file detected: the {hasher.name} file hash of "
+                    f"what {origin} sent, {got}, does not match the expected value of "
+                    f"{file_hash}; the download was discarded.")
 
 
 def _inside(base, name):
