@@ -880,3 +880,5 @@ class ModelCheckpoint(MonitorCallback):
 
 
 # Callbacks that draw, each in a module of its own; they subclass Callback above.
+from ember.visualization.live_chart import LiveChart  # noqa: E402, F401
+from ember.visualization.tensorboard import TensorBoard  # noqa: E402, F401
