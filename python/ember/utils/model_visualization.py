@@ -193,8 +193,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     """Draws the model's graph into `to_file` (its extension picks the format: png, svg,
     pdf, dot, ...) through pydot and Graphviz, as `keras.utils.plot_model` does.
 
-    Returns an `IPython.display.Image` of it when IPython is installed (so a notebook
-    shows it), except for PDF. Raises ImportError naming pydot or Graphviz when one is
+    Returns an `IPython.display.Image` (or `SVG`) of it when IPython is running, so a
+    notebook shows it. Raises ImportError naming pydot or Graphviz when one is
     missing.
     """
     pydot = _pydot()
@@ -210,7 +210,11 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     extension = os.path.splitext(to_file)[1][1:] or "png"
     with atomic_path(to_file) as partial:
         dot.write(partial, format=extension)
-    if extension != "pdf" and "IPython" in sys.modules:
-        from IPython import display
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import display
+    if extension == "svg":
+        return display.SVG(filename=to_file)
+    if extension in ("png", "jpg", "jpeg", "gif"):
         return display.Image(filename=to_file)
     return None
