@@ -178,3 +178,13 @@ def test_bad_arguments_raise(tmp_path):
         finally:
             first.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_nan_loss_is_a_gap_in_the_line_not_broken_json():
+    from ember.visualization import _page
+    chart = ember.callbacks.LiveChart(mode="none")
+    chart.on_train_begin()
+    chart.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.75})
+    chart.on_epoch_end(1, {"loss": float("nan"), "val_loss": float("inf")})
+    (panel,) = json.loads(_page.to_json(chart.data()))["panels"]
+    assert panel["train"] == [[1, 0.5], [2, None]] and panel["val"] == [[1, 0.75], [2, None]]

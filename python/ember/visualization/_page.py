@@ -7,6 +7,7 @@ so it opens anywhere with no server and no network.
 
 import html
 import json
+import math
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
@@ -118,9 +119,24 @@ def plotly_js_path():
     return path
 
 
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data):
+    """JSON that browsers parse: a NaN or infinite loss becomes null (a gap in the line)."""
+    return json.dumps(_finite(data))
+
+
 def _script_json(data):
     # "</" would end the <script> element early.
-    return json.dumps(data).replace("</", "<\\/")
+    return to_json(data).replace("</", "<\\/")
 
 
 def render_page(data, title, live, interval_ms=1000, inline_plotly=None):

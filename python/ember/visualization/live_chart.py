@@ -14,11 +14,9 @@ the process).
 """
 
 import http.server
-import json
 import os
 import threading
 import time
-import webbrowser
 
 import numpy as np
 
@@ -135,7 +133,7 @@ class LiveChart(Callback):
                     body = _page.render_page(chart_.data(), chart_.title, live=True).encode()
                     kind = "text/html; charset=utf-8"
                 elif path == "/data.json":
-                    body = json.dumps(chart_.data()).encode()
+                    body = _page.to_json(chart_.data()).encode()
                     kind = "application/json"
                 elif path == "/plotly.min.js":
                     with open(chart_._plotly_js, "rb") as f:
@@ -169,6 +167,7 @@ class LiveChart(Callback):
         if self.verbose:
             print(f"LiveChart: training chart at {self.url}", flush=True)
         if self.open_browser:
+            import webbrowser
             webbrowser.open(self.url)
         return self.url
 
@@ -185,12 +184,6 @@ class LiveChart(Callback):
 
     def __exit__(self, *exc):
         self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     # -- Jupyter -----------------------------------------------------------------
     def _figure_for(self, count):

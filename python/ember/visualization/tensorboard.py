@@ -164,6 +164,7 @@ class TensorBoard(Callback):
         for name, value in (logs or {}).items():
             writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value),
                               int(optimizer.iterations))
+        writer.flush()  # evaluate() alone never reaches on_train_end's close
 
     # -- per epoch -------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
