@@ -144,6 +144,18 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
         self.model.history = self
 
+    def plot(self, metrics=None, figsize=None, dpi=100, title=None, to_file=None):
+        """Draws loss and every metric per epoch, training and validation, with matplotlib
+        (the chart `LiveChart` shows) and returns the Figure; `metrics` picks panels by
+        name, `to_file` also saves it as a PNG."""
+        from ember.visualization import chart
+
+        panels = chart.panels(self.history, metrics=metrics)
+        figure = chart.draw(chart.new_figure(len(panels), figsize, dpi), panels, title)
+        if to_file is not None:
+            chart.save_png(figure, os.fspath(to_file))
+        return figure
+
 
 class ProgbarLogger(Callback):
     """Prints Keras's progress bar: a live bar per epoch at verbose=1, one line per
@@ -865,3 +877,8 @@ class ModelCheckpoint(MonitorCallback):
         except KeyError as e:
             raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". '
                            f"Reason: {e}") from None
+
+
+# Callbacks that draw, each in a module of its own; they subclass Callback above.
+from ember.visualization.live_chart import LiveChart  # noqa: E402, F401
+from ember.visualization.tensorboard import TensorBoard  # noqa: E402, F401
