@@ -28,7 +28,7 @@ inline void put(float* d, int64_t i, float v, bool accumulate) { d[i] = accumula
 std::string MergeOp::type() const { return merge_name(kind_); }
 
 std::vector<size_t> MergeOp::scratch_bytes(int64_t /*max_rows*/) const {
-  return {static_cast<size_t>(inputs_) * sizeof(float)};
+  return {2 * static_cast<size_t>(inputs_) * sizeof(float)};
 }
 
 Shape MergeOp::build(const std::vector<Shape>& inputs) {
@@ -114,12 +114,15 @@ void MergeOp::backward(const OpBackward& b) {
     case MergeKind::Maximum:
     case MergeKind::Minimum: {
       // Walk the fold m_j = op(m_{j-1}, x_j) backwards: at each step the gradient of
-      // m_j goes to the larger (smaller) side, or half to each on a tie.
+      // m_j goes to the larger (smaller) side, or half to each on a tie. The shares are
+      // written in input order once all are known: an input listed twice overwrites at
+      // its first slot and adds at the later ones (the executor's accumulate flags).
       const bool is_max = kind_ == MergeKind::Maximum;
+      float* m = b.scratch_as<float>(0);
+      float* share = m + k;
       for (int64_t i = 0; i < n; ++i) {
         float upstream = g[i];
         // Recompute the running extremes m_0..m_{k-2} of this element from the left.
-        float* m = b.scratch_as<float>(0);
         m[0] = b.in[0][i];
         for (size_t j = 1; j + 1 < k; ++j)
           m[j] = is_max ? std::max(m[j - 1], b.in[j][i]) : std::min(m[j - 1], b.in[j][i]);
@@ -127,10 +130,12 @@ void MergeOp::backward(const OpBackward& b) {
           const float left = m[j - 1], right = b.in[j][i];
           const bool right_wins = is_max ? right > left : right < left;
           const float to_right = right == left ? 0.5f * upstream : (right_wins ? upstream : 0.0f);
-          if (b.din[j]) put(b.din[j], i, to_right, b.din_accumulate[j]);
+          share[j] = to_right;
           upstream -= to_right;
         }
-        if (b.din[0]) put(b.din[0], i, upstream, b.din_accumulate[0]);
+        share[0] = upstream;
+        for (size_t j = 0; j < k; ++j)
+          if (b.din[j]) put(b.din[j], i, share[j], b.din_accumulate[j]);
       }
       break;
     }

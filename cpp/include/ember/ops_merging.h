@@ -17,7 +17,8 @@ class MergeOp final : public Op {
   OpKind kind() const override { return OpKind::Merge; }
   std::string type() const override;  // "Add", "Maximum", ...
   Shape build(const std::vector<Shape>& inputs) override;
-  // (inputs) floats: Maximum/Minimum's backward, one element's running extremes.
+  // (2, inputs) floats: Maximum/Minimum's backward, one element's running extremes, then each
+  // input's share of its gradient.
   std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
