@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "check.h"
+#include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/ops.h"
 #include "ember/ops_math.h"
@@ -42,20 +43,17 @@ using namespace ember::testing;
 
 namespace {
 
-// The backends every case runs on, each compared with the CPU. The CPU is the reference; on
-// it the comparison is the CPU against itself.
-std::vector<std::string> backends_under_test() { return {"cpu"}; }
+// The devices every case runs on, each compared with the CPU: every device this process has
+// (ember::available_devices(): the CPU, then each usable GPU). The CPU is the reference; on it
+// the comparison is the CPU against itself.
+std::vector<Device> devices_under_test() { return available_devices(); }
 
-// Every op type of the engine (Op::type()). A new op must be added here and given a case.
-const std::vector<std::string> kOpTypes = {
-    "Dense", "Activation", "PReLU",                                   // ops.h
-    "Binary", "Unary", "Reduce", "Gather", "MatMul",                  // ops_math.h
-    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",   // ops_merging.h: MergeOp
-    "Concatenate",                                                    // ops_merging.h
-    "Reshape", "Flatten",                                             // ops_reshaping.h
-    "BatchNormalization", "LayerNormalization", "Normalization",      // ops_normalization.h
-    "Dropout", "GaussianNoise", "ActivityRegularization",             // ops_regularization.h
-};
+// Every op kind of the engine (op_kind.h's one list): each must have a case.
+std::vector<std::string> all_op_kinds() {
+  std::vector<std::string> kinds;
+  for (size_t k = 0; k < kNumOpKinds; ++k) kinds.push_back(op_kind_name(static_cast<OpKind>(k)));
+  return kinds;
+}
 
 constexpr int64_t kRows = 3;  // the batch every case runs on
 
@@ -333,52 +331,60 @@ struct Outcome {
 // times over the same inputs and variables, one output each), runs forward, and with
 // backward set, runs backward with d L / d output k = R[k]. With shared, a second executor
 // for one row is made on the graph after the first reserved its rows.
-Outcome execute(const OpCase& c, const std::string& backend, const Values& x, const Values& v,
+Outcome execute(const OpCase& c, Device device, const Values& x, const Values& v,
                 const Values& R, bool backward, bool shared = false) {
-  if (backend != "cpu") throw ValueError("no backend named '" + backend + "' in this build");
   auto g = std::make_shared<Graph>();
   Env env{*g, {}, {}};
   for (size_t i = 0; i < c.inputs.size(); ++i)
     env.x.push_back(g->add_input(c.inputs[i].shape, "x" + std::to_string(i)));
   for (size_t k = 0; k < c.vars.size(); ++k)
     env.v.push_back(std::make_shared<Variable>("v" + std::to_string(k),
-                                               Tensor(c.vars[k].shape, v[k].data()),
+                                               Tensor(c.vars[k].shape, v[k].data(), device),
                                                c.vars[k].trainable));
   std::vector<int> outputs;
   for (size_t k = 0; k < R.size(); ++k) outputs.push_back(c.build(env));
-  Executor ex(g, env.x, outputs);
+  Executor ex(g, env.x, outputs, device);
+  const Context& ctx = ex.context();
+  // Host <-> device copies of n floats (plain copies on the CPU).
+  auto upload = [&](float* dst, const std::vector<float>& src) {
+    ctx.be().copy_from_host(ctx, dst, src.data(), src.size() * sizeof(float));
+  };
+  auto download = [&](const float* src, size_t n) {
+    std::vector<float> out(n);
+    ctx.be().copy_to_host(ctx, out.data(), src, n * sizeof(float));
+    return out;
+  };
   if (backward)
     for (size_t i = 0; i < x.size(); ++i) ex.request_input_gradient(i);
   ex.reserve(kRows);
   std::unique_ptr<Executor> other;
-  if (shared) other = std::make_unique<Executor>(g, env.x, outputs);
-  for (size_t i = 0; i < x.size(); ++i) std::copy(x[i].begin(), x[i].end(), ex.input_buffer(i));
+  if (shared) other = std::make_unique<Executor>(g, env.x, outputs, device);
+  for (size_t i = 0; i < x.size(); ++i) upload(ex.input_buffer(i), x[i]);
   ex.forward(kRows, c.training);
   Outcome o;
   for (size_t k = 0; k < outputs.size(); ++k) {
-    const float* y = ex.output(k);
-    o.out.emplace_back(y, y + kRows * ex.output_row_size(k));
+    o.out.push_back(download(ex.output(k), static_cast<size_t>(kRows * ex.output_row_size(k))));
   }
   o.extra_loss = ex.extra_loss();
   if (backward) {
     for (size_t k = 0; k < outputs.size(); ++k)
-      std::copy(R[k].begin(), R[k].end(), ex.output_grad(k));
+      upload(ex.output_grad(k), R[k]);
     ex.backward(kRows);
     for (size_t i = 0; i < x.size(); ++i) {
       const float* d = ex.input_grad(i);
-      o.din.push_back(d ? std::vector<float>(d, d + x[i].size()) : std::vector<float>(x[i].size()));
+      o.din.push_back(d ? download(d, x[i].size()) : std::vector<float>(x[i].size()));
     }
     for (const VariablePtr& var : env.v) {
       std::vector<float> d;
       const auto& tr = ex.trainable();
       for (size_t t = 0; t < tr.size(); ++t)
         if (tr[t] == var.get())
-          d.assign(ex.trainable_grads()[t], ex.trainable_grads()[t] + var->value.size());
+          d = download(ex.trainable_grads()[t], static_cast<size_t>(var->value.size()));
       o.dvar.push_back(std::move(d));
     }
   }
   for (const VariablePtr& var : env.v)
-    o.vars_after.emplace_back(var->value.data(), var->value.data() + var->value.size());
+    o.vars_after.push_back(download(var->value.data(), static_cast<size_t>(var->value.size())));
   return o;
 }
 
@@ -435,9 +441,9 @@ bool gradients_match_finite_differences(const OpCase& c, const Values& x, const 
         const float saved = w, h = kStep * std::max(1.0f, std::fabs(saved));
         const float up = saved + h, down = saved - h;
         w = up;
-        const double L_up = loss_of(execute(c, "cpu", xs, vs, R, false), R);
+        const double L_up = loss_of(execute(c, Device::cpu(), xs, vs, R, false), R);
         w = down;
-        const double L_down = loss_of(execute(c, "cpu", xs, vs, R, false), R);
+        const double L_down = loss_of(execute(c, Device::cpu(), xs, vs, R, false), R);
         numeric[e] = (L_up - L_down) / (double(up) - double(down));
       }
       const auto& analytic = is_var ? base.dvar[i] : base.din[i];
@@ -459,8 +465,8 @@ std::vector<double> sum_of(const std::vector<float>& a, const std::vector<float>
 bool gradients_accumulate(const OpCase& c, const Values& x, const Values& v, const Values& R1,
                           const Outcome& one, std::mt19937& rng) {
   Values R2{random_vector(rng, R1[0].size())};
-  const Outcome two = execute(c, "cpu", x, v, R2, true);
-  const Outcome both = execute(c, "cpu", x, v, {R1[0], R2[0]}, true);
+  const Outcome two = execute(c, Device::cpu(), x, v, R2, true);
+  const Outcome both = execute(c, Device::cpu(), x, v, {R1[0], R2[0]}, true);
   bool ok = true;
   int reported = 0;
   for (int k = 0; k < 2; ++k)
@@ -505,9 +511,9 @@ void run_case(const OpCase& c, unsigned seed) {
   const Values v(all.begin() + static_cast<std::ptrdiff_t>(c.inputs.size()), all.end());
 
   // The output's size, then R of that size.
-  const size_t out_size = execute(c, "cpu", x, v, {{}}, false).out[0].size();
+  const size_t out_size = execute(c, Device::cpu(), x, v, {{}}, false).out[0].size();
   const Values R{random_vector(rng, out_size)};
-  const Outcome cpu = execute(c, "cpu", x, v, R, true);
+  const Outcome cpu = execute(c, Device::cpu(), x, v, R, true);
 
   int reported = 0;
   if (c.reference)
@@ -523,16 +529,16 @@ void run_case(const OpCase& c, unsigned seed) {
         c.name + ": gradients match central differences");
   check(gradients_accumulate(c, x, v, R, cpu, rng),
         c.name + ": two consumers' gradients accumulate");
-  for (const std::string& backend : backends_under_test()) {
+  for (Device device : devices_under_test()) {
     bool ok = false;
     try {
-      ok = matches_cpu(c, execute(c, backend, x, v, R, true), cpu, backend_tolerance);
+      ok = matches_cpu(c, execute(c, device, x, v, R, true), cpu, backend_tolerance);
     } catch (const std::exception& e) {
       std::printf("     %s\n", e.what());
     }
-    check(ok, c.name + ": " + backend + " matches the cpu");
+    check(ok, c.name + ": " + device.str() + " matches the cpu");
   }
-  check(matches_cpu(c, execute(c, "cpu", x, v, R, true, true), cpu, same_run),
+  check(matches_cpu(c, execute(c, Device::cpu(), x, v, R, true, true), cpu, same_run),
         c.name + ": runs the same beside a smaller executor on its graph");
 }
 
@@ -1331,7 +1337,8 @@ std::set<std::string> types_in(const OpCase& c) {
   c.build(env);
   std::set<std::string> types;
   for (size_t n = 0; n < g.size(); ++n)
-    if (!g.is_input(static_cast<int>(n))) types.insert(g.op(static_cast<int>(n))->type());
+    if (!g.is_input(static_cast<int>(n)))
+      types.insert(op_kind_name(g.op(static_cast<int>(n))->kind()));
   return types;
 }
 
@@ -1341,11 +1348,8 @@ void test_every_op_type_has_a_case(const std::vector<OpCase>& cases) {
     const auto t = types_in(c);
     covered.insert(t.begin(), t.end());
   }
-  for (const std::string& type : kOpTypes)
-    check(covered.count(type) == 1, "op type " + type + " has a case in the table");
-  for (const std::string& type : covered)
-    check(std::find(kOpTypes.begin(), kOpTypes.end(), type) != kOpTypes.end(),
-          "op type " + type + " of the table is in the engine's list of op types");
+  for (const std::string& kind : all_op_kinds())
+    check(covered.count(kind) == 1, "op kind " + kind + " has a case in the table");
 }
 
 }  // namespace
