@@ -4,9 +4,8 @@
 #include <cstring>
 #include <functional>
 
+#include "ember/backend.h"
 #include "ember/error.h"
-#include "ember/kernels.h"
-#include "ember/layer_kernels.h"
 
 namespace ember {
 namespace {
@@ -57,8 +56,9 @@ void Model::set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int
     throw ValueError("custom loss: its prediction input has row shape " +
                      shape_to_string(loss_graph->row_shape(prediction)) + ", but output " +
                      std::to_string(output) + " has " + shape_to_string(out_shape));
-  auto exec = std::make_unique<Executor>(std::move(loss_graph), std::vector<int>{prediction, target},
-                                         std::vector<int>{value});
+  auto exec =
+      std::make_unique<Executor>(std::move(loss_graph), std::vector<int>{prediction, target},
+                                 std::vector<int>{value}, exec_.device());
   exec->request_input_gradient(0);
   graph_losses_[output] = std::move(exec);
 }
@@ -111,6 +111,7 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
     if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f)
       regularized_.push_back(i);
   // By variable, not size: weight-decay exclusions match variable names.
+  optimizer->set_context(exec_.context());
   optimizer->build(exec_.trainable());
   losses_ = std::move(losses);
   optimizer_ = std::move(optimizer);
@@ -134,9 +135,10 @@ void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losse
     throw ValueError("compile: the metric " + name + " takes values, not targets and outputs");
   const Shape& shape = graph_->row_shape(exec_.outputs()[o]);
   if (metric.needs_rank_2() && shape.size() != 1)
-    throw ValueError("compile: the metric " + name + " expects outputs of shape (batch_size, "
-                     "output_dim), but output " + std::to_string(o) + " has shape " +
-                     shape_to_string(shape) + " per sample");
+    throw ValueError("compile: the metric " + name +
+                     " expects outputs of shape (batch_size, "
+                     "output_dim), but output " +
+                     std::to_string(o) + " has shape " + shape_to_string(shape) + " per sample");
   // The targets the loss takes (class ids, or rows like the output) must be the metric's.
   const bool sparse_loss = losses[o].kind == LossKind::SparseCategoricalCrossentropy;
   const int64_t cols = output_classes(o);
@@ -165,39 +167,37 @@ void Model::set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Gra
   if (!metric || !values_graph) throw ValueError("set_graph_metric: a metric and a graph needed");
   if (metric->config().kind != MetricKind::Mean)
     throw ValueError("set_graph_metric: a custom metric function is averaged by a Mean metric");
-  auto exec = std::make_unique<Executor>(std::move(values_graph),
-                                         std::vector<int>{prediction, target},
-                                         std::vector<int>{value});
+  auto exec =
+      std::make_unique<Executor>(std::move(values_graph), std::vector<int>{prediction, target},
+                                 std::vector<int>{value}, exec_.device());
   graph_metrics_.emplace_back(metric.get(), std::move(exec));
 }
 
 void Model::run_targets_graph(Executor& e, size_t output, int64_t rows, bool training) {
   e.reserve(rows);
-  std::memcpy(e.input_buffer(0), exec_.output(output),
-              static_cast<size_t>(rows * exec_.output_row_size(output)) * sizeof(float));
-  std::memcpy(e.input_buffer(1), targets_[output].data(),
-              static_cast<size_t>(rows * e.input_row_size(1)) * sizeof(float));
+  be().copy(ctx(), e.input_buffer(0), exec_.output(output),
+            static_cast<size_t>(rows * exec_.output_row_size(output)) * sizeof(float));
+  be().copy(ctx(), e.input_buffer(1), targets_[output].data(),
+            static_cast<size_t>(rows * e.input_row_size(1)) * sizeof(float));
   e.forward(rows, training);
 }
 
 const float* Model::row_weights(size_t output, int64_t rows) {
   if (!weighted_[output]) return nullptr;
   // batch_weights_ holds each sample's weight once per entry of the output's row.
-  const int64_t stride = exec_.output_row_size(output) /
-                         std::max<int64_t>(output_classes(output), 1);
+  const int64_t stride =
+      exec_.output_row_size(output) / std::max<int64_t>(output_classes(output), 1);
   if (stride == 1) return batch_weights_[output].data();
-  if (row_weights_.size() < static_cast<size_t>(rows))
-    row_weights_.resize(static_cast<size_t>(exec_.capacity()));
-  for (int64_t r = 0; r < rows; ++r)
-    row_weights_[static_cast<size_t>(r)] = batch_weights_[output].data()[r * stride];
+  if (row_weights_.size() < rows) row_weights_ = Tensor(Shape{exec_.capacity()}, 0.0f, device());
+  be().take_every(ctx(), batch_weights_[output].data(), stride, rows, row_weights_.data());
   return row_weights_.data();
 }
 
 void Model::update_graph_metric(const MetricSpec& m, Executor& e, int64_t rows) {
   const auto o = static_cast<size_t>(m.output);
   run_targets_graph(e, o, rows, false);
-  m.metric->update(e.output(0), nullptr, m.weighted ? row_weights(o, rows) : nullptr, rows,
-                   e.output_row_size(0), 1);
+  be().metric_update(ctx(), *m.metric, e.output(0), nullptr,
+                     m.weighted ? row_weights(o, rows) : nullptr, rows, e.output_row_size(0), 1);
 }
 
 int64_t Model::target_row_size(size_t output) const {
@@ -247,13 +247,13 @@ void Model::load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayV
                        const int64_t* order, int64_t begin, int64_t rows) {
   exec_.reserve(rows);
   for (size_t i = 0; i < x.size(); ++i)
-    kernels::gather_rows(x[i].data, x[i].row_size, order, begin, rows, exec_.input_buffer(i));
+    be().gather_rows(ctx(), x[i].data, x[i].row_size, order, begin, rows, exec_.input_buffer(i));
   if (!y) return;
   for (size_t o = 0; o < y->size(); ++o) {
     const ArrayView& t = (*y)[o];
     if (targets_[o].size() < rows * t.row_size)
-      targets_[o] = Tensor(Shape{exec_.capacity(), t.row_size});
-    kernels::gather_rows(t.data, t.row_size, order, begin, rows, targets_[o].data());
+      targets_[o] = Tensor(Shape{exec_.capacity(), t.row_size}, 0.0f, device());
+    be().gather_rows(ctx(), t.data, t.row_size, order, begin, rows, targets_[o].data());
   }
 }
 
@@ -278,14 +278,10 @@ void Model::load_sample_weights(const std::vector<ArrayView>& sample_weights, co
     if (!weighted_[o]) continue;
     const int64_t entries = exec_.output_row_size(o) / std::max<int64_t>(output_classes(o), 1);
     if (batch_weights_[o].size() < rows * entries)
-      batch_weights_[o] = Tensor(Shape{exec_.capacity() * entries});
+      batch_weights_[o] = Tensor(Shape{exec_.capacity() * entries}, 0.0f, device());
     float* w = batch_weights_[o].data();
-    kernels::gather_rows(sample_weights[o].data, 1, order, begin, rows, w);
-    // Spread each sample's weight over its entries, from the back so nothing
-    // unread is overwritten (row r's entries start at r * entries >= r).
-    if (entries > 1)
-      for (int64_t r = rows - 1; r >= 0; --r)
-        std::fill(w + r * entries, w + (r + 1) * entries, w[r]);
+    be().gather_rows(ctx(), sample_weights[o].data, 1, order, begin, rows, w);
+    if (entries > 1) be().spread_rows(ctx(), w, rows, entries);  // each sample's over its entries
   }
 }
 
@@ -296,12 +292,12 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
     const float weight = losses_[o].weight;
     // The output's loss reduced as its spec says; the kernel scales the gradient.
-    const double value =
-        graph_losses_[o]
-            ? graph_loss(o, rows, with_grad)
-            : loss_forward_backward(losses_[o], exec_.output(o), targets_[o].data(),
-                                    weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
-                                    cols, weight, with_grad ? exec_.output_grad(o) : nullptr);
+    const double value = graph_losses_[o]
+                             ? graph_loss(o, rows, with_grad)
+                             : be().loss_forward_backward(
+                                   ctx(), losses_[o], exec_.output(o), targets_[o].data(),
+                                   weighted_[o] ? batch_weights_[o].data() : nullptr, samples, cols,
+                                   weight, with_grad ? exec_.output_grad(o) : nullptr, nullptr);
     total += weight * value;
     // Keras logs each output's unweighted loss too ("<output>_loss").
     output_loss_sums_[o] += value * static_cast<double>(rows);
@@ -320,9 +316,9 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const auto o = static_cast<size_t>(m.output);
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
-    m.metric->update(exec_.output(o), targets_[o].data(),
-                     m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
-                     cols);
+    be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(),
+                       m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
+                       cols, 1);
   }
   return total;
 }
@@ -335,32 +331,23 @@ double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
   Executor& e = *graph_losses_[output];
   run_targets_graph(e, output, rows, with_grad);
   const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(output);
-  const float* v = e.output(0);
   const float* w = row_weights(output, rows);
   double sum = 0.0, weight_sum = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const double wr = w ? w[r] : 1.0;
-    for (int64_t j = 0; j < k; ++j) sum += wr * v[r * k + j];
-    weight_sum += wr * static_cast<double>(k);
-  }
+  be().weighted_sum(ctx(), e.output(0), w, rows, k, &sum, &weight_sum);
   const LossSpec& spec = losses_[output];
   double divisor = 1.0;
   if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(rows * k);
   if (spec.reduction == Reduction::MeanWithSampleWeight) divisor = weight_sum;
   if (divisor == 0.0) divisor = 1.0;
   if (with_grad) {
-    float* g = e.output_grad(0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto scale = static_cast<float>(spec.weight * (w ? w[r] : 1.0) / divisor);
-      std::fill(g + r * k, g + (r + 1) * k, scale);
-    }
+    be().fill_row_scales(ctx(), e.output_grad(0), w, rows, k, spec.weight, divisor);
     e.backward(rows);
     float* out_grad = exec_.output_grad(output);
     const float* in_grad = e.input_grad(0);
     if (in_grad)
-      std::memcpy(out_grad, in_grad, static_cast<size_t>(rows * pred_row) * sizeof(float));
+      be().copy(ctx(), out_grad, in_grad, static_cast<size_t>(rows * pred_row) * sizeof(float));
     else
-      std::fill(out_grad, out_grad + rows * pred_row, 0.0f);
+      be().fill(ctx(), out_grad, rows * pred_row, 0.0f);
   }
   return sum / divisor;
 }
@@ -369,7 +356,7 @@ double Model::penalty_loss() const {
   double sum = exec_.extra_loss();
   for (size_t i : regularized_) {
     const Variable& v = *exec_.trainable()[i];
-    sum += kernels::penalty(v.value.data(), v.value.size(), v.l1, v.l2);
+    sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
   }
   return sum;
 }
@@ -377,8 +364,8 @@ double Model::penalty_loss() const {
 void Model::add_penalty_gradient(size_t i) {
   const Variable& v = *exec_.trainable()[i];
   if (v.l1 != 0.0f || v.l2 != 0.0f)
-    kernels::add_penalty_gradient(v.value.data(), v.value.size(), v.l1, v.l2,
-                                  exec_.trainable_grad(i));
+    be().add_penalty_gradient(ctx(), v.value.data(), v.value.size(), v.l1, v.l2,
+                              exec_.trainable_grad(i));
 }
 
 void Model::add_penalty_gradients() {
@@ -447,8 +434,8 @@ void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
                    exec_.forward(rows, false);
                    for (size_t o = 0; o < out.size(); ++o) {
                      const int64_t row = exec_.output_row_size(o);
-                     std::memcpy(out[o] + start * row, exec_.output(o),
-                                 static_cast<size_t>(rows * row) * sizeof(float));
+                     be().copy_to_host(ctx(), out[o] + start * row, exec_.output(o),
+                                       static_cast<size_t>(rows * row) * sizeof(float));
                    }
                  });
 }

@@ -4,6 +4,7 @@
 #include <regex>
 #include <sstream>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 
 namespace ember {
@@ -38,8 +39,17 @@ std::string slot_mismatch(const std::string& optimizer, const char* arguments) {
 
 }  // namespace
 
-Optimizer::Optimizer(float lr) : learning_rate(lr) {
+Optimizer::Optimizer(float lr) : learning_rate(lr), ctx_(cpu_backend().context()) {
   check_non_negative(lr, "Optimizer", "learning_rate");
+}
+
+void Optimizer::set_context(const Context& ctx) {
+  if (ctx.backend != ctx_.backend) {
+    sizes_.clear();
+    slots_.clear();
+    clip_scratch_.clear();
+  }
+  ctx_ = ctx;
 }
 
 void Optimizer::build(const std::vector<int64_t>& sizes) {
@@ -69,7 +79,7 @@ void Optimizer::allocate_slots(const std::vector<int64_t>& sizes) {
   slots_.assign(sizes.size(), {});
   for (size_t i = 0; i < sizes.size(); ++i)
     for (size_t s = 0; s < per_var; ++s)
-      slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s));
+      slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s), be().device());
   clip_scratch_.clear();
 }
 
@@ -127,7 +137,7 @@ void Optimizer::exclude_from_weight_decay(std::vector<std::shared_ptr<const Vari
 float* Optimizer::clip_scratch(size_t i) {
   if (clip_scratch_.size() != sizes_.size()) {  // first clipped step since build
     clip_scratch_.clear();
-    for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n});
+    for (int64_t n : sizes_) clip_scratch_.emplace_back(Shape{n}, 0.0f, be().device());
   }
   return clip_scratch_[i].data();
 }
@@ -136,8 +146,8 @@ const float* Optimizer::clipped_one(size_t i, const float* grad) {
   const bool by_norm = is_on(clipnorm_), by_value = !by_norm && is_on(clipvalue_);
   if (!by_norm && !by_value) return grad;
   float* out = clip_scratch(i);
-  if (by_norm) kernels::clip_by_norm(grad, out, sizes_[i], *clipnorm_);
-  if (by_value) kernels::clip_by_value(grad, out, sizes_[i], *clipvalue_);
+  if (by_norm) be().clip_by_norm(ctx_, grad, out, sizes_[i], *clipnorm_);
+  if (by_value) be().clip_by_value(ctx_, grad, out, sizes_[i], *clipvalue_);
   return out;
 }
 
@@ -185,7 +195,7 @@ void Optimizer::apply_one(size_t i, float* param, const float* grad) {
     throw ValueError(name() + ": no variable " + std::to_string(i) + " in this optimizer");
   const float* g = clipped_one(i, grad);
   if (is_on(weight_decay_) && decays_[i])
-    kernels::decay_weights(param, sizes_[i], *weight_decay_, open_lr_);
+    be().decay_weights(ctx_, param, sizes_[i], *weight_decay_, open_lr_);
   update(slots_[i], param, g, sizes_[i], open_step_, open_lr_);
 }
 
@@ -209,16 +219,16 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
   const float lr = current_learning_rate();
   double total = 0.0;
   for (size_t i = 0; i < grads.size(); ++i)
-    total += static_cast<float>(kernels::sum_of_squares(grads[i], sizes_[i]));
+    total += static_cast<float>(be().sum_of_squares(ctx_, grads[i], sizes_[i]));
   const float scale = kernels::global_clip_scale(total, *global_clipnorm_);
   if (is_on(weight_decay_)) resolve_decays(params);
   const int64_t step = iterations + 1;
   begin_step(step, lr);
   for (size_t i = 0; i < params.size(); ++i) {
     float* g = clip_scratch(i);
-    kernels::scale_gradient(grads[i], g, sizes_[i], scale);
+    be().scale_gradient(ctx_, grads[i], g, sizes_[i], scale);
     if (is_on(weight_decay_) && decays_[i])
-      kernels::decay_weights(params[i], sizes_[i], *weight_decay_, lr);
+      be().decay_weights(ctx_, params[i], sizes_[i], *weight_decay_, lr);
     update(slots_[i], params[i], g, sizes_[i], step, lr);
   }
   iterations = step;
@@ -235,8 +245,8 @@ void SGD::update(std::vector<Tensor>& slot, float* param, const float* grad, int
                  int64_t /*step*/, float lr) {
   if (slot.size() != (momentum != 0.0 ? 1u : 0u))
     throw ValueError(slot_mismatch(name(), "`momentum` (zero or not)"));
-  kernels::sgd_update(param, grad, slot.empty() ? nullptr : slot[0].data(), n, lr, momentum,
-                      nesterov);
+  be().sgd_update(context(), param, grad, slot.empty() ? nullptr : slot[0].data(), n, lr, momentum,
+                  nesterov);
 }
 
 Adam::Adam(float lr, double beta_1_, double beta_2_, double epsilon_, bool amsgrad_)
@@ -255,8 +265,8 @@ void Adam::begin_step(int64_t step, float lr) {
 void Adam::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                   int64_t /*step*/, float /*lr*/) {
   if (slot.size() != (amsgrad ? 3u : 2u)) throw ValueError(slot_mismatch(name(), "`amsgrad`"));
-  kernels::adam_update(param, grad, slot[0].data(), slot[1].data(),
-                       amsgrad ? slot[2].data() : nullptr, n, scalars_);
+  be().adam_update(context(), param, grad, slot[0].data(), slot[1].data(),
+                   amsgrad ? slot[2].data() : nullptr, n, scalars_);
 }
 
 AdamW::AdamW(float lr, double weight_decay, double beta_1_, double beta_2_, double epsilon_,
@@ -284,7 +294,8 @@ void RMSprop::update(std::vector<Tensor>& slot, float* param, const float* grad,
   size_t k = 1;
   float* mom = momentum > 0.0 ? slot[k++].data() : nullptr;
   float* avg = centered ? slot[k].data() : nullptr;
-  kernels::rmsprop_update(param, grad, slot[0].data(), avg, mom, n, lr, rho, momentum, epsilon);
+  be().rmsprop_update(context(), param, grad, slot[0].data(), avg, mom, n, lr, rho, momentum,
+                      epsilon);
 }
 
 Adagrad::Adagrad(float lr, double initial_accumulator_value_, double epsilon_)
@@ -297,7 +308,7 @@ float Adagrad::slot_initial_value(size_t /*slot*/) const {
 }
 void Adagrad::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                      int64_t /*step*/, float lr) {
-  kernels::adagrad_update(param, grad, slot[0].data(), n, lr, epsilon);
+  be().adagrad_update(context(), param, grad, slot[0].data(), n, lr, epsilon);
 }
 
 Adadelta::Adadelta(float lr, double rho_, double epsilon_)
@@ -307,7 +318,7 @@ Adadelta::Adadelta(float lr, double rho_, double epsilon_)
 }
 void Adadelta::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                       int64_t /*step*/, float lr) {
-  kernels::adadelta_update(param, grad, slot[0].data(), slot[1].data(), n, lr, rho, epsilon);
+  be().adadelta_update(context(), param, grad, slot[0].data(), slot[1].data(), n, lr, rho, epsilon);
 }
 
 Adamax::Adamax(float lr, double beta_1_, double beta_2_, double epsilon_)
@@ -321,7 +332,7 @@ void Adamax::begin_step(int64_t step, float lr) {
 }
 void Adamax::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                     int64_t /*step*/, float /*lr*/) {
-  kernels::adamax_update(param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+  be().adamax_update(context(), param, grad, slot[0].data(), slot[1].data(), n, scalars_);
 }
 
 Nadam::Nadam(float lr, double beta_1_, double beta_2_, double epsilon_)
@@ -350,7 +361,7 @@ void Nadam::begin_step(int64_t step, float lr) {
 }
 void Nadam::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                    int64_t /*step*/, float /*lr*/) {
-  kernels::nadam_update(param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+  be().nadam_update(context(), param, grad, slot[0].data(), slot[1].data(), n, scalars_);
 }
 
 Lion::Lion(float lr, double beta_1_, double beta_2_)
@@ -364,7 +375,7 @@ Lion::Lion(float lr, double beta_1_, double beta_2_)
 }
 void Lion::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                   int64_t /*step*/, float lr) {
-  kernels::lion_update(param, grad, slot[0].data(), n, lr, beta_1, beta_2);
+  be().lion_update(context(), param, grad, slot[0].data(), n, lr, beta_1, beta_2);
 }
 
 }  // namespace ember

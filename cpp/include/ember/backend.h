@@ -21,6 +21,7 @@
 #include "ember/error.h"
 #include "ember/layer_kernels.h"
 #include "ember/losses.h"
+#include "ember/metrics.h"
 #include "ember/op_kind.h"
 #include "ember/optimizers.h"
 
@@ -119,6 +120,16 @@ class Backend {
   virtual void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
                            int64_t begin, int64_t count, float* out) {
     no("gather_rows");
+  }
+
+  // dst(n) = src[i * stride] for i < n (one weight per row out of per-entry weights).
+  virtual void take_every(const Context&, const float* src, int64_t stride, int64_t n, float* dst) {
+    no("take_every");
+  }
+  // In place over w (rows * entries): entry j of row r becomes w[r], the row's first value read
+  // from w's first `rows` values (a sample's weight spread over its entries).
+  virtual void spread_rows(const Context&, float* w, int64_t rows, int64_t entries) {
+    no("spread_rows");
   }
 
   // ---- elementwise, reductions, gathers, merges (ops_math, ops_merging, ops_reshaping) ----------
@@ -226,6 +237,27 @@ class Backend {
                                        float* per_sample) {
     no("loss_forward_backward");
     return 0.0;
+  }
+
+  // A custom loss's reduction (Model::graph_loss): over values v (rows, k) and per-row weights w
+  // (rows, or null: 1), *sum = sum of w[r] * v[r, j] and *weight_sum = sum of w[r] * k, in
+  // double, in row order; both come back to the host.
+  virtual void weighted_sum(const Context&, const float* v, const float* w, int64_t rows, int64_t k,
+                            double* sum, double* weight_sum) {
+    no("weighted_sum");
+  }
+  // Its gradient: g(rows, k) = float(weight * (w ? w[r] : 1) / divisor) along each row.
+  virtual void fill_row_scales(const Context&, float* g, const float* w, int64_t rows, int64_t k,
+                               double weight, double divisor) {
+    no("fill_row_scales");
+  }
+
+  // ---- metrics (metrics.h) ----------------------------------------------------------------------
+  // Accumulates one batch into a stateful metric (Metric::update's contract).
+  virtual void metric_update(const Context&, Metric& metric, const float* pred, const float* target,
+                             const float* sample_weight, int64_t rows, int64_t cols,
+                             int64_t weight_cols) {
+    no("metric_update");
   }
 
   // ---- optimizer updates (optimizers.h)

@@ -68,8 +68,8 @@ class Model {
   // the Model reduces as Keras reduces a loss function's values (the compiled
   // LossSpec's weight and reduction; sample weights per sample). Call before compile();
   // a null graph returns the output to its compiled built-in loss.
-  void set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction,
-                      int target, int value);
+  void set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction, int target,
+                      int value);
   // A compiled Mean metric whose values come from a graph (a custom metric function
   // written with ember.ops): values_graph maps (prediction, target) to per-sample
   // values at node `value`, which `metric` averages as Keras's MeanMetricWrapper does.
@@ -79,6 +79,7 @@ class Model {
   void clear_graph_metrics() { graph_metrics_.clear(); }
 
   Executor& executor() { return exec_; }
+  Device device() const { return exec_.device(); }
   Optimizer& optimizer();
   const std::shared_ptr<Graph>& graph() const { return graph_; }
   size_t num_inputs() const { return exec_.num_inputs(); }
@@ -90,7 +91,7 @@ class Model {
   void check_metric(const MetricSpec& m, const std::vector<LossSpec>& losses) const;
   int64_t target_row_size(size_t output) const;
   int64_t target_row_size(size_t output, const LossSpec& loss) const;  // under `loss`
-  int64_t output_classes(size_t output) const;  // last axis of output i
+  int64_t output_classes(size_t output) const;                         // last axis of output i
   void load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
                   const int64_t* order, int64_t begin, int64_t rows);
   double accumulate_loss_and_metrics(int64_t rows, bool with_grad);
@@ -104,7 +105,7 @@ class Model {
   // variables' L1/L2), which Keras adds to the loss it trains on and reports.
   double penalty_loss() const;
   double graph_loss(size_t output, int64_t rows, bool with_grad);
-  void add_penalty_gradients();  // the variables' part; the ops add theirs in backward
+  void add_penalty_gradients();         // the variables' part; the ops add theirs in backward
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
 
   std::shared_ptr<Graph> graph_;
@@ -124,7 +125,10 @@ class Model {
   // Custom metric functions: executors by metric, and aligned with metrics_ at compile.
   std::vector<std::pair<const Metric*, std::unique_ptr<Executor>>> graph_metrics_;
   std::vector<Executor*> metric_graphs_;
-  std::vector<float> row_weights_;  // row_weights' gathered copy
+  Tensor row_weights_;  // row_weights' gathered copy
+  // The executor's context and backend: every kernel the model runs goes through them.
+  const Context& ctx() const { return exec_.context(); }
+  Backend& be() const { return *exec_.context().backend; }
   // Copies output `output`'s batch and its targets into a loss or metric graph's two
   // inputs and runs it forward.
   void run_targets_graph(Executor& e, size_t output, int64_t rows, bool training);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/context.h"
 #include "ember/graph.h"
 #include "ember/schedules.h"
 #include "ember/tensor.h"
@@ -88,6 +89,11 @@ class Optimizer {
 
   virtual std::string name() const = 0;
 
+  // The device its updates run on and its slots live on: the model's (its executor's
+  // context) when compiled; the CPU until then. A change of device drops the slots.
+  void set_context(const Context& ctx);
+  const Context& context() const { return ctx_; }
+
   // Allocates the slots for variables of the given sizes. Keeps existing slots
   // (and the names of a build from variables) when the sizes are unchanged, so
   // recompiling does not lose state.
@@ -146,6 +152,8 @@ class Optimizer {
   virtual void begin_step(int64_t /*step*/, float /*lr*/) {}
   // Restores this optimizer's scalars (as many as scalar_names()).
   virtual void restore_scalars(const std::vector<float>& /*values*/) {}
+  // The backend every update runs on (context().be()).
+  Backend& be() const { return *ctx_.backend; }
   // slot holds this variable's slot buffers; lr is this step's learning rate.
   virtual void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                       int64_t step, float lr) = 0;
@@ -160,6 +168,7 @@ class Optimizer {
   // Gradient i clipped by norm or value into scratch, or grad as it is.
   const float* clipped_one(size_t i, const float* grad);
 
+  Context ctx_;
   // The open step (open_step .. close_step): its number and learning rate.
   int64_t open_step_ = 0;
   float open_lr_ = 0.0f;

@@ -45,6 +45,42 @@ void CpuBackend::normalize_denominator(const Context&, const float* variance, in
   for (int64_t k = 0; k < n; ++k) denom[k] = std::max(std::sqrt(variance[k]), 1e-7f);
 }
 
+void CpuBackend::take_every(const Context&, const float* src, int64_t stride, int64_t n,
+                            float* dst) {
+  for (int64_t r = 0; r < n; ++r) dst[r] = src[r * stride];
+}
+
+void CpuBackend::spread_rows(const Context&, float* w, int64_t rows, int64_t entries) {
+  // From the back, so nothing unread is overwritten (row r's entries start at r * entries >= r).
+  for (int64_t r = rows - 1; r >= 0; --r) std::fill(w + r * entries, w + (r + 1) * entries, w[r]);
+}
+
+void CpuBackend::weighted_sum(const Context&, const float* v, const float* w, int64_t rows,
+                              int64_t k, double* sum, double* weight_sum) {
+  double s = 0.0, ws = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const double wr = w ? w[r] : 1.0;
+    for (int64_t j = 0; j < k; ++j) s += wr * v[r * k + j];
+    ws += wr * static_cast<double>(k);
+  }
+  *sum = s;
+  *weight_sum = ws;
+}
+
+void CpuBackend::fill_row_scales(const Context&, float* g, const float* w, int64_t rows, int64_t k,
+                                 double weight, double divisor) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto scale = static_cast<float>(weight * (w ? w[r] : 1.0) / divisor);
+    std::fill(g + r * k, g + (r + 1) * k, scale);
+  }
+}
+
+void CpuBackend::metric_update(const Context&, Metric& metric, const float* pred,
+                               const float* target, const float* sample_weight, int64_t rows,
+                               int64_t cols, int64_t weight_cols) {
+  metric.update(pred, target, sample_weight, rows, cols, weight_cols);
+}
+
 void CpuBackend::batch_norm_update_moving(const Context&, const float* mean, const float* var,
                                           float* moving_mean, float* moving_var, int64_t channels,
                                           float momentum, float one_minus_momentum) {

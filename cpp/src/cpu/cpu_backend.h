@@ -46,6 +46,15 @@ class CpuBackend final : public Backend {
                       const float* dy, float* dx, bool dx_accumulate, float* dalpha,
                       bool dalpha_accumulate, int64_t rows, int64_t row_size,
                       int64_t alpha_size) override;
+  void take_every(const Context&, const float* src, int64_t stride, int64_t n, float* dst) override;
+  void spread_rows(const Context&, float* w, int64_t rows, int64_t entries) override;
+  void weighted_sum(const Context&, const float* v, const float* w, int64_t rows, int64_t k,
+                    double* sum, double* weight_sum) override;
+  void fill_row_scales(const Context&, float* g, const float* w, int64_t rows, int64_t k,
+                       double weight, double divisor) override;
+  void metric_update(const Context&, Metric& metric, const float* pred, const float* target,
+                     const float* sample_weight, int64_t rows, int64_t cols,
+                     int64_t weight_cols) override;
   void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) override;
   void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
                    int64_t begin, int64_t count, float* out) override;
