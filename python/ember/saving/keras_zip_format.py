@@ -64,6 +64,7 @@ def _open_weights(zf, filepath):
     import h5py
 
     data = _read_member(zf, filepath, WEIGHTS_FILENAME)
+    file_utils.check_global_heaps(data, f"{filepath}'s {WEIGHTS_FILENAME}")
     try:
         return h5py.File(io.BytesIO(data), "r")
     except OSError as e:

@@ -312,7 +312,7 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
     metadata = model_metadata(model, include_optimizer)
     optimizer_variables = (optimizer_state.keras_optimizer_variables(model)
                            if include_optimizer and "training_config" in metadata else None)
-    with file_utils.atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
+    with file_utils.atomic_path(filepath, create_folder=True) as tmp, h5py.File(tmp, "w") as f:
         for key, value in metadata.items():
             if isinstance(value, (dict, list, tuple)):
                 f.attrs[key] = json.dumps(value).encode("utf8")
