@@ -54,6 +54,18 @@ def _calls_in_order(outputs):
     return order
 
 
+def _check_loss_weights(loss_weights):
+    """compile's `loss_weights`: None, or numbers (a list, or a dict by output name)."""
+    if loss_weights is None:
+        return
+    values = loss_weights.values() if isinstance(loss_weights, dict) else loss_weights
+    if not isinstance(loss_weights, (list, tuple, dict)) or not all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            and math.isfinite(v) for v in values):
+        raise TypeError("`loss_weights` must be a list of finite numbers (one per output) or a "
+                        f"dict of them by output name, got {loss_weights!r}")
+
+
 def _exclusive(method):
     """`method` holding the model's lock (see Model._run_lock)."""
     @functools.wraps(method)
@@ -258,6 +270,7 @@ class Model(Layer):
             for each in _flatten(given) if given is not None else []:
                 for one in _flatten(each) if each is not None else []:
                     metrics_module.check_compile_identifier(one)  # ValueError: unknown name
+        _check_loss_weights(loss_weights)
         self.optimizer = optimizer
         self.loss = loss
         self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
@@ -550,7 +563,7 @@ class Model(Layer):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
-        return int(batch_size)
+        return int(min(batch_size, 2**62))  # a batch past the data is the data: no overflow
 
     def _logs(self):
         # Keras's metrics are float32: round the engine's double sums the same way, so the

@@ -182,3 +182,19 @@ def check_global_heaps(data, filepath):
                               f"at byte {start} has an object of size 0 at byte {at}, which "
                               "libhdf5 would read forever).")
             at += step
+
+
+def stored_values(group):
+    """How many values the datasets under an h5py group hold: a bound on the weights a
+    config loaded with them may ask for."""
+    import h5py
+
+    total = 0
+
+    def count(_, obj):
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):
+            total += obj.size or 0
+
+    group.visititems(count)
+    return total
