@@ -282,3 +282,27 @@ def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(saved, tmp_pa
     saved[0].save(target)
     assert [n for n in os.listdir(tmp_path) if n.endswith(".ember-tmp")] == []
     ember.models.load_model(target)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes where permissions say no")
+def test_a_read_only_folder_raises_permission_error_naming_the_users_path(saved, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        for ext, save in SAVERS.items():
+            with pytest.raises(PermissionError, match=f"m{ext}"):
+                save(saved[0], folder / f"m{ext}")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_an_error_while_writing_names_the_users_path_not_the_temporary(tmp_path):
+    from ember.saving import file_utils
+
+    target = tmp_path / "m.keras"
+    with pytest.raises(OSError) as info, file_utils.atomic_path(target) as tmp:
+        raise OSError(28, f"No space left on device: '{tmp}'")
+    assert str(target) in str(info.value) and ".ember-tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == []

@@ -87,11 +87,20 @@ def atomic_path(filepath, create_folder=False):
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(e, OSError) and tmp in str(e):  # the user knows their path, not ours
+            raise _with_path(e, str(e).replace(tmp, filepath)) from e
         raise
     _fsync_folder(folder)
+
+
+def _with_path(error, message):
+    try:
+        return type(error)(error.errno, message) if error.errno else type(error)(message)
+    except Exception:
+        return OSError(message)
 
 
 def _fsync_folder(folder):
