@@ -215,7 +215,7 @@ def test_a_callback_inside_fit_predicts_evaluates_and_saves(tmp_path, rng):
 # and, in most runs, kill the process (SIGSEGV, munmap_chunk(): invalid pointer).
 FIT_WHILE_PREDICTING = """
 import sys, threading, numpy as np, ember
-X = np.random.default_rng(int(sys.argv[1])).normal(size=(20000, 8)).astype("float32")
+X = np.random.default_rng(int(sys.argv[1])).normal(size=(8000, 8)).astype("float32")
 Y = X[:, :1].copy()
 
 def model():
@@ -226,19 +226,19 @@ def model():
     return m
 
 serial = model()
-want = serial.fit(X, Y, epochs=12, batch_size=1000, verbose=0).history["loss"]
+want = serial.fit(X, Y, epochs=5, batch_size=500, verbose=0).history["loss"]
 m = model()
 done = threading.Event()
 calls = [0]
 def p():
     i = 0
     while not done.is_set():
-        out = m.predict(X[:(1, 20000, 2, 15000)[i % 4]], verbose=0)
+        out = m.predict(X[:(1, 8000, 2, 6000)[i % 4]], verbose=0)
         assert np.isfinite(out).all()
         i += 1
     calls[0] = i
 t = threading.Thread(target=p); t.start()
-got = m.fit(X, Y, epochs=12, batch_size=1000, verbose=0).history["loss"]
+got = m.fit(X, Y, epochs=5, batch_size=500, verbose=0).history["loss"]
 done.set(); t.join()
 assert got == want, (got, want)
 for a, b in zip(m.get_weights(), serial.get_weights()):
