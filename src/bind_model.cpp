@@ -1,5 +1,7 @@
 // Model: compile, and the training, evaluation and prediction loops.
+#include <mutex>
 #include <optional>
+#include <utility>
 
 #include "bindings.h"
 
@@ -14,6 +16,35 @@ std::vector<ArrayView> sample_weight_views(const SampleWeights& weights) {
   if (!weights) return v;
   for (const auto& w : *weights) v.push_back(w ? view_of(*w, "sample_weight") : ArrayView{});
   return v;
+}
+
+// The model's lock for a call made with the GIL held. Waiting for another thread's
+// call (which runs without the GIL) happens with the GIL released, so that thread,
+// and every other, goes on meanwhile; the Model's own methods take the same
+// (recursive) lock again.
+std::unique_lock<std::recursive_mutex> lock_model(const Model& model) {
+  std::unique_lock<std::recursive_mutex> lock(model.mutex(), std::try_to_lock);
+  if (!lock.owns_lock()) {
+    py::gil_scoped_release release;
+    lock.lock();
+  }
+  return lock;
+}
+
+// A member function called under lock_model.
+template <typename R, typename... Args>
+auto locked(R (Model::*method)(Args...)) {
+  return [method](Model& model, Args... args) {
+    const auto lock = lock_model(model);
+    return (model.*method)(std::forward<Args>(args)...);
+  };
+}
+template <typename R>
+auto locked(R (Model::*method)() const) {
+  return [method](const Model& model) {
+    const auto lock = lock_model(model);
+    return (model.*method)();
+  };
 }
 
 }  // namespace
@@ -31,6 +62,7 @@ void bind_model(py::module_& m) {
             std::vector<MetricSpec> ms;
             for (const auto& [metric, output, weighted] : metrics)
               ms.emplace_back(metric, output, weighted);
+            const auto lock = lock_model(model);
             model.compile(std::move(losses), std::move(optimizer), std::move(ms));
           },
           py::arg("losses"), py::arg("optimizer"), py::arg("metrics"))
@@ -81,22 +113,26 @@ void bind_model(py::module_& m) {
               py::gil_scoped_release release;
               model.predict(xv, batch_size, ptrs);
             } else {
+              const auto lock = lock_model(model);
               model.predict(xv, batch_size, ptrs);
             }
             return outs;
           },
           py::arg("x"), py::arg("batch_size"))
-      .def("metric_results", &Model::metric_results)
-      .def("reset_metrics", &Model::reset_metrics)
-      .def("set_graph_loss", &Model::set_graph_loss, py::arg("output"), py::arg("graph"),
+      .def("metric_results", locked(&Model::metric_results))
+      .def("reset_metrics", locked(&Model::reset_metrics))
+      .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"),
            "Output `output`'s loss from a graph (a custom loss written with ember.ops).")
-      .def("set_graph_metric", &Model::set_graph_metric, py::arg("metric"), py::arg("graph"),
+      .def("set_graph_metric", locked(&Model::set_graph_metric), py::arg("metric"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"))
-      .def("clear_graph_metrics", &Model::clear_graph_metrics)
+      .def("clear_graph_metrics", locked(&Model::clear_graph_metrics))
       .def_property_readonly("compiled", &Model::compiled)
       .def_property_readonly("variables",
-                             [](Model& model) { return model.executor().variables(); });
+                             [](Model& model) {
+                               const auto lock = lock_model(model);
+                               return model.executor().variables();
+                             });
 }
 
 }  // namespace ember::bindings

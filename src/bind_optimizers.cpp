@@ -146,7 +146,19 @@ void bind_optimizers(py::module_& m) {
           "The rate the next step uses (the schedule's value at `iterations` when one is set); "
           "setting it sets the constant rate, which a schedule overrides.")
       .def_readwrite("schedule", &Optimizer::schedule)
-      .def_readwrite("iterations", &Optimizer::iterations)
+      .def_property(
+          "iterations", [](const Optimizer& o) { return o.iterations; },
+          [](Optimizer& o, const py::int_& steps) {
+            // A Python int of any size: out of int64's range is a ValueError too.
+            const auto value = PyLong_AsLongLong(steps.ptr());
+            if (value == -1 && PyErr_Occurred()) {
+              PyErr_Clear();
+              throw ValueError(o.name() + ": `iterations` must be in [0, 2**53), got " +
+                               std::string(py::str(steps)));
+            }
+            o.set_iterations(value);
+          },
+          "Steps taken, in [0, 2**53).")
       .def_property_readonly("name", &Optimizer::name)
       .def_property("weight_decay", &Optimizer::weight_decay, &Optimizer::set_weight_decay)
       .def_property_readonly("clipnorm", &Optimizer::clipnorm)

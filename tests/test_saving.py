@@ -374,10 +374,16 @@ def test_failed_save_keeps_the_earlier_file_and_leaves_no_temp_file(ext, rng, tm
     assert sorted(os.listdir(tmp_path)) == [path.name]
 
 
-def test_save_creates_missing_folders(rng, tmp_path):
+def test_missing_folders_as_keras(rng, tmp_path):
+    # Keras 3: a .keras save raises FileNotFoundError; .h5 and .weights.h5 create them.
     model, _, _ = trained("sequential", rng)
-    model.save(tmp_path / "a" / "b" / "m.keras")
-    assert (tmp_path / "a" / "b" / "m.keras").is_file()
+    with pytest.raises(FileNotFoundError, match="m.keras"):
+        model.save(tmp_path / "a" / "b" / "m.keras")
+    assert not (tmp_path / "a").exists()
+    model.save(tmp_path / "a" / "b" / "m.h5")
+    model.save_weights(tmp_path / "c" / "m.weights.h5")
+    assert (tmp_path / "a" / "b" / "m.h5").is_file()
+    assert (tmp_path / "c" / "m.weights.h5").is_file()
 
 
 # -- broken files -------------------------------------------------------------------------

@@ -110,3 +110,150 @@ def test_a_process_forked_after_training_trains(tmp_path, rng):
     except subprocess.TimeoutExpired:
         pytest.fail("a process forked after training hung")
     assert done.returncode == 0 and done.stdout.split() == ["ok", "0"], done.stderr[-2000:]
+
+
+# -- one model, several threads --------------------------------------------------------
+# Each engine call takes the model's lock (released GIL while waiting); fit, evaluate
+# and the other calls that span several engine calls hold the model's Python lock.
+
+
+def bn_model(seed, width=8):
+    ember.utils.set_random_seed(seed)
+    model = ember.Sequential([ember.Input((width,)), ember.layers.Dense(64, activation="relu"),
+                              ember.layers.BatchNormalization(), ember.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model
+
+
+def run_threads(target, count, timeout=120):
+    errors = []
+
+    def guarded(i):
+        try:
+            target(i)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors
+
+
+def test_concurrent_predicts_on_one_model_match_serial(rng):
+    # 2,000 rows: above the size where predict releases the GIL (1,024), where every
+    # call used to share the model's one executor with no lock.
+    model = bn_model(int(rng.integers(2**31)))
+    xs = [rng.normal(size=(2000, 8)).astype("float32") for _ in range(4)]
+    want = [model.predict(x, verbose=0) for x in xs]
+    got = [[] for _ in xs]
+
+    def work(i):
+        for _ in range(15):
+            got[i].append(model.predict(xs[i], verbose=0))
+
+    run_threads(work, 4)
+    for outs, w in zip(got, want):
+        for out in outs:
+            np.testing.assert_array_equal(out, w)
+
+
+def test_concurrent_evaluates_match_serial(rng):
+    model = bn_model(int(rng.integers(2**31)))
+    data = [(rng.normal(size=(1500, 8)).astype("float32"),
+             rng.normal(size=(1500, 1)).astype("float32")) for _ in range(3)]
+    want = [model.evaluate(x, y, verbose=0, batch_size=100) for x, y in data]
+    got = [[] for _ in data]
+
+    def work(i):
+        for _ in range(5):
+            got[i].append(model.evaluate(*data[i], verbose=0, batch_size=100))
+
+    run_threads(work, 3)
+    for outs, w in zip(got, want):
+        assert all(out == w for out in outs)
+
+
+def test_two_threads_fitting_one_model_take_turns(rng):
+    x = rng.normal(size=(600, 8)).astype("float32")
+    y = rng.normal(size=(600, 1)).astype("float32")
+    seed = int(rng.integers(2**31))
+    serial = bn_model(seed)
+    for _ in range(2):
+        serial.fit(x, y, epochs=3, batch_size=50, shuffle=False, verbose=0)
+    model = bn_model(seed)
+    run_threads(lambda i: model.fit(x, y, epochs=3, batch_size=50, shuffle=False, verbose=0), 2)
+    for got, want in zip(model.get_weights(), serial.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert int(model.optimizer.iterations) == 2 * 3 * 12
+
+
+def test_a_callback_inside_fit_predicts_evaluates_and_saves(tmp_path, rng):
+    # The same thread re-enters the model's locks: no deadlock.
+    x = rng.normal(size=(300, 8)).astype("float32")
+    y = rng.normal(size=(300, 1)).astype("float32")
+    model = bn_model(int(rng.integers(2**31)))
+    seen = []
+
+    class Probe(ember.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(self.model.predict(x[:3000], verbose=0).shape)
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model.evaluate(x, y, verbose=0))
+            self.model.save_weights(tmp_path / "probe.weights.h5")
+
+    run_threads(lambda i: model.fit(x, y, epochs=2, batch_size=100, verbose=0,
+                                    callbacks=[Probe()]), 1, timeout=60)
+    assert seen.count((300, 1)) == 6 and len(seen) == 8
+
+
+# The issue's reproducer, in a fresh interpreter: it used to corrupt training silently
+# and, in most runs, kill the process (SIGSEGV, munmap_chunk(): invalid pointer).
+FIT_WHILE_PREDICTING = """
+import sys, threading, numpy as np, ember
+X = np.random.default_rng(int(sys.argv[1])).normal(size=(8000, 8)).astype("float32")
+Y = X[:, :1].copy()
+
+def model():
+    ember.utils.set_random_seed(3)
+    m = ember.Sequential([ember.Input((8,)), ember.layers.Dense(256, activation="relu"),
+                          ember.layers.BatchNormalization(), ember.layers.Dense(1)])
+    m.compile(optimizer="adam", loss="mse")
+    return m
+
+serial = model()
+want = serial.fit(X, Y, epochs=5, batch_size=500, verbose=0).history["loss"]
+m = model()
+done = threading.Event()
+calls = [0]
+def p():
+    i = 0
+    while not done.is_set():
+        out = m.predict(X[:(1, 8000, 2, 6000)[i % 4]], verbose=0)
+        assert np.isfinite(out).all()
+        i += 1
+    calls[0] = i
+t = threading.Thread(target=p); t.start()
+got = m.fit(X, Y, epochs=5, batch_size=500, verbose=0).history["loss"]
+done.set(); t.join()
+assert got == want, (got, want)
+for a, b in zip(m.get_weights(), serial.get_weights()):
+    np.testing.assert_array_equal(a, b)
+print("ok", calls[0] > 0)
+"""
+
+
+def test_fit_while_another_thread_predicts_trains_as_alone(tmp_path, rng):
+    script = tmp_path / "fit_while_predicting.py"
+    script.write_text(FIT_WHILE_PREDICTING)
+    try:
+        done = subprocess.run([sys.executable, str(script), str(int(rng.integers(2**31)))],
+                              capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("fit with a concurrent predict hung")
+    assert done.returncode == 0 and done.stdout.split() == ["ok", "True"], \
+        (done.returncode, done.stderr[-3000:])

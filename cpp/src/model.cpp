@@ -45,6 +45,7 @@ Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<
 
 void Model::set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction,
                            int target, int value) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (output >= num_outputs())
     throw ValueError("set_graph_loss: the model has no output " + std::to_string(output));
   if (!loss_graph) {
@@ -65,6 +66,7 @@ void Model::set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int
 
 void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
                     std::vector<MetricSpec> metrics) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (!optimizer) throw ValueError("compile: an optimizer is required");
   if (losses.size() != num_outputs())
     throw ValueError("compile: the model has " + std::to_string(num_outputs()) + " outputs but " +
@@ -164,6 +166,7 @@ int64_t Model::output_classes(size_t output) const {
 
 void Model::set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Graph> values_graph,
                              int prediction, int target, int value) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (!metric || !values_graph) throw ValueError("set_graph_metric: a metric and a graph needed");
   if (metric->config().kind != MetricKind::Mean)
     throw ValueError("set_graph_metric: a custom metric function is averaged by a Mean metric");
@@ -171,6 +174,11 @@ void Model::set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Gra
       std::make_unique<Executor>(std::move(values_graph), std::vector<int>{prediction, target},
                                  std::vector<int>{value}, exec_.device());
   graph_metrics_.emplace_back(metric.get(), std::move(exec));
+}
+
+void Model::clear_graph_metrics() {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  graph_metrics_.clear();
 }
 
 void Model::run_targets_graph(Executor& e, size_t output, int64_t rows, bool training) {
@@ -375,6 +383,7 @@ void Model::add_penalty_gradients() {
 void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                           const int64_t* order, int64_t batch_size, int64_t batch_begin,
                           int64_t batch_end, const std::vector<ArrayView>& sample_weights) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (!compiled()) throw ValueError("You must call `compile()` before training the model.");
   check_batch_size(batch_size);
   check_data(x, &y);
@@ -410,6 +419,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
 void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                          int64_t batch_size, int64_t batch_begin, int64_t batch_end,
                          const std::vector<ArrayView>& sample_weights) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (!compiled()) throw ValueError("You must call `compile()` before evaluating the model.");
   check_batch_size(batch_size);
   check_data(x, &y);
@@ -424,6 +434,7 @@ void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<Arra
 
 void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
                     const std::vector<float*>& out) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   check_batch_size(batch_size);
   check_data(x, nullptr);
   if (out.size() != num_outputs()) throw ValueError("predict: one output buffer per output needed");
@@ -441,6 +452,7 @@ void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
 }
 
 std::vector<double> Model::metric_results() const {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)
@@ -451,6 +463,7 @@ std::vector<double> Model::metric_results() const {
 }
 
 void Model::reset_metrics() {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   loss_sum_ = 0.0;
   seen_ = 0;
   output_loss_sums_.assign(num_outputs(), 0.0);

@@ -52,6 +52,19 @@ void Optimizer::set_context(const Context& ctx) {
   ctx_ = ctx;
 }
 
+namespace {
+void check_iterations(int64_t steps, const std::string& optimizer) {
+  if (steps < 0 || steps >= Optimizer::kMaxIterations)
+    throw ValueError(optimizer + ": `iterations` must be in [0, 2**53), got " +
+                     std::to_string(steps));
+}
+}  // namespace
+
+void Optimizer::set_iterations(int64_t steps) {
+  check_iterations(steps, name());
+  iterations = steps;
+}
+
 void Optimizer::build(const std::vector<int64_t>& sizes) {
   // Rebuilt for the same sizes (a recompile), the variables are the ones named before.
   if (sizes != sizes_) names_.clear();
@@ -182,6 +195,7 @@ void Optimizer::open_step(const std::vector<float*>& params) {
   if (!steps_per_variable())
     throw ValueError(name() + ": global_clipnorm needs every gradient before any update");
   check_count(params.size());
+  check_iterations(iterations, name());
   open_lr_ = current_learning_rate();
   if (is_on(weight_decay_)) resolve_decays(params);
   open_step_ = iterations + 1;
@@ -208,6 +222,7 @@ void Optimizer::close_step() {
 void Optimizer::apply(const std::vector<float*>& params, const std::vector<const float*>& grads) {
   check_count(params.size());
   check_count(grads.size());
+  check_iterations(iterations, name());
   if (steps_per_variable()) {
     open_step(params);
     for (size_t i = 0; i < params.size(); ++i) apply_one(i, params[i], grads[i]);

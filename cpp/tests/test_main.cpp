@@ -364,6 +364,54 @@ void test_loss_gradients_against_central_differences() {
 
 }  // namespace
 
+// One Model from several threads: each call holds the model's lock, so concurrent
+// predictions equal the serial ones, and training beside them counts every step.
+void test_one_model_from_threads() {
+  std::mt19937 rng(11);
+  const int64_t n = 2000, in = 8;
+  auto g = std::make_shared<Graph>();
+  int x = g->add_input({in}, "x");
+  auto k1 = random_vector(rng, in * 64, -0.3f, 0.3f), k2 = random_vector(rng, 64, -0.3f, 0.3f);
+  int h = g->add_node(std::make_shared<DenseOp>(
+                          std::make_shared<Variable>("k1", Tensor({in, 64}, k1.data())),
+                          std::make_shared<Variable>("b1", Tensor({64})), ActivationKind::Relu),
+                      {x}, "d1");
+  int y = g->add_node(std::make_shared<DenseOp>(
+                          std::make_shared<Variable>("k2", Tensor({64, 1}, k2.data())),
+                          std::make_shared<Variable>("b2", Tensor({1})), ActivationKind::Linear),
+                      {h}, "d2");
+  Model model(g, {x}, {y});
+  model.compile({{LossKind::MeanSquaredError, 1.0f}}, std::make_shared<Adam>(0.01f), {});
+  auto xs = random_vector(rng, n * in), ys = random_vector(rng, n);
+  const std::vector<ArrayView> xv{{xs.data(), n, in}}, yv{{ys.data(), n, 1}};
+  std::vector<float> want(n);
+  model.predict(xv, 256, {want.data()});
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::vector<float> got(n);
+      for (int r = 0; r < 20; ++r) {
+        model.predict(xv, 256, {got.data()});
+        if (got != want) ++mismatches[t];
+      }
+    });
+  for (auto& t : threads) t.join();
+  check(mismatches == std::vector<int>(4, 0), "concurrent predictions equal the serial one");
+  std::thread trainer([&] { model.train_batches(xv, yv, nullptr, 100, 0, 20); });
+  std::vector<float> during(n);
+  for (int r = 0; r < 10; ++r) model.predict(xv, 256, {during.data()});
+  trainer.join();
+  check(model.optimizer().iterations == 20, "training beside predictions took every step");
+  bool refused = false;
+  try {
+    model.optimizer().set_iterations(-1);
+  } catch (const ValueError&) {
+    refused = true;
+  }
+  check(refused && model.optimizer().iterations == 20, "a negative step count is refused");
+}
+
 int main() {
   test_gemm_against_reference();
   test_work_after_fork();
@@ -386,6 +434,7 @@ int main() {
   test_loss_gradients_against_central_differences();
   test_gradients_are_handed_over_when_final();
   test_mlp_trains();
+  test_one_model_from_threads();
   test_errors();
   test_metrics();
   std::printf("%d failed\n", failures);

@@ -862,6 +862,9 @@ class ModelCheckpoint(MonitorCallback):
                           f"Filepath used is an existing directory: {filepath}")
         if not self._should_save_model(epoch, logs, filepath):
             return
+        dirname = os.path.dirname(filepath)
+        if dirname and not os.path.exists(dirname):
+            os.makedirs(dirname, exist_ok=True)  # as Keras's ModelCheckpoint does
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)
         else:

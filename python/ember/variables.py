@@ -42,7 +42,11 @@ class Variable:
         return self._core.numpy()
 
     def assign(self, value):
-        value = np.asarray(value, dtype=np.float32)
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":  # strings of digits are not numbers
+            raise TypeError(f"Cannot assign a value of dtype {value.dtype} to variable "
+                            f"'{self.path}': it holds numbers.")
+        value = value.astype(np.float32, copy=False)
         if value.shape != self.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {value.shape} to variable '{self.path}' "

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct MetricSpec {
   bool weighted = false;
 };
 
+// Thread safety: every public call that runs or changes the engine holds the
+// model's mutex, so one Model may be used from several threads: calls run one at a
+// time, each as if alone. (Not in parallel: the graph's ops keep per-call scratch
+// buffers, so two executors on one graph would share them; parallel inference
+// comes with executors that own their scratch.)
 class Model {
  public:
   Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
@@ -76,7 +82,11 @@ class Model {
   // Register before compile(); clear_graph_metrics() forgets them all.
   void set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Graph> values_graph,
                         int prediction, int target, int value);
-  void clear_graph_metrics() { graph_metrics_.clear(); }
+  void clear_graph_metrics();
+
+  // The lock every running call takes (recursive: a caller may hold it across
+  // several calls, as the Python bindings do to wait for it without the GIL).
+  std::recursive_mutex& mutex() const { return mutex_; }
 
   Executor& executor() { return exec_; }
   Device device() const { return exec_.device(); }
@@ -108,6 +118,7 @@ class Model {
   void add_penalty_gradients();         // the variables' part; the ops add theirs in backward
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
 
+  mutable std::recursive_mutex mutex_;
   std::shared_ptr<Graph> graph_;
   Executor exec_;
   std::vector<LossSpec> losses_;

@@ -143,7 +143,12 @@ class Optimizer {
 
   float learning_rate;  // the constant rate, used while no schedule is set
   std::shared_ptr<const LearningRateSchedule> schedule;
+  // Steps taken; a step runs only when 0 <= iterations < kMaxIterations (the powers
+  // of the betas at a step count past that, or below 0, are not numbers Keras has).
   int64_t iterations = 0;
+  static constexpr int64_t kMaxIterations = int64_t{1} << 53;
+  // Sets iterations (a restored state's count); ValueError when out of range.
+  void set_iterations(int64_t steps);
 
  protected:
   // Initial value of every element of slot `slot` (Adagrad starts above zero).

@@ -8,7 +8,9 @@ engine model of its own.
 
 import collections
 import contextlib
+import math
 import re
+import warnings
 
 import numpy as np
 
@@ -24,13 +26,21 @@ DTYPE_POLICY_CONFIG = {"module": "keras", "class_name": "DTypePolicy",
 _skip_initializers = [False]
 
 
+# While loading: how many more weight values the file can fill (None: unbounded).
+_load_budget = [None]
+
+
 @contextlib.contextmanager
-def skip_weight_initialization():
+def skip_weight_initialization(stored_values=None):
     """Inside, `add_weight` fills new weights with zeros instead of running their
     initializers: loading builds a model whose weights the file overwrites, and
     must not draw from the global random generator that shuffling uses. Anything
     else drawn meanwhile (a Dropout layer's seed) comes from a copy of that
-    generator, so the global stream is read but not advanced."""
+    generator, so the global stream is read but not advanced.
+
+    `stored_values`: how many values the file being loaded holds. A weight its config
+    asks for beyond them could never be filled from it (a damaged `units`), so it
+    raises ValueError before anything is allocated."""
     import copy
 
     from ember import random as _random
@@ -38,11 +48,39 @@ def skip_weight_initialization():
     global_generator = _random._generator
     _random._generator = copy.deepcopy(global_generator)
     _skip_initializers.append(True)
+    _load_budget.append(None if stored_values is None else [int(stored_values)])
     try:
         yield
     finally:
         _skip_initializers.pop()
+        _load_budget.pop()
         _random._generator = global_generator
+
+
+# dtype policies whose numbers ember's float32 engine reproduces only to their rounding.
+_FLOAT_POLICIES = {"float16", "bfloat16", "float64", "mixed_float16", "mixed_bfloat16"}
+
+
+def check_dtype_policy(dtype, layer):
+    """A layer's `dtype` (a name or Keras's DTypePolicy config): ember computes in
+    float32, so another float policy warns that results differ by its rounding, and
+    a policy that is not a float one (int8, quantized weights) raises ValueError."""
+    name = dtype
+    if isinstance(dtype, dict):
+        inner = dtype.get("config")
+        name = inner.get("name") if isinstance(inner, dict) else None
+        if not isinstance(name, str):
+            raise ValueError(f"Layer '{layer}': cannot read its dtype policy {dtype!r}.")
+    if name is None or name == "float32":
+        return
+    if not isinstance(name, str):
+        name = getattr(name, "name", None) or str(name)
+    if name in _FLOAT_POLICIES:
+        warnings.warn(f"Layer '{layer}' has dtype policy '{name}'; ember computes in float32, so "
+                      "its results differ from Keras's by that policy's rounding.", stacklevel=4)
+        return
+    raise ValueError(f"Layer '{layer}' has dtype policy '{name}'; ember computes in float32 "
+                     "only and cannot reproduce it.")
 
 
 def unique_name(prefix):
@@ -119,6 +157,11 @@ class Layer:
             None if input_shape is None else standardize_shape(input_shape, "input_shape")
         )
         self._batch_size_arg = batch_size
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            # Keras's Operation: a bad name from a file would reach the engine otherwise.
+            raise ValueError("Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name!r} (of type {type(name)})")
+        check_dtype_policy(dtype, name or type(self).__name__)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.built = False
@@ -129,6 +172,15 @@ class Layer:
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
                    name=None, regularizer=None, constraint=None, **kwargs):
         shape = () if shape is None else tuple(int(d) for d in shape)
+        budget = _load_budget[-1]
+        if budget is not None:
+            size = math.prod(shape)  # Python ints: no overflow
+            if size > budget[0]:
+                raise ValueError(
+                    f"Layer '{self.name}': its config asks for a weight of shape {shape} "
+                    f"({size} values), but the file holds only {budget[0]} more values: the "
+                    "config does not match the weights saved with it.")
+            budget[0] -= size
         if _skip_initializers[-1]:
             value = np.zeros(shape, np.float32)
         else:
@@ -411,7 +463,7 @@ class Layer:
     def from_config(cls, config):
         config = dict(config)
         batch_input_shape = config.pop("batch_input_shape", None)
-        config.pop("dtype", None)
+        check_dtype_policy(config.pop("dtype", None), config.get("name", cls.__name__))
         if batch_input_shape is not None:
             config["input_shape"] = tuple(batch_input_shape[1:])
         return cls(**config)

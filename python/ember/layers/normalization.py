@@ -1,6 +1,7 @@
 """Normalization layers: BatchNormalization, LayerNormalization, and the
 Normalization preprocessing layer with `adapt()`."""
 
+import math
 import warnings
 
 import numpy as np
@@ -35,6 +36,24 @@ def _check_axes(axes, input_shape, shown_axis):
             )
 
 
+
+def _checked_number(value, layer, argument, low=-math.inf, high=math.inf):
+    """A float argument in [low, high] (a config from a file may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{layer}: `{argument}` must be a number, got {value!r}")
+    value = float(value)
+    if not low <= value <= high:
+        raise ValueError(f"{layer}: `{argument}` must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _checked_epsilon(value, layer):
+    """epsilon: a positive, finite number (a negative one gives NaN outputs)."""
+    value = _checked_number(value, layer, "epsilon", 0.0, math.inf)
+    if value <= 0.0 or not math.isfinite(value):
+        raise ValueError(f"{layer}: `epsilon` must be a positive, finite number, got {value}")
+    return value
+
 class BatchNormalization(_TrainingCallMixin, Layer):
     """Normalizes each channel (`axis`) with the batch's mean and variance in training,
     and with moving averages of them (updated by every training step:
@@ -59,8 +78,8 @@ class BatchNormalization(_TrainingCallMixin, Layer):
             raise NotImplementedError("BatchNormalization: `renorm=True` is not supported yet")
         _no_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.synchronized = synchronized
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = _checked_number(momentum, "BatchNormalization", "momentum", 0.0, 1.0)
+        self.epsilon = _checked_epsilon(epsilon, "BatchNormalization")
         self.center = center
         self.scale = scale
         self.beta_initializer = initializers.get(beta_initializer)
@@ -172,7 +191,7 @@ class LayerNormalization(Layer):
             raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
                             f"but received: {axis!r}")
         _no_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
-        self.epsilon = epsilon
+        self.epsilon = _checked_epsilon(epsilon, "LayerNormalization")
         self.center = center
         self.scale = scale
         self.rms_scaling = rms_scaling

@@ -7,7 +7,9 @@ a callback (or a live progress bar) asks for batch-level hooks.
 """
 
 import array
+import functools
 import math
+import threading
 import time
 import warnings
 
@@ -52,6 +54,27 @@ def _calls_in_order(outputs):
     return order
 
 
+def _check_loss_weights(loss_weights):
+    """compile's `loss_weights`: None, or numbers (a list, or a dict by output name)."""
+    if loss_weights is None:
+        return
+    values = loss_weights.values() if isinstance(loss_weights, dict) else loss_weights
+    if not isinstance(loss_weights, (list, tuple, dict)) or not all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            and math.isfinite(v) for v in values):
+        raise TypeError("`loss_weights` must be a list of finite numbers (one per output) or a "
+                        f"dict of them by output name, got {loss_weights!r}")
+
+
+def _exclusive(method):
+    """`method` holding the model's lock (see Model._run_lock)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._run_lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Model(Layer):
     """A model: `Model(inputs, outputs)` from symbolic tensors, or a `Sequential`."""
 
@@ -76,6 +99,21 @@ class Model(Layer):
     @staticmethod
     def _default_name():
         return "functional"
+
+    # -- threads ------------------------------------------------------------------
+    @property
+    def _run_lock(self):
+        """One model, several threads: what spans several engine calls and shares the
+        model's metrics, optimizer or weights (fit, evaluate, train/test_on_batch,
+        compile, saving and loading weights) holds this lock, so those calls run one at
+        a time; re-entrant, so a callback inside fit may evaluate, predict or save in
+        the same thread. predict needs it only to build a Sequential: each engine call
+        takes the engine's own lock, so predictions from other threads run between
+        fit's steps and see the weights as of the last one."""
+        lock = self.__dict__.get("_run_lock_")
+        if lock is None:  # dict.setdefault is atomic: one lock even when threads race here
+            lock = self.__dict__.setdefault("_run_lock_", threading.RLock())
+        return lock
 
     # -- graph ----------------------------------------------------------------
     def _build_graph(self, inputs, outputs):
@@ -179,6 +217,7 @@ class Model(Layer):
     def get_weights(self):
         return [w.numpy() for w in self.weights]
 
+    @_exclusive
     def set_weights(self, weights):
         own = self.weights
         if len(weights) != len(own):
@@ -215,6 +254,7 @@ class Model(Layer):
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     # -- compile ----------------------------------------------------------------
+    @_exclusive
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
@@ -230,6 +270,7 @@ class Model(Layer):
             for each in _flatten(given) if given is not None else []:
                 for one in _flatten(each) if each is not None else []:
                     metrics_module.check_compile_identifier(one)  # ValueError: unknown name
+        _check_loss_weights(loss_weights)
         self.optimizer = optimizer
         self.loss = loss
         self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
@@ -458,7 +499,9 @@ class Model(Layer):
 
     # -- data -------------------------------------------------------------------
     def _prepare_inputs(self, x):
-        self._ensure_built(x)
+        if self._core is None:
+            with self._run_lock:  # two threads' first predict build a Sequential once
+                self._ensure_built(x)
         names = [t._call.layer.name for t in self.inputs]
         arrays = _data.to_arrays(x, "x", len(self.inputs), names)
         for i, (a, t) in enumerate(zip(arrays, self.inputs)):
@@ -520,7 +563,7 @@ class Model(Layer):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
-        return int(batch_size)
+        return int(min(batch_size, 2**62))  # a batch past the data is the data: no overflow
 
     def _logs(self):
         # Keras's metrics are float32: round the engine's double sums the same way, so the
@@ -546,6 +589,7 @@ class Model(Layer):
         return logs
 
     # -- training ---------------------------------------------------------------
+    @_exclusive
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -734,6 +778,7 @@ class Model(Layer):
         values += [logs[k] for k in sorted(logs) if k not in first]
         return values[0] if len(values) == 1 else values
 
+    @_exclusive
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """The loss (and metrics) over the data: a scalar, a list, or a dict."""
@@ -800,6 +845,7 @@ class Model(Layer):
             return super().__call__(inputs if len(flat) > 1 else flat[0], training=training)
         return self.predict_on_batch(inputs)
 
+    @_exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on this batch; returns its loss (and metrics)."""
         self._assert_compiled()
@@ -813,6 +859,7 @@ class Model(Layer):
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
 
+    @_exclusive
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) on this batch, without updating weights."""
         self._assert_compiled()
@@ -894,17 +941,20 @@ class Model(Layer):
         from ember.saving import serialization_lib
         return json.dumps(serialization_lib.serialize_keras_object(self), **kwargs)
 
+    @_exclusive
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves the whole model: `.keras` (Keras 3's zip) or `.h5` (Keras's legacy HDF5)."""
         from ember.saving import saving_api
         return saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
+    @_exclusive
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Saves the weights (and optimizer state) in Keras 3's `.weights.h5` layout."""
         from ember.saving import saving_api
         return saving_api.save_weights(self, filepath, overwrite=overwrite,
                                        max_shard_size=max_shard_size)
 
+    @_exclusive
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Loads weights from a `.weights.h5`, `.keras` or legacy `.h5` file."""
         from ember.saving import saving_api

@@ -64,6 +64,7 @@ def _open_weights(zf, filepath):
     import h5py
 
     data = _read_member(zf, filepath, WEIGHTS_FILENAME)
+    file_utils.check_global_heaps(data, f"{filepath}'s {WEIGHTS_FILENAME}")
     try:
         return h5py.File(io.BytesIO(data), "r")
     except OSError as e:
@@ -80,10 +81,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 from None
         if not compile:
             config["compile_config"] = None
-        with skip_weight_initialization():
-            model = serialization_lib.deserialize_keras_object(config, custom_objects,
-                                                               safe_mode=safe_mode)
         with _open_weights(zf, filepath) as h5:
+            with skip_weight_initialization(file_utils.stored_values(h5)):
+                model = serialization_lib.deserialize_keras_object(config, custom_objects,
+                                                                   safe_mode=safe_mode)
             optimizer_values = weights_h5.read_weights(h5, model)
     if compile and getattr(model, "compiled", False):
         if optimizer_values is None:

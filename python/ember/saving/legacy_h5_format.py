@@ -312,7 +312,7 @@ def save_model_to_hdf5(model, filepath, include_optimizer=True):
     metadata = model_metadata(model, include_optimizer)
     optimizer_variables = (optimizer_state.keras_optimizer_variables(model)
                            if include_optimizer and "training_config" in metadata else None)
-    with file_utils.atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
+    with file_utils.atomic_path(filepath, create_folder=True) as tmp, h5py.File(tmp, "w") as f:
         for key, value in metadata.items():
             if isinstance(value, (dict, list, tuple)):
                 f.attrs[key] = json.dumps(value).encode("utf8")
@@ -335,10 +335,10 @@ def load_model_from_hdf5(filepath, custom_objects=None, compile=True, safe_mode=
                              "by `save_weights` holds weights only: build the model and call "
                              "`model.load_weights(path)`.)")
         model_config = _decode_json(model_config)
-        with skip_weight_initialization():
-            model = serialization_lib.deserialize_layer(model_config, custom_objects)
         if "model_weights" not in f:
             raise ValueError(f"The file at {filepath} has a model config but no model_weights.")
+        with skip_weight_initialization(file_utils.stored_values(f["model_weights"])):
+            model = serialization_lib.deserialize_layer(model_config, custom_objects)
         load_weights_from_hdf5_group(f["model_weights"], model)
         if not compile:
             return model

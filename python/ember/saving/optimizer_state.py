@@ -92,6 +92,47 @@ def _skip(optimizer, message):
     return False
 
 
+# The engine's bound on a step count (Optimizer::kMaxIterations).
+MAX_ITERATIONS = 2**53
+
+
+def _checked_number(value, field, integer=False):
+    """A saved scalar as a Python number, or a ValueError naming the file's field: the
+    engine would otherwise take it and fail (or train to NaN) at the first step."""
+    kind = np.asarray(value).dtype.kind
+    if kind not in "iuf":
+        raise ValueError(f"the optimizer state's {field} is not a number (dtype "
+                         f"{np.asarray(value).dtype}).")
+    number = value.item() if hasattr(value, "item") else value
+    if not np.isfinite(number):
+        raise ValueError(f"the optimizer state's {field} is {number}, not a finite number.")
+    if integer:
+        if number != int(number):
+            raise ValueError(f"the optimizer state's {field} is {number}, not a whole number.")
+        return int(number)
+    return float(number)
+
+
+def checked_iterations(value):
+    """A saved `iteration` count, checked: a whole number in [0, 2**53)."""
+    field = "optimizer/vars/0 (iteration)"
+    steps = _checked_number(value, field, integer=True)
+    if not 0 <= steps < MAX_ITERATIONS:
+        raise ValueError(f"the optimizer state's {field} is {steps}; a step count is in "
+                         f"[0, 2**53).")
+    return steps
+
+
+def checked_learning_rate(value):
+    """A saved `learning_rate`, checked: finite and not negative."""
+    field = "optimizer/vars/1 (learning_rate)"
+    lr = _checked_number(value, field)
+    if lr < 0:
+        raise ValueError(f"the optimizer state's {field} is {lr}; a learning rate is not "
+                         "negative.")
+    return lr
+
+
 def restore_keras_optimizer_variables(model, values):
     """Restores the state from values in Keras's order. When they do not fit this
     optimizer (another optimizer, an untrained one, other variables) it warns, as
@@ -108,8 +149,8 @@ def restore_keras_optimizer_variables(model, values):
     values = [np.asarray(v) for v in values]
     if values[0].shape != () or (not schedule and values[1].shape != ()):
         return _skip(optimizer, "the saved iteration count or learning rate is not a scalar.")
-    iterations = int(values[0])
-    lr = float(optimizer.learning_rate) if schedule else float(values[1])
+    iterations = checked_iterations(values[0])
+    lr = float(optimizer.learning_rate) if schedule else checked_learning_rate(values[1])
     k = 1 if schedule else 2
     slots = [[None] * len(names) for _ in variables]
     for group in slot_groups(optimizer, names):
@@ -122,9 +163,10 @@ def restore_keras_optimizer_variables(model, values):
                                             f"{value.shape} in the file, but the variable has "
                                             f"shape {variable.shape}.")
                 slots[i][names.index(slot)] = value.astype(np.float32)
-    scalars = [float(v) for v in values[k:]]
     if any(v.shape != () for v in values[k:]):
         return _skip(optimizer, f"its scalars {scalar_names} are not scalars in the file.")
+    scalars = [_checked_number(v, f"optimizer/vars/{k + j} ({name})")
+               for j, (v, name) in enumerate(zip(values[k:], scalar_names))]
     model._set_optimizer_state({"iterations": iterations, "learning_rate": lr,
                                 "slot_names": names, "slots": slots,
                                 "scalar_names": scalar_names, "scalars": scalars})

@@ -11,6 +11,7 @@ Every write goes to a temporary file in the same folder that is renamed over the
 target only when complete, so a failed save leaves an earlier file intact.
 """
 
+import contextlib
 import os
 import warnings
 
@@ -29,6 +30,35 @@ def _path(filepath):
         return os.fspath(filepath)
     except TypeError:
         raise TypeError(f"`filepath` must be a str or os.PathLike, got {filepath!r}") from None
+
+
+@contextlib.contextmanager
+def _loading(filepath):
+    """Loading `filepath`: whatever goes wrong reaches the user as a ValueError,
+    OSError or TypeError whose message names the file. A damaged file can fail deep
+    inside h5py, json or a layer's constructor (KeyError, AttributeError,
+    RecursionError, OverflowError, ...): those become ValueErrors that say so."""
+    try:
+        yield
+    except (ValueError, OSError, TypeError) as e:
+        if filepath in str(e):
+            raise
+        raise _renamed(e, f"Cannot load '{filepath}': {e}") from e
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:
+        raise ValueError(f"Cannot load '{filepath}': the file is damaged or not what its name "
+                         f"says ({type(e).__name__}: {e}).") from e
+
+
+def _renamed(error, message):
+    """error's type with a new message (its nearest plain base when the type cannot be
+    built from a message alone, as UnicodeDecodeError cannot)."""
+    for cls in type(error).__mro__:
+        if cls in (ValueError, OSError, TypeError) or issubclass(cls, OSError):
+            with contextlib.suppress(Exception):
+                return cls(message)
+    return ValueError(message)
 
 
 def _confirm_overwrite(filepath, overwrite):
@@ -78,10 +108,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     or `custom_objects={"Name": cls}`."""
     filepath = _path(filepath)
     if filepath.endswith((".h5", ".hdf5")):
-        return legacy_h5_format.load_model_from_hdf5(filepath, custom_objects, compile,
-                                                     safe_mode)
+        with _loading(filepath):
+            return legacy_h5_format.load_model_from_hdf5(filepath, custom_objects, compile,
+                                                         safe_mode)
     if filepath.endswith(".keras"):
-        return keras_zip_format.load_model(filepath, custom_objects, compile, safe_mode)
+        with _loading(filepath):
+            return keras_zip_format.load_model(filepath, custom_objects, compile, safe_mode)
     raise ValueError(f"File format not supported: filepath={filepath}. ember loads `.keras` "
                      "files and legacy `.h5` / `.hdf5` files.")
 
@@ -100,7 +132,7 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None):
                          "model first by calling it on some data or by using `build()`.")
     if not _confirm_overwrite(filepath, overwrite):
         return
-    with file_utils.atomic_path(filepath) as tmp, h5py.File(tmp, "w") as h5:
+    with file_utils.atomic_path(filepath, create_folder=True) as tmp, h5py.File(tmp, "w") as h5:
         weights_h5.write_weights(h5, model)
 
 
@@ -133,16 +165,18 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
                          "`.weights.h5`, `.keras` and legacy `.h5` files.")
     before = _snapshot(model)
     try:
-        optimizer_values = _load_weights(model, filepath, skip_mismatch, by_name, is_legacy)
+        with _loading(filepath):
+            optimizer_values = _load_weights(model, filepath, skip_mismatch, by_name, is_legacy)
+            if getattr(model, "optimizer", None) is not None and model.compiled \
+                    and not is_legacy:
+                if optimizer_values is None:
+                    optimizer_state.warn_no_state(model, filepath)
+                else:  # ValueError (the weights put back) for a state that is not a state
+                    optimizer_state.restore_keras_optimizer_variables(model, optimizer_values)
     except BaseException:
         for w, value in before:
             w.assign(value)
         raise
-    if getattr(model, "optimizer", None) is not None and model.compiled and not is_legacy:
-        if optimizer_values is None:
-            optimizer_state.warn_no_state(model, filepath)
-        else:
-            optimizer_state.restore_keras_optimizer_variables(model, optimizer_values)
 
 
 def _load_weights(model, filepath, skip_mismatch, by_name, is_legacy):

@@ -283,6 +283,9 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
         return {k: deserialize_keras_object(v, custom_objects, safe_mode, module_objects)
                 for k, v in config.items()}
     class_name = config["class_name"]
+    if not isinstance(class_name, str):
+        raise TypeError(f"Expected 'class_name' to be a string, got {class_name!r} in the config "
+                        f"{_short(config)}")
     inner = config["config"] if config["config"] is not None else {}
     if class_name.startswith("__") and class_name.endswith("__"):
         return _decode_special(class_name, inner)
@@ -315,6 +318,11 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
     return instance
+
+
+def _short(config, limit=200):
+    text = repr(config)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def layer_namespace():
