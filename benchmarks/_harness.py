@@ -626,14 +626,15 @@ def add_common_arguments(p, unit, settle):
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=usable_cores(),
                    help="PyTorch intra-op threads (default: all usable cores)")
-    add_machine_arguments(p, unit, settle)
+    add_machine_arguments(p, unit, settle, "--repeats")
     p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
     p.add_argument("--no-env", action="store_true", help="omit the environment lines")
     p.add_argument("--worker", help=argparse.SUPPRESS)
 
 
-def add_machine_arguments(p, unit, settle):
-    """The options on coping with a busy machine and on OpenBLAS's kernels."""
+def add_machine_arguments(p, unit, settle, repeats_flag):
+    """The options on coping with a busy machine and on OpenBLAS's kernels;
+    `repeats_flag` names the script's option for the number of timed runs."""
     p.add_argument("--settle", type=float, default=settle,
                    help=f"pause in seconds before each timed {unit}")
     p.add_argument("--max-others", type=float, default=0.15, metavar="FRACTION",
@@ -646,7 +647,7 @@ def add_machine_arguments(p, unit, settle):
                    help="total such waiting per workload/benchmark (default 120; 30 with "
                         "--quick)")
     p.add_argument("--retries", type=int, default=None,
-                   help="at most this many such repeats per series (default: --repeats; "
+                   help=f"at most this many such repeats per series (default: {repeats_flag}; "
                         "0 disables)")
     p.add_argument("--openblas-coretype", default="auto", metavar="auto|inherit|NAME",
                    help="OpenBLAS kernel choice in the workers: 'auto' (default) removes "

@@ -265,7 +265,7 @@ def parse_args(argv):
     p.add_argument("--no-gemm", action="store_true", help="skip the NumPy SGEMM reference")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
-    H.add_machine_arguments(p, unit="run", settle=0.5)
+    H.add_machine_arguments(p, unit="run", settle=0.5, repeats_flag="--rounds")
     args = p.parse_args(argv)
     if args.rounds is None:
         args.rounds = 2 if args.quick else 9
