@@ -542,7 +542,8 @@ def interleaved(workers, series, repeats, settle, notes, label="", max_others=No
                 try:
                     reply = workers[name].request(**cmd)
                 except WorkerError as e:
-                    notes.append(f"{LABELS[name]} failed{(' on ' + label) if label else ''}: "
+                    notes.append(f"{LABELS.get(name, name)} failed"
+                                 f"{(' on ' + label) if label else ''}: "
                                  f"{str(e).strip().splitlines()[-1]}")
                     progress(str(e))
                     workers.pop(name).close()
@@ -625,6 +626,15 @@ def add_common_arguments(p, unit, settle):
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=usable_cores(),
                    help="PyTorch intra-op threads (default: all usable cores)")
+    add_machine_arguments(p, unit, settle, "--repeats")
+    p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
+    p.add_argument("--no-env", action="store_true", help="omit the environment lines")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+
+
+def add_machine_arguments(p, unit, settle, repeats_flag):
+    """The options on coping with a busy machine and on OpenBLAS's kernels;
+    `repeats_flag` names the script's option for the number of timed runs."""
     p.add_argument("--settle", type=float, default=settle,
                    help=f"pause in seconds before each timed {unit}")
     p.add_argument("--max-others", type=float, default=0.15, metavar="FRACTION",
@@ -637,15 +647,26 @@ def add_common_arguments(p, unit, settle):
                    help="total such waiting per workload/benchmark (default 120; 30 with "
                         "--quick)")
     p.add_argument("--retries", type=int, default=None,
-                   help="at most this many such repeats per series (default: --repeats; "
+                   help=f"at most this many such repeats per series (default: {repeats_flag}; "
                         "0 disables)")
     p.add_argument("--openblas-coretype", default="auto", metavar="auto|inherit|NAME",
                    help="OpenBLAS kernel choice in the workers: 'auto' (default) removes "
                         "OPENBLAS_CORETYPE so OpenBLAS detects the CPU, 'inherit' keeps the "
                         "environment's, a name (e.g. Haswell, SkylakeX) forces it")
-    p.add_argument("--json", metavar="PATH", help="also write the raw measurements here")
-    p.add_argument("--no-env", action="store_true", help="omit the environment lines")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+
+
+def finish_machine_arguments(p, args, repeats):
+    """Fills the defaults of add_machine_arguments' options that depend on --quick
+    and on the number of repeats, and applies --openblas-coretype."""
+    if args.retries is None:
+        args.retries = repeats
+    if args.max_wait is None:
+        args.max_wait = 5.0 if args.quick else 20.0
+    if args.wait_budget is None:
+        args.wait_budget = 30.0 if args.quick else 120.0
+    global _openblas_coretype
+    _openblas_coretype = args.openblas_coretype
+    return args
 
 
 def finish_common_arguments(p, args, quick_repeats):
@@ -654,15 +675,8 @@ def finish_common_arguments(p, args, quick_repeats):
         args.repeats = quick_repeats if args.quick else 5
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
-    if args.retries is None:
-        args.retries = args.repeats
-    if args.max_wait is None:
-        args.max_wait = 5.0 if args.quick else 20.0
-    if args.wait_budget is None:
-        args.wait_budget = 30.0 if args.quick else 120.0
+    finish_machine_arguments(p, args, args.repeats)
     args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    global _openblas_coretype
-    _openblas_coretype = args.openblas_coretype
     if set(args.frameworks) - set(FRAMEWORKS) or "ember" not in args.frameworks:
         p.error(f"--frameworks: ember plus any of keras,torch (got {args.frameworks})")
     return args

@@ -119,7 +119,10 @@ def worker_main(args):
             window = H.CpuWindow()
             per_call = H.time_calls(fn, cmd["number"])
             return {"s": per_call, "others": window.stop()}
-        return {"calls": list(calls), "outputs": outputs, "digest": H.digest(x1)}, handle
+        info = {"calls": list(calls), "outputs": outputs, "digest": H.digest(x1)}
+        if args.worker == "ember":
+            info["ember_file"] = ember.__file__  # which build ran (benchmarks/ab.py checks it)
+        return info, handle
 
     H.serve(setup)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training throughput: ember vs Keras 3 (jax backend) vs PyTorch, on the CPU.
 
-Two workloads (--workload tiny|wide|all, default all):
+Three workloads (--workload tiny|wide|mnist|all, default all):
 
 * tiny - a "concrete-style" regression MLP: 1030 x 8 -> Dense(5, relu) ->
   Dense(5, relu) -> Dense(1); batch 32, Adam, mean squared error, 100 epochs,
@@ -11,16 +11,23 @@ Two workloads (--workload tiny|wide|all, default all):
   Adam, categorical cross-entropy on one-hot targets, 1 epoch. Dominated by
   SGEMM; the report adds FLOP counts and NumPy's float32 matmul rate on the
   very GEMM shapes a training step runs.
+* mnist - keras.io's MNIST MLP at small scale, on synthetic MNIST-like data:
+  60000 x 784 pixel-like inputs in [0, 1] (a class template plus noise,
+  quantised to 1/255) -> Dense(64, relu) -> Dense(32, relu) ->
+  Dense(10, softmax); batch 32, Adam, sparse categorical cross-entropy on
+  integer labels, 2 epochs (3,750 steps). Small GEMMs and many steps: per-step
+  overhead and SGEMM at batch 32 both matter; the report adds the same FLOP
+  account and NumPy SGEMM reference as for "wide".
 
 Every repeat builds a fresh model with the same initial weights (Glorot-uniform
 from a fixed seed, copied into every framework), runs one untimed warm-up fit
-of 1 epoch on it (to pay tracing/JIT/allocation; for "wide" on a slice with the
-same batch shapes, 2 full batches plus the epoch's ragged last one) and then
-times the whole `fit` call (PyTorch: the equivalent manual loop). Data are
-generated from a fixed seed and are bit-identical in every framework (the
-digest in the report shows it).
+of 1 epoch on it (to pay tracing/JIT/allocation; for "wide" and "mnist" on a
+slice with the same batch shapes, 2 full batches plus the epoch's ragged last
+one) and then times the whole `fit` call (PyTorch: the equivalent manual
+loop). Data are generated from a fixed seed and are bit-identical in every
+framework (the digest in the report shows it).
 
-    python benchmarks/bench_training.py                 # both workloads, 5 repeats
+    python benchmarks/bench_training.py                 # all workloads, 5 repeats
     python benchmarks/bench_training.py --workload tiny --repeats 9
     python benchmarks/bench_training.py --quick         # smoke run, well under a minute
 
@@ -42,15 +49,23 @@ SCRIPT = os.path.abspath(__file__)
 # ---------------------------------------------------------------------------
 # workloads
 # ---------------------------------------------------------------------------
+# "sgemm": the report adds a FLOP account and NumPy's SGEMM rate on the step's GEMMs.
 WORKLOADS = {
     "tiny": {"rows": 1030, "features": 8, "hidden": (5, 5), "outputs": 1,
              "out_activation": None, "loss": "mean_squared_error", "batch": 32, "epochs": 100,
-             "warmup": "full"},
+             "warmup": "full", "sgemm": False},
     "wide": {"rows": 60000, "features": 784, "hidden": (1024, 1024), "outputs": 10,
              "out_activation": "softmax", "loss": "categorical_crossentropy", "batch": 256,
-             "epochs": 1, "warmup": "batch-shapes"},
+             "epochs": 1, "warmup": "batch-shapes", "sgemm": True},
+    "mnist": {"rows": 60000, "features": 784, "hidden": (64, 32), "outputs": 10,
+              "out_activation": "softmax", "loss": "sparse_categorical_crossentropy",
+              "batch": 32, "epochs": 2, "warmup": "batch-shapes", "sgemm": True},
 }
-QUICK = {"tiny": {"epochs": 10}, "wide": {"rows": 4096 + 96}}
+QUICK = {"tiny": {"epochs": 10}, "wide": {"rows": 4096 + 96},
+         "mnist": {"rows": 6400 + 16, "epochs": 1}}
+TITLES = {"tiny": "tiny — concrete-style regression MLP",
+          "wide": "wide — MNIST-sized classifier, random data",
+          "mnist": "mnist — keras.io's MNIST MLP, synthetic MNIST-like data"}
 
 
 def workload_config(name, quick):
@@ -65,7 +80,8 @@ def steps_per_epoch(cfg):
 
 
 def make_data(name, cfg, seed):
-    """Inputs and targets, float32, identical in every process for a given seed."""
+    """Inputs (float32) and targets (float32, or int64 class indices for a sparse
+    loss), identical in every process for a given seed."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -78,6 +94,19 @@ def make_data(name, cfg, seed):
         y = 36.0 + 16.0 * np.tanh(x @ w / 3.0) + 2.0 * x[:, 0] * x[:, 1] \
             + rng.normal(0.0, 2.0, n)
         return x, y.astype(np.float32).reshape(n, 1)
+    if name == "mnist":
+        # MNIST-like: a fixed random template per class plus as much uniform noise,
+        # quantised to 1/255 as 8-bit pixels scaled to [0, 1]; learnable, so the
+        # final loss shows that every framework trained. Integer labels, as
+        # sparse_categorical_crossentropy (and PyTorch's CrossEntropyLoss) take them.
+        labels = rng.integers(0, cfg["outputs"], n)
+        templates = rng.random((cfg["outputs"], f), dtype=np.float32)
+        x = rng.random((n, f), dtype=np.float32)
+        x += templates[labels]
+        x *= 255.0 / 2.0
+        np.round(x, out=x)
+        x /= 255.0
+        return x, labels.astype(np.int64)
     x = rng.random((n, f), dtype=np.float32)  # pixel-like values in [0, 1)
     labels = rng.integers(0, cfg["outputs"], n)
     return x, np.eye(cfg["outputs"], dtype=np.float32)[labels]
@@ -161,12 +190,13 @@ def _torch_runner(cfg, x, y, xw, yw, seed, threads):
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    classify = cfg["loss"] == "categorical_crossentropy"
+    classify = cfg["loss"] in ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
     def tensors(xa, ya):
         xt = torch.from_numpy(xa)
         # The natural idiom: logits + CrossEntropyLoss on class indices.
-        yt = torch.from_numpy(ya.argmax(axis=1)) if classify else torch.from_numpy(ya)
+        one_hot = cfg["loss"] == "categorical_crossentropy"
+        yt = torch.from_numpy(ya.argmax(axis=1) if one_hot else ya)
         return xt, yt
 
     X, Y = tensors(x, y)
@@ -274,6 +304,7 @@ def worker_main(args):
         info = {"digest": H.digest(x, y), "pid": os.getpid()}
         if args.worker == "ember":
             info["blas"] = H.blas_info("scipy_openblas32")
+            info["ember_file"] = ember.__file__  # which build ran (benchmarks/ab.py checks it)
         elif args.worker == "torch":
             import torch
             info["blas"] = (f"{'MKL' if torch.backends.mkl.is_available() else 'its BLAS'} "
@@ -295,7 +326,7 @@ def run_workload(name, args):
     cfg = workload_config(name, args.quick)
     notes = []
     names = [f for f in H.FRAMEWORKS if f in args.frameworks]
-    if name == "wide" and not args.no_gemm:
+    if cfg["sgemm"] and not args.no_gemm:
         names.append("numpy")
     wargs = ["--workload", name, "--seed", str(args.seed), "--threads", str(args.threads)]
     if args.quick:
@@ -327,9 +358,7 @@ def report_workload(res, args):
     fit = {f: H.median([r["fit_s"] for r in results.get(f, [])]) for f in H.FRAMEWORKS}
     sizes = " → ".join([str(cfg["features"])] + [str(h) for h in cfg["hidden"]]
                        + [str(cfg["outputs"])])
-    title = {"tiny": "tiny — concrete-style regression MLP",
-             "wide": "wide — MNIST-sized classifier, random data"}[name]
-    out = [f"### Training, {title}", ""]
+    out = [f"### Training, {TITLES[name]}", ""]
     out.append(
         f"{cfg['rows']}×{cfg['features']} float32, MLP {sizes} "
         f"(relu{', softmax' if cfg['out_activation'] else ''}), batch {cfg['batch']}, Adam, "
@@ -362,7 +391,7 @@ def report_workload(res, args):
     if peer and fit["ember"]:
         out.append(f"ember vs the faster peer ({H.LABELS[peer]}): "
                    f"**{H.fmt_ratio(H.speedup(peer_t, fit['ember']))}**")
-    if name == "wide" and "numpy" in results and results["numpy"]:
+    if cfg["sgemm"] and "numpy" in results and results["numpy"]:
         best_fit = {f: min((r["fit_s"] for r in results.get(f, [])), default=None)
                     for f in H.FRAMEWORKS}
         out += ["", *report_gemm(cfg, results["numpy"], fit, best_fit, epoch_flops)]
@@ -376,17 +405,26 @@ def report_workload(res, args):
     return "\n".join(out), fit
 
 
+def sgemm_rate(runs):
+    """NumPy's SGEMM rate on a step's GEMMs from the numpy worker's replies: the
+    median time of each GEMM per thread mode, and the better mode's whole-step
+    rate. Returns (best FLOP/s, best mode, {mode: FLOP/s}, {mode: {GEMM: s}}, step FLOPs)."""
+    gemm_flops = runs[0]["gemm_flops"]
+    modes = list(runs[0]["gemm_s"])
+    med = {mode: {n: H.median([r["gemm_s"][mode][n] for r in runs]) for n in gemm_flops}
+           for mode in modes}
+    step_flops = sum(gemm_flops.values())
+    rate = {mode: step_flops / sum(med[mode].values()) for mode in modes}
+    best_mode = max(modes, key=lambda m: rate[m])
+    return rate[best_mode], best_mode, rate, med, step_flops
+
+
 def report_gemm(cfg, runs, fit, best_fit, epoch_flops):
     gemm_flops = runs[0]["gemm_flops"]
     names = list(gemm_flops)
     modes = list(runs[0]["gemm_s"])
-    med = {mode: {n: H.median([r["gemm_s"][mode][n] for r in runs]) for n in names}
-           for mode in modes}
-    step_flops = sum(gemm_flops.values())
-    step_s = {mode: sum(med[mode].values()) for mode in modes}
-    rate = {mode: step_flops / step_s[mode] for mode in modes}
-    best_mode = max(modes, key=lambda m: rate[m])
-    best = rate[best_mode]
+    best, best_mode, rate, med, step_flops = sgemm_rate(runs)
+    step_s = {mode: step_flops / rate[mode] for mode in modes}
     label = {"default": f"{H.usable_cores()} threads (default)", "1 thread": "1 thread"}
     out = [f"NumPy float32 matmul (NumPy's own OpenBLAS, into a preallocated output) on the "
            f"GEMMs of one batch-{cfg['batch']} training step, median time and GFLOP/s:", ""]
@@ -434,11 +472,11 @@ def summary_table(fits_by_workload, args):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", choices=("tiny", "wide", "all"), default="all")
+    p.add_argument("--workload", choices=(*WORKLOADS, "all"), default="all")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per framework "
                    "(default 5; 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: tiny 10 epochs, wide on "
-                   "4192 rows, 2 repeats")
+                   "4192 rows, mnist 1 epoch on 6416 rows, 2 repeats")
     p.add_argument("--no-gemm", action="store_true", help="skip the NumPy SGEMM reference")
     H.add_common_arguments(p, unit="run", settle=0.5)
     return H.finish_common_arguments(p, p.parse_args(argv), quick_repeats=2)
@@ -447,7 +485,7 @@ def parse_args(argv):
 def main(argv=None, header=True):
     """Runs the benchmark; returns (full markdown, summary table, per-workload sections)."""
     args = parse_args(argv)
-    workloads = ["tiny", "wide"] if args.workload == "all" else [args.workload]
+    workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
     sections, fits, raw = [], {}, []
     for name in workloads:
         res = run_workload(name, args)
