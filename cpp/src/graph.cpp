@@ -35,9 +35,13 @@ int Graph::add_node(std::shared_ptr<Op> op, std::vector<int> inputs, std::string
 
 Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
                    std::vector<int> outputs, Device device)
+    : Executor(std::move(graph), std::move(inputs), std::move(outputs), backend_for(device)) {}
+
+Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
+                   std::vector<int> outputs, Backend& backend)
     : graph_(std::move(graph)),
-      device_(device),
-      ctx_(backend_for(device).context()),
+      device_(backend.device()),
+      ctx_(backend.context()),
       inputs_(std::move(inputs)),
       outputs_(std::move(outputs)) {
   const size_t n = graph_->size();
@@ -64,7 +68,7 @@ Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
     if (!graph_->is_input(v) && !ctx_.be().supports(graph_->op(v)->kind()))
       throw ValueError("Layer '" + graph_->name(v) + "': op " +
                        op_kind_name(graph_->op(v)->kind()) + " has no kernel on device " +
-                       device.str());
+                       device_.str());
 
   node_vars_.resize(n);
   for (int v : order_) {

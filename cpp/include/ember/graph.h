@@ -130,6 +130,9 @@ class Executor {
   // Throws ValueError naming the op and the device when the device's backend lacks an op.
   Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
            Device device = Device::cpu());
+  // The same on a given backend (a device's, or one of a program's own).
+  Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
+           Backend& backend);
 
   Device device() const { return device_; }
   const Context& context() const { return ctx_; }

@@ -46,10 +46,10 @@ struct LossSpec {
   float weight = 1.0f;  // compile's loss_weights entry for this output
   Reduction reduction = Reduction::SumOverBatchSize;
   bool from_logits = false;
-  double label_smoothing = 0.0;         // binary and categorical crossentropy, focal
-  double delta = 1.0;                   // huber
-  std::optional<int64_t> ignore_class;  // sparse categorical crossentropy
-  bool apply_class_balancing = false;   // binary focal crossentropy
+  double label_smoothing = 0.0;                        // binary and categorical crossentropy, focal
+  double delta = 1.0;                                  // huber
+  std::optional<int64_t> ignore_class = std::nullopt;  // sparse categorical crossentropy
+  bool apply_class_balancing = false;                  // binary focal crossentropy
   double alpha = 0.25;
   double gamma = 2.0;
   int axis = -1;  // the class/feature axis; the kernels compute over the last one
