@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ember.callbacks import Callback
-from ember.visualization import _page, chart
+from ember.visualization import _page, chart, check_update_freq
 
 __all__ = ["LiveChart"]
 
@@ -62,13 +62,7 @@ class LiveChart(Callback):
         if mode not in ("auto", "browser", "jupyter", "none"):
             raise ValueError(f'`mode` must be "auto", "browser", "jupyter" or "none", '
                              f"got {mode!r}")
-        if update_freq == "batch":
-            update_freq = 1
-        if update_freq != "epoch" and (isinstance(update_freq, bool)
-                                       or not isinstance(update_freq, (int, np.integer))
-                                       or update_freq < 1):
-            raise ValueError(f'`update_freq` must be "epoch", "batch" or a positive integer, '
-                             f"got {update_freq!r}")
+        update_freq = check_update_freq(update_freq)
         if not isinstance(port, (int, np.integer)) or not 0 <= port <= 65535:
             raise ValueError(f"`port` must be an integer in [0, 65535], got {port!r}")
         if mode == "auto":

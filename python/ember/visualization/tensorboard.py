@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from ember.callbacks import Callback, _optimizers_of
+from ember.visualization import check_update_freq
 
 __all__ = ["TensorBoard"]
 
@@ -66,13 +67,7 @@ class TensorBoard(Callback):
             raise NotImplementedError(
                 "TensorBoard(profile_batch=...) is not supported by ember: there is no "
                 f"profiler to trace batches with. Pass profile_batch=0 (got {profile_batch!r}).")
-        if update_freq == "batch":
-            update_freq = 1
-        if update_freq != "epoch" and (isinstance(update_freq, bool)
-                                       or not isinstance(update_freq, (int, np.integer))
-                                       or update_freq < 1):
-            raise ValueError(f'`update_freq` must be "epoch", "batch" or a positive integer, '
-                             f"got {update_freq!r}")
+        update_freq = check_update_freq(update_freq)
         for name, value in (("histogram_freq", histogram_freq),
                             ("embeddings_freq", embeddings_freq)):
             if not isinstance(value, (int, np.integer)) or value < 0:
