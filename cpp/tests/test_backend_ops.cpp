@@ -703,10 +703,17 @@ std::vector<OpCase> binary_cases() {
                         : kind == BinaryKind::Power  ? uniform(-2.0f, 2.0f)
                                                      : uniform();
     const std::pair<Side, Side> shapes[] = {
-        {{Side::Input, {3, 4}}, {Side::Input, {4}}},      // row broadcast
+        {{Side::Input, {3, 4}}, {Side::Input, {1, 4}}},   // row broadcast
         {{Side::Input, {3, 1}}, {Side::Input, {1, 4}}},   // both broadcast
         {{Side::Input, {2, 3}}, {Side::Weight, {2, 1}}},  // a trained operand
         {{Side::Constant, {3}}, {Side::Input, {2, 3}}},   // a constant
+        // 3-D rows: each side broadcast along other axes.
+        {{Side::Input, {2, 1, 4}}, {Side::Input, {1, 3, 1}}},
+        // A weight read by every row and broadcast along the first and last row axes: its
+        // gradient sums over the batch and both axes.
+        {{Side::Input, {2, 3, 4}}, {Side::Weight, {3, 1}}},
+        {{Side::Weight, {4}}, {Side::Input, {3, 4}}},   // the weight on the left
+        {{Side::Input, {2, 3}}, {Side::Constant, {}}},  // a scalar constant
     };
     for (const auto& sides : shapes) {
       const Side a = sides.first, b = sides.second;  // copies: lambdas capture them
@@ -728,7 +735,7 @@ std::vector<OpCase> binary_cases() {
         VariablePtr vb = b_in ? nullptr : e.v[a_in ? 0 : 1];
         std::vector<int> ins;
         for (size_t i = 0; i < e.x.size(); ++i) ins.push_back(e.x[i]);
-        return e.add(std::make_shared<BinaryOp>(kind, va, vb, out, ia, ib), ins);
+        return e.add(std::make_shared<BinaryOp>(kind, va, vb), ins);
       };
       c.reference = [=](const Values& x, const Values& v) {
         const int64_t n = num_elements(out);
@@ -750,11 +757,8 @@ std::vector<OpCase> binary_cases() {
     c.inputs = {{{2, 3}, kind == BinaryKind::Power || kind == BinaryKind::Divide
                               ? positive()
                               : uniform()}};
-    std::vector<int64_t> iota(6);
-    for (size_t i = 0; i < 6; ++i) iota[i] = static_cast<int64_t>(i);
     c.build = [=](Env& e) {
-      return e.add(std::make_shared<BinaryOp>(kind, nullptr, nullptr, Shape{2, 3}, iota, iota),
-                   {e.x[0], e.x[0]});
+      return e.add(std::make_shared<BinaryOp>(kind, nullptr, nullptr), {e.x[0], e.x[0]});
     };
     c.reference = [=](const Values& x, const Values&) {
       std::vector<double> y(x[0].size());
@@ -807,20 +811,34 @@ std::vector<OpCase> reduce_cases() {
   const std::pair<ReduceKind, const char*> kinds[] = {
       {ReduceKind::Sum, "sum"}, {ReduceKind::Mean, "mean"}, {ReduceKind::Max, "max"},
       {ReduceKind::Min, "min"}};
-  const Shape row{3, 4};
-  // The reduced row axes as a mask: the last, the first, both.
+  struct Variant {
+    Shape row;
+    uint32_t reduced;  // the reduced row axes as a mask
+    bool keepdims;
+  };
+  // The last axis, the first, both; and the outer two of three (the kept axis between them).
+  const Variant variants[] = {
+      {{3, 4}, 2u, false}, {{3, 4}, 1u, false}, {{3, 4}, 3u, false}, {{2, 3, 4}, 5u, true}};
   for (const auto& [kind, name] : kinds)
-    for (uint32_t reduced : {2u, 1u, 3u}) {
+    for (const Variant& variant : variants) {
       OpCase c;
+      const Shape row = variant.row;
+      const uint32_t reduced = variant.reduced;
+      const bool keepdims = variant.keepdims;
       const uint32_t kept = all_axes(row) & ~reduced;
       Shape out = dims_over(row, kept);
-      if (out.empty()) out = {1};
-      c.name = std::string("Reduce ") + name + " of (3, 4) rows to " + shape_to_string(out);
+      c.name = std::string("Reduce ") + name + " of " + shape_to_string(row) + " rows over mask " +
+               std::to_string(reduced) + (keepdims ? ", keepdims" : "");
       const bool ties = kind == ReduceKind::Max || kind == ReduceKind::Min;
       c.inputs = {{row, ties ? distinct() : uniform()}};
       const auto index = index_over(row, kept);
       const ReduceKind k = kind;
-      c.build = [=](Env& e) { return e.add(std::make_shared<ReduceOp>(k, out, index), {e.x[0]}); };
+      std::vector<int> axes;
+      for (int a = 0; a < static_cast<int>(row.size()); ++a)
+        if ((reduced >> a) & 1u) axes.push_back(a);
+      c.build = [=](Env& e) {
+        return e.add(std::make_shared<ReduceOp>(k, axes, keepdims), {e.x[0]});
+      };
       c.reference = [=](const Values& x, const Values&) {
         const int64_t n = num_elements(row), m = num_elements(out);
         std::vector<double> y(static_cast<size_t>(kRows * m));
@@ -916,7 +934,8 @@ std::vector<OpCase> merge_cases() {
     // (its gradients land in one buffer, the first write and the later ones added).
     const std::vector<std::vector<size_t>> patterns =
         two ? std::vector<std::vector<size_t>>{{0, 1}, {0, 0}}
-            : std::vector<std::vector<size_t>>{{0, 1, 2}, {0, 1, 0}, {0, 0}};
+            : std::vector<std::vector<size_t>>{{0, 1, 2}, {0, 1, 0}, {0, 0}, {0, 1, 2, 3},
+                                               {1, 0, 2, 1}};
     for (const std::vector<size_t>& pattern : patterns) {
       OpCase c;
       const size_t n_inputs = *std::max_element(pattern.begin(), pattern.end()) + 1;
