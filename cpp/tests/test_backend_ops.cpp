@@ -27,6 +27,9 @@
 #include <set>
 #include <string>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "check.h"
 #include "ember/backend.h"
@@ -1371,6 +1374,95 @@ void test_every_op_type_has_a_case(const std::vector<OpCase>& cases) {
     check(covered.count(kind) == 1, "op kind " + kind + " has a case in the table");
 }
 
+// ---- the elementwise engine at sizes that run on several threads ----------------------------
+
+// The table's cases are small enough to run on one thread; these layouts are not. Each runs
+// binary forward and backward (a broadcast operand's gradient sums over its broadcast axes)
+// and a reduction against float64, then again on one thread: every result must be the same to
+// the bit, as the kernels sum in a fixed order whatever the thread count.
+struct EngineRun {
+  std::vector<float> out, da, db, reduced, dx;
+};
+
+EngineRun run_engine(const Shape& a_shape, const Shape& b_shape, const std::vector<float>& a,
+                     const std::vector<float>& b, const std::vector<float>& g) {
+  Backend& be = cpu_backend();
+  const Context ctx = be.context();
+  const Shape out_shape = broadcast_shapes(a_shape, b_shape, "test");
+  const StridedLayout layout =
+      make_strided_layout(out_shape, broadcast_strides(a_shape, out_shape),
+                          broadcast_strides(b_shape, out_shape), "test");
+  EngineRun r;
+  r.out.resize(static_cast<size_t>(num_elements(out_shape)));
+  be.binary_forward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data());
+  r.da.assign(a.size(), 0.5f);  // accumulated into
+  r.db.resize(b.size());
+  be.binary_backward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data(),
+                     g.data(), r.da.data(), true, r.db.data(), false);
+  // The output summed over b's broadcast axes (b's shape kept), and back.
+  const StridedLayout reduce =
+      make_strided_layout(out_shape, broadcast_strides(b_shape, out_shape),
+                          std::vector<int64_t>(out_shape.size(), 0), "test");
+  r.reduced.resize(b.size());
+  be.reduce_forward(ctx, ReduceKind::Sum, reduce, r.out.data(), r.reduced.data());
+  r.dx.resize(r.out.size());
+  be.reduce_backward(ctx, ReduceKind::Mean, reduce, r.out.data(), r.reduced.data(), b.data(),
+                     r.dx.data(), false);
+  return r;
+}
+
+void test_engine_on_many_threads(const Shape& a_shape, const Shape& b_shape) {
+  std::mt19937 rng(7);
+  const Shape out_shape = broadcast_shapes(a_shape, b_shape, "test");
+  const auto a = random_vector(rng, static_cast<size_t>(num_elements(a_shape)));
+  const auto b = random_vector(rng, static_cast<size_t>(num_elements(b_shape)));
+  const auto g = random_vector(rng, static_cast<size_t>(num_elements(out_shape)));
+  const std::string name = "engine " + shape_to_string(a_shape) + " * " + shape_to_string(b_shape);
+  const EngineRun r = run_engine(a_shape, b_shape, a, b, g);
+
+  // float64: walk the output, with each operand's element from its broadcast strides.
+  const auto sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape);
+  const auto so = contiguous_strides(out_shape);
+  std::vector<double> da(a.size(), 0.5), db(b.size(), 0.0), red(b.size(), 0.0);
+  std::vector<size_t> ia(r.out.size()), ib(r.out.size());
+  for (size_t i = 0; i < r.out.size(); ++i) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < out_shape.size(); ++d) {
+      const int64_t k = static_cast<int64_t>(i) / so[d] % out_shape[d];
+      oa += k * sa[d];
+      ob += k * sb[d];
+    }
+    ia[i] = static_cast<size_t>(oa);
+    ib[i] = static_cast<size_t>(ob);
+    da[ia[i]] += double(g[i]) * b[ib[i]];
+    db[ib[i]] += double(a[ia[i]]) * g[i];
+    red[ib[i]] += double(a[ia[i]]) * b[ib[i]];
+  }
+  const double count = double(r.out.size()) / double(b.size());
+  bool out_ok = true, dx_ok = true;
+  for (size_t i = 0; i < r.out.size(); ++i) {
+    out_ok &= close(r.out[i], double(a[ia[i]]) * b[ib[i]], 1e-7, 1e-6);
+    dx_ok &= close(r.dx[i], b[ib[i]] / count, 1e-9, 1e-6);
+  }
+  auto all = [](const std::vector<float>& got, const std::vector<double>& want) {
+    bool ok = got.size() == want.size();
+    for (size_t i = 0; ok && i < got.size(); ++i) ok = close(got[i], want[i], 1e-5, 1e-5);
+    return ok;
+  };
+  check(out_ok, name + ": forward matches float64");
+  check(all(r.da, da) && all(r.db, db), name + ": summed gradients match float64");
+  check(all(r.reduced, red) && dx_ok, name + ": reduction forward and backward match float64");
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const EngineRun one = run_engine(a_shape, b_shape, a, b, g);
+  omp_set_num_threads(threads);
+  check(one.out == r.out && one.da == r.da && one.db == r.db && one.reduced == r.reduced &&
+            one.dx == r.dx,
+        name + ": one thread gives the same bits as " + std::to_string(threads));
+#endif
+}
+
 }  // namespace
 
 int main() {
@@ -1378,6 +1470,9 @@ int main() {
   test_every_op_type_has_a_case(cases);
   unsigned seed = 1;
   for (const OpCase& c : cases) run_case(c, seed++);
+  // Broadcast axes between kept ones, lines shorter than a chunk; and lines of several chunks.
+  test_engine_on_many_threads({16, 24, 1, 100}, {1, 24, 30, 1});
+  test_engine_on_many_threads({4, 3, 10000}, {10000});
   for (const Tolerance* t :
        {&forward, &moving_statistics, &finite_differences, &same_run, &backend_tolerance})
     std::printf("%s: worst error %.3g of the tolerance (%s)\n", t->what, t->worst,

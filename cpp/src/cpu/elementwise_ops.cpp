@@ -24,6 +24,7 @@ namespace ember::cpu {
 namespace {
 
 constexpr int64_t kChunk = 4096;  // elements of a line per task: lines are cut for threads
+constexpr int64_t kBlock = 256;   // elements a reducing task sums side by side
 
 // Offsets of the element of multi-index `idx` (over the first `n` axes of L): in the
 // contiguous iteration space and for both operands.
@@ -109,32 +110,53 @@ void walk(const Axes& ax, Offsets o, Visit&& visit) {
   }
 }
 
-// One task per element of operand p (the axes where its stride is not 0, in parallel):
-// group(start, reduced) with the offsets of the group's first element and the axes p is
-// broadcast along, which the group walks.
+// A block of operand p's elements: n consecutive ones along the space's innermost axis (one
+// when p is broadcast along it), element j at start + j * step.
+struct Block {
+  Offsets start;
+  int64_t n = 1;
+  Offsets step;
+  Offsets at(const Offsets& o, int64_t j) const {
+    return {o.space + j * step.space, o.op0 + j * step.op0, o.op1 + j * step.op1};
+  }
+};
+
+// One task per block of operand p's elements (the axes where its stride is not 0, in
+// parallel): group(block, reduced) with the offsets of the block's first element and the axes
+// p is broadcast along, which the group walks. Blocks along a kept innermost axis make each
+// step of that walk read whole cache lines (a bias's gradient sums rows, not columns).
 template <class Group>
 void for_each_group(const StridedLayout& L, int p, Group&& group) {
   if (L.size() == 0) return;
   int64_t st[kMaxStridedRank];
   space_strides(L, st);
+  const int last = L.rank - 1;
+  const bool inner_kept = L.stride[p][last] != 0;
   Axes kept, reduced;
   for (int d = 0; d < L.rank; ++d) {
+    if (d == last && inner_kept) continue;
     if (L.stride[p][d] != 0)
       kept.push(L, st, d);
     else
       reduced.push(L, st, d);
   }
-  const int64_t targets = kept.size();
-  parallel_for(targets, targets * reduced.size(), [&](int64_t t) {
-    Offsets o;
+  const int64_t inner = inner_kept ? L.shape[last] : 1;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  const Offsets step = inner_kept ? Offsets{1, L.stride[0][last], L.stride[1][last]} : Offsets{};
+  parallel_for(kept.size() * blocks, L.size(), [&](int64_t task) {
+    int64_t t = task / blocks;
+    const int64_t begin = task % blocks * kBlock;
+    Block b{{begin * step.space, begin * step.op0, begin * step.op1},
+            std::min(kBlock, inner - begin),
+            step};
     for (int d = kept.n - 1; d >= 0; --d) {
       const int64_t i = t % kept.shape[d];
       t /= kept.shape[d];
-      o.space += i * kept.space[d];
-      o.op0 += i * kept.op0[d];
-      o.op1 += i * kept.op1[d];
+      b.start.space += i * kept.space[d];
+      b.start.op0 += i * kept.op0[d];
+      b.start.op1 += i * kept.op1[d];
     }
-    group(o, reduced);
+    group(b, reduced);
   });
 }
 
@@ -161,8 +183,7 @@ void binary_forward_k(const StridedLayout& L, const float* a, const float* b, fl
       const float av = *pa;
       for (int64_t j = 0; j < n; ++j) po[j] = element::binary_forward(K, av, pb[j]);
     } else {
-      for (int64_t j = 0; j < n; ++j)
-        po[j] = element::binary_forward(K, pa[j * s0], pb[j * s1]);
+      for (int64_t j = 0; j < n; ++j) po[j] = element::binary_forward(K, pa[j * s0], pb[j * s1]);
     }
   });
 }
@@ -186,23 +207,29 @@ void binary_backward_k(const StridedLayout& L, const float* a, const float* b, c
     });
     return;
   }
-  for_each_group(L, P, [&](const Offsets& start, const Axes& reduced) {
-    double sum = 0.0;
-    walk(reduced, start, [&](const Offsets& o) { sum += grad(o); });
-    put(d[P == 0 ? start.op0 : start.op1], static_cast<float>(sum), accumulate);
+  for_each_group(L, P, [&](const Block& blk, const Axes& reduced) {
+    double sum[kBlock];
+    std::fill(sum, sum + blk.n, 0.0);
+    walk(reduced, blk.start, [&](const Offsets& o) {
+      for (int64_t j = 0; j < blk.n; ++j) sum[j] += grad(blk.at(o, j));
+    });
+    const Offsets& o = blk.start;
+    float* dp = d + (P == 0 ? o.op0 : o.op1);
+    const int64_t sp = P == 0 ? blk.step.op0 : blk.step.op1;
+    for (int64_t j = 0; j < blk.n; ++j) put(dp[j * sp], static_cast<float>(sum[j]), accumulate);
   });
 }
 
 template <BinaryKind K>
-void binary_backward_both(const StridedLayout& L, const float* a, const float* b,
-                          const float* out, const float* dout, float* da, bool da_accumulate,
-                          float* db, bool db_accumulate) {
+void binary_backward_both(const StridedLayout& L, const float* a, const float* b, const float* out,
+                          const float* dout, float* da, bool da_accumulate, float* db,
+                          bool db_accumulate) {
   if (da) binary_backward_k<K, 0>(L, a, b, out, dout, da, da_accumulate);
   if (db) binary_backward_k<K, 1>(L, a, b, out, dout, db, db_accumulate);
 }
 
-// Calls f(std::integral_constant<..., kind>) with the kind as a compile-time constant, so each kind's
-// loops are compiled with its formula inlined.
+// Calls f(std::integral_constant<..., kind>) with the kind as a compile-time constant, so each
+// kind's loops are compiled with its formula inlined.
 template <class F>
 void dispatch(BinaryKind kind, F&& f) {
   switch (kind) {
@@ -241,7 +268,9 @@ void dispatch(UnaryKind kind, F&& f) {
     case UnaryKind::Sqrt: f(std::integral_constant<UnaryKind, UnaryKind::Sqrt>{}); break;
     case UnaryKind::Exp: f(std::integral_constant<UnaryKind, UnaryKind::Exp>{}); break;
     case UnaryKind::Log: f(std::integral_constant<UnaryKind, UnaryKind::Log>{}); break;
-    case UnaryKind::Reciprocal: f(std::integral_constant<UnaryKind, UnaryKind::Reciprocal>{}); break;
+    case UnaryKind::Reciprocal:
+      f(std::integral_constant<UnaryKind, UnaryKind::Reciprocal>{});
+      break;
     case UnaryKind::Sign: f(std::integral_constant<UnaryKind, UnaryKind::Sign>{}); break;
   }
 }
@@ -259,7 +288,9 @@ float reduce_count(const StridedLayout& L) {
 void CpuBackend::binary_forward(const Context&, BinaryKind kind, const StridedLayout& layout,
                                 const float* a, const float* b, float* out) {
   dispatch(kind, [&](auto k) {
-    constexpr BinaryKind K = decltype(k)::value; binary_forward_k<K>(layout, a, b, out); });
+    constexpr BinaryKind K = decltype(k)::value;
+    binary_forward_k<K>(layout, a, b, out);
+  });
 }
 
 void CpuBackend::binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout,
@@ -275,35 +306,50 @@ void CpuBackend::binary_backward(const Context&, BinaryKind kind, const StridedL
 void CpuBackend::unary_forward(const Context&, UnaryKind kind, const float* x, float* y,
                                int64_t n) {
   dispatch(kind, [&](auto k) {
-    constexpr UnaryKind K = decltype(k)::value; unary_forward_k<K>(x, y, n); });
+    constexpr UnaryKind K = decltype(k)::value;
+    unary_forward_k<K>(x, y, n);
+  });
 }
 
 void CpuBackend::unary_backward(const Context&, UnaryKind kind, const float* x, const float* y,
                                 const float* dy, float* dx, int64_t n, bool accumulate) {
   dispatch(kind, [&](auto k) {
-    constexpr UnaryKind K = decltype(k)::value; unary_backward_k<K>(x, y, dy, dx, n, accumulate); });
+    constexpr UnaryKind K = decltype(k)::value;
+    unary_backward_k<K>(x, y, dy, dx, n, accumulate);
+  });
 }
 
 void CpuBackend::reduce_forward(const Context&, ReduceKind kind, const StridedLayout& layout,
                                 const float* x, float* y) {
   const float count = reduce_count(layout);
-  for_each_group(layout, 0, [&](const Offsets& start, const Axes& reduced) {
-    float& out = y[start.op0];
+  for_each_group(layout, 0, [&](const Block& blk, const Axes& reduced) {
+    float* out = y + blk.start.op0;
+    const int64_t n = blk.n, sy = blk.step.op0;
     if (kind == ReduceKind::Max || kind == ReduceKind::Min) {
       const bool is_max = kind == ReduceKind::Max;
-      float m = is_max ? -std::numeric_limits<float>::infinity()
-                       : std::numeric_limits<float>::infinity();
-      walk(reduced, start, [&](const Offsets& o) {
-        const float v = x[o.space];
-        if (std::isnan(m)) return;  // NaN wins, as in jax
-        if (std::isnan(v) || (is_max ? v > m : v < m)) m = v;
+      float m[kBlock];
+      std::fill(m, m + n,
+                is_max ? -std::numeric_limits<float>::infinity()
+                       : std::numeric_limits<float>::infinity());
+      walk(reduced, blk.start, [&](const Offsets& o) {
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = x[o.space + j];
+          if (std::isnan(m[j])) continue;  // NaN wins, as in jax
+          if (std::isnan(v) || (is_max ? v > m[j] : v < m[j])) m[j] = v;
+        }
       });
-      out = m;
+      for (int64_t j = 0; j < n; ++j) out[j * sy] = m[j];
       return;
     }
-    double sum = 0.0;  // in double, in x's order
-    walk(reduced, start, [&](const Offsets& o) { sum += x[o.space]; });
-    out = kind == ReduceKind::Mean ? static_cast<float>(sum) / count : static_cast<float>(sum);
+    double sum[kBlock];  // in double, in x's order
+    std::fill(sum, sum + n, 0.0);
+    walk(reduced, blk.start, [&](const Offsets& o) {
+      for (int64_t j = 0; j < n; ++j) sum[j] += x[o.space + j];
+    });
+    for (int64_t j = 0; j < n; ++j) {
+      const auto s = static_cast<float>(sum[j]);
+      out[j * sy] = kind == ReduceKind::Mean ? s / count : s;
+    }
   });
 }
 
@@ -311,19 +357,30 @@ void CpuBackend::reduce_backward(const Context&, ReduceKind kind, const StridedL
                                  const float* x, const float* y, const float* dy, float* dx,
                                  bool accumulate) {
   const float count = reduce_count(layout);
-  for_each_group(layout, 0, [&](const Offsets& start, const Axes& reduced) {
-    const float g = dy[start.op0];
+  for_each_group(layout, 0, [&](const Block& blk, const Axes& reduced) {
+    const int64_t n = blk.n, sy = blk.step.op0;
+    const float* g = dy + blk.start.op0;
     if (kind == ReduceKind::Sum || kind == ReduceKind::Mean) {
-      const float v = kind == ReduceKind::Mean ? g / count : g;
-      walk(reduced, start, [&](const Offsets& o) { put(dx[o.space], v, accumulate); });
+      walk(reduced, blk.start, [&](const Offsets& o) {
+        for (int64_t j = 0; j < n; ++j)
+          put(dx[o.space + j], kind == ReduceKind::Mean ? g[j * sy] / count : g[j * sy],
+              accumulate);
+      });
       return;
     }
     // jax: the gradient is split evenly among the tied extremes.
-    const float m = y[start.op0];
-    double ties = 0.0;
-    walk(reduced, start, [&](const Offsets& o) { ties += x[o.space] == m ? 1.0 : 0.0; });
-    walk(reduced, start, [&](const Offsets& o) {
-      put(dx[o.space], x[o.space] == m ? g / static_cast<float>(ties) : 0.0f, accumulate);
+    const float* m = y + blk.start.op0;
+    double ties[kBlock];
+    std::fill(ties, ties + n, 0.0);
+    walk(reduced, blk.start, [&](const Offsets& o) {
+      for (int64_t j = 0; j < n; ++j) ties[j] += x[o.space + j] == m[j * sy] ? 1.0 : 0.0;
+    });
+    walk(reduced, blk.start, [&](const Offsets& o) {
+      for (int64_t j = 0; j < n; ++j) {
+        const float xv = x[o.space + j];
+        put(dx[o.space + j], xv == m[j * sy] ? g[j * sy] / static_cast<float>(ties[j]) : 0.0f,
+            accumulate);
+      }
     });
   });
 }
