@@ -655,19 +655,6 @@ std::vector<OpCase> prelu_cases() {
   return cases;
 }
 
-const char* binary_name(BinaryKind k) {
-  switch (k) {
-    case BinaryKind::Add: return "add";
-    case BinaryKind::Subtract: return "subtract";
-    case BinaryKind::Multiply: return "multiply";
-    case BinaryKind::Divide: return "divide";
-    case BinaryKind::Maximum: return "maximum";
-    case BinaryKind::Minimum: return "minimum";
-    case BinaryKind::Power: return "power";
-  }
-  return "?";
-}
-
 double binary_ref(BinaryKind k, double a, double b) {
   switch (k) {
     case BinaryKind::Add: return a + b;
@@ -721,7 +708,7 @@ std::vector<OpCase> binary_cases() {
     for (const auto& sides : shapes) {
       const Side a = sides.first, b = sides.second;  // copies: lambdas capture them
       OpCase c;
-      c.name = std::string("Binary ") + binary_name(kind) + " " + side_name(a) + ", " +
+      c.name = std::string("Binary ") + binary_kind_name(kind) + " " + side_name(a) + ", " +
                side_name(b);
       const Shape out = broadcast_shape(a.shape, b.shape);
       const auto ia = broadcast_index(out, a.shape), ib = broadcast_index(out, b.shape);
@@ -756,7 +743,7 @@ std::vector<OpCase> binary_cases() {
     }
     // Both operands one node: the op's two input gradients land in one buffer.
     OpCase c;
-    c.name = std::string("Binary ") + binary_name(kind) + " of an input with itself";
+    c.name = std::string("Binary ") + binary_kind_name(kind) + " of an input with itself";
     c.inputs = {{{2, 3}, kind == BinaryKind::Power || kind == BinaryKind::Divide
                               ? positive()
                               : uniform()}};
