@@ -6,10 +6,10 @@
 //  * lines: the iteration space as lines of its innermost axis, cut into chunks that the
 //    threads share. Forward passes and gradients of operands that are not broadcast (each
 //    element of the space writes its own element).
-//  * groups: one task per element of a broadcast operand (or of a reduction's output), walking
-//    the axes it is broadcast along in row-major order. Gradients of broadcast operands and
-//    reductions: every sum is one thread's, in one fixed order, so results do not depend on
-//    the thread count.
+//  * groups: one task per element (or block of neighbouring elements) of a broadcast operand or
+//    of a reduction's output, walking the axes it is broadcast along in row-major order. Gradients
+//    of broadcast operands and reductions: every sum is one thread's, in one fixed order, so
+//    results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -26,8 +26,7 @@ namespace {
 constexpr int64_t kChunk = 4096;  // elements of a line per task: lines are cut for threads
 constexpr int64_t kBlock = 256;   // elements a reducing task sums side by side
 
-// Offsets of the element of multi-index `idx` (over the first `n` axes of L): in the
-// contiguous iteration space and for both operands.
+// Where one element of the iteration space is: in the contiguous space and for both operands.
 struct Offsets {
   int64_t space = 0, op0 = 0, op1 = 0;
 };
@@ -42,8 +41,18 @@ void space_strides(const StridedLayout& L, int64_t* st) {
 }
 
 // calls line(offsets, n, s0, s1): n elements at space + j, op0 + j * s0, op1 + j * s1.
+// A layout with no axes (one element) as one axis of length 1.
+StridedLayout at_least_1d(const StridedLayout& L) {
+  if (L.rank > 0) return L;
+  StridedLayout one;
+  one.rank = 1;
+  one.shape[0] = 1;
+  return one;
+}
+
 template <class Line>
-void for_each_line(const StridedLayout& L, Line&& line) {
+void for_each_line(const StridedLayout& layout, Line&& line) {
+  const StridedLayout L = at_least_1d(layout);
   const int64_t total = L.size();
   if (total == 0) return;
   const int last = L.rank - 1;
@@ -126,7 +135,8 @@ struct Block {
 // p is broadcast along, which the group walks. Blocks along a kept innermost axis make each
 // step of that walk read whole cache lines (a bias's gradient sums rows, not columns).
 template <class Group>
-void for_each_group(const StridedLayout& L, int p, Group&& group) {
+void for_each_group(const StridedLayout& layout, int p, Group&& group) {
+  const StridedLayout L = at_least_1d(layout);
   if (L.size() == 0) return;
   int64_t st[kMaxStridedRank];
   space_strides(L, st);
@@ -162,7 +172,7 @@ void for_each_group(const StridedLayout& L, int p, Group&& group) {
 
 bool broadcast_along_some_axis(const StridedLayout& L, int p) {
   for (int d = 0; d < L.rank; ++d)
-    if (L.stride[p][d] == 0) return true;
+    if (L.stride[p][d] == 0 && L.shape[d] > 1) return true;
   return false;
 }
 
