@@ -1,5 +1,6 @@
 // The general math ops `ember.ops` records into a graph (see ember/ops_math.h).
-// Broadcasting and axes are resolved in Python into index maps.
+// Broadcasting and reduction axes are resolved in C++ from shapes; gathers take
+// an index map (which element of the row each output element reads).
 #include "bindings.h"
 #include "ember/ops_math.h"
 
@@ -18,17 +19,16 @@ void bind_math(py::module_& m) {
   m.def(
       "add_binary",
       [](Graph& g, const std::string& kind, const std::vector<int>& inputs, VariablePtr a,
-         VariablePtr b, Shape out_shape, const IndexArray& a_index, const IndexArray& b_index,
-         std::string name) {
-        auto op = std::make_shared<BinaryOp>(binary_kind_from_name(kind), std::move(a),
-                                             std::move(b), std::move(out_shape),
-                                             to_vector(a_index), to_vector(b_index));
+         VariablePtr b, std::string name) {
+        auto op =
+            std::make_shared<BinaryOp>(binary_kind_from_name(kind), std::move(a), std::move(b));
         return g.add_node(std::move(op), inputs, std::move(name));
       },
       py::arg("graph"), py::arg("kind"), py::arg("inputs"), py::arg("a"), py::arg("b"),
-      py::arg("out_shape"), py::arg("a_index"), py::arg("b_index"), py::arg("name"),
-      "Adds out = a (op) b; a or b None means the next of `inputs` (batched), else a Variable "
-      "read by every row. The index maps say which operand element each output element reads.");
+      py::arg("name"),
+      "Adds out = a (op) b, NumPy-broadcast; a or b None means the next of `inputs` (batched), "
+      "else a Variable read by every row (its shape aligned with the batched operand's full "
+      "shape at the last axis).");
   m.def(
       "add_unary",
       [](Graph& g, const std::string& kind, int input, std::string name) {
@@ -38,14 +38,14 @@ void bind_math(py::module_& m) {
       py::arg("graph"), py::arg("kind"), py::arg("input"), py::arg("name"));
   m.def(
       "add_reduce",
-      [](Graph& g, const std::string& kind, int input, Shape out_shape, const IndexArray& out_index,
+      [](Graph& g, const std::string& kind, int input, std::vector<int> axes, bool keepdims,
          std::string name) {
-        return g.add_node(std::make_shared<ReduceOp>(reduce_kind_from_name(kind),
-                                                     std::move(out_shape), to_vector(out_index)),
-                          {input}, std::move(name));
+        return g.add_node(
+            std::make_shared<ReduceOp>(reduce_kind_from_name(kind), std::move(axes), keepdims),
+            {input}, std::move(name));
       },
-      py::arg("graph"), py::arg("kind"), py::arg("input"), py::arg("out_shape"),
-      py::arg("out_index"), py::arg("name"));
+      py::arg("graph"), py::arg("kind"), py::arg("input"), py::arg("axes"), py::arg("keepdims"),
+      py::arg("name"), "Adds a reduction over row `axes` (indices into the row shape).");
   m.def(
       "add_gather",
       [](Graph& g, int input, Shape out_shape, const IndexArray& index, std::string name) {

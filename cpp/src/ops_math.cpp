@@ -1,92 +1,12 @@
 #include "ember/ops_math.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <string>
 
-#include "cpu/parallel.h"
 #include "ember/backend.h"
 #include "ember/error.h"
-#include "ember/kernels.h"
 
 namespace ember {
-namespace {
-
-void check_index(const std::vector<int64_t>& index, int64_t expected, int64_t limit, const char* op,
-                 const char* what) {
-  if (static_cast<int64_t>(index.size()) != expected)
-    throw ValueError(std::string(op) + ": " + what + " has " + std::to_string(index.size()) +
-                     " entries for an output row of " + std::to_string(expected));
-  for (int64_t i : index)
-    if (i < 0 || i >= limit)
-      throw ValueError(std::string(op) + ": " + what + " entry " + std::to_string(i) +
-                       " is outside a row of " + std::to_string(limit));
-}
-
-float binary_apply(BinaryKind k, float a, float b) {
-  switch (k) {
-    case BinaryKind::Add: return a + b;
-    case BinaryKind::Subtract: return a - b;
-    case BinaryKind::Multiply: return a * b;
-    case BinaryKind::Divide: return a / b;
-    case BinaryKind::Maximum: return std::isnan(a) || std::isnan(b) ? a + b : std::max(a, b);
-    case BinaryKind::Minimum: return std::isnan(a) || std::isnan(b) ? a + b : std::min(a, b);
-    case BinaryKind::Power: return std::pow(a, b);
-  }
-  return 0.0f;
-}
-
-// d out / d (first: a, else b) times g, as jax's JVP rules write them.
-float binary_grad(BinaryKind k, bool first, float g, float a, float b, float out) {
-  switch (k) {
-    case BinaryKind::Add: return g;
-    case BinaryKind::Subtract: return first ? g : -g;
-    case BinaryKind::Multiply: return first ? g * b : a * g;
-    case BinaryKind::Divide: return first ? g / b : (-g * a) * (1.0f / (b * b));
-    case BinaryKind::Maximum:
-    case BinaryKind::Minimum: {
-      // jax's balanced rule: the chosen operand gets g, both get g/2 on a tie.
-      const float self = first ? a : b, other = first ? b : a;
-      if (self != out) return 0.0f;
-      return other == out ? g * 0.5f : g;
-    }
-    case BinaryKind::Power:
-      if (first) return b == 0.0f ? 0.0f : g * (b * std::pow(a, b - 1.0f));
-      return g * (std::log(a == 0.0f ? 1.0f : a) * out);
-  }
-  return 0.0f;
-}
-
-float unary_apply(UnaryKind k, float x) {
-  switch (k) {
-    case UnaryKind::Negative: return -x;
-    case UnaryKind::Abs: return std::fabs(x);
-    case UnaryKind::Square: return x * x;
-    case UnaryKind::Sqrt: return std::sqrt(x);
-    case UnaryKind::Exp: return std::exp(x);
-    case UnaryKind::Log: return std::log(x);
-    case UnaryKind::Reciprocal: return 1.0f / x;
-    case UnaryKind::Sign: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);
-  }
-  return 0.0f;
-}
-
-float unary_grad(UnaryKind k, float g, float x, float y) {
-  switch (k) {
-    case UnaryKind::Negative: return -g;
-    case UnaryKind::Abs: return x >= 0.0f ? g : -g;
-    case UnaryKind::Square: return g * (2.0f * x);
-    case UnaryKind::Sqrt: return g * (0.5f / y);
-    case UnaryKind::Exp: return g * y;
-    case UnaryKind::Log: return g / x;
-    case UnaryKind::Reciprocal: return g * -(1.0f / (x * x));
-    case UnaryKind::Sign: return 0.0f;
-  }
-  return 0.0f;
-}
-
-}  // namespace
 
 BinaryKind binary_kind_from_name(const std::string& name) {
   if (name == "add") return BinaryKind::Add;
@@ -97,6 +17,19 @@ BinaryKind binary_kind_from_name(const std::string& name) {
   if (name == "minimum") return BinaryKind::Minimum;
   if (name == "power") return BinaryKind::Power;
   throw ValueError("Unknown binary op: '" + name + "'");
+}
+
+const char* binary_kind_name(BinaryKind kind) {
+  switch (kind) {
+    case BinaryKind::Add: return "add";
+    case BinaryKind::Subtract: return "subtract";
+    case BinaryKind::Multiply: return "multiply";
+    case BinaryKind::Divide: return "divide";
+    case BinaryKind::Maximum: return "maximum";
+    case BinaryKind::Minimum: return "minimum";
+    case BinaryKind::Power: return "power";
+  }
+  return "?";
 }
 
 UnaryKind unary_kind_from_name(const std::string& name) {
@@ -120,35 +53,59 @@ ReduceKind reduce_kind_from_name(const std::string& name) {
 }
 
 // ---- BinaryOp
-BinaryOp::BinaryOp(BinaryKind kind, OperandVar a, OperandVar b, Shape out_shape,
-                   std::vector<int64_t> a_index, std::vector<int64_t> b_index)
-    : kind_(kind), out_shape_(std::move(out_shape)) {
+BinaryOp::BinaryOp(BinaryKind kind, OperandVar a, OperandVar b) : kind_(kind) {
   a_.var = std::move(a);
   b_.var = std::move(b);
-  a_.index = std::move(a_index);
-  b_.index = std::move(b_index);
 }
 
 Shape BinaryOp::build(const std::vector<Shape>& inputs) {
+  const std::string op = binary_kind_name(kind_);
+  // Each operand's full shape (a batched one's with its batch axis) and how it prints.
+  Shape full[2];
+  std::string shown[2];
+  size_t rank = 0;
   int next = 0, next_var = 0;
-  for (Side* s : {&a_, &b_}) {
-    if (s->var) {
-      s->size = s->var->value.size();
-      s->dvar = next_var++;
+  Side* sides[2] = {&a_, &b_};
+  for (size_t i = 0; i < 2; ++i) {
+    Side& s = *sides[i];
+    if (s.var) {
+      full[i] = s.var->value.shape();
+      shown[i] = shape_to_string(full[i]);
+      s.dvar = next_var++;
+      s.batch_stride = 0;
     } else {
       if (next >= static_cast<int>(inputs.size()))
-        throw ValueError("Binary op: fewer graph inputs than batched operands");
-      s->input = next;
-      s->size = num_elements(inputs[static_cast<size_t>(next++)]);
+        throw ValueError(op + ": fewer graph inputs than batched operands");
+      s.input = next;
+      const Shape& row = inputs[static_cast<size_t>(next++)];
+      full[i] = Shape{1};
+      full[i].insert(full[i].end(), row.begin(), row.end());
+      shown[i] = batched_shape_to_string(row);
+      s.batch_stride = num_elements(row);
     }
+    rank = std::max(rank, full[i].size());
   }
   if (next != static_cast<int>(inputs.size()))
-    throw ValueError("Binary op: more graph inputs than batched operands");
-  if (next == 0) throw ValueError("Binary op: needs at least one batched operand");
-  out_size_ = num_elements(out_shape_);
-  check_index(a_.index, out_size_, a_.size, "Binary op", "first operand's index");
-  check_index(b_.index, out_size_, b_.size, "Binary op", "second operand's index");
-  return out_shape_;
+    throw ValueError(op + ": more graph inputs than batched operands");
+  if (next == 0) throw ValueError(op + ": needs at least one batched operand");
+  const std::string shapes = shown[0] + " and " + shown[1];
+  Shape row[2];
+  for (size_t i = 0; i < 2; ++i) {
+    if (!sides[i]->var && full[i].size() != rank)
+      throw ValueError(op + ": cannot broadcast shapes " + shapes +
+                       ": the batch axis must stay the first axis");
+    Shape padded(rank - full[i].size(), 1);
+    padded.insert(padded.end(), full[i].begin(), full[i].end());
+    if (padded[0] != 1)
+      throw ValueError(op + ": cannot broadcast shapes " + shapes + ": " + shown[i] +
+                       " would extend along the batch axis");
+    row[i].assign(padded.begin() + 1, padded.end());
+  }
+  Shape out =
+      broadcast_shapes(row[0], row[1], op + ": shapes " + shapes + " cannot be broadcast together");
+  row_layout_ = make_strided_layout(out, broadcast_strides(row[0], out),
+                                    broadcast_strides(row[1], out), op);
+  return out;
 }
 
 std::vector<VariablePtr> BinaryOp::variables() const {
@@ -158,53 +115,34 @@ std::vector<VariablePtr> BinaryOp::variables() const {
   return v;
 }
 
-const float* BinaryOp::base(const Side& s, const std::vector<const float*>& in, int64_t row) const {
-  return s.var ? s.var->value.data() : in[static_cast<size_t>(s.input)] + row * s.size;
+const float* BinaryOp::data(const Side& s, const std::vector<const float*>& in) const {
+  return s.var ? s.var->value.data() : in[static_cast<size_t>(s.input)];
 }
 
 void BinaryOp::forward(const OpForward& f) {
-  const int64_t n = out_size_;
-  cpu::parallel_for(f.rows, f.rows * n, [&](int64_t r) {
-    const float *pa = base(a_, f.in, r), *pb = base(b_, f.in, r);
-    float* o = f.out + r * n;
-    const int64_t *ia = a_.index.data(), *ib = b_.index.data();
-    for (int64_t j = 0; j < n; ++j) o[j] = binary_apply(kind_, pa[ia[j]], pb[ib[j]]);
-  });
+  const StridedLayout layout = row_layout_.batched(f.rows, a_.batch_stride, b_.batch_stride);
+  f.ctx->be().binary_forward(*f.ctx, kind_, layout, data(a_, f.in), data(b_, f.in), f.out);
 }
 
 void BinaryOp::backward(const OpBackward& b) {
-  const int64_t n = out_size_;
-  for (const Side* s : {&a_, &b_}) {
-    const bool first = s == &a_;
-    if (s->var) {
-      float* dv = b.dvar[static_cast<size_t>(s->dvar)];
-      if (!dv) continue;
-      if (!b.dvar_accumulate[static_cast<size_t>(s->dvar)]) std::fill(dv, dv + s->size, 0.0f);
-      // Every row adds into the one variable: rows in sequence.
-      for (int64_t r = 0; r < b.rows; ++r) {
-        const float *pa = base(a_, b.in, r), *pb = base(b_, b.in, r);
-        const float *g = b.dout + r * n, *o = b.out + r * n;
-        for (int64_t j = 0; j < n; ++j) {
-          const float av = pa[a_.index[j]], bv = pb[b_.index[j]];
-          dv[s->index[j]] += binary_grad(kind_, first, g[j], av, bv, o[j]);
-        }
-      }
-    } else {
-      float* dx = b.din[static_cast<size_t>(s->input)];
-      if (!dx) continue;
-      const bool accumulate = b.din_accumulate[static_cast<size_t>(s->input)];
-      cpu::parallel_for(b.rows, b.rows * n, [&](int64_t r) {
-        float* d = dx + r * s->size;
-        if (!accumulate) std::fill(d, d + s->size, 0.0f);
-        const float *pa = base(a_, b.in, r), *pb = base(b_, b.in, r);
-        const float *g = b.dout + r * n, *o = b.out + r * n;
-        for (int64_t j = 0; j < n; ++j) {
-          const float av = pa[a_.index[j]], bv = pb[b_.index[j]];
-          d[s->index[j]] += binary_grad(kind_, first, g[j], av, bv, o[j]);
-        }
-      });
+  float* grad[2] = {nullptr, nullptr};
+  bool accumulate[2] = {false, false};
+  const Side* sides[2] = {&a_, &b_};
+  for (size_t i = 0; i < 2; ++i) {
+    const Side& s = *sides[i];
+    const auto k = static_cast<size_t>(s.var ? s.dvar : s.input);
+    if (s.var && k < b.dvar.size()) {
+      grad[i] = b.dvar[k];
+      accumulate[i] = b.dvar_accumulate[k];
+    } else if (!s.var) {
+      grad[i] = b.din[k];
+      accumulate[i] = b.din_accumulate[k];
     }
   }
+  if (!grad[0] && !grad[1]) return;
+  const StridedLayout layout = row_layout_.batched(b.rows, a_.batch_stride, b_.batch_stride);
+  b.ctx->be().binary_backward(*b.ctx, kind_, layout, data(a_, b.in), data(b_, b.in), b.out,
+                              b.dout, grad[0], accumulate[0], grad[1], accumulate[1]);
 }
 
 // ---- UnaryOp
@@ -215,101 +153,51 @@ Shape UnaryOp::build(const std::vector<Shape>& inputs) {
 }
 
 void UnaryOp::forward(const OpForward& f) {
-  const float* x = f.in[0];
-  float* y = f.out;
-  const UnaryKind k = kind_;
-  cpu::parallel_for(f.rows * size_, f.rows * size_,
-                    [=](int64_t i) { y[i] = unary_apply(k, x[i]); });
+  f.ctx->be().unary_forward(*f.ctx, kind_, f.in[0], f.out, f.rows * size_);
 }
 
 void UnaryOp::backward(const OpBackward& b) {
-  float* dx = b.din[0];
-  if (!dx) return;
-  const float *x = b.in[0], *y = b.out, *g = b.dout;
-  const UnaryKind k = kind_;
-  const bool accumulate = b.din_accumulate[0];
-  cpu::parallel_for(b.rows * size_, b.rows * size_, [=](int64_t i) {
-    const float d = unary_grad(k, g[i], x[i], y[i]);
-    dx[i] = accumulate ? dx[i] + d : d;
-  });
+  if (!b.din[0]) return;
+  b.ctx->be().unary_backward(*b.ctx, kind_, b.in[0], b.out, b.dout, b.din[0], b.rows * size_,
+                             b.din_accumulate[0]);
 }
 
 // ---- ReduceOp
-ReduceOp::ReduceOp(ReduceKind kind, Shape out_shape, std::vector<int64_t> out_index)
-    : kind_(kind), out_shape_(std::move(out_shape)), out_index_(std::move(out_index)) {}
-
 Shape ReduceOp::build(const std::vector<Shape>& inputs) {
   if (inputs.size() != 1) throw ValueError("Reduce op takes exactly one input");
-  in_size_ = num_elements(inputs[0]);
-  out_size_ = num_elements(out_shape_);
-  check_index(out_index_, in_size_, out_size_, "Reduce op", "output index");
-  counts_.assign(static_cast<size_t>(out_size_), 0.0f);
-  for (int64_t o : out_index_) counts_[static_cast<size_t>(o)] += 1.0f;
-  for (float c : counts_)
-    if (c == 0.0f) throw ValueError("Reduce op: an output element reduces no input");
-  return out_shape_;
-}
-
-std::vector<size_t> ReduceOp::scratch_bytes(int64_t max_rows) const {
-  return {static_cast<size_t>(max_rows * out_size_) * sizeof(double)};
+  const Shape& row = inputs[0];
+  std::vector<char> reduced(row.size(), 0);
+  for (int a : axes_) {
+    if (a < 0 || a >= static_cast<int>(row.size()))
+      throw ValueError("Reduce op: axis " + std::to_string(a + 1) + " is out of range for " +
+                       batched_shape_to_string(row));
+    if (reduced[static_cast<size_t>(a)])
+      throw ValueError("Reduce op: axis " + std::to_string(a + 1) + " is given twice");
+    if (row[static_cast<size_t>(a)] == 0)
+      throw ValueError("Reduce op: axis " + std::to_string(a + 1) + " of " +
+                       batched_shape_to_string(row) + " is empty; an output element reduces no input");
+    reduced[static_cast<size_t>(a)] = 1;
+  }
+  Shape kept = row, out;
+  for (size_t d = 0; d < row.size(); ++d) {
+    if (reduced[d]) kept[d] = 1;
+    if (!reduced[d] || keepdims_) out.push_back(kept[d]);
+  }
+  out_size_ = num_elements(kept);
+  row_layout_ = make_strided_layout(row, broadcast_strides(kept, row),
+                                    std::vector<int64_t>(row.size(), 0), "Reduce op");
+  return out;
 }
 
 void ReduceOp::forward(const OpForward& f) {
-  const int64_t n = in_size_, m = out_size_;
-  cpu::parallel_for(f.rows, f.rows * n, [&](int64_t r) {
-    const float* x = f.in[0] + r * n;
-    float* y = f.out + r * m;
-    if (kind_ == ReduceKind::Max || kind_ == ReduceKind::Min) {
-      const bool is_max = kind_ == ReduceKind::Max;
-      std::fill(y, y + m,
-                is_max ? -std::numeric_limits<float>::infinity()
-                       : std::numeric_limits<float>::infinity());
-      for (int64_t j = 0; j < n; ++j) {
-        float& o = y[out_index_[j]];
-        const float v = x[j];
-        if (std::isnan(o)) continue;  // NaN wins, as in jax
-        if (std::isnan(v) || (is_max ? v > o : v < o)) o = v;
-      }
-      return;
-    }
-    // Sums in double, in input order.
-    double* acc = f.scratch_as<double>(0) + r * m;
-    std::fill(acc, acc + m, 0.0);
-    for (int64_t j = 0; j < n; ++j) acc[out_index_[j]] += x[j];
-    for (int64_t o = 0; o < m; ++o) {
-      const auto sum = static_cast<float>(acc[o]);
-      y[o] = kind_ == ReduceKind::Mean ? sum / counts_[static_cast<size_t>(o)] : sum;
-    }
-  });
+  f.ctx->be().reduce_forward(*f.ctx, kind_, row_layout_.batched(f.rows, out_size_, 0), f.in[0],
+                             f.out);
 }
 
 void ReduceOp::backward(const OpBackward& b) {
-  float* dx = b.din[0];
-  if (!dx) return;
-  const int64_t n = in_size_, m = out_size_;
-  const bool accumulate = b.din_accumulate[0];
-  const bool chooser = kind_ == ReduceKind::Max || kind_ == ReduceKind::Min;
-  cpu::parallel_for(b.rows, b.rows * n, [&](int64_t r) {
-    const float *x = b.in[0] + r * n, *y = b.out + r * m, *g = b.dout + r * m;
-    float* d = dx + r * n;
-    double* ties = b.scratch_as<double>(0) + r * m;
-    if (chooser) {  // jax: the gradient is split evenly among the tied extremes
-      std::fill(ties, ties + m, 0.0);
-      for (int64_t j = 0; j < n; ++j)
-        if (x[j] == y[out_index_[j]]) ties[out_index_[j]] += 1.0;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t o = out_index_[j];
-      float v;
-      if (kind_ == ReduceKind::Sum)
-        v = g[o];
-      else if (kind_ == ReduceKind::Mean)
-        v = g[o] / counts_[static_cast<size_t>(o)];
-      else
-        v = x[j] == y[o] ? g[o] / static_cast<float>(ties[o]) : 0.0f;
-      d[j] = accumulate ? d[j] + v : v;
-    }
-  });
+  if (!b.din[0]) return;
+  b.ctx->be().reduce_backward(*b.ctx, kind_, row_layout_.batched(b.rows, out_size_, 0), b.in[0],
+                              b.out, b.dout, b.din[0], b.din_accumulate[0]);
 }
 
 // ---- GatherOp
@@ -319,30 +207,26 @@ GatherOp::GatherOp(Shape out_shape, std::vector<int64_t> index)
 Shape GatherOp::build(const std::vector<Shape>& inputs) {
   if (inputs.size() != 1) throw ValueError("Gather op takes exactly one input");
   in_size_ = num_elements(inputs[0]);
-  check_index(index_, num_elements(out_shape_), in_size_, "Gather op", "index");
+  const int64_t expected = num_elements(out_shape_);
+  if (static_cast<int64_t>(index_.size()) != expected)
+    throw ValueError("Gather op: index has " + std::to_string(index_.size()) +
+                     " entries for an output row of " + std::to_string(expected));
+  for (int64_t i : index_)
+    if (i < 0 || i >= in_size_)
+      throw ValueError("Gather op: index entry " + std::to_string(i) +
+                       " is outside a row of " + std::to_string(in_size_));
   return out_shape_;
 }
 
 void GatherOp::forward(const OpForward& f) {
-  const auto n = static_cast<int64_t>(index_.size());
-  cpu::parallel_for(f.rows, f.rows * n, [&](int64_t r) {
-    const float* x = f.in[0] + r * in_size_;
-    float* y = f.out + r * n;
-    for (int64_t j = 0; j < n; ++j) y[j] = x[index_[j]];
-  });
+  f.ctx->be().gather_forward(*f.ctx, f.in[0], in_size_, index_.data(),
+                             static_cast<int64_t>(index_.size()), f.rows, f.out);
 }
 
 void GatherOp::backward(const OpBackward& b) {
-  float* dx = b.din[0];
-  if (!dx) return;
-  const auto n = static_cast<int64_t>(index_.size());
-  const bool accumulate = b.din_accumulate[0];
-  cpu::parallel_for(b.rows, b.rows * n, [&](int64_t r) {
-    float* d = dx + r * in_size_;
-    if (!accumulate) std::fill(d, d + in_size_, 0.0f);
-    const float* g = b.dout + r * n;
-    for (int64_t j = 0; j < n; ++j) d[index_[j]] += g[j];
-  });
+  if (!b.din[0]) return;
+  b.ctx->be().gather_backward(*b.ctx, b.dout, index_.data(), static_cast<int64_t>(index_.size()),
+                              b.rows, b.din[0], in_size_, b.din_accumulate[0]);
 }
 
 // ---- MatMulOp

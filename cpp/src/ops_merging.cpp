@@ -1,8 +1,10 @@
 #include "ember/ops_merging.h"
 
 #include <algorithm>
-#include <cstring>
+#include <string>
+#include <utility>
 
+#include "ember/backend.h"
 #include "ember/error.h"
 
 namespace ember {
@@ -20,15 +22,40 @@ const char* merge_name(MergeKind kind) {
   return "?";
 }
 
-// Writes or adds v into d[i] per the accumulate flag.
-inline void put(float* d, int64_t i, float v, bool accumulate) { d[i] = accumulate ? d[i] + v : v; }
+// n elements, a read at stride a_stride (1, or 0 for one scalar), b at b_stride.
+StridedLayout flat(int64_t n, int64_t a_stride, int64_t b_stride) {
+  StridedLayout l;
+  l.rank = 1;
+  l.shape[0] = n;
+  l.stride[0][0] = a_stride;
+  l.stride[1][0] = b_stride;
+  return l;
+}
 
 }  // namespace
 
 std::string MergeOp::type() const { return merge_name(kind_); }
 
-std::vector<size_t> MergeOp::scratch_bytes(int64_t /*max_rows*/) const {
-  return {2 * static_cast<size_t>(inputs_) * sizeof(float)};
+BinaryKind MergeOp::step() const {
+  switch (kind_) {
+    case MergeKind::Add:
+    case MergeKind::Average: return BinaryKind::Add;
+    case MergeKind::Subtract: return BinaryKind::Subtract;
+    case MergeKind::Multiply: return BinaryKind::Multiply;
+    case MergeKind::Maximum: return BinaryKind::Maximum;
+    case MergeKind::Minimum: return BinaryKind::Minimum;
+  }
+  return BinaryKind::Add;
+}
+
+bool MergeOp::keeps_values() const { return element::binary_grad_reads_values(step()); }
+
+std::vector<size_t> MergeOp::scratch_bytes(int64_t max_rows) const {
+  const auto value = static_cast<size_t>(max_rows * row_size_) * sizeof(float);
+  const bool average = kind_ == MergeKind::Average;
+  return {average ? sizeof(float) : 0,
+          keeps_values() && inputs_ > 2 ? static_cast<size_t>(inputs_ - 2) * value : 0,
+          inputs_ > 2 || average ? 2 * value : 0};
 }
 
 Shape MergeOp::build(const std::vector<Shape>& inputs) {
@@ -51,94 +78,67 @@ Shape MergeOp::build(const std::vector<Shape>& inputs) {
 void MergeOp::forward(const OpForward& f) {
   const int64_t n = f.rows * row_size_;
   const size_t k = f.in.size();
-  float* y = f.out;
-  std::memcpy(y, f.in[0], static_cast<size_t>(n) * sizeof(float));
+  Backend& be = f.ctx->be();
+  float* values = f.scratch_as<float>(1);  // m_1 .. m_{k-2}, when backward reads them
+  const float* acc = f.in[0];
   for (size_t j = 1; j < k; ++j) {
-    const float* x = f.in[j];
-    switch (kind_) {
-      case MergeKind::Add:
-      case MergeKind::Average:
-        for (int64_t i = 0; i < n; ++i) y[i] += x[i];
-        break;
-      case MergeKind::Subtract:
-        for (int64_t i = 0; i < n; ++i) y[i] -= x[i];
-        break;
-      case MergeKind::Multiply:
-        for (int64_t i = 0; i < n; ++i) y[i] *= x[i];
-        break;
-      case MergeKind::Maximum:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::max(y[i], x[i]);
-        break;
-      case MergeKind::Minimum:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::min(y[i], x[i]);
-        break;
-    }
+    float* dst = keeps_values() && j + 1 < k ? values + static_cast<int64_t>(j - 1) * n : f.out;
+    be.binary_forward(*f.ctx, step(), flat(n, 1, 1), acc, f.in[j], dst);
+    acc = dst;
   }
   if (kind_ == MergeKind::Average) {
-    const float inv = 1.0f / static_cast<float>(k);
-    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+    float* inv = f.scratch_as<float>(0);
+    be.fill(*f.ctx, inv, 1, 1.0f / static_cast<float>(k));
+    be.binary_forward(*f.ctx, BinaryKind::Multiply, flat(n, 1, 0), f.out, inv, f.out);
   }
 }
 
 void MergeOp::backward(const OpBackward& b) {
   const int64_t n = b.rows * row_size_;
   const size_t k = b.in.size();
-  const float* g = b.dout;
-  switch (kind_) {
-    case MergeKind::Add:
-    case MergeKind::Average: {
-      const float scale = kind_ == MergeKind::Average ? 1.0f / static_cast<float>(k) : 1.0f;
-      for (size_t j = 0; j < k; ++j)
-        if (b.din[j])
-          for (int64_t i = 0; i < n; ++i) put(b.din[j], i, g[i] * scale, b.din_accumulate[j]);
-      break;
+  Backend& be = b.ctx->be();
+  const float* values = b.scratch_as<float>(1);
+  float* flow = b.scratch_as<float>(2);  // two values: the gradient of m_j, alternating
+  // m_j, the fold's result after input j (kinds whose gradients read no values get any).
+  auto m = [&](size_t j) -> const float* {
+    if (j == 0) return b.in[0];
+    return keeps_values() && j + 1 < k ? values + static_cast<int64_t>(j - 1) * n : b.out;
+  };
+  // The gradients are written in the order din[k-1], ..., din[2], din[0], din[1] (the last
+  // step writes its left side first). An input listed twice gets the executor's flag at its
+  // first write and adds at the later ones.
+  auto position = [&](size_t j) { return j >= 2 ? k - 1 - j : (j == 0 ? k - 2 : k - 1); };
+  auto accumulate = [&](size_t j) -> bool {
+    size_t first = j;
+    for (size_t i = 0; i < k; ++i) {
+      if (i == j || b.din[i] != b.din[j]) continue;
+      if (position(i) < position(j)) return true;
+      first = std::min(first, i);
     }
-    case MergeKind::Subtract:
-      if (b.din[0])
-        for (int64_t i = 0; i < n; ++i) put(b.din[0], i, g[i], b.din_accumulate[0]);
-      if (b.din[1])
-        for (int64_t i = 0; i < n; ++i) put(b.din[1], i, -g[i], b.din_accumulate[1]);
-      break;
-    case MergeKind::Multiply:
-      // d/dx_j of the left fold = product of the other inputs (in fold order).
-      for (size_t j = 0; j < k; ++j) {
-        if (!b.din[j]) continue;
-        for (int64_t i = 0; i < n; ++i) {
-          float others = 1.0f;
-          for (size_t q = 0; q < k; ++q)
-            if (q != j) others *= b.in[q][i];
-          put(b.din[j], i, g[i] * others, b.din_accumulate[j]);
-        }
-      }
-      break;
-    case MergeKind::Maximum:
-    case MergeKind::Minimum: {
-      // Walk the fold m_j = op(m_{j-1}, x_j) backwards: at each step the gradient of
-      // m_j goes to the larger (smaller) side, or half to each on a tie. The shares are
-      // written in input order once all are known: an input listed twice overwrites at
-      // its first slot and adds at the later ones (the executor's accumulate flags).
-      const bool is_max = kind_ == MergeKind::Maximum;
-      float* m = b.scratch_as<float>(0);
-      float* share = m + k;
-      for (int64_t i = 0; i < n; ++i) {
-        float upstream = g[i];
-        // Recompute the running extremes m_0..m_{k-2} of this element from the left.
-        m[0] = b.in[0][i];
-        for (size_t j = 1; j + 1 < k; ++j)
-          m[j] = is_max ? std::max(m[j - 1], b.in[j][i]) : std::min(m[j - 1], b.in[j][i]);
-        for (size_t j = k - 1; j >= 1; --j) {
-          const float left = m[j - 1], right = b.in[j][i];
-          const bool right_wins = is_max ? right > left : right < left;
-          const float to_right = right == left ? 0.5f * upstream : (right_wins ? upstream : 0.0f);
-          share[j] = to_right;
-          upstream -= to_right;
-        }
-        share[0] = upstream;
-        for (size_t j = 0; j < k; ++j)
-          if (b.din[j]) put(b.din[j], i, share[j], b.din_accumulate[j]);
-      }
-      break;
-    }
+    return b.din_accumulate[first];
+  };
+  const float* g = b.dout;  // d loss / d m_{k-1}
+  if (kind_ == MergeKind::Average) {
+    float* inv = b.scratch_as<float>(0);
+    float* dsum = flow + static_cast<int64_t>((k - 1) % 2) * n;
+    be.fill(*b.ctx, inv, 1, 1.0f / static_cast<float>(k));
+    be.binary_backward(*b.ctx, BinaryKind::Multiply, flat(n, 1, 0), b.out, inv, b.out, b.dout,
+                       dsum, false, nullptr, false);
+    g = dsum;
+  }
+  for (size_t j = k - 1; j >= 1; --j) {
+    bool left_needed = false;  // whether an input before j takes a gradient
+    for (size_t i = 0; i < j; ++i) left_needed = left_needed || b.din[i] != nullptr;
+    float* left = nullptr;
+    if (j == 1)
+      left = b.din[0];
+    else if (left_needed)
+      left = flow + static_cast<int64_t>((j - 1) % 2) * n;
+    if (left || b.din[j])
+      be.binary_backward(*b.ctx, step(), flat(n, 1, 1), m(j - 1), b.in[j], m(j), g, left,
+                         j == 1 ? accumulate(0) : false, b.din[j], b.din[j] && accumulate(j));
+    if (!left_needed) break;
+    g = left;
   }
 }
 
@@ -173,35 +173,42 @@ Shape ConcatenateOp::build(const std::vector<Shape>& inputs) {
   int64_t inner = 1;
   for (size_t d = a + 1; d < out.size(); ++d) inner *= out[d];
   block_sizes_.clear();
-  for (const Shape& s : inputs) block_sizes_.push_back(s[a] * inner);
+  offsets_.clear();
+  int64_t offset = 0;
+  for (const Shape& s : inputs) {
+    block_sizes_.push_back(s[a] * inner);
+    offsets_.push_back(offset);
+    offset += s[a] * inner;
+  }
   out_block_ = out[a] * inner;
   return out;
 }
 
+StridedLayout ConcatenateOp::input_layout(int64_t rows, size_t j) const {
+  StridedLayout l;
+  l.rank = 2;
+  l.shape[0] = rows * outer_;
+  l.shape[1] = block_sizes_[j];
+  l.stride[0][0] = block_sizes_[j];  // the input's (rows * outer, block) values
+  l.stride[0][1] = 1;
+  l.stride[1][0] = out_block_;  // columns of the output's (rows * outer, out_block)
+  l.stride[1][1] = 1;
+  return l;
+}
+
 void ConcatenateOp::forward(const OpForward& f) {
-  const int64_t blocks = f.rows * outer_;
-  for (int64_t r = 0; r < blocks; ++r) {
-    float* dst = f.out + r * out_block_;
-    for (size_t j = 0; j < f.in.size(); ++j) {
-      const int64_t len = block_sizes_[j];
-      std::memcpy(dst, f.in[j] + r * len, static_cast<size_t>(len) * sizeof(float));
-      dst += len;
-    }
-  }
+  for (size_t j = 0; j < f.in.size(); ++j)
+    f.ctx->be().strided_copy(*f.ctx, input_layout(f.rows, j), f.in[j], f.out + offsets_[j],
+                             false);
 }
 
 void ConcatenateOp::backward(const OpBackward& b) {
-  const int64_t blocks = b.rows * outer_;
-  for (int64_t r = 0; r < blocks; ++r) {
-    const float* src = b.dout + r * out_block_;
-    for (size_t j = 0; j < b.in.size(); ++j) {
-      const int64_t len = block_sizes_[j];
-      if (b.din[j]) {
-        float* dst = b.din[j] + r * len;
-        for (int64_t i = 0; i < len; ++i) put(dst, i, src[i], b.din_accumulate[j]);
-      }
-      src += len;
-    }
+  for (size_t j = 0; j < b.in.size(); ++j) {
+    if (!b.din[j]) continue;
+    // The same copy read the other way: the output's columns into the input's values.
+    StridedLayout l = input_layout(b.rows, j);
+    std::swap(l.stride[0][0], l.stride[1][0]);
+    b.ctx->be().strided_copy(*b.ctx, l, b.dout + offsets_[j], b.din[j], b.din_accumulate[j]);
   }
 }
 

@@ -3,33 +3,10 @@
 #include <algorithm>
 #include <string>
 
-#include "cpu/parallel.h"
 #include "ember/backend.h"
 #include "ember/error.h"
-#include "ember/kernels.h"
 
 namespace ember {
-namespace {
-
-// y (+)= each (channels, spatial) row of x transposed to (spatial, channels); with inverse,
-// (spatial, channels) rows back to (channels, spatial).
-void transpose_rows(const float* x, float* y, int64_t rows, int64_t channels, int64_t spatial,
-                    bool inverse, bool accumulate) {
-  const int64_t row = channels * spatial;
-  cpu::parallel_for(rows, rows * row, [&](int64_t r) {
-    const float* xr = x + r * row;
-    float* yr = y + r * row;
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t s = 0; s < spatial; ++s) {
-        const int64_t cs = c * spatial + s, sc = s * channels + c;
-        const float v = xr[inverse ? sc : cs];
-        float& out = yr[inverse ? cs : sc];
-        out = accumulate ? out + v : v;
-      }
-  });
-}
-
-}  // namespace
 
 Shape ReshapeOp::build(const std::vector<Shape>& inputs) {
   if (inputs.size() != 1) throw ValueError("Reshape takes exactly one input");
@@ -73,20 +50,32 @@ Shape FlattenOp::build(const std::vector<Shape>& inputs) {
   transpose_ = channels_first_ && row.size() >= 2;
   channels_ = transpose_ ? row[0] : 1;
   spatial_ = transpose_ ? size / std::max<int64_t>(channels_, 1) : size;
+  if (transpose_) {
+    // Forward walks the output row (spatial, channels), reading x's (channels, spatial);
+    // backward walks dx's (channels, spatial) rows, reading dy's (spatial, channels).
+    to_channels_last_ =
+        make_strided_layout({spatial_, channels_}, {1, spatial_}, {channels_, 1}, "Flatten");
+    to_channels_first_ =
+        make_strided_layout({channels_, spatial_}, {1, channels_}, {spatial_, 1}, "Flatten");
+  }
   return Shape{size};
 }
 
 void FlattenOp::forward(const OpForward& f) {
+  const int64_t row = channels_ * spatial_;
   if (transpose_)
-    transpose_rows(f.in[0], f.out, f.rows, channels_, spatial_, false, false);
+    f.ctx->be().strided_copy(*f.ctx, to_channels_last_.batched(f.rows, row, row), f.in[0], f.out,
+                             false);
   else
     f.ctx->be().add_into(*f.ctx, f.in[0], f.out, f.rows * channels_ * spatial_, false);
 }
 
 void FlattenOp::backward(const OpBackward& b) {
   if (!b.din[0]) return;
+  const int64_t row = channels_ * spatial_;
   if (transpose_)
-    transpose_rows(b.dout, b.din[0], b.rows, channels_, spatial_, true, b.din_accumulate[0]);
+    b.ctx->be().strided_copy(*b.ctx, to_channels_first_.batched(b.rows, row, row), b.dout,
+                             b.din[0], b.din_accumulate[0]);
   else
     b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], b.rows * channels_ * spatial_,
                          b.din_accumulate[0]);

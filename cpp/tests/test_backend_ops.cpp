@@ -27,6 +27,9 @@
 #include <set>
 #include <string>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "check.h"
 #include "ember/backend.h"
@@ -652,19 +655,6 @@ std::vector<OpCase> prelu_cases() {
   return cases;
 }
 
-const char* binary_name(BinaryKind k) {
-  switch (k) {
-    case BinaryKind::Add: return "add";
-    case BinaryKind::Subtract: return "subtract";
-    case BinaryKind::Multiply: return "multiply";
-    case BinaryKind::Divide: return "divide";
-    case BinaryKind::Maximum: return "maximum";
-    case BinaryKind::Minimum: return "minimum";
-    case BinaryKind::Power: return "power";
-  }
-  return "?";
-}
-
 double binary_ref(BinaryKind k, double a, double b) {
   switch (k) {
     case BinaryKind::Add: return a + b;
@@ -703,15 +693,22 @@ std::vector<OpCase> binary_cases() {
                         : kind == BinaryKind::Power  ? uniform(-2.0f, 2.0f)
                                                      : uniform();
     const std::pair<Side, Side> shapes[] = {
-        {{Side::Input, {3, 4}}, {Side::Input, {4}}},      // row broadcast
+        {{Side::Input, {3, 4}}, {Side::Input, {1, 4}}},   // row broadcast
         {{Side::Input, {3, 1}}, {Side::Input, {1, 4}}},   // both broadcast
         {{Side::Input, {2, 3}}, {Side::Weight, {2, 1}}},  // a trained operand
         {{Side::Constant, {3}}, {Side::Input, {2, 3}}},   // a constant
+        // 3-D rows: each side broadcast along other axes.
+        {{Side::Input, {2, 1, 4}}, {Side::Input, {1, 3, 1}}},
+        // A weight read by every row and broadcast along the first and last row axes: its
+        // gradient sums over the batch and both axes.
+        {{Side::Input, {2, 3, 4}}, {Side::Weight, {3, 1}}},
+        {{Side::Weight, {4}}, {Side::Input, {3, 4}}},   // the weight on the left
+        {{Side::Input, {2, 3}}, {Side::Constant, {}}},  // a scalar constant
     };
     for (const auto& sides : shapes) {
       const Side a = sides.first, b = sides.second;  // copies: lambdas capture them
       OpCase c;
-      c.name = std::string("Binary ") + binary_name(kind) + " " + side_name(a) + ", " +
+      c.name = std::string("Binary ") + binary_kind_name(kind) + " " + side_name(a) + ", " +
                side_name(b);
       const Shape out = broadcast_shape(a.shape, b.shape);
       const auto ia = broadcast_index(out, a.shape), ib = broadcast_index(out, b.shape);
@@ -728,7 +725,7 @@ std::vector<OpCase> binary_cases() {
         VariablePtr vb = b_in ? nullptr : e.v[a_in ? 0 : 1];
         std::vector<int> ins;
         for (size_t i = 0; i < e.x.size(); ++i) ins.push_back(e.x[i]);
-        return e.add(std::make_shared<BinaryOp>(kind, va, vb, out, ia, ib), ins);
+        return e.add(std::make_shared<BinaryOp>(kind, va, vb), ins);
       };
       c.reference = [=](const Values& x, const Values& v) {
         const int64_t n = num_elements(out);
@@ -746,15 +743,12 @@ std::vector<OpCase> binary_cases() {
     }
     // Both operands one node: the op's two input gradients land in one buffer.
     OpCase c;
-    c.name = std::string("Binary ") + binary_name(kind) + " of an input with itself";
+    c.name = std::string("Binary ") + binary_kind_name(kind) + " of an input with itself";
     c.inputs = {{{2, 3}, kind == BinaryKind::Power || kind == BinaryKind::Divide
                               ? positive()
                               : uniform()}};
-    std::vector<int64_t> iota(6);
-    for (size_t i = 0; i < 6; ++i) iota[i] = static_cast<int64_t>(i);
     c.build = [=](Env& e) {
-      return e.add(std::make_shared<BinaryOp>(kind, nullptr, nullptr, Shape{2, 3}, iota, iota),
-                   {e.x[0], e.x[0]});
+      return e.add(std::make_shared<BinaryOp>(kind, nullptr, nullptr), {e.x[0], e.x[0]});
     };
     c.reference = [=](const Values& x, const Values&) {
       std::vector<double> y(x[0].size());
@@ -807,20 +801,34 @@ std::vector<OpCase> reduce_cases() {
   const std::pair<ReduceKind, const char*> kinds[] = {
       {ReduceKind::Sum, "sum"}, {ReduceKind::Mean, "mean"}, {ReduceKind::Max, "max"},
       {ReduceKind::Min, "min"}};
-  const Shape row{3, 4};
-  // The reduced row axes as a mask: the last, the first, both.
+  struct Variant {
+    Shape row;
+    uint32_t reduced;  // the reduced row axes as a mask
+    bool keepdims;
+  };
+  // The last axis, the first, both; and the outer two of three (the kept axis between them).
+  const Variant variants[] = {
+      {{3, 4}, 2u, false}, {{3, 4}, 1u, false}, {{3, 4}, 3u, false}, {{2, 3, 4}, 5u, true}};
   for (const auto& [kind, name] : kinds)
-    for (uint32_t reduced : {2u, 1u, 3u}) {
+    for (const Variant& variant : variants) {
       OpCase c;
+      const Shape row = variant.row;
+      const uint32_t reduced = variant.reduced;
+      const bool keepdims = variant.keepdims;
       const uint32_t kept = all_axes(row) & ~reduced;
       Shape out = dims_over(row, kept);
-      if (out.empty()) out = {1};
-      c.name = std::string("Reduce ") + name + " of (3, 4) rows to " + shape_to_string(out);
+      c.name = std::string("Reduce ") + name + " of " + shape_to_string(row) + " rows over mask " +
+               std::to_string(reduced) + (keepdims ? ", keepdims" : "");
       const bool ties = kind == ReduceKind::Max || kind == ReduceKind::Min;
       c.inputs = {{row, ties ? distinct() : uniform()}};
       const auto index = index_over(row, kept);
       const ReduceKind k = kind;
-      c.build = [=](Env& e) { return e.add(std::make_shared<ReduceOp>(k, out, index), {e.x[0]}); };
+      std::vector<int> axes;
+      for (int a = 0; a < static_cast<int>(row.size()); ++a)
+        if ((reduced >> a) & 1u) axes.push_back(a);
+      c.build = [=](Env& e) {
+        return e.add(std::make_shared<ReduceOp>(k, axes, keepdims), {e.x[0]});
+      };
       c.reference = [=](const Values& x, const Values&) {
         const int64_t n = num_elements(row), m = num_elements(out);
         std::vector<double> y(static_cast<size_t>(kRows * m));
@@ -916,7 +924,8 @@ std::vector<OpCase> merge_cases() {
     // (its gradients land in one buffer, the first write and the later ones added).
     const std::vector<std::vector<size_t>> patterns =
         two ? std::vector<std::vector<size_t>>{{0, 1}, {0, 0}}
-            : std::vector<std::vector<size_t>>{{0, 1, 2}, {0, 1, 0}, {0, 0}};
+            : std::vector<std::vector<size_t>>{{0, 1, 2}, {0, 1, 0}, {0, 0}, {0, 1, 2, 3},
+                                               {1, 0, 2, 1}};
     for (const std::vector<size_t>& pattern : patterns) {
       OpCase c;
       const size_t n_inputs = *std::max_element(pattern.begin(), pattern.end()) + 1;
@@ -1352,6 +1361,95 @@ void test_every_op_type_has_a_case(const std::vector<OpCase>& cases) {
     check(covered.count(kind) == 1, "op kind " + kind + " has a case in the table");
 }
 
+// ---- the elementwise engine at sizes that run on several threads ----------------------------
+
+// The table's cases are small enough to run on one thread; these layouts are not. Each runs
+// binary forward and backward (a broadcast operand's gradient sums over its broadcast axes)
+// and a reduction against float64, then again on one thread: every result must be the same to
+// the bit, as the kernels sum in a fixed order whatever the thread count.
+struct EngineRun {
+  std::vector<float> out, da, db, reduced, dx;
+};
+
+EngineRun run_engine(const Shape& a_shape, const Shape& b_shape, const std::vector<float>& a,
+                     const std::vector<float>& b, const std::vector<float>& g) {
+  Backend& be = cpu_backend();
+  const Context ctx = be.context();
+  const Shape out_shape = broadcast_shapes(a_shape, b_shape, "test");
+  const StridedLayout layout =
+      make_strided_layout(out_shape, broadcast_strides(a_shape, out_shape),
+                          broadcast_strides(b_shape, out_shape), "test");
+  EngineRun r;
+  r.out.resize(static_cast<size_t>(num_elements(out_shape)));
+  be.binary_forward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data());
+  r.da.assign(a.size(), 0.5f);  // accumulated into
+  r.db.resize(b.size());
+  be.binary_backward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data(),
+                     g.data(), r.da.data(), true, r.db.data(), false);
+  // The output summed over b's broadcast axes (b's shape kept), and back.
+  const StridedLayout reduce =
+      make_strided_layout(out_shape, broadcast_strides(b_shape, out_shape),
+                          std::vector<int64_t>(out_shape.size(), 0), "test");
+  r.reduced.resize(b.size());
+  be.reduce_forward(ctx, ReduceKind::Sum, reduce, r.out.data(), r.reduced.data());
+  r.dx.resize(r.out.size());
+  be.reduce_backward(ctx, ReduceKind::Mean, reduce, r.out.data(), r.reduced.data(), b.data(),
+                     r.dx.data(), false);
+  return r;
+}
+
+void test_engine_on_many_threads(const Shape& a_shape, const Shape& b_shape) {
+  std::mt19937 rng(7);
+  const Shape out_shape = broadcast_shapes(a_shape, b_shape, "test");
+  const auto a = random_vector(rng, static_cast<size_t>(num_elements(a_shape)));
+  const auto b = random_vector(rng, static_cast<size_t>(num_elements(b_shape)));
+  const auto g = random_vector(rng, static_cast<size_t>(num_elements(out_shape)));
+  const std::string name = "engine " + shape_to_string(a_shape) + " * " + shape_to_string(b_shape);
+  const EngineRun r = run_engine(a_shape, b_shape, a, b, g);
+
+  // float64: walk the output, with each operand's element from its broadcast strides.
+  const auto sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape);
+  const auto so = contiguous_strides(out_shape);
+  std::vector<double> da(a.size(), 0.5), db(b.size(), 0.0), red(b.size(), 0.0);
+  std::vector<size_t> ia(r.out.size()), ib(r.out.size());
+  for (size_t i = 0; i < r.out.size(); ++i) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < out_shape.size(); ++d) {
+      const int64_t k = static_cast<int64_t>(i) / so[d] % out_shape[d];
+      oa += k * sa[d];
+      ob += k * sb[d];
+    }
+    ia[i] = static_cast<size_t>(oa);
+    ib[i] = static_cast<size_t>(ob);
+    da[ia[i]] += double(g[i]) * b[ib[i]];
+    db[ib[i]] += double(a[ia[i]]) * g[i];
+    red[ib[i]] += double(a[ia[i]]) * b[ib[i]];
+  }
+  const double count = double(r.out.size()) / double(b.size());
+  bool out_ok = true, dx_ok = true;
+  for (size_t i = 0; i < r.out.size(); ++i) {
+    out_ok &= close(r.out[i], double(a[ia[i]]) * b[ib[i]], 1e-7, 1e-6);
+    dx_ok &= close(r.dx[i], b[ib[i]] / count, 1e-9, 1e-6);
+  }
+  auto all = [](const std::vector<float>& got, const std::vector<double>& want) {
+    bool ok = got.size() == want.size();
+    for (size_t i = 0; ok && i < got.size(); ++i) ok = close(got[i], want[i], 1e-5, 1e-5);
+    return ok;
+  };
+  check(out_ok, name + ": forward matches float64");
+  check(all(r.da, da) && all(r.db, db), name + ": summed gradients match float64");
+  check(all(r.reduced, red) && dx_ok, name + ": reduction forward and backward match float64");
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const EngineRun one = run_engine(a_shape, b_shape, a, b, g);
+  omp_set_num_threads(threads);
+  check(one.out == r.out && one.da == r.da && one.db == r.db && one.reduced == r.reduced &&
+            one.dx == r.dx,
+        name + ": one thread gives the same bits as " + std::to_string(threads));
+#endif
+}
+
 }  // namespace
 
 int main() {
@@ -1359,6 +1457,9 @@ int main() {
   test_every_op_type_has_a_case(cases);
   unsigned seed = 1;
   for (const OpCase& c : cases) run_case(c, seed++);
+  // Broadcast axes between kept ones, lines shorter than a chunk; and lines of several chunks.
+  test_engine_on_many_threads({16, 24, 1, 100}, {1, 24, 30, 1});
+  test_engine_on_many_threads({4, 3, 10000}, {10000});
   for (const Tolerance* t :
        {&forward, &moving_statistics, &finite_differences, &same_run, &backend_tolerance})
     std::printf("%s: worst error %.3g of the tolerance (%s)\n", t->what, t->worst,

@@ -15,7 +15,6 @@ that every sample reads, broadcast as NumPy broadcasts; the batch axis itself
 cannot be reduced, transposed, indexed or concatenated along.
 """
 
-import builtins
 import contextlib
 import math
 
@@ -158,11 +157,6 @@ def _operand(x):
     return None, _core.Variable("constant", value, False), value.shape
 
 
-def _row_index(row_shape, out_row):
-    size = math.prod(row_shape)
-    return np.broadcast_to(np.arange(size, dtype=np.int64).reshape(row_shape), out_row).ravel()
-
-
 def _normalize_axis(axis, ndim, op):
     a = int(axis)
     if not -ndim <= a < ndim:
@@ -182,32 +176,18 @@ def _binary(kind, x, y, numpy_fn):
     if graph is None:
         _check_weights_alone(kind, x, y)
         return numpy_fn(_array(x), _array(y)).astype(_F32)
-    (a_node, a_var, a_full), (b_node, b_var, b_full) = _operand(x), _operand(y)
-    rank = builtins.max(len(a_full), len(b_full))
-    rows = []
-    for node, full in ((a_node, a_full), (b_node, b_full)):
-        if node is not None:
-            if len(full) != rank:
-                raise ValueError(
-                    f"ember.ops.{kind}: cannot broadcast shapes {a_full} and {b_full}: the "
-                    "batch axis must stay the first axis")
-            rows.append(tuple(full[1:]))
-        else:
-            padded = (1,) * (rank - len(full)) + tuple(full)
-            if padded[0] != 1:
-                raise ValueError(
-                    f"ember.ops.{kind}: cannot broadcast shapes {a_full} and {b_full}: "
-                    f"{tuple(full)} would extend along the batch axis")
-            rows.append(padded[1:])
-    try:
-        out_row = np.broadcast_shapes(*rows)
-    except ValueError:
-        raise ValueError(f"ember.ops.{kind}: shapes {a_full} and {b_full} cannot be "
-                         "broadcast together") from None
+    # The engine broadcasts from the operands' shapes (strides, not index maps).
+    (a_node, a_var, _), (b_node, b_var, _) = _operand(x), _operand(y)
     inputs = [n for n in (a_node, b_node) if n is not None]
-    node = _core.add_binary(graph, kind, inputs, a_var, b_var, list(out_row),
-                            _row_index(rows[0], out_row), _row_index(rows[1], out_row),
-                            _name(kind))
+    try:
+        node = _core.add_binary(graph, kind, inputs, a_var, b_var, _name(kind))
+    except ValueError as e:
+        # The engine's message names the graph node ("Layer 'ops.add_3' (Binary): add: ..."):
+        # name the ember.ops function instead.
+        detail = str(e).partition("(Binary): ")[2]
+        if not detail.startswith(f"{kind}: "):
+            raise
+        raise ValueError(f"ember.ops.{detail}") from None
     return _wrap(graph, node)
 
 
@@ -391,11 +371,7 @@ def _reduce(kind, x, axis, keepdims, numpy_fn):
                          "inside a layer, name the axes to reduce (e.g. axis=-1)")
     axes = axis if isinstance(axis, (list, tuple)) else (axis,)
     axes = sorted({_normalize_axis(a, x.ndim, kind) - 1 for a in axes})
-    row = x._row
-    kept = tuple(1 if i in axes else d for i, d in enumerate(row))
-    out_index = _row_index(kept, row)
-    out_row = kept if keepdims else tuple(d for i, d in enumerate(row) if i not in axes)
-    node = _core.add_reduce(x._graph, kind, x._node, list(out_row), out_index, _name(kind))
+    node = _core.add_reduce(x._graph, kind, x._node, axes, bool(keepdims), _name(kind))
     return _wrap(x._graph, node)
 
 

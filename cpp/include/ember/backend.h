@@ -18,12 +18,14 @@
 #include "ember/buffer.h"
 #include "ember/context.h"
 #include "ember/device.h"
+#include "ember/element/arith.h"
 #include "ember/error.h"
 #include "ember/layer_kernels.h"
 #include "ember/losses.h"
 #include "ember/metrics.h"
 #include "ember/op_kind.h"
 #include "ember/optimizers.h"
+#include "ember/strided.h"
 
 namespace ember {
 
@@ -133,6 +135,62 @@ class Backend {
   }
 
   // ---- elementwise, reductions, gathers, merges (ops_math, ops_merging, ops_reshaping) ----------
+  // The elementwise engine: broadcasting is a StridedLayout (strided.h) with a stride of 0.
+  // out fills layout.shape contiguously; a reads at layout.stride[0], b at layout.stride[1]. out
+  // may be a or b itself when that operand's strides are out's (a fold in place).
+  virtual void binary_forward(const Context&, BinaryKind kind, const StridedLayout& layout,
+                              const float* a, const float* b, float* out) {
+    no("binary_forward");
+  }
+  // da (a's elements) (+)= the sum over the axes a is broadcast along of g * d out / d a, then
+  // db likewise (either null: skipped; when both are one buffer, db's flag says accumulate).
+  // Sums run in a fixed order, whatever the thread count. a, b and out are read only where the
+  // kind's gradient needs them (element/arith.h). Neither gradient may alias dout.
+  virtual void binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout,
+                               const float* a, const float* b, const float* out,
+                               const float* dout, float* da, bool da_accumulate, float* db,
+                               bool db_accumulate) {
+    no("binary_backward");
+  }
+  // y(n) = f(x); dx(n) (+)= f'(x) dy.
+  virtual void unary_forward(const Context&, UnaryKind kind, const float* x, float* y,
+                             int64_t n) {
+    no("unary_forward");
+  }
+  virtual void unary_backward(const Context&, UnaryKind kind, const float* x, const float* y,
+                              const float* dy, float* dx, int64_t n, bool accumulate) {
+    no("unary_backward");
+  }
+  // Reductions over axes: layout.shape is x's (contiguous, batch axis first); stride[0] is y's,
+  // 0 on the reduced axes (stride[1] unused). Each y element is the sum (in double, in x's
+  // order), mean, max or min (a NaN wins) of its x elements.
+  virtual void reduce_forward(const Context&, ReduceKind kind, const StridedLayout& layout,
+                              const float* x, float* y) {
+    no("reduce_forward");
+  }
+  // dx (+)= dy of each x element's y element (Mean: / the count; Max / Min: to the elements
+  // equal to their y element, split evenly among ties, as jax does).
+  virtual void reduce_backward(const Context&, ReduceKind kind, const StridedLayout& layout,
+                               const float* x, const float* y, const float* dy, float* dx,
+                               bool accumulate) {
+    no("reduce_backward");
+  }
+  // y(rows, n) = x(rows, in_size)[index(n)] per row; dx(rows, in_size) (+)= the scatter-add
+  // of dy back (an element read twice gets both gradients, in index order). index: host memory.
+  virtual void gather_forward(const Context&, const float* x, int64_t in_size,
+                              const int64_t* index, int64_t n, int64_t rows, float* y) {
+    no("gather_forward");
+  }
+  virtual void gather_backward(const Context&, const float* dy, const int64_t* index, int64_t n,
+                               int64_t rows, float* dx, int64_t in_size, bool accumulate) {
+    no("gather_backward");
+  }
+  // dst (+)= src over layout.shape: src read at layout.stride[0], dst written at stride[1]
+  // (no two elements of the space on one dst element). Transposes and concatenation.
+  virtual void strided_copy(const Context&, const StridedLayout& layout, const float* src,
+                            float* dst, bool accumulate) {
+    no("strided_copy");
+  }
 
   // ---- normalization (layer_kernels.h has the contracts)
   // ---------------------------------------------

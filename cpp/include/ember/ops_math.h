@@ -1,39 +1,39 @@
 // General math ops, what `ember.ops` records when a custom layer's call() runs
 // on graph values: elementwise binary and unary arithmetic with broadcasting,
-// reductions over row axes, gathers within a row (transpose, slicing,
-// expand_dims, ...), and matrix products. Their gradients are jax's: ties of
-// maximum/minimum and of reduce max/min split the gradient evenly, as jax's
-// JVP rules do.
+// reductions over row axes, gathers within a row (transpose, slicing, take,
+// ...), and matrix products. Their gradients are jax's: ties of maximum/minimum
+// and of reduce max/min split the gradient evenly, as jax's JVP rules do.
 //
-// Broadcasting is resolved by the caller (ember.ops, with NumPy's rules) into
-// index maps: for each element of the output row, the element of each
-// operand's row that it reads. An operand is either a batched graph input (one
-// row per sample) or an unbatched tensor held in a Variable - a trained weight,
-// or a constant (a non-trainable Variable) - that every row reads.
+// Broadcasting is NumPy's, resolved here from the operands' shapes into strides
+// (strided.h): an operand is read with a stride of 0 along the axes it is
+// broadcast along. An operand is either a batched graph input (one row per
+// sample) or an unbatched tensor held in a Variable - a trained weight, or a
+// constant (a non-trainable Variable) - that every row reads (a stride of 0
+// along the batch axis). All the arithmetic runs in the backend's elementwise
+// engine (backend.h), which MergeOp shares.
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "ember/element/arith.h"
 #include "ember/graph.h"
+#include "ember/strided.h"
 
 namespace ember {
-
-enum class BinaryKind { Add, Subtract, Multiply, Divide, Maximum, Minimum, Power };
-enum class UnaryKind { Negative, Abs, Square, Sqrt, Exp, Log, Reciprocal, Sign };
-enum class ReduceKind { Sum, Mean, Max, Min };
 
 BinaryKind binary_kind_from_name(const std::string& name);  // throws ValueError
 UnaryKind unary_kind_from_name(const std::string& name);
 ReduceKind reduce_kind_from_name(const std::string& name);
+const char* binary_kind_name(BinaryKind kind);  // "add", ...
 
 // One operand of a BinaryOp / MatMulOp: null = the op's next graph input.
 using OperandVar = VariablePtr;
 
-// out[j] = f(a[a_index[j]], b[b_index[j]]) for each row; out row shape given.
+// out = a (op) b, NumPy-broadcast. A Variable operand's shape is right-aligned against the
+// batched operand's full shape (batch axis first) and must not extend along the batch axis.
 class BinaryOp final : public Op {
  public:
-  BinaryOp(BinaryKind kind, OperandVar a, OperandVar b, Shape out_shape,
-           std::vector<int64_t> a_index, std::vector<int64_t> b_index);
+  BinaryOp(BinaryKind kind, OperandVar a, OperandVar b);
   OpKind kind() const override { return OpKind::Binary; }
   Shape build(const std::vector<Shape>& inputs) override;
   std::vector<VariablePtr> variables() const override;
@@ -42,18 +42,15 @@ class BinaryOp final : public Op {
 
  private:
   struct Side {
-    OperandVar var;              // null: batched graph input
-    int input = -1;              // index among the op's inputs when batched
-    int64_t size = 0;            // elements of its row (or of the variable)
-    std::vector<int64_t> index;  // per output element
-    int dvar = -1;               // index into variables() when a variable
+    OperandVar var;            // null: batched graph input
+    int input = -1;            // index among the op's inputs when batched
+    int64_t batch_stride = 0;  // its row size when batched, 0 for a variable
+    int dvar = -1;             // index into variables() when a variable
   };
-  // The operand's row `row` (a variable: the same data for every row).
-  const float* base(const Side& s, const std::vector<const float*>& in, int64_t row) const;
+  const float* data(const Side& s, const std::vector<const float*>& in) const;
   BinaryKind kind_;
   Side a_, b_;
-  Shape out_shape_;
-  int64_t out_size_ = 0;
+  StridedLayout row_layout_;  // one row of the output, both operands' strides
 };
 
 // out = f(x) elementwise.
@@ -70,27 +67,26 @@ class UnaryOp final : public Op {
   int64_t size_ = 0;
 };
 
-// out[out_index[j]] (+)= x[j] over each row (sum, mean, max or min of the input
-// elements mapped to each output element).
+// Sum, mean, max or min over row axes (`axes`: indices into the row shape, the batch axis
+// excluded); keepdims keeps them with length 1.
 class ReduceOp final : public Op {
  public:
-  ReduceOp(ReduceKind kind, Shape out_shape, std::vector<int64_t> out_index);
+  ReduceOp(ReduceKind kind, std::vector<int> axes, bool keepdims)
+      : kind_(kind), axes_(std::move(axes)), keepdims_(keepdims) {}
   OpKind kind() const override { return OpKind::Reduce; }
   Shape build(const std::vector<Shape>& inputs) override;
-  // (rows, out_size) doubles: per row, the sums, or the tie counts in backward.
-  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
 
  private:
   ReduceKind kind_;
-  Shape out_shape_;
-  std::vector<int64_t> out_index_;
-  std::vector<float> counts_;  // inputs per output element
-  int64_t in_size_ = 0, out_size_ = 0;
+  std::vector<int> axes_;
+  bool keepdims_;
+  StridedLayout row_layout_;  // x's row; stride[0]: y's, 0 on the reduced axes
+  int64_t out_size_ = 0;
 };
 
-// out[j] = x[index[j]] within each row: transposes, slices, expand_dims, tiles...
+// out[j] = x[index[j]] within each row: transposes, slices, take...
 class GatherOp final : public Op {
  public:
   GatherOp(Shape out_shape, std::vector<int64_t> index);

@@ -2,6 +2,7 @@
 // of each row (Flatten of channels-first data also moves the channel axis last).
 #pragma once
 #include "ember/graph.h"
+#include "ember/strided.h"
 
 namespace ember {
 
@@ -34,6 +35,8 @@ class FlattenOp final : public Op {
   bool channels_first_;
   bool transpose_ = false;
   int64_t channels_ = 1, spatial_ = 1;  // the row as (channels, spatial) when transposing
+  // The transposing copy of one row as (spatial, channels) from (channels, spatial), and back.
+  StridedLayout to_channels_last_, to_channels_first_;
 };
 
 }  // namespace ember

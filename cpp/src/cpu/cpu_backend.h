@@ -58,6 +58,26 @@ class CpuBackend final : public Backend {
   void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) override;
   void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
                    int64_t begin, int64_t count, float* out) override;
+  void binary_forward(const Context&, BinaryKind kind, const StridedLayout& layout,
+                      const float* a, const float* b, float* out) override;
+  void binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout,
+                       const float* a, const float* b, const float* out, const float* dout,
+                       float* da, bool da_accumulate, float* db, bool db_accumulate) override;
+  void unary_forward(const Context&, UnaryKind kind, const float* x, float* y,
+                     int64_t n) override;
+  void unary_backward(const Context&, UnaryKind kind, const float* x, const float* y,
+                      const float* dy, float* dx, int64_t n, bool accumulate) override;
+  void reduce_forward(const Context&, ReduceKind kind, const StridedLayout& layout,
+                      const float* x, float* y) override;
+  void reduce_backward(const Context&, ReduceKind kind, const StridedLayout& layout,
+                       const float* x, const float* y, const float* dy, float* dx,
+                       bool accumulate) override;
+  void gather_forward(const Context&, const float* x, int64_t in_size, const int64_t* index,
+                      int64_t n, int64_t rows, float* y) override;
+  void gather_backward(const Context&, const float* dy, const int64_t* index, int64_t n,
+                       int64_t rows, float* dx, int64_t in_size, bool accumulate) override;
+  void strided_copy(const Context&, const StridedLayout& layout, const float* src, float* dst,
+                    bool accumulate) override;
   void channel_moments(const Context&, const float* x, int64_t m, int64_t channels, int64_t inner,
                        float* mean, float* var, double* work) override;
   void channel_affine(const Context&, const float* x, const float* scale, const float* shift,
