@@ -1,5 +1,6 @@
 // Optimizers: Keras 3's update rules, applied to every trainable variable in one
-// call per step. The math lives in kernels (cpu/optimizer_kernels.cpp).
+// call per step. The math lives in kernels: each element's update rule in
+// ember/element/optimizer.h, looped over by cpu/optimizer_kernels.cpp (and CUDA launchers).
 //
 // A step follows keras.optimizers.Optimizer.apply: the learning rate is the
 // schedule's value at `iterations` (or the constant), gradients are clipped
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "ember/context.h"
+#include "ember/element/optimizer.h"
 #include "ember/graph.h"
 #include "ember/schedules.h"
 #include "ember/tensor.h"
@@ -38,26 +40,17 @@ void lion_update(float* param, const float* grad, float* m, int64_t n, float lr,
                  double beta_2);
 
 // Adam, Adamax and Nadam share per-step scalars (powers of the betas) across all
-// variables: computed once per step, then each variable's update uses them.
-struct AdamScalars {
-  float alpha, one_minus_beta_1, one_minus_beta_2, epsilon;
-};
+// variables: computed once per step, then each variable's update uses them. The
+// structs live beside the per-element math that reads them (element/optimizer.h).
 AdamScalars adam_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step);
 void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, int64_t n,
                  const AdamScalars& s);
 
-struct AdamaxScalars {
-  float lr, one_minus_beta_1_power, one_minus_beta_1, beta_2, epsilon;
-};
 AdamaxScalars adamax_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step);
 void adamax_update(float* param, const float* grad, float* m, float* u, int64_t n,
                    const AdamaxScalars& s);
 
 // u_product: the running product including this step's factor.
-struct NadamScalars {
-  float lr, u_t_next, one_minus_u_t, one_minus_u_product, one_minus_u_product_next,
-      one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
-};
 NadamScalars nadam_scalars(float lr, double beta_1, double beta_2, double epsilon, int64_t step,
                            float u_product);
 void nadam_update(float* param, const float* grad, float* m, float* v, int64_t n,

@@ -19,23 +19,23 @@ namespace {
 float f32(double x) { return static_cast<float>(x); }
 }  // namespace
 
-// Each update is a loop over one thread's range in a function of its own: the
-// pointers are __restrict (a variable's value, gradient and slots never
-// overlap) and the scalars are by-value parameters, so no store can alias them
-// and the compiler vectorizes the loop, square roots and divisions included.
+// Each update is a loop over one thread's range, calling the element's update
+// (ember/element/optimizer.h), in a function of its own: the pointers are
+// __restrict (a variable's value, gradient and slots never overlap) and the
+// scalars are by-value parameters, so no store can alias them and the compiler
+// vectorizes the loop, square roots and divisions included.
 namespace {
+
+namespace opt = element::optimizer;
 
 template <bool kMomentum, bool kNesterov>
 void sgd_range(float* __restrict param, const float* __restrict grad, float* __restrict velocity,
                int64_t n, float lr, float mu) {
   for (int64_t i = 0; i < n; ++i) {
-    if constexpr (kMomentum) {
-      const float m = velocity[i] * mu - grad[i] * lr;
-      velocity[i] = m;
-      param[i] += kNesterov ? m * mu - grad[i] * lr : m;
-    } else {
-      param[i] -= grad[i] * lr;
-    }
+    if constexpr (kMomentum)
+      opt::sgd_momentum<kNesterov>(param[i], grad[i], velocity[i], lr, mu);
+    else
+      opt::sgd(param[i], grad[i], lr);
   }
 }
 
@@ -43,103 +43,53 @@ template <bool kAmsgrad>
 void adam_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
                 float* __restrict v, float* __restrict v_hat, int64_t n, AdamScalars c) {
   for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
-    float vi = v[i] + (g * g - v[i]) * c.one_minus_beta_2;
-    m[i] = mi;
-    v[i] = vi;
-    if constexpr (kAmsgrad) vi = v_hat[i] = std::max(v_hat[i], vi);
-    param[i] -= (mi * c.alpha) / (std::sqrt(vi) + c.epsilon);
+    if constexpr (kAmsgrad)
+      opt::adam_amsgrad(param[i], grad[i], m[i], v[i], v_hat[i], c);
+    else
+      opt::adam(param[i], grad[i], m[i], v[i], c);
   }
 }
 
+// A slot the variant does not keep (null) is read as this dummy, never stored.
 template <bool kCentered, bool kMomentum>
 void rmsprop_range(float* __restrict param, const float* __restrict grad,
                    float* __restrict velocity, float* __restrict average_grad,
                    float* __restrict momentum_buf, int64_t n, float lr, float r,
                    float one_minus_rho, float mu, float eps) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float vel = r * velocity[i] + one_minus_rho * (g * g);
-    velocity[i] = vel;
-    float denominator;
-    if constexpr (kCentered) {
-      const float avg = r * average_grad[i] + one_minus_rho * g;
-      average_grad[i] = avg;
-      denominator = vel - avg * avg + eps;
-    } else {
-      denominator = vel + eps;
-    }
-    const float increment = (lr * g) / std::sqrt(denominator);
-    if constexpr (kMomentum) {
-      const float mom = mu * momentum_buf[i] + increment;
-      momentum_buf[i] = mom;
-      param[i] -= mom;
-    } else {
-      param[i] -= increment;
-    }
-  }
+  float unused = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    opt::rmsprop<kCentered, kMomentum>(
+        param[i], grad[i], velocity[i], kCentered ? average_grad[i] : unused,
+        kMomentum ? momentum_buf[i] : unused, lr, r, one_minus_rho, mu, eps);
 }
 
 void adagrad_range(float* __restrict param, const float* __restrict grad,
                    float* __restrict accumulator, int64_t n, float lr, float eps) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float acc = accumulator[i] + g * g;
-    accumulator[i] = acc;
-    param[i] -= (lr * g) / std::sqrt(acc + eps);
-  }
+  for (int64_t i = 0; i < n; ++i) opt::adagrad(param[i], grad[i], accumulator[i], lr, eps);
 }
 
 void adadelta_range(float* __restrict param, const float* __restrict grad,
                     float* __restrict accumulated_grad, float* __restrict accumulated_delta,
                     int64_t n, float lr, float r, float one_minus_rho, float eps) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float ag = r * accumulated_grad[i] + one_minus_rho * (g * g);
-    accumulated_grad[i] = ag;
-    const float delta = -((std::sqrt(accumulated_delta[i] + eps) * g) / std::sqrt(ag + eps));
-    accumulated_delta[i] = r * accumulated_delta[i] + one_minus_rho * (delta * delta);
-    param[i] += lr * delta;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    opt::adadelta(param[i], grad[i], accumulated_grad[i], accumulated_delta[i], lr, r,
+                  one_minus_rho, eps);
 }
 
 void adamax_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
                   float* __restrict u, int64_t n, AdamaxScalars c) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
-    const float ui = std::max(c.beta_2 * u[i], std::fabs(g));
-    m[i] = mi;
-    u[i] = ui;
-    param[i] -= (c.lr * mi) / (c.one_minus_beta_1_power * (ui + c.epsilon));
-  }
+  for (int64_t i = 0; i < n; ++i) opt::adamax(param[i], grad[i], m[i], u[i], c);
 }
 
 void nadam_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
                  float* __restrict v, int64_t n, NadamScalars c) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float mi = m[i] + (g - m[i]) * c.one_minus_beta_1;
-    const float vi = v[i] + (g * g - v[i]) * c.one_minus_beta_2;
-    m[i] = mi;
-    v[i] = vi;
-    const float m_hat = (c.u_t_next * mi) / c.one_minus_u_product_next +
-                        (c.one_minus_u_t * g) / c.one_minus_u_product;
-    const float v_hat = vi / c.one_minus_beta_2_power;
-    param[i] -= (m_hat * c.lr) / (std::sqrt(v_hat) + c.epsilon);
-  }
+  for (int64_t i = 0; i < n; ++i) opt::nadam(param[i], grad[i], m[i], v[i], c);
 }
 
 void lion_range(float* __restrict param, const float* __restrict grad, float* __restrict m,
                 int64_t n, float lr, float b1, float b2, float one_minus_b1, float one_minus_b2) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float c = m[i] * b1 + g * one_minus_b1;
-    const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : c);  // sign(0) = 0, sign(nan) = nan
-    param[i] -= lr * sign;
-    m[i] = m[i] * b2 + g * one_minus_b2;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    opt::lion(param[i], grad[i], m[i], lr, b1, b2, one_minus_b1, one_minus_b2);
 }
 
 // p + b for an optional slot pointer.
@@ -293,7 +243,7 @@ void clip_by_norm(const float* grad, float* out, int64_t n, double clipnorm) {
   const float c = f32(clipnorm), divisor = std::max(norm, c);
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     const float num = c, den = divisor;
-    for (int64_t i = b; i < e; ++i) out[i] = (grad[i] * num) / den;
+    for (int64_t i = b; i < e; ++i) out[i] = opt::clip_by_norm(grad[i], num, den);
   });
 }
 
@@ -308,7 +258,7 @@ float global_clip_scale(double sum_of_squares, double clipnorm) {
 void scale_gradient(const float* grad, float* out, int64_t n, float scale) {
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     const float s = scale;
-    for (int64_t i = b; i < e; ++i) out[i] = grad[i] * s;
+    for (int64_t i = b; i < e; ++i) out[i] = opt::scale(grad[i], s);
   });
 }
 
@@ -316,7 +266,7 @@ void clip_by_value(const float* grad, float* out, int64_t n, double clipvalue) {
   const float c = f32(clipvalue);
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     const float hi = c, lo = -c;
-    for (int64_t i = b; i < e; ++i) out[i] = std::min(std::max(grad[i], lo), hi);
+    for (int64_t i = b; i < e; ++i) out[i] = opt::clip_by_value(grad[i], lo, hi);
   });
 }
 
@@ -324,7 +274,7 @@ void decay_weights(float* param, int64_t n, double weight_decay, float lr) {
   const float wd = f32(weight_decay);  // ops.cast
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     const float w = wd, l = lr;
-    for (int64_t i = b; i < e; ++i) param[i] -= param[i] * w * l;
+    for (int64_t i = b; i < e; ++i) opt::decay(param[i], w, l);
   });
 }
 

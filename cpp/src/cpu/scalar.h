@@ -1,9 +1,10 @@
-// Scalar functions the CPU kernels share, written as Keras's jax backend computes them.
+// Scalar functions the CPU kernels share: the element math's (ember/element/),
+// under the names the kernels use.
 #pragma once
-#include <cmath>
+#include "ember/element/scalar.h"
 
 namespace ember::cpu {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+using element::sigmoid;
 
 }  // namespace ember::cpu
