@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "ember/element/activation.h"
+#include "ember/element/arith.h"
 #include "ember/element/loss.h"
 #include "ember/element/optimizer.h"
 #include "ember/element/scalar.h"
@@ -135,6 +136,26 @@ __global__ void optimizer_kernel(const float* x, float* out, int64_t n) {
   decay(p, 0.004f, 0.001f);
   out[i] =
       p + a + b + c + clip_by_norm(g, 1.0f, 2.0f) + scale(g, 0.5f) + clip_by_value(g, -1.0f, 1.0f);
+}
+
+__global__ void arith_kernel(const float* x, float* out, int64_t n) {
+  const int64_t i = thread_index();
+  if (i >= n) return;
+  const float a = x[i], b = x[(i + 1) % n];
+  float s = 0.0f;
+  for (BinaryKind k : {BinaryKind::Add, BinaryKind::Subtract, BinaryKind::Multiply,
+                       BinaryKind::Divide, BinaryKind::Maximum, BinaryKind::Minimum,
+                       BinaryKind::Power}) {
+    const float y = binary_forward(k, a, b);
+    s += y + binary_grad(k, true, 1.0f, a, b, y) + binary_grad(k, false, 1.0f, a, b, y);
+    s += binary_grad_reads_values(k) ? 1.0f : 0.0f;
+  }
+  for (UnaryKind k : {UnaryKind::Negative, UnaryKind::Abs, UnaryKind::Square, UnaryKind::Sqrt,
+                      UnaryKind::Exp, UnaryKind::Log, UnaryKind::Reciprocal, UnaryKind::Sign}) {
+    const float y = unary_forward(k, a);
+    s += y + unary_grad(k, 1.0f, a, y);
+  }
+  out[i] = s;
 }
 
 }  // namespace ember::element::check

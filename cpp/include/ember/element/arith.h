@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ember/element/hd.h"
+#include "ember/element/scalar.h"
 
 namespace ember {
 
@@ -22,8 +23,8 @@ EMBER_HD float binary_forward(BinaryKind k, float a, float b) {
     case BinaryKind::Subtract: return a - b;
     case BinaryKind::Multiply: return a * b;
     case BinaryKind::Divide: return a / b;
-    case BinaryKind::Maximum: return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? b : a);
-    case BinaryKind::Minimum: return std::isnan(a) || std::isnan(b) ? a + b : (b < a ? b : a);
+    case BinaryKind::Maximum: return std::isnan(a) || std::isnan(b) ? a + b : max_of(a, b);
+    case BinaryKind::Minimum: return std::isnan(a) || std::isnan(b) ? a + b : min_of(a, b);
     case BinaryKind::Power: return std::pow(a, b);
   }
   return 0.0f;
