@@ -103,8 +103,8 @@ Shape BinaryOp::build(const std::vector<Shape>& inputs) {
   }
   Shape out =
       broadcast_shapes(row[0], row[1], op + ": shapes " + shapes + " cannot be broadcast together");
-  row_layout_ = make_strided_layout(out, broadcast_strides(row[0], out),
-                                    broadcast_strides(row[1], out), op);
+  row_layout_ =
+      make_strided_layout(out, broadcast_strides(row[0], out), broadcast_strides(row[1], out), op);
   return out;
 }
 
@@ -141,8 +141,8 @@ void BinaryOp::backward(const OpBackward& b) {
   }
   if (!grad[0] && !grad[1]) return;
   const StridedLayout layout = row_layout_.batched(b.rows, a_.batch_stride, b_.batch_stride);
-  b.ctx->be().binary_backward(*b.ctx, kind_, layout, data(a_, b.in), data(b_, b.in), b.out,
-                              b.dout, grad[0], accumulate[0], grad[1], accumulate[1]);
+  b.ctx->be().binary_backward(*b.ctx, kind_, layout, data(a_, b.in), data(b_, b.in), b.out, b.dout,
+                              grad[0], accumulate[0], grad[1], accumulate[1]);
 }
 
 // ---- UnaryOp
@@ -175,7 +175,8 @@ Shape ReduceOp::build(const std::vector<Shape>& inputs) {
       throw ValueError("Reduce op: axis " + std::to_string(a + 1) + " is given twice");
     if (row[static_cast<size_t>(a)] == 0)
       throw ValueError("Reduce op: axis " + std::to_string(a + 1) + " of " +
-                       batched_shape_to_string(row) + " is empty; an output element reduces no input");
+                       batched_shape_to_string(row) +
+                       " is empty; an output element reduces no input");
     reduced[static_cast<size_t>(a)] = 1;
   }
   Shape kept = row, out;
@@ -213,8 +214,8 @@ Shape GatherOp::build(const std::vector<Shape>& inputs) {
                      " entries for an output row of " + std::to_string(expected));
   for (int64_t i : index_)
     if (i < 0 || i >= in_size_)
-      throw ValueError("Gather op: index entry " + std::to_string(i) +
-                       " is outside a row of " + std::to_string(in_size_));
+      throw ValueError("Gather op: index entry " + std::to_string(i) + " is outside a row of " +
+                       std::to_string(in_size_));
   return out_shape_;
 }
 
@@ -270,9 +271,8 @@ void MatMulOp::forward(const OpForward& f) {
                      0.0f, f.out);
     return;
   }
-  for (int64_t r = 0; r < f.rows; ++r)
-    f.ctx->be().gemm(*f.ctx, false, false, m_, n_, k_, 1.0f, f.in[0] + r * m_ * k_,
-                     f.in[1] + r * k_ * n_, 0.0f, f.out + r * m_ * n_);
+  f.ctx->be().gemm_batched(*f.ctx, false, false, m_, n_, k_, 1.0f, f.in[0], m_ * k_, f.in[1],
+                           k_ * n_, 0.0f, f.out, m_ * n_, f.rows);
 }
 
 void MatMulOp::backward(const OpBackward& b) {
@@ -286,15 +286,13 @@ void MatMulOp::backward(const OpBackward& b) {
                        b.dvar_accumulate[0] ? 1.0f : 0.0f, b.dvar[0]);
     return;
   }
-  for (int64_t r = 0; r < b.rows; ++r) {
-    const float *a = b.in[0] + r * m_ * k_, *w = b.in[1] + r * k_ * n_, *g = b.dout + r * m_ * n_;
-    if (b.din[0])
-      b.ctx->be().gemm(*b.ctx, false, true, m_, k_, n_, 1.0f, g, w,
-                       b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0] + r * m_ * k_);
-    if (b.din[1])
-      b.ctx->be().gemm(*b.ctx, true, false, k_, n_, m_, 1.0f, a, g,
-                       b.din_accumulate[1] ? 1.0f : 0.0f, b.din[1] + r * k_ * n_);
-  }
+  // Per row: dx = g w^T, dy = x^T g.
+  if (b.din[0])
+    b.ctx->be().gemm_batched(*b.ctx, false, true, m_, k_, n_, 1.0f, b.dout, m_ * n_, b.in[1],
+                             k_ * n_, b.din_accumulate[0] ? 1.0f : 0.0f, b.din[0], m_ * k_, b.rows);
+  if (b.din[1])
+    b.ctx->be().gemm_batched(*b.ctx, true, false, k_, n_, m_, 1.0f, b.in[0], m_ * k_, b.dout,
+                             m_ * n_, b.din_accumulate[1] ? 1.0f : 0.0f, b.din[1], k_ * n_, b.rows);
 }
 
 }  // namespace ember

@@ -68,6 +68,14 @@ class Backend {
                     float alpha, const float* a, const float* b, float beta, float* c) {
     no("gemm");
   }
+  // `batch` independent GEMMs: the i-th reads A at a + i * stride_a, B at b + i * stride_b and
+  // writes C at c + i * stride_c (a batched matmul; cuBLAS's strided-batched form).
+  virtual void gemm_batched(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, float alpha, const float* a, int64_t stride_a,
+                            const float* b, int64_t stride_b, float beta, float* c,
+                            int64_t stride_c, int64_t batch) {
+    no("gemm_batched");
+  }
   // y(rows, cols) = act(y + bias) in place; bias (cols) or null; z (rows, cols) or null
   // receives y + bias before the activation (for a backward that needs it).
   virtual void bias_activation_forward(const Context&, const Activation& act, float* y,
@@ -147,14 +155,12 @@ class Backend {
   // Sums run in a fixed order, whatever the thread count. a, b and out are read only where the
   // kind's gradient needs them (element/arith.h). Neither gradient may alias dout.
   virtual void binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout,
-                               const float* a, const float* b, const float* out,
-                               const float* dout, float* da, bool da_accumulate, float* db,
-                               bool db_accumulate) {
+                               const float* a, const float* b, const float* out, const float* dout,
+                               float* da, bool da_accumulate, float* db, bool db_accumulate) {
     no("binary_backward");
   }
   // y(n) = f(x); dx(n) (+)= f'(x) dy.
-  virtual void unary_forward(const Context&, UnaryKind kind, const float* x, float* y,
-                             int64_t n) {
+  virtual void unary_forward(const Context&, UnaryKind kind, const float* x, float* y, int64_t n) {
     no("unary_forward");
   }
   virtual void unary_backward(const Context&, UnaryKind kind, const float* x, const float* y,
@@ -177,8 +183,8 @@ class Backend {
   }
   // y(rows, n) = x(rows, in_size)[index(n)] per row; dx(rows, in_size) (+)= the scatter-add
   // of dy back (an element read twice gets both gradients, in index order). index: host memory.
-  virtual void gather_forward(const Context&, const float* x, int64_t in_size,
-                              const int64_t* index, int64_t n, int64_t rows, float* y) {
+  virtual void gather_forward(const Context&, const float* x, int64_t in_size, const int64_t* index,
+                              int64_t n, int64_t rows, float* y) {
     no("gather_forward");
   }
   virtual void gather_backward(const Context&, const float* dy, const int64_t* index, int64_t n,

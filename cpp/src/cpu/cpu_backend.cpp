@@ -45,6 +45,16 @@ void CpuBackend::normalize_denominator(const Context&, const float* variance, in
   for (int64_t k = 0; k < n; ++k) denom[k] = std::max(std::sqrt(variance[k]), 1e-7f);
 }
 
+void CpuBackend::gemm_batched(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                              int64_t k, float alpha, const float* a, int64_t stride_a,
+                              const float* b, int64_t stride_b, float beta, float* c,
+                              int64_t stride_c, int64_t batch) {
+  // One BLAS call per matrix: each already runs on the pool's threads.
+  for (int64_t i = 0; i < batch; ++i)
+    kernels::gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, b + i * stride_b, beta,
+                  c + i * stride_c);
+}
+
 void CpuBackend::take_every(const Context&, const float* src, int64_t stride, int64_t n,
                             float* dst) {
   for (int64_t r = 0; r < n; ++r) dst[r] = src[r * stride];

@@ -26,6 +26,9 @@ class CpuBackend final : public Backend {
   void copy_to_host(const Context&, void* host, const void* src, size_t bytes) override;
   void gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
             float alpha, const float* a, const float* b, float beta, float* c) override;
+  void gemm_batched(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, int64_t stride_a, const float* b, int64_t stride_b,
+                    float beta, float* c, int64_t stride_c, int64_t batch) override;
   void bias_activation_forward(const Context&, const Activation& act, float* y, const float* bias,
                                float* z, int64_t rows, int64_t cols) override;
   void column_sums(const Context&, const float* dy, float* db, int64_t rows, int64_t cols,
@@ -58,20 +61,18 @@ class CpuBackend final : public Backend {
   void add_into(const Context&, const float* x, float* y, int64_t n, bool accumulate) override;
   void gather_rows(const Context&, const float* src, int64_t row_size, const int64_t* order,
                    int64_t begin, int64_t count, float* out) override;
-  void binary_forward(const Context&, BinaryKind kind, const StridedLayout& layout,
-                      const float* a, const float* b, float* out) override;
-  void binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout,
-                       const float* a, const float* b, const float* out, const float* dout,
-                       float* da, bool da_accumulate, float* db, bool db_accumulate) override;
-  void unary_forward(const Context&, UnaryKind kind, const float* x, float* y,
-                     int64_t n) override;
+  void binary_forward(const Context&, BinaryKind kind, const StridedLayout& layout, const float* a,
+                      const float* b, float* out) override;
+  void binary_backward(const Context&, BinaryKind kind, const StridedLayout& layout, const float* a,
+                       const float* b, const float* out, const float* dout, float* da,
+                       bool da_accumulate, float* db, bool db_accumulate) override;
+  void unary_forward(const Context&, UnaryKind kind, const float* x, float* y, int64_t n) override;
   void unary_backward(const Context&, UnaryKind kind, const float* x, const float* y,
                       const float* dy, float* dx, int64_t n, bool accumulate) override;
-  void reduce_forward(const Context&, ReduceKind kind, const StridedLayout& layout,
-                      const float* x, float* y) override;
-  void reduce_backward(const Context&, ReduceKind kind, const StridedLayout& layout,
-                       const float* x, const float* y, const float* dy, float* dx,
-                       bool accumulate) override;
+  void reduce_forward(const Context&, ReduceKind kind, const StridedLayout& layout, const float* x,
+                      float* y) override;
+  void reduce_backward(const Context&, ReduceKind kind, const StridedLayout& layout, const float* x,
+                       const float* y, const float* dy, float* dx, bool accumulate) override;
   void gather_forward(const Context&, const float* x, int64_t in_size, const int64_t* index,
                       int64_t n, int64_t rows, float* y) override;
   void gather_backward(const Context&, const float* dy, const int64_t* index, int64_t n,
