@@ -118,18 +118,6 @@ Activation Activation::squareplus(float b_) {
   return a;
 }
 
-Activation Activation::hard_shrink(float threshold_) {
-  Activation a(ActivationKind::HardShrink);
-  a.threshold = threshold_;
-  return a;
-}
-
-Activation Activation::soft_shrink(float threshold_) {
-  Activation a(ActivationKind::SoftShrink);
-  a.threshold = threshold_;
-  return a;
-}
-
 Activation Activation::softmax(int32_t axis_) {
   Activation a(ActivationKind::Softmax);
   a.axis = axis_;

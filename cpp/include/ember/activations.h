@@ -77,8 +77,6 @@ struct Activation {
   static Activation celu(float alpha = 1.0f);
   static Activation gelu(bool approximate);
   static Activation squareplus(float b = 4.0f);
-  static Activation hard_shrink(float threshold = 0.5f);
-  static Activation soft_shrink(float threshold = 0.5f);
   static Activation softmax(int32_t axis = -1);
   static Activation log_softmax(int32_t axis = -1);
 
