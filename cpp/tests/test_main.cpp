@@ -20,6 +20,7 @@
 #include "ember/losses.h"
 #include "ember/model.h"
 #include "ember/ops.h"
+#include "ember/ops_regularization.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -412,6 +413,54 @@ void test_one_model_from_threads() {
   check(refused && model.optimizer().iterations == 20, "a negative step count is refused");
 }
 
+// Model::forward_pass: one batch through the graph, in inference mode against a
+// double reference of Dense, and in training mode through Dropout (each value kept
+// and scaled by 1 / (1 - rate), or dropped).
+void test_forward_pass() {
+  std::mt19937 rng(23);
+  const int64_t n = 37, in = 5, out = 3;
+  auto kv = random_vector(rng, in * out), bv = random_vector(rng, out);
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({in}, "x");
+  const int d = g->add_node(
+      std::make_shared<DenseOp>(std::make_shared<Variable>("k", Tensor({in, out}, kv.data())),
+                                std::make_shared<Variable>("b", Tensor({out}, bv.data())),
+                                ActivationKind::Linear),
+      {x}, "dense");
+  const int y =
+      g->add_node(std::make_shared<DropoutOp>(0.5, std::vector<int64_t>{}, 7u), {d}, "dropout");
+  Model model(g, {x}, {d, y});
+  auto xs = random_vector(rng, n * in);
+  const std::vector<ArrayView> xv{{xs.data(), n, in}};
+  std::vector<float> dense(n * out), dropped(n * out);
+  model.forward_pass(xv, false, {dense.data(), dropped.data()});
+  bool dense_ok = true;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < out; ++c) {
+      double want = bv[c];
+      for (int64_t i = 0; i < in; ++i) want += double(xs[r * in + i]) * kv[i * out + c];
+      dense_ok &= close(dense[r * out + c], want, 1e-5, 1e-5);
+    }
+  check(dense_ok, "forward_pass in inference matches Dense's double reference");
+  check(dropped == dense, "forward_pass in inference leaves Dropout out");
+  model.forward_pass(xv, true, {dense.data(), dropped.data()});
+  int64_t kept = 0;
+  bool scaled = true;
+  for (int64_t i = 0; i < n * out; ++i) {
+    if (dropped[i] == 0.0f) continue;
+    ++kept;
+    scaled &= close(dropped[i], 2.0 * dense[i], 1e-6, 1e-6);
+  }
+  check(scaled && kept > 0 && kept < n * out, "forward_pass in training runs Dropout");
+  bool refused = false;
+  try {
+    model.forward_pass({{xs.data(), n, in + 1}}, false, {dense.data(), dropped.data()});
+  } catch (const ValueError&) {
+    refused = true;
+  }
+  check(refused, "forward_pass refuses an input of the wrong width");
+}
+
 int main() {
   test_gemm_against_reference();
   test_work_after_fork();
@@ -437,6 +486,7 @@ int main() {
   test_one_model_from_threads();
   test_errors();
   test_metrics();
+  test_forward_pass();
   std::printf("%d failed\n", failures);
   return failures ? 1 : 0;
 }
