@@ -89,18 +89,9 @@ void bind_layers(py::module_& m) {
         return g.add_node(std::make_shared<FlattenOp>(channels_first), {input}, std::move(name));
       },
       py::arg("graph"), py::arg("input"), py::arg("channels_first"), py::arg("name"));
-  m.def(
-      "set_regularization",
-      [](Variable& v, float l1, float l2) {
-        if (!(l1 >= 0.0f) || !(l2 >= 0.0f))
-          throw ValueError("regularization factors of '" + v.name +
-                           "' must be non-negative, got l1=" + std::to_string(l1) +
-                           ", l2=" + std::to_string(l2));
-        v.l1 = l1;
-        v.l2 = l2;
-      },
-      py::arg("variable"), py::arg("l1"), py::arg("l2"),
-      "Puts l1 * sum|w| + l2 * sum w^2 on the loss while the variable is trainable.");
+  m.def("set_regularization", &Variable::set_regularization, py::arg("variable"), py::arg("l1"),
+        py::arg("l2"),
+        "Puts l1 * sum|w| + l2 * sum w^2 on the loss while the variable is trainable.");
 }
 
 }  // namespace ember::bindings
