@@ -189,14 +189,11 @@ class Model(Trainer, Layer):
         return self.predict_on_batch(inputs)
 
     # -- inspection -------------------------------------------------------------
-    def _summary_layers(self):
-        return self.layers
-
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Prints the layers, their output shapes and parameter counts, as Keras does."""
         rows = []
-        for layer in self._summary_layers():
+        for layer in self.layers:
             shape = layer._calls[-1].outputs[0].shape if layer._calls else "?"
             rows.append((f"{layer.name} ({type(layer).__name__})",
                          summary_utils.format_shape(shape) if layer._calls else "?",

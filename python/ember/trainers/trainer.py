@@ -192,8 +192,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
             position = 0 if position + run >= batches else position + run
             logs = self._logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._test(val[0], val[1], val_batch_size, cbs, in_fit=True,
-                                      sws=val[2])
+                val_logs = self._test(val[0], val[1], val_batch_size, cbs, sws=val[2])
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -219,7 +218,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
             cbs.on_train_batch_end(end - 1, self._logs())
             step = end
 
-    def _test(self, xs, ys, batch_size, cbs, in_fit=False, sws=None):
+    def _test(self, xs, ys, batch_size, cbs, sws=None):
         steps = math.ceil(xs[0].shape[0] / batch_size)
         self.stop_evaluating = False
         self._core.reset_metrics()
