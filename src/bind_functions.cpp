@@ -1,5 +1,7 @@
 // Free functions: losses on arrays (ember.losses and the tests use the engine's
 // kernels through them), device queries.
+#include <pybind11/operators.h>
+
 #include <optional>
 #include <string>
 
@@ -9,14 +11,6 @@
 
 namespace ember::bindings {
 namespace {
-
-bool same_spec(const LossSpec& a, const LossSpec& b) {
-  return a.kind == b.kind && a.weight == b.weight && a.reduction == b.reduction &&
-         a.from_logits == b.from_logits && a.label_smoothing == b.label_smoothing &&
-         a.delta == b.delta && a.ignore_class == b.ignore_class &&
-         a.apply_class_balancing == b.apply_class_balancing && a.alpha == b.alpha &&
-         a.gamma == b.gamma && a.axis == b.axis;
-}
 
 std::string spec_repr(const LossSpec& s) {
   std::string r =
@@ -79,27 +73,16 @@ void bind_functions(py::module_& m) {
       .def_readonly("alpha", &LossSpec::alpha)
       .def_readonly("gamma", &LossSpec::gamma)
       .def_readonly("axis", &LossSpec::axis)
-      .def("__eq__", [](const LossSpec& a, const LossSpec& b) { return same_spec(a, b); })
+      .def(py::self == py::self)
       .def("__repr__", &spec_repr);
 
   m.def(
       "loss_forward_backward",
       [](const LossSpec& spec, const FloatArray& y_true, const FloatArray& y_pred,
          const std::optional<FloatArray>& sample_weight, bool gradient, bool per_sample) {
-        const std::string what = loss_name(spec.kind);
-        if (y_pred.ndim() < 1 || y_pred.shape(y_pred.ndim() - 1) == 0)
-          throw ValueError(what + ": y_pred needs a non-empty last axis, got shape " +
-                           shape_to_string(shape_of(y_pred)));
-        const int64_t cols = y_pred.shape(y_pred.ndim() - 1);
-        const int64_t rows = y_pred.size() / cols;
-        const int64_t need = loss_takes_class_ids(spec.kind) ? rows : y_pred.size();
-        if (y_true.size() != need)
-          throw ValueError(what + ": y_true has " + std::to_string(y_true.size()) +
-                           " values, expected " + std::to_string(need) + " for y_pred of shape " +
-                           shape_to_string(shape_of(y_pred)));
-        if (sample_weight && sample_weight->size() != rows)
-          throw ValueError(what + ": sample_weight has " + std::to_string(sample_weight->size()) +
-                           " values, expected one per sample (" + std::to_string(rows) + ")");
+        const Shape weight_shape = sample_weight ? shape_of(*sample_weight) : Shape{};
+        const auto [rows, cols] = loss_rows_cols(spec, shape_of(y_true), shape_of(y_pred),
+                                                 sample_weight ? &weight_shape : nullptr);
         py::object grad = py::none(), values = py::none();
         float* dpred = nullptr;
         float* out = nullptr;

@@ -18,30 +18,8 @@ Activation make_activation(const std::string& name, std::optional<float> negativ
                            std::optional<float> alpha, std::optional<float> b,
                            std::optional<int> axis, std::optional<std::vector<int>> axes,
                            std::optional<bool> approximate) {
-  Activation a = activation_from_name(name);
-  auto take = [&](bool given, const char* parameter) {
-    if (given && !activation_takes(a.kind, parameter))
-      throw ValueError(std::string(activation_name(a)) + " takes no parameter '" + parameter + "'");
-    return given;
-  };
-  if (take(negative_slope.has_value(), "negative_slope")) a.negative_slope = *negative_slope;
-  if (take(max_value.has_value(), "max_value")) a.max_value = *max_value;
-  if (take(threshold.has_value(), "threshold")) a.threshold = *threshold;
-  if (take(alpha.has_value(), "alpha")) a.alpha = *alpha;
-  if (take(b.has_value(), "b")) a.b = *b;
-  if (take(axis.has_value(), "axis")) a.axis = *axis;
-  if (take(axes.has_value(), "axes")) {
-    a.axes = 0;
-    for (int ax : *axes) {
-      if (ax < 0 || ax >= 32)
-        throw ValueError(std::string(activation_name(a)) +
-                         ": axes must be row axes in [0, 32), got " + std::to_string(ax));
-      a.axes |= 1u << ax;
-    }
-  }
-  if (take(approximate.has_value(), "approximate")) a.approximate = *approximate;
-  a.validate();
-  return a;
+  return activation_from_name(
+      name, {negative_slope, max_value, threshold, alpha, b, axis, std::move(axes), approximate});
 }
 
 // Layers pass an Activation, or a Keras name for the defaults. (Not an implicit
@@ -51,16 +29,6 @@ using ActivationArg = std::variant<Activation, std::string>;
 Activation to_activation(const ActivationArg& arg) {
   if (const auto* name = std::get_if<std::string>(&arg)) return activation_from_name(*name);
   return std::get<Activation>(arg);
-}
-
-// (rows, cols) of an array for the row-wise kernels: softmax-like ones act on the last axis.
-std::pair<int64_t, int64_t> rows_cols(const Activation& a, const FloatArray& x) {
-  const auto ndim = static_cast<int>(x.ndim());
-  if (a.is_normalization() && (a.axes != 0 || (a.axis != -1 && a.axis != ndim - 1)))
-    throw ValueError(std::string(activation_name(a)) +
-                     ": on arrays the engine normalises along the last axis only");
-  const int64_t cols = ndim ? x.shape(ndim - 1) : 1;
-  return {cols ? static_cast<int64_t>(x.size()) / cols : 0, cols};
 }
 
 }  // namespace
@@ -127,7 +95,7 @@ void bind_graph(py::module_& m) {
       "activation_forward",
       [](const ActivationArg& arg, const FloatArray& x) {
         const Activation a = to_activation(arg);
-        const auto [rows, cols] = rows_cols(a, x);
+        const auto [rows, cols] = activation_rows_cols(a, shape_of(x));
         py::array_t<float> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
         activation_forward(a, x.data(), y.mutable_data(), rows, cols);
         return y;
@@ -140,7 +108,7 @@ void bind_graph(py::module_& m) {
         if (shape_of(dy) != shape_of(x))
           throw ValueError("activation_backward: dy of shape " + shape_to_string(shape_of(dy)) +
                            " does not match x of shape " + shape_to_string(shape_of(x)));
-        const auto [rows, cols] = rows_cols(a, x);
+        const auto [rows, cols] = activation_rows_cols(a, shape_of(x));
         const std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
         py::array_t<float> y(shape), dx(shape);
         activation_forward(a, x.data(), y.mutable_data(), rows, cols);

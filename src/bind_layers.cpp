@@ -1,6 +1,4 @@
 // The normalization, regularization and reshaping ops, and weight regularization.
-#include <algorithm>
-
 #include "bindings.h"
 #include "ember/ops_normalization.h"
 #include "ember/ops_regularization.h"
@@ -91,51 +89,9 @@ void bind_layers(py::module_& m) {
         return g.add_node(std::make_shared<FlattenOp>(channels_first), {input}, std::move(name));
       },
       py::arg("graph"), py::arg("input"), py::arg("channels_first"), py::arg("name"));
-  m.def(
-      "forward_pass",
-      [](Model& model, const std::vector<FloatArray>& x, bool training) {
-        Executor& ex = model.executor();
-        if (x.size() != ex.num_inputs())
-          throw ValueError("the model expects " + std::to_string(ex.num_inputs()) +
-                           " input arrays, got " + std::to_string(x.size()));
-        const auto views = views_of(x, "x");
-        const int64_t rows = views.empty() ? 0 : views[0].rows;
-        for (size_t i = 0; i < views.size(); ++i)
-          if (views[i].rows != rows || views[i].row_size != ex.input_row_size(i))
-            throw ValueError("input " + std::to_string(i) + " has shape " +
-                             shape_to_string(shape_of(x[i])) + ", which does not fit the model");
-        ex.reserve(std::max<int64_t>(rows, 1));
-        for (size_t i = 0; i < views.size(); ++i)
-          std::memcpy(ex.input_buffer(i), views[i].data,
-                      static_cast<size_t>(rows * views[i].row_size) * sizeof(float));
-        ex.forward(rows, training);
-        std::vector<py::array_t<float>> outs;
-        for (size_t o = 0; o < ex.num_outputs(); ++o) {
-          Shape shape{rows};
-          for (int64_t d : model.graph()->row_shape(ex.outputs()[o])) shape.push_back(d);
-          py::array_t<float> out(shape);
-          std::memcpy(out.mutable_data(), ex.output(o),
-                      static_cast<size_t>(rows * ex.output_row_size(o)) * sizeof(float));
-          outs.push_back(std::move(out));
-        }
-        return outs;
-      },
-      py::arg("model"), py::arg("x"), py::arg("training"),
-      "One forward pass over x as a single batch, in training or inference mode (Keras's "
-      "`layer(x, training=True)`: dropout active, batch statistics used and the moving ones "
-      "updated); returns the outputs.");
-  m.def(
-      "set_regularization",
-      [](Variable& v, float l1, float l2) {
-        if (!(l1 >= 0.0f) || !(l2 >= 0.0f))
-          throw ValueError("regularization factors of '" + v.name +
-                           "' must be non-negative, got l1=" + std::to_string(l1) +
-                           ", l2=" + std::to_string(l2));
-        v.l1 = l1;
-        v.l2 = l2;
-      },
-      py::arg("variable"), py::arg("l1"), py::arg("l2"),
-      "Puts l1 * sum|w| + l2 * sum w^2 on the loss while the variable is trainable.");
+  m.def("set_regularization", &Variable::set_regularization, py::arg("variable"), py::arg("l1"),
+        py::arg("l2"),
+        "Puts l1 * sum|w| + l2 * sum w^2 on the loss while the variable is trainable.");
 }
 
 }  // namespace ember::bindings

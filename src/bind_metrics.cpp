@@ -58,49 +58,19 @@ void bind_metrics(py::module_& m) {
           "update",
           [](Metric& metric, const FloatArray& y_pred, const std::optional<FloatArray>& y_true,
              const std::optional<FloatArray>& sample_weight) {
-            const std::string what = metric_name(metric.config().kind);
-            if (y_pred.ndim() != 2)
-              throw ValueError(what + ": y_pred must have shape (rows, classes), got " +
-                               shape_to_string(shape_of(y_pred)));
-            const int64_t rows = y_pred.shape(0), cols = y_pred.shape(1);
-            const float* target = nullptr;
-            if (y_true) {
-              const int64_t want = metric.target_cols(cols);
-              const bool ok = metric.sparse_targets()
-                                  ? y_true->size() == rows && y_true->ndim() >= 1 &&
-                                        y_true->shape(0) == rows
-                                  : y_true->ndim() == 2 && y_true->shape(0) == rows &&
-                                        y_true->shape(1) == want;
-              if (!ok)
-                throw ValueError(what + ": y_true of shape " + shape_to_string(shape_of(*y_true)) +
-                                 " does not match y_pred of shape " +
-                                 shape_to_string(shape_of(y_pred)) +
-                                 (metric.sparse_targets() ? " (one class id per row expected)"
-                                                          : ""));
-              target = y_true->data();
-            }
-            const float* weights = nullptr;
-            int64_t weight_cols = 1;
-            if (sample_weight) {
-              if (sample_weight->size() == rows && sample_weight->ndim() >= 1 &&
-                  sample_weight->shape(0) == rows) {
-                weight_cols = 1;
-              } else if (sample_weight->ndim() == 2 && sample_weight->shape(0) == rows &&
-                         sample_weight->shape(1) == cols) {
-                weight_cols = cols;
-              } else {
-                throw ValueError(what + ": sample_weight of shape " +
-                                 shape_to_string(shape_of(*sample_weight)) +
-                                 " does not match y_pred of shape " +
-                                 shape_to_string(shape_of(y_pred)));
-              }
-              weights = sample_weight->data();
-            }
+            const Shape pred = shape_of(y_pred);
+            const Shape target = y_true ? shape_of(*y_true) : Shape{};
+            const Shape weight = sample_weight ? shape_of(*sample_weight) : Shape{};
+            const int64_t weight_cols = metric.check_update_shapes(
+                pred, y_true ? &target : nullptr, sample_weight ? &weight : nullptr);
+            const int64_t rows = pred[0], cols = pred[1];
+            const float* target_data = y_true ? y_true->data() : nullptr;
+            const float* weights = sample_weight ? sample_weight->data() : nullptr;
             if (rows * cols > (1 << 16)) {
               py::gil_scoped_release release;
-              metric.update(y_pred.data(), target, weights, rows, cols, weight_cols);
+              metric.update(y_pred.data(), target_data, weights, rows, cols, weight_cols);
             } else {
-              metric.update(y_pred.data(), target, weights, rows, cols, weight_cols);
+              metric.update(y_pred.data(), target_data, weights, rows, cols, weight_cols);
             }
           },
           py::arg("y_pred"), py::arg("y_true") = py::none(), py::arg("sample_weight") = py::none())
@@ -109,9 +79,7 @@ void bind_metrics(py::module_& m) {
       .def("variables", &Metric::variables)
       .def_property_readonly("vector_result", &Metric::vector_result)
       .def_property_readonly("sparse_targets", &Metric::sparse_targets)
-      .def_property_readonly(
-          "thresholds",
-          [](const Metric& x) { return x.config().thresholds; })
+      .def_property_readonly("thresholds", [](const Metric& x) { return x.config().thresholds; })
       .def_property_readonly("auc_thresholds", &Metric::auc_thresholds)
       .def_property_readonly("num_thresholds",
                              [](const Metric& x) { return x.config().num_thresholds; });

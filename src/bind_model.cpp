@@ -47,6 +47,20 @@ auto locked(R (Model::*method)() const) {
   };
 }
 
+// One (n, output row shape) array per output of the model, and their storage.
+std::pair<std::vector<py::array_t<float>>, std::vector<float*>> output_arrays(Model& model,
+                                                                              int64_t n) {
+  std::vector<py::array_t<float>> outs;
+  std::vector<float*> ptrs;
+  for (int node : model.executor().outputs()) {
+    Shape shape{n};
+    for (int64_t d : model.graph()->row_shape(node)) shape.push_back(d);
+    outs.emplace_back(shape);
+    ptrs.push_back(outs.back().mutable_data());
+  }
+  return {std::move(outs), std::move(ptrs)};
+}
+
 }  // namespace
 
 void bind_model(py::module_& m) {
@@ -100,15 +114,7 @@ void bind_model(py::module_& m) {
           [](Model& model, const std::vector<FloatArray>& x, int64_t batch_size) {
             const auto xv = views_of(x, "x");
             const int64_t n = xv.empty() ? 0 : xv[0].rows;
-            const Graph& g = *model.graph();
-            std::vector<py::array_t<float>> outs;
-            std::vector<float*> ptrs;
-            for (int node : model.executor().outputs()) {
-              Shape shape{n};
-              for (int64_t d : g.row_shape(node)) shape.push_back(d);
-              outs.emplace_back(shape);
-              ptrs.push_back(outs.back().mutable_data());
-            }
+            auto [outs, ptrs] = output_arrays(model, n);
             if (n * 64 > (1 << 16)) {  // only worth releasing the GIL for real work
               py::gil_scoped_release release;
               model.predict(xv, batch_size, ptrs);
@@ -119,20 +125,32 @@ void bind_model(py::module_& m) {
             return outs;
           },
           py::arg("x"), py::arg("batch_size"))
+      .def(
+          "forward_pass",
+          [](Model& model, const std::vector<FloatArray>& x, bool training) {
+            const auto xv = views_of(x, "x");
+            auto [outs, ptrs] = output_arrays(model, xv.empty() ? 0 : xv[0].rows);
+            const auto lock = lock_model(model);
+            model.forward_pass(xv, training, ptrs);
+            return outs;
+          },
+          py::arg("x"), py::arg("training"),
+          "One forward pass over x as a single batch, in training or inference mode (Keras's "
+          "`layer(x, training=True)`: dropout active, batch statistics used and the moving ones "
+          "updated); returns the outputs.")
       .def("metric_results", locked(&Model::metric_results))
       .def("reset_metrics", locked(&Model::reset_metrics))
       .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"),
            "Output `output`'s loss from a graph (a custom loss written with ember.ops).")
-      .def("set_graph_metric", locked(&Model::set_graph_metric), py::arg("metric"), py::arg("graph"),
-           py::arg("prediction"), py::arg("target"), py::arg("value"))
+      .def("set_graph_metric", locked(&Model::set_graph_metric), py::arg("metric"),
+           py::arg("graph"), py::arg("prediction"), py::arg("target"), py::arg("value"))
       .def("clear_graph_metrics", locked(&Model::clear_graph_metrics))
       .def_property_readonly("compiled", &Model::compiled)
-      .def_property_readonly("variables",
-                             [](Model& model) {
-                               const auto lock = lock_model(model);
-                               return model.executor().variables();
-                             });
+      .def_property_readonly("variables", [](Model& model) {
+        const auto lock = lock_model(model);
+        return model.executor().variables();
+      });
 }
 
 }  // namespace ember::bindings

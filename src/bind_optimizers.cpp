@@ -136,13 +136,7 @@ void bind_optimizers(py::module_& m) {
 
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
       .def_property(
-          "learning_rate", &Optimizer::current_learning_rate,
-          [](Optimizer& o, float lr) {
-            if (!(lr >= 0.0f))
-              throw ValueError(o.name() + ": `learning_rate` must be a non-negative float, got " +
-                               std::to_string(lr));
-            o.learning_rate = lr;
-          },
+          "learning_rate", &Optimizer::current_learning_rate, &Optimizer::set_learning_rate,
           "The rate the next step uses (the schedule's value at `iterations` when one is set); "
           "setting it sets the constant rate, which a schedule overrides.")
       .def_readwrite("schedule", &Optimizer::schedule)

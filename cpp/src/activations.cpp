@@ -118,18 +118,6 @@ Activation Activation::squareplus(float b_) {
   return a;
 }
 
-Activation Activation::hard_shrink(float threshold_) {
-  Activation a(ActivationKind::HardShrink);
-  a.threshold = threshold_;
-  return a;
-}
-
-Activation Activation::soft_shrink(float threshold_) {
-  Activation a(ActivationKind::SoftShrink);
-  a.threshold = threshold_;
-  return a;
-}
-
 Activation Activation::softmax(int32_t axis_) {
   Activation a(ActivationKind::Softmax);
   a.axis = axis_;
@@ -232,6 +220,43 @@ bool activation_takes(ActivationKind kind, const std::string& parameter) {
     case ActivationKind::LogSoftmax: return parameter == "axis" || parameter == "axes";
     default: return false;
   }
+}
+
+Activation activation_from_name(const std::string& name, const ActivationArgs& args) {
+  Activation a = activation_from_name(name);
+  auto take = [&](bool given, const char* parameter) {
+    if (given && !activation_takes(a.kind, parameter))
+      throw ValueError(std::string(activation_name(a)) + " takes no parameter '" + parameter + "'");
+    return given;
+  };
+  if (take(args.negative_slope.has_value(), "negative_slope"))
+    a.negative_slope = *args.negative_slope;
+  if (take(args.max_value.has_value(), "max_value")) a.max_value = *args.max_value;
+  if (take(args.threshold.has_value(), "threshold")) a.threshold = *args.threshold;
+  if (take(args.alpha.has_value(), "alpha")) a.alpha = *args.alpha;
+  if (take(args.b.has_value(), "b")) a.b = *args.b;
+  if (take(args.axis.has_value(), "axis")) a.axis = *args.axis;
+  if (take(args.axes.has_value(), "axes")) {
+    a.axes = 0;
+    for (int ax : *args.axes) {
+      if (ax < 0 || ax >= 32)
+        throw ValueError(std::string(activation_name(a)) +
+                         ": axes must be row axes in [0, 32), got " + std::to_string(ax));
+      a.axes |= 1u << ax;
+    }
+  }
+  if (take(args.approximate.has_value(), "approximate")) a.approximate = *args.approximate;
+  a.validate();
+  return a;
+}
+
+std::pair<int64_t, int64_t> activation_rows_cols(const Activation& act, const Shape& shape) {
+  const auto ndim = static_cast<int>(shape.size());
+  if (act.is_normalization() && (act.axes != 0 || (act.axis != -1 && act.axis != ndim - 1)))
+    throw ValueError(std::string(activation_name(act)) +
+                     ": on arrays the engine normalises along the last axis only");
+  const int64_t cols = ndim ? shape.back() : 1;
+  return {cols ? num_elements(shape) / cols : 0, cols};
 }
 
 bool activation_backward_needs_input(const Activation& act) {

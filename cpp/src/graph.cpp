@@ -7,6 +7,14 @@
 
 namespace ember {
 
+void Variable::set_regularization(float l1_, float l2_) {
+  if (!(l1_ >= 0.0f) || !(l2_ >= 0.0f))
+    throw ValueError("regularization factors of '" + name + "' must be non-negative, got l1=" +
+                     std::to_string(l1_) + ", l2=" + std::to_string(l2_));
+  l1 = l1_;
+  l2 = l2_;
+}
+
 const Graph::Node& Graph::at(int node) const {
   if (node < 0 || static_cast<size_t>(node) >= nodes_.size())
     throw ValueError("graph has no node " + std::to_string(node));

@@ -100,6 +100,32 @@ const char* reduction_name(Reduction reduction) {
   return kReductionNames[static_cast<int>(reduction)];
 }
 
+bool LossSpec::operator==(const LossSpec& o) const {
+  return kind == o.kind && weight == o.weight && reduction == o.reduction &&
+         from_logits == o.from_logits && label_smoothing == o.label_smoothing && delta == o.delta &&
+         ignore_class == o.ignore_class && apply_class_balancing == o.apply_class_balancing &&
+         alpha == o.alpha && gamma == o.gamma && axis == o.axis;
+}
+
+std::pair<int64_t, int64_t> loss_rows_cols(const LossSpec& spec, const Shape& y_true,
+                                           const Shape& y_pred, const Shape* sample_weight) {
+  const std::string what = loss_name(spec.kind);
+  if (y_pred.empty() || y_pred.back() == 0)
+    throw ValueError(what + ": y_pred needs a non-empty last axis, got shape " +
+                     shape_to_string(y_pred));
+  const int64_t cols = y_pred.back();
+  const int64_t rows = num_elements(y_pred) / cols;
+  const int64_t need = loss_takes_class_ids(spec.kind) ? rows : num_elements(y_pred);
+  if (num_elements(y_true) != need)
+    throw ValueError(what + ": y_true has " + std::to_string(num_elements(y_true)) +
+                     " values, expected " + std::to_string(need) + " for y_pred of shape " +
+                     shape_to_string(y_pred));
+  if (sample_weight && num_elements(*sample_weight) != rows)
+    throw ValueError(what + ": sample_weight has " + std::to_string(num_elements(*sample_weight)) +
+                     " values, expected one per sample (" + std::to_string(rows) + ")");
+  return {rows, cols};
+}
+
 void validate_loss(const LossSpec& spec) {
   const int kind = static_cast<int>(spec.kind);
   if (kind < 0 || kind >= kNumLossKinds)

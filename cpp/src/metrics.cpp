@@ -202,6 +202,33 @@ bool Metric::sparse_targets() const {
          config_.kind == MetricKind::SparseTopKCategoricalAccuracy;
 }
 
+int64_t Metric::check_update_shapes(const Shape& pred, const Shape* target,
+                                    const Shape* sample_weight) const {
+  const std::string what = metric_name(config_.kind);
+  if (pred.size() != 2)
+    throw ValueError(what + ": y_pred must have shape (rows, classes), got " +
+                     shape_to_string(pred));
+  const int64_t rows = pred[0], cols = pred[1];
+  // One value per row: shaped (rows,), (rows, 1), ...
+  auto one_per_row = [rows](const Shape& s) {
+    return !s.empty() && s[0] == rows && num_elements(s) == rows;
+  };
+  if (target) {
+    const bool ok = sparse_targets() ? one_per_row(*target)
+                                     : target->size() == 2 && (*target)[0] == rows &&
+                                           (*target)[1] == target_cols(cols);
+    if (!ok)
+      throw ValueError(what + ": y_true of shape " + shape_to_string(*target) +
+                       " does not match y_pred of shape " + shape_to_string(pred) +
+                       (sparse_targets() ? " (one class id per row expected)" : ""));
+  }
+  if (!sample_weight || one_per_row(*sample_weight)) return 1;
+  if (sample_weight->size() == 2 && (*sample_weight)[0] == rows && (*sample_weight)[1] == cols)
+    return cols;
+  throw ValueError(what + ": sample_weight of shape " + shape_to_string(*sample_weight) +
+                   " does not match y_pred of shape " + shape_to_string(pred));
+}
+
 bool Metric::vector_result() const {
   switch (config_.kind) {
     case MetricKind::FBetaScore: return config_.average == FScoreAverage::None;

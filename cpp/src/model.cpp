@@ -451,6 +451,21 @@ void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
                  });
 }
 
+void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
+                         const std::vector<float*>& out) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  check_data(x, nullptr);
+  if (out.size() != num_outputs())
+    throw ValueError("forward_pass: one output buffer per output needed");
+  const int64_t rows = x[0].rows;
+  exec_.reserve(std::max<int64_t>(rows, 1));
+  load_batch(x, nullptr, nullptr, 0, rows);
+  exec_.forward(rows, training);
+  for (size_t o = 0; o < out.size(); ++o)
+    be().copy_to_host(ctx(), out[o], exec_.output(o),
+                      static_cast<size_t>(rows * exec_.output_row_size(o)) * sizeof(float));
+}
+
 std::vector<double> Model::metric_results() const {
   const std::lock_guard<std::recursive_mutex> lock(mutex_);
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;

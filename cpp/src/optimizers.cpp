@@ -60,6 +60,13 @@ void check_iterations(int64_t steps, const std::string& optimizer) {
 }
 }  // namespace
 
+void Optimizer::set_learning_rate(float lr) {
+  if (!(lr >= 0.0f))
+    throw ValueError(name() + ": `learning_rate` must be a non-negative float, got " +
+                     std::to_string(lr));
+  learning_rate = lr;
+}
+
 void Optimizer::set_iterations(int64_t steps) {
   check_iterations(steps, name());
   iterations = steps;

@@ -20,6 +20,7 @@
 #include "ember/losses.h"
 #include "ember/model.h"
 #include "ember/ops.h"
+#include "ember/ops_regularization.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -412,6 +413,137 @@ void test_one_model_from_threads() {
   check(refused && model.optimizer().iterations == 20, "a negative step count is refused");
 }
 
+// Model::forward_pass: one batch through the graph, in inference mode against a
+// double reference of Dense, and in training mode through Dropout (each value kept
+// and scaled by 1 / (1 - rate), or dropped).
+void test_forward_pass() {
+  std::mt19937 rng(23);
+  const int64_t n = 37, in = 5, out = 3;
+  auto kv = random_vector(rng, in * out), bv = random_vector(rng, out);
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({in}, "x");
+  const int d = g->add_node(
+      std::make_shared<DenseOp>(std::make_shared<Variable>("k", Tensor({in, out}, kv.data())),
+                                std::make_shared<Variable>("b", Tensor({out}, bv.data())),
+                                ActivationKind::Linear),
+      {x}, "dense");
+  const int y =
+      g->add_node(std::make_shared<DropoutOp>(0.5, std::vector<int64_t>{}, 7u), {d}, "dropout");
+  Model model(g, {x}, {d, y});
+  auto xs = random_vector(rng, n * in);
+  const std::vector<ArrayView> xv{{xs.data(), n, in}};
+  std::vector<float> dense(n * out), dropped(n * out);
+  model.forward_pass(xv, false, {dense.data(), dropped.data()});
+  bool dense_ok = true;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < out; ++c) {
+      double want = bv[c];
+      for (int64_t i = 0; i < in; ++i) want += double(xs[r * in + i]) * kv[i * out + c];
+      dense_ok &= close(dense[r * out + c], want, 1e-5, 1e-5);
+    }
+  check(dense_ok, "forward_pass in inference matches Dense's double reference");
+  check(dropped == dense, "forward_pass in inference leaves Dropout out");
+  model.forward_pass(xv, true, {dense.data(), dropped.data()});
+  int64_t kept = 0;
+  bool scaled = true;
+  for (int64_t i = 0; i < n * out; ++i) {
+    if (dropped[i] == 0.0f) continue;
+    ++kept;
+    scaled &= close(dropped[i], 2.0 * dense[i], 1e-6, 1e-6);
+  }
+  check(scaled && kept > 0 && kept < n * out, "forward_pass in training runs Dropout");
+  bool refused = false;
+  try {
+    model.forward_pass({{xs.data(), n, in + 1}}, false, {dense.data(), dropped.data()});
+  } catch (const ValueError&) {
+    refused = true;
+  }
+  check(refused, "forward_pass refuses an input of the wrong width");
+}
+
+// The rules the bindings used to hold, now the engine's: LossSpec equality, the
+// shapes of whole arrays for losses, metrics and activations, activation
+// arguments, and the ranges of regularization factors and learning rates.
+void test_argument_rules() {
+  auto refuses = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const ValueError&) {
+      return true;
+    }
+    return false;
+  };
+  LossSpec a;
+  a.kind = LossKind::CategoricalCrossentropy;
+  a.label_smoothing = 0.1;
+  LossSpec b = a;
+  check(a == b, "equal LossSpecs compare equal");
+  b.ignore_class = 2;
+  check(a != b, "LossSpecs differing in ignore_class differ");
+  b = a;
+  b.weight = 0.5f;
+  check(a != b, "LossSpecs differing in weight differ");
+
+  const auto rc = loss_rows_cols(a, {4, 2, 3}, {4, 2, 3}, nullptr);
+  check(rc.first == 8 && rc.second == 3, "loss_rows_cols: rows before the last axis");
+  LossSpec sparse;
+  sparse.kind = LossKind::SparseCategoricalCrossentropy;
+  const Shape four{4};
+  check(loss_rows_cols(sparse, {4, 1}, {4, 5}, &four) == std::make_pair(int64_t{4}, int64_t{5}),
+        "loss_rows_cols: one class id per row for the sparse loss");
+  check(refuses([&] { loss_rows_cols(a, {4, 2}, {4, 3}, nullptr); }),
+        "loss_rows_cols refuses y_true of another size");
+  check(refuses([&] { loss_rows_cols(a, {4, 0}, {4, 0}, nullptr); }),
+        "loss_rows_cols refuses an empty last axis");
+  check(!refuses([&] { loss_rows_cols(sparse, {4}, {4, 5}, &four); }),
+        "loss_rows_cols takes (rows,) class ids");
+
+  MetricConfig mc;
+  mc.kind = MetricKind::SparseCategoricalAccuracy;
+  const Metric sca(mc);
+  const Shape rows_1{6, 1}, rows_only{6}, full{6, 4};
+  check(sca.check_update_shapes({6, 4}, &rows_1, &rows_only) == 1,
+        "sparse metric: a class id and a weight per row");
+  check(sca.check_update_shapes({6, 4}, &rows_only, &full) == 4,
+        "metric: one weight per value gives weight_cols = cols");
+  check(refuses([&] { sca.check_update_shapes({6, 4}, &full, nullptr); }),
+        "sparse metric refuses one-hot targets");
+  check(refuses([&] { sca.check_update_shapes({6, 4, 1}, nullptr, nullptr); }),
+        "metric refuses a rank-3 y_pred");
+  mc.kind = MetricKind::CategoricalAccuracy;
+  const Metric ca(mc);
+  check(refuses([&] { ca.check_update_shapes({6, 4}, &rows_1, nullptr); }),
+        "categorical metric refuses class ids");
+  const Shape wrong{5};
+  check(refuses([&] { ca.check_update_shapes({6, 4}, &full, &wrong); }),
+        "metric refuses sample weights of another length");
+
+  ActivationArgs args;
+  args.negative_slope = 0.1f;
+  check(activation_from_name("relu", args) == Activation::relu(0.1f),
+        "activation_from_name sets the arguments given");
+  check(refuses([&] { activation_from_name("sigmoid", args); }),
+        "activation_from_name refuses an argument the kind does not take");
+  ActivationArgs axes;
+  axes.axes = std::vector<int>{0, 40};
+  check(refuses([&] { activation_from_name("softmax", axes); }),
+        "activation_from_name refuses axes past 32");
+  check(activation_rows_cols(ActivationKind::Softmax, {2, 3, 5}) ==
+            std::make_pair(int64_t{6}, int64_t{5}),
+        "activation_rows_cols: softmax along the last axis");
+  check(refuses([] { activation_rows_cols(Activation::softmax(0), {2, 3, 5}); }),
+        "activation_rows_cols refuses softmax along another axis");
+
+  Variable v("w", Tensor({2}));
+  check(refuses([&] { v.set_regularization(-0.1f, 0.0f); }) && v.l1 == 0.0f,
+        "set_regularization refuses a negative factor");
+  v.set_regularization(0.25f, 0.5f);
+  check(v.l1 == 0.25f && v.l2 == 0.5f, "set_regularization sets both factors");
+  SGD sgd(0.1f, 0.0, false);
+  check(refuses([&] { sgd.set_learning_rate(-1.0f); }) && sgd.learning_rate == 0.1f,
+        "set_learning_rate refuses a negative rate");
+}
+
 int main() {
   test_gemm_against_reference();
   test_work_after_fork();
@@ -437,6 +569,8 @@ int main() {
   test_one_model_from_threads();
   test_errors();
   test_metrics();
+  test_forward_pass();
+  test_argument_rules();
   std::printf("%d failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -13,8 +13,12 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "ember/tensor.h"
 
 namespace ember {
 
@@ -77,8 +81,6 @@ struct Activation {
   static Activation celu(float alpha = 1.0f);
   static Activation gelu(bool approximate);
   static Activation squareplus(float b = 4.0f);
-  static Activation hard_shrink(float threshold = 0.5f);
-  static Activation soft_shrink(float threshold = 0.5f);
   static Activation softmax(int32_t axis = -1);
   static Activation log_softmax(int32_t axis = -1);
 
@@ -101,6 +103,16 @@ struct Activation {
 // Keras's names, aliases included ("swish" = silu, "hard_swish" = hard_silu);
 // "" and "linear" give Linear. Throws ValueError listing the known names.
 Activation activation_from_name(const std::string& name);
+// Keras's keyword arguments of an activation; one not given keeps the kind's default.
+struct ActivationArgs {
+  std::optional<float> negative_slope, max_value, threshold, alpha, b;
+  std::optional<int> axis;
+  std::optional<std::vector<int>> axes;  // row axes, each in [0, 32)
+  std::optional<bool> approximate;
+};
+// The activation of that name with those arguments, validated. Throws ValueError for
+// an unknown name, an argument the kind does not take, or a value Keras refuses.
+Activation activation_from_name(const std::string& name, const ActivationArgs& args);
 // Keras's canonical name of the kind ("silu", not "swish").
 const char* activation_name(ActivationKind kind);
 inline const char* activation_name(const Activation& act) { return activation_name(act.kind); }
@@ -113,6 +125,11 @@ bool activation_takes(ActivationKind kind, const std::string& parameter);
 
 // Whether activation_backward needs the pre-activation input x, not just y.
 bool activation_backward_needs_input(const Activation& act);
+
+// The (rows, cols) activation_forward/backward take for a whole array of `shape` (the
+// activation functions on arrays): softmax-like activations normalise along its last
+// axis, which must then be their axis. Throws ValueError otherwise.
+std::pair<int64_t, int64_t> activation_rows_cols(const Activation& act, const Shape& shape);
 
 // y = act(x), x and y: (rows, cols); may alias. Softmax-like activations
 // normalise each row (the last axis); see softmax_forward_axes for others.

@@ -31,6 +31,8 @@ struct Variable {
   // Model adds l1 * sum|w| + l2 * sum w^2 to each batch's loss and its gradient to the
   // variable's, as Keras adds `layer.losses`. Zero (the default) costs nothing.
   float l1 = 0.0f, l2 = 0.0f;
+  // Sets l1 and l2; ValueError unless both are >= 0.
+  void set_regularization(float l1_, float l2_);
 };
 using VariablePtr = std::shared_ptr<Variable>;
 

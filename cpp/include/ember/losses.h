@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "ember/tensor.h"
 
 namespace ember {
 
@@ -53,6 +56,10 @@ struct LossSpec {
   double alpha = 0.25;
   double gamma = 2.0;
   int axis = -1;  // the class/feature axis; the kernels compute over the last one
+
+  // Every field equal: compile recompiles the engine only when a spec changes.
+  bool operator==(const LossSpec& o) const;
+  bool operator!=(const LossSpec& o) const { return !(*this == o); }
 };
 
 // Accepts Keras's function and class names and its aliases ("mse", "KLD", "bce", ...).
@@ -71,6 +78,13 @@ const char* reduction_name(Reduction reduction);
 // Throws ValueError for parameters outside their domain: label_smoothing not in
 // [0, 1], delta <= 0, gamma < 0, alpha not in [0, 1], non-finite values.
 void validate_loss(const LossSpec& spec);
+
+// The (rows, cols) loss_forward_backward takes for whole arrays whose last axis is the
+// class/feature axis (ember.losses' functions): y_pred (..., cols) with cols > 0, y_true
+// as many values (one class id per row for the sparse loss), sample_weight (null: not
+// given) one per row. Throws ValueError naming the mismatch.
+std::pair<int64_t, int64_t> loss_rows_cols(const LossSpec& spec, const Shape& y_true,
+                                           const Shape& y_pred, const Shape* sample_weight);
 
 // Keras's backend epsilon.
 constexpr float kEpsilon = 1e-7f;

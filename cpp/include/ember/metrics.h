@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "ember/tensor.h"
+
 namespace ember {
 
 enum class MetricKind {
@@ -78,6 +80,13 @@ class Metric {
   // and for a cols that differs from the one a per-class state was built for.
   void update(const float* pred, const float* target, const float* sample_weight, int64_t rows,
               int64_t cols, int64_t weight_cols = 1);
+  // The shape rules of update on whole arrays (ember.metrics' update_state): pred must be
+  // (rows, cols); target (rows, target_cols(cols)), or one class id per row for the sparse
+  // kinds; sample_weight one weight per row or one per value. Returns update's
+  // weight_cols. target, sample_weight: null when not given. Throws ValueError naming
+  // the mismatch.
+  int64_t check_update_shapes(const Shape& pred, const Shape* target,
+                              const Shape* sample_weight) const;
   // One value, or one per class / threshold (see vector_result).
   std::vector<double> result() const;
   void reset();

@@ -61,6 +61,10 @@ class Model {
                     const std::vector<ArrayView>& sample_weights = {});
   // Writes each output (x rows, output row size) into out[i].
   void predict(const std::vector<ArrayView>& x, int64_t batch_size, const std::vector<float*>& out);
+  // One forward pass over x as a single batch, in training mode or not (Keras's
+  // `layer(x, training=True)`: dropout active, batch statistics used and the moving
+  // ones updated); writes each output (x rows, output row size) into out[i].
+  void forward_pass(const std::vector<ArrayView>& x, bool training, const std::vector<float*>& out);
 
   // [loss, per-output losses (only with several outputs), metric 0, metric 1, ...], each
   // over the samples since reset_metrics(). A metric with a vector result (F1Score with

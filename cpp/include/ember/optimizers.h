@@ -135,6 +135,8 @@ class Optimizer {
                                  const std::vector<std::string>& name_patterns);
 
   float learning_rate;  // the constant rate, used while no schedule is set
+  // Sets learning_rate; ValueError unless it is >= 0 (NaN included).
+  void set_learning_rate(float lr);
   std::shared_ptr<const LearningRateSchedule> schedule;
   // Steps taken; a step runs only when 0 <= iterations < kMaxIterations (the powers
   // of the betas at a step count past that, or below 0, are not numbers Keras has).

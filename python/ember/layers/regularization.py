@@ -43,7 +43,7 @@ def call_in_training(layer, inputs):
     graph = _core.Graph()
     node = graph.add_input(list(x.shape[1:]), "input")
     out = layer._emit(graph, [node])
-    return _core.forward_pass(_core.Model(graph, [node], [out]), [x], True)[0]
+    return _core.Model(graph, [node], [out]).forward_pass([x], True)[0]
 
 
 class _TrainingCallMixin:

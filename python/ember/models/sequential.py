@@ -58,9 +58,6 @@ class Sequential(Model):
     def layers(self):
         return list(self._stack)
 
-    def _summary_layers(self):
-        return self.layers
-
     def _input_shape(self):
         if self._input_layer is not None:
             return self._input_layer.shape

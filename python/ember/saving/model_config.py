@@ -14,8 +14,8 @@ from ember.saving.serialization_lib import deserialize_layer, serialize_keras_ob
 
 # -- functional --------------------------------------------------------------------
 def _own_calls(model):
-    from ember.models.model import _calls_in_order
-    return {id(call) for call in _calls_in_order(model.outputs)}
+    from ember.models.functional import calls_in_order
+    return {id(call) for call in calls_in_order(model.outputs)}
 
 
 def _node_index(call, own):

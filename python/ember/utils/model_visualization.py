@@ -45,8 +45,8 @@ def _is_sequential(layer):
 
 def _own_calls(model):
     """The layer calls that make up `model`, inputs first."""
-    from ember.models.model import _calls_in_order
-    return _calls_in_order(model.outputs)
+    from ember.models.functional import calls_in_order
+    return calls_in_order(model.outputs)
 
 
 def _shape_text(tensors):
