@@ -115,11 +115,12 @@ void bind_model(py::module_& m) {
             const auto xv = views_of(x, "x");
             const int64_t n = xv.empty() ? 0 : xv[0].rows;
             auto [outs, ptrs] = output_arrays(model, n);
+            // Model::predict takes no model lock (predictions run side by side), so there
+            // is no lock to wait for with the GIL held.
             if (n * 64 > (1 << 16)) {  // only worth releasing the GIL for real work
               py::gil_scoped_release release;
               model.predict(xv, batch_size, ptrs);
             } else {
-              const auto lock = lock_model(model);
               model.predict(xv, batch_size, ptrs);
             }
             return outs;

@@ -42,12 +42,14 @@ int Graph::add_node(std::shared_ptr<Op> op, std::vector<int> inputs, std::string
 }
 
 Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
-                   std::vector<int> outputs, Device device)
-    : Executor(std::move(graph), std::move(inputs), std::move(outputs), backend_for(device)) {}
+                   std::vector<int> outputs, Device device, bool forward_only)
+    : Executor(std::move(graph), std::move(inputs), std::move(outputs), backend_for(device),
+               forward_only) {}
 
 Executor::Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs,
-                   std::vector<int> outputs, Backend& backend)
+                   std::vector<int> outputs, Backend& backend, bool forward_only)
     : graph_(std::move(graph)),
+      forward_only_(forward_only),
       device_(backend.device()),
       ctx_(backend.context()),
       inputs_(std::move(inputs)),
@@ -105,7 +107,7 @@ void Executor::plan_gradients() {
   trainable_index_.assign(variables_.size(), 0);
   var_grad_delivered_.assign(variables_.size(), 0);
   for (size_t i = 0; i < variables_.size(); ++i) {
-    if (!variables_[i]->trainable) continue;
+    if (forward_only_ || !variables_[i]->trainable) continue;
     trainable_index_[i] = trainable_.size();
     var_grads_[i] = Tensor(variables_[i]->value.shape(), 0.0f, device());
     trainable_.push_back(variables_[i].get());
@@ -124,6 +126,17 @@ void Executor::plan_gradients() {
       }
   // A node needs a gradient when a trainable variable lies at or upstream of it.
   requires_grad_.assign(n, 0);
+  if (!forward_only_) plan_node_gradients();
+  grad_written_.assign(n, 0);
+  const int64_t rows = capacity_;
+  capacity_ = 0;
+  reserve(std::max<int64_t>(rows, 1));
+}
+
+// requires_grad_ for a training executor: bit 1 where a gradient flows (a trainable variable
+// at or upstream of the node, or a requested input gradient), bit 2 on the outputs, which
+// always get a gradient buffer so the loss has somewhere to write.
+void Executor::plan_node_gradients() {
   for (size_t i = 0; i < input_grad_requested_.size(); ++i)
     if (input_grad_requested_[i]) requires_grad_[static_cast<size_t>(inputs_[i])] = 1;
   for (int v : order_) {
@@ -133,12 +146,7 @@ void Executor::plan_gradients() {
     for (int u : graph_->inputs(v)) req = req || (requires_grad_[static_cast<size_t>(u)] & 1);
     requires_grad_[static_cast<size_t>(v)] = req ? 1 : 0;
   }
-  // Outputs always get a gradient buffer so the loss has somewhere to write.
   for (int o : outputs_) requires_grad_[static_cast<size_t>(o)] |= 2;
-  grad_written_.assign(n, 0);
-  const int64_t rows = capacity_;
-  capacity_ = 0;
-  reserve(std::max<int64_t>(rows, 1));
 }
 
 void Executor::reserve(int64_t rows) {
@@ -188,6 +196,7 @@ void Executor::bind_pointers() {
 }
 
 void Executor::request_input_gradient(size_t i) {
+  if (forward_only_) throw ValueError("request_input_gradient: this executor runs forward only");
   if (i >= inputs_.size())
     throw ValueError("request_input_gradient: no input " + std::to_string(i));
   input_grad_requested_.resize(inputs_.size(), 0);
@@ -216,6 +225,7 @@ void Executor::forward(int64_t rows, bool training) {
 }
 
 void Executor::backward(int64_t rows, const std::function<void(size_t)>& on_grad_ready) {
+  if (forward_only_) throw ValueError("backward: this executor runs forward only");
   // The loss has written every output's gradient; everything else starts unwritten.
   std::fill(grad_written_.begin(), grad_written_.end(), 0);
   std::fill(var_grad_written_.begin(), var_grad_written_.end(), 0);

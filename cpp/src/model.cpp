@@ -251,11 +251,46 @@ void Model::check_data(const std::vector<ArrayView>& x, const std::vector<ArrayV
   }
 }
 
+void Model::gather_inputs(Executor& e, const std::vector<ArrayView>& x, const int64_t* order,
+                          int64_t begin, int64_t rows) {
+  e.reserve(rows);
+  for (size_t i = 0; i < x.size(); ++i)
+    be().gather_rows(e.context(), x[i].data, x[i].row_size, order, begin, rows, e.input_buffer(i));
+}
+
+std::shared_lock<std::shared_mutex> Model::lock_weights_for_reading() {
+  {
+    const std::lock_guard<std::mutex> wait_for_writers(turnstile_);
+  }
+  return std::shared_lock<std::shared_mutex>(weights_mutex_);
+}
+
+std::unique_lock<std::shared_mutex> Model::lock_weights_for_writing() {
+  const std::lock_guard<std::mutex> hold_readers_back(turnstile_);
+  return std::unique_lock<std::shared_mutex>(weights_mutex_);
+}
+
+std::unique_ptr<Executor> Model::borrow_inference_executor() {
+  {
+    const std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!idle_inference_.empty()) {
+      std::unique_ptr<Executor> e = std::move(idle_inference_.back());
+      idle_inference_.pop_back();
+      return e;
+    }
+  }
+  return std::make_unique<Executor>(graph_, exec_.inputs(), exec_.outputs(), exec_.device(),
+                                    /*forward_only=*/true);
+}
+
+void Model::return_inference_executor(std::unique_ptr<Executor> e) {
+  const std::lock_guard<std::mutex> lock(pool_mutex_);
+  idle_inference_.push_back(std::move(e));
+}
+
 void Model::load_batch(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y,
                        const int64_t* order, int64_t begin, int64_t rows) {
-  exec_.reserve(rows);
-  for (size_t i = 0; i < x.size(); ++i)
-    be().gather_rows(ctx(), x[i].data, x[i].row_size, order, begin, rows, exec_.input_buffer(i));
+  gather_inputs(exec_, x, order, begin, rows);
   if (!y) return;
   for (size_t o = 0; o < y->size(); ++o) {
     const ArrayView& t = (*y)[o];
@@ -389,6 +424,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
   check_data(x, &y);
   const int64_t n = x[0].rows;
   check_sample_weights(sample_weights, n);
+  const auto writing = lock_weights_for_writing();
   exec_.reserve(std::min(batch_size, std::max<int64_t>(n, 1)));
   // Each variable is updated as soon as backward has its gradient, while that
   // gradient (and, for most layers, the weights the layer's backward just read) are
@@ -434,21 +470,28 @@ void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<Arra
 
 void Model::predict(const std::vector<ArrayView>& x, int64_t batch_size,
                     const std::vector<float*>& out) {
-  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  // No model lock: the checks read what construction fixed, and the pass runs on an
+  // executor no other call uses.
   check_batch_size(batch_size);
   check_data(x, nullptr);
   if (out.size() != num_outputs()) throw ValueError("predict: one output buffer per output needed");
   const int64_t n = x[0].rows;
-  for_each_batch(n, batch_size, 0, (n + batch_size - 1) / batch_size,
-                 [&](int64_t start, int64_t rows) {
-                   load_batch(x, nullptr, nullptr, start, rows);
-                   exec_.forward(rows, false);
-                   for (size_t o = 0; o < out.size(); ++o) {
-                     const int64_t row = exec_.output_row_size(o);
-                     be().copy_to_host(ctx(), out[o] + start * row, exec_.output(o),
-                                       static_cast<size_t>(rows * row) * sizeof(float));
-                   }
-                 });
+  std::unique_ptr<Executor> e = borrow_inference_executor();
+  {
+    const auto reading = lock_weights_for_reading();
+    for_each_batch(n, batch_size, 0, (n + batch_size - 1) / batch_size,
+                   [&](int64_t start, int64_t rows) {
+                     gather_inputs(*e, x, nullptr, start, rows);
+                     e->forward(rows, false);
+                     for (size_t o = 0; o < out.size(); ++o) {
+                       const int64_t row = e->output_row_size(o);
+                       be().copy_to_host(e->context(), out[o] + start * row, e->output(o),
+                                         static_cast<size_t>(rows * row) * sizeof(float));
+                     }
+                   });
+  }
+  // A pass that threw drops its executor with the exception; a finished one is kept.
+  return_inference_executor(std::move(e));
 }
 
 void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
@@ -458,6 +501,13 @@ void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
   if (out.size() != num_outputs())
     throw ValueError("forward_pass: one output buffer per output needed");
   const int64_t rows = x[0].rows;
+  // Training mode writes weights (moving statistics, the dropout counter): readers wait.
+  std::shared_lock<std::shared_mutex> reading;
+  std::unique_lock<std::shared_mutex> writing;
+  if (training)
+    writing = lock_weights_for_writing();
+  else
+    reading = lock_weights_for_reading();
   exec_.reserve(std::max<int64_t>(rows, 1));
   load_batch(x, nullptr, nullptr, 0, rows);
   exec_.forward(rows, training);

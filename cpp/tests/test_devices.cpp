@@ -1,5 +1,6 @@
 // The kernel boundary itself: device names, the backend registry, buffers, and the
 // executor's refusal of an op its device's backend cannot run.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -110,6 +111,31 @@ void test_unsupported_ops() {
                "a kernel a backend lacks throws, naming it and the device");
 }
 
+void test_forward_only_executor() {
+  std::mt19937 rng(11);
+  const auto w = random_vector(rng, 12);
+  auto kernel = std::make_shared<Variable>("kernel", Tensor(Shape{4, 3}, w.data()));
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({4}, "x");
+  const int y = g->add_node(
+      std::make_shared<DenseOp>(kernel, nullptr, Activation(ActivationKind::Gelu)), {x}, "dense");
+  Executor train(g, {x}, {y});
+  Executor infer(g, {x}, {y}, Device::cpu(), /*forward_only=*/true);
+  check(infer.trainable().empty() && train.trainable().size() == 1,
+        "a forward-only executor plans no gradients");
+  const auto xs = random_vector(rng, 5 * 4);
+  for (Executor* e : {&train, &infer}) {
+    e->reserve(5);
+    std::copy(xs.begin(), xs.end(), e->input_buffer(0));
+    e->forward(5, false);
+  }
+  check(std::equal(train.output(0), train.output(0) + 15, infer.output(0)),
+        "a forward-only executor computes what a training one does");
+  check_throws([&] { infer.backward(5); }, "forward only",
+               "a forward-only executor refuses backward");
+  check_throws([&] { infer.request_input_gradient(0); }, "forward only", "... and input gradients");
+}
+
 void test_op_kinds() {
   std::set<std::string> names;
   for (size_t k = 0; k < kNumOpKinds; ++k) names.insert(op_kind_name(static_cast<OpKind>(k)));
@@ -128,6 +154,7 @@ int main() {
   test_buffers();
   test_unsupported_ops();
   test_op_kinds();
+  test_forward_only_executor();
   std::printf("%d failed\n", failures);
   return failures ? 1 : 0;
 }

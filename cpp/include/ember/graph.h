@@ -130,11 +130,13 @@ class Graph {
 class Executor {
  public:
   // Throws ValueError naming the op and the device when the device's backend lacks an op.
+  // forward_only: an executor for inference, with no gradient buffers at all (backward()
+  // and request_input_gradient() refuse).
   Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
-           Device device = Device::cpu());
+           Device device = Device::cpu(), bool forward_only = false);
   // The same on a given backend (a device's, or one of a program's own).
   Executor(std::shared_ptr<const Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
-           Backend& backend);
+           Backend& backend, bool forward_only = false);
 
   Device device() const { return device_; }
   const Context& context() const { return ctx_; }
@@ -181,8 +183,10 @@ class Executor {
 
  private:
   void bind_pointers();
+  void plan_node_gradients();
 
   std::shared_ptr<const Graph> graph_;
+  bool forward_only_;
   Device device_;
   Context ctx_;
   std::vector<int> inputs_, outputs_;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,13 @@ struct MetricSpec {
   bool weighted = false;
 };
 
-// Thread safety: every public call that runs or changes the engine holds the
-// model's mutex, so one Model may be used from several threads: calls run one at a
-// time, each as if alone. (Not in parallel: the graph's ops keep per-call scratch
-// buffers, so two executors on one graph would share them; parallel inference
-// comes with executors that own their scratch.)
+// Thread safety: one Model may be used from several threads. predict() calls run in
+// parallel with each other (and with evaluation): each borrows a forward-only executor
+// of its own, whose buffers and op scratch no other call touches, and reads the weights
+// under a shared lock. Every other public call that runs or changes the engine holds
+// the model's mutex and runs as if alone; what writes weights (a training step, a
+// training-mode forward pass) also takes the weights' lock exclusively, so a prediction
+// sees the weights of the last finished step, never a step half applied.
 class Model {
  public:
   Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
@@ -101,6 +104,16 @@ class Model {
 
  private:
   void check_data(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y) const;
+  // Copies rows [begin, begin + rows) of x (through order, when given) into e's inputs.
+  void gather_inputs(Executor& e, const std::vector<ArrayView>& x, const int64_t* order,
+                     int64_t begin, int64_t rows);
+  // The weights' lock. A writer waits at the turnstile for readers to drain, holding it
+  // so that no new reader starts meanwhile: a stream of predictions cannot starve training.
+  std::shared_lock<std::shared_mutex> lock_weights_for_reading();
+  std::unique_lock<std::shared_mutex> lock_weights_for_writing();
+  // A forward-only executor for one predict() call: an idle one, or a new one.
+  std::unique_ptr<Executor> borrow_inference_executor();
+  void return_inference_executor(std::unique_ptr<Executor> e);
   // A compiled metric against its output and the losses about to be compiled.
   void check_metric(const MetricSpec& m, const std::vector<LossSpec>& losses) const;
   int64_t target_row_size(size_t output) const;
@@ -123,6 +136,10 @@ class Model {
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
 
   mutable std::recursive_mutex mutex_;
+  std::shared_mutex weights_mutex_;
+  std::mutex turnstile_;
+  std::mutex pool_mutex_;  // guards idle_inference_
+  std::vector<std::unique_ptr<Executor>> idle_inference_;
   std::shared_ptr<Graph> graph_;
   Executor exec_;
   std::vector<LossSpec> losses_;
