@@ -27,9 +27,13 @@ from parity import assert_weights_close
 SAMPLES, FEATURES, BATCH, EPOCHS = 70, 6, 16, 3
 STEPS = EPOCHS * -(-SAMPLES // BATCH)
 WEIGHTS_TOL = {"rtol": 1e-5, "atol": 1e-6}
-# Slots agree to 1e-5 of each element or 2e-4 of the slot's largest magnitude (measured
-# <= 4.4e-5: the output bias's gradient is a sum that nearly cancels, so its running
-# averages carry the summation-order difference relatively magnified).
+# Slots agree to 1e-5 of each element or 2e-4 of the largest magnitude among the slots of
+# the same name (every variable's `momentum`, say). The output bias's gradient is a sum that
+# nearly cancels, so its running averages carry the summation-order difference relatively
+# magnified: its error scales with the gradients' terms, not with its own small value. A
+# bound from its own magnitude (measured <= 4.4e-5 of it over many seeds) failed for Nadam
+# with EMBER_TEST_SEED=21472494 (5.2e-4 of a momentum of 2.9e-5), before and after the
+# engine's device refactor alike.
 SLOTS_TOL = {"rtol": 1e-5, "scale": 2e-4}
 LOSS_RTOL = 5e-6
 KERAS_EAGER = os.environ.get("EMBER_PARITY_JIT", "") in ("", "0")
@@ -144,9 +148,12 @@ def assert_trained_alike(keras_model, ember_model, keras_history, ember_history)
     # Besides slots Keras keeps scalars: iterations, learning rate, Nadam's u_product.
     assert len(ember_slots) == len(expected) == len(
         [v for v in keras_optimizer.variables if len(v.shape) > 0])
-    for k, e in zip(expected, ember_slots):
+    names = ember_optimizer._core.slot_names()
+    largest = {name: max(np.max(np.abs(k)) for k in expected[i::len(names)])
+               for i, name in enumerate(names)}
+    for i, (k, e) in enumerate(zip(expected, ember_slots)):
         np.testing.assert_allclose(e.reshape(k.shape), k, rtol=SLOTS_TOL["rtol"],
-                                   atol=SLOTS_TOL["scale"] * np.max(np.abs(k)))
+                                   atol=SLOTS_TOL["scale"] * largest[names[i % len(names)]])
 
 
 def fit_both(keras, rng, class_name, kwargs, keras_kwargs=None):
