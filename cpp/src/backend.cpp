@@ -51,8 +51,12 @@ Backend& backend_for(Device device) {
   if (Backend* b = device::cuda_backend(device.index)) return *b;
   if (!device::cuda_built())
     throw ValueError("device " + device.str() + " is not available: ember was built without CUDA");
-  throw ValueError("device " + device.str() + " is not available: " +
-                   std::to_string(device::cuda_device_count()) + " CUDA device(s) found");
+  const int count = device::cuda_device_count();
+  if (device.index >= 0 && device.index < count)
+    throw ValueError("device " + device.str() +
+                     " is not available: ember's CUDA backend has no kernels yet");
+  throw ValueError("device " + device.str() + " is not available: " + std::to_string(count) +
+                   " CUDA device(s) found");
 }
 
 std::vector<Device> available_devices() {

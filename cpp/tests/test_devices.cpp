@@ -45,10 +45,11 @@ void test_device_names() {
 void test_registry() {
   const auto devices = available_devices();
   check(!devices.empty() && devices[0] == Device::cpu(), "the CPU is always the first device");
-  check(devices.size() == 1 + static_cast<size_t>(device::cuda_device_count()),
-        "then one device per usable GPU");
+  size_t gpus = 0;
+  for (int i = 0; i < device::cuda_device_count(); ++i) gpus += device::cuda_backend(i) ? 1 : 0;
+  check(devices.size() == 1 + gpus, "then one device per GPU with a backend");
   check(&backend_for(Device::cpu()) == &cpu_backend(), "the CPU's backend is one object");
-  if (device::cuda_device_count() == 0)
+  if (!device::cuda_backend(0))
     check_throws([] { backend_for(Device::cuda(0)); }, "gpu:0",
                  "a GPU this process does not have is refused, naming it");
   check_throws([] { backend_for(Device::cuda(512)); }, "gpu:512", "a GPU index past the count");

@@ -1,6 +1,7 @@
 // Devices: where a buffer lives and which backend runs its kernels.
-// The CPU is always there; the CUDA backend (cuda/) is built when a toolkit is
-// found, and otherwise a stub answers "no device" and "no kernel".
+// The CPU is always there. cuda/ is built when a CUDA toolkit is found (device
+// discovery; its backend's kernels come with the CUDA issue), and otherwise a stub
+// answers "no device".
 #pragma once
 #include <cstdint>
 #include <string>
@@ -30,8 +31,8 @@ class Backend;
 namespace device {
 bool cuda_built();
 int cuda_device_count();  // 0 when none is usable
-// The CUDA backend of GPU `index`, or null when ember was built without CUDA or the GPU
-// is not there. Lives in cuda/ (or its stub).
+// The CUDA backend of GPU `index`, or null when ember was built without CUDA, the GPU is
+// not there, or the backend is not yet there to run on it. Lives in cuda/ (or its stub).
 Backend* cuda_backend(int index);
 }  // namespace device
 
