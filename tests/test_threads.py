@@ -100,15 +100,22 @@ if __name__ == "__main__":
 """
 
 
+def run_script(tmp_path, text, rng, timeout, hang):
+    """Runs `text` as a script in a fresh interpreter (its argument: a seed from rng); a run
+    past `timeout` seconds fails the test with `hang`."""
+    script = tmp_path / "script.py"
+    script.write_text(text)
+    try:
+        return subprocess.run([sys.executable, str(script), str(int(rng.integers(2**31)))],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(hang)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="the fork start method")
 def test_a_process_forked_after_training_trains(tmp_path, rng):
-    script = tmp_path / "fork_after_training.py"
-    script.write_text(FORK_SCRIPT)
-    try:
-        done = subprocess.run([sys.executable, str(script), str(int(rng.integers(2**31)))],
-                              capture_output=True, text=True, timeout=200)
-    except subprocess.TimeoutExpired:
-        pytest.fail("a process forked after training hung")
+    done = run_script(tmp_path, FORK_SCRIPT, rng, timeout=200,
+                      hang="a process forked after training hung")
     assert done.returncode == 0 and done.stdout.split() == ["ok", "0"], done.stderr[-2000:]
 
 
@@ -248,12 +255,7 @@ print("ok", calls[0] > 0)
 
 
 def test_fit_while_another_thread_predicts_trains_as_alone(tmp_path, rng):
-    script = tmp_path / "fit_while_predicting.py"
-    script.write_text(FIT_WHILE_PREDICTING)
-    try:
-        done = subprocess.run([sys.executable, str(script), str(int(rng.integers(2**31)))],
-                              capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        pytest.fail("fit with a concurrent predict hung")
+    done = run_script(tmp_path, FIT_WHILE_PREDICTING, rng, timeout=120,
+                      hang="fit with a concurrent predict hung")
     assert done.returncode == 0 and done.stdout.split() == ["ok", "True"], \
         (done.returncode, done.stderr[-3000:])
