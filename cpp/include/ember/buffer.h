@@ -24,6 +24,8 @@ class Allocator {
 
 // The allocator of a device (throws ValueError for a device this build cannot use).
 Allocator& allocator_for(Device device);
+// The same for a device that has allocated a live buffer, so it exists: for destructors.
+Allocator& allocator_of_live_buffer(Device device) noexcept;
 
 namespace detail {
 // Byte copies within a device, and zeroing: the backend's copy and fill kernels.
@@ -82,23 +84,13 @@ class Buffer {
 
  private:
   void release() noexcept {
-    if (data_) allocator_for_noexcept().deallocate(data_, bytes());
+    if (data_) allocator_of_live_buffer(device_).deallocate(data_, bytes());
     data_ = nullptr;
     size_ = 0;
   }
-  // The allocator of an existing buffer's device exists (it allocated the buffer).
-  Allocator& allocator_for_noexcept() const noexcept;
-
   Device device_{};
   T* data_ = nullptr;
   int64_t size_ = 0;
 };
-
-Allocator& allocator_of_live_buffer(Device device) noexcept;
-
-template <class T>
-Allocator& Buffer<T>::allocator_for_noexcept() const noexcept {
-  return allocator_of_live_buffer(device_);
-}
 
 }  // namespace ember
