@@ -167,6 +167,7 @@ class ProgbarLogger(Callback):
         self.epochs = 1
         self.target = None
         self.progbar = None
+        self.seen = 0  # batches of this epoch so far
         self._in_fit = False
 
     def set_params(self, params):
@@ -195,10 +196,19 @@ class ProgbarLogger(Callback):
             print(f"Epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
         self.progbar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
+    def _final_step(self):
+        # Data of unknown length (a generator) has its steps counted by its first pass,
+        # as Keras's bar does.
+        if self.target is None:
+            self.target = self.seen
+            self.progbar.target = self.target
+        return self.target
+
     def on_epoch_end(self, epoch, logs=None):
-        self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
+        self.progbar.update(self._final_step(), list((logs or {}).items()), finalize=True)
 
     def on_test_begin(self, logs=None):
         if not self._in_fit:
@@ -206,17 +216,21 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if not self._in_fit:
+            self.seen = batch + 1
             self.progbar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
         if not self._in_fit:
-            self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
+            self.progbar.update(self._final_step(), list((logs or {}).items()), finalize=True)
 
     def on_predict_begin(self, logs=None):
         self.progbar = Progbar(self.target, verbose=self.verbose, unit_name="step")
 
+    def on_predict_batch_end(self, batch, logs=None):
+        self.seen = batch + 1  # predict draws nothing per batch; counted for _final_step
+
     def on_predict_end(self, logs=None):
-        self.progbar.update(self.target, finalize=True)
+        self.progbar.update(self._final_step(), finalize=True)
 
 
 def _flatten_callbacks(callbacks):

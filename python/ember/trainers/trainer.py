@@ -21,9 +21,12 @@ from ember.models.functional import flatten
 from ember.models.run_lock import RunLock, exclusive
 from ember.trainers.compile_utils import CompiledLossesAndMetrics, check_loss_weights
 from ember.trainers.data_handler import DataHandler
+from ember.trainers.data_stream import RAN_OUT, is_stream
+from ember.trainers.stream_loops import (StreamLoops, check_steps, reject_with_stream,
+                                         should_validate)
 
 
-class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
+class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
     """compile, fit, evaluate, predict and the *_on_batch calls (mixed into Model)."""
 
     # -- compile ---------------------------------------------------------------
@@ -110,15 +113,21 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
         """Trains for `epochs` epochs; returns a History whose `.history` holds the
         per-epoch logs (`loss`, metrics, and `val_`-prefixed ones with validation)."""
         self._assert_compiled()
-        if validation_steps is not None:
-            raise NotImplementedError("fit: `validation_steps` is not supported yet")
-        if steps_per_epoch is not None and (
-                not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch <= 0):
-            raise ValueError(f"`steps_per_epoch` must be a positive integer, got "
-                             f"{steps_per_epoch!r}")
+        steps_per_epoch = check_steps("steps_per_epoch", steps_per_epoch)
+        validation_steps = check_steps("validation_steps", validation_steps)
         batch_size = self._batch_size(batch_size)
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"`epochs` must be a non-negative integer, got {epochs!r}")
+        should_validate(0, validation_freq)  # ValueError: neither an int nor a list
+        if is_stream(x):  # a generator or PyDataset: batch by batch (stream_loops.py)
+            reject_with_stream(x, y=y, sample_weight=sample_weight)
+            if validation_split:
+                raise ValueError("`validation_split` is only supported for NumPy arrays, "
+                                 "lists and DataFrames, not for a generator or PyDataset.")
+            return self._fit_stream(x, epochs, verbose, callbacks, validation_data, shuffle,
+                                    class_weight, initial_epoch, steps_per_epoch,
+                                    validation_steps, validation_freq, validation_batch_size,
+                                    batch_size)
         xs = self._prepare_inputs(x)
         n = xs[0].shape[0]
         ys = self._prepare_targets(y, n)
@@ -126,16 +135,10 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
             raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
         # Sample weights are split with the data; class weights weight the training part only.
         sws = self._prepare_sample_weights(sample_weight, None, ys, n)
-        val = None
+        validate = None  # runs one validation: (callbacks) -> logs
         if validation_data is not None:
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight).")
-            vx = self._prepare_inputs(validation_data[0])
-            vn = vx[0].shape[0]
-            vy = self._prepare_targets(validation_data[1], vn)
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = (vx, vy, self._prepare_sample_weights(vsw, None, vy, vn))
+            validate = self._validation_of(validation_data, validation_steps,
+                                           validation_batch_size, batch_size)
         elif validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"`validation_split` must be in (0, 1), got {validation_split}")
@@ -149,6 +152,9 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
                 )
             val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys],
                    None if sws is None else [None if w is None else w[split_at:] for w in sws])
+            val_batch_size = self._batch_size(validation_batch_size, batch_size)
+            validate = (lambda cbs, val=val: self._test(val[0], val[1], val_batch_size, cbs,
+                                                        sws=val[2], steps=validation_steps))
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             sws = None if sws is None else [None if w is None else w[:split_at] for w in sws]
             n = split_at
@@ -156,7 +162,6 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
             sws = self._prepare_sample_weights(None, class_weight, ys, n)
         self._sync_compile(ys)
         self.optimizer.built = True
-        val_batch_size = self._batch_size(validation_batch_size, batch_size)
         batches = math.ceil(n / batch_size)
         steps = int(steps_per_epoch) if steps_per_epoch else batches
         # params["verbose"] stays "auto" as in Keras; the progress bar reads it as 1.
@@ -191,8 +196,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
                                          sample_weights=sws)
             position = 0 if position + run >= batches else position + run
             logs = self._logs()
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._test(val[0], val[1], val_batch_size, cbs, sws=val[2])
+            if validate is not None and should_validate(epoch, validation_freq):
+                val_logs = validate(cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -218,8 +223,11 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
             cbs.on_train_batch_end(end - 1, self._logs())
             step = end
 
-    def _test(self, xs, ys, batch_size, cbs, sws=None):
-        steps = math.ceil(xs[0].shape[0] / batch_size)
+    def _test(self, xs, ys, batch_size, cbs, sws=None, steps=None):
+        batches = math.ceil(xs[0].shape[0] / batch_size)
+        if steps is not None and steps > batches:
+            warnings.warn(RAN_OUT, stacklevel=3)
+        steps = batches if steps is None else min(steps, batches)
         self.stop_evaluating = False
         self._core.reset_metrics()
         cbs.on_test_begin()
@@ -241,24 +249,33 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler):
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """The loss (and metrics) over the data: a scalar, a list, or a dict."""
         self._assert_compiled()
-        if steps is not None:
-            raise NotImplementedError("evaluate: `steps` is not supported yet")
+        steps = check_steps("steps", steps)
+        if is_stream(x):  # a generator or PyDataset: batch by batch (stream_loops.py)
+            reject_with_stream(x, y=y, sample_weight=sample_weight)
+            return self._evaluate_stream(x, verbose, steps, callbacks, return_dict)
         batch_size = self._batch_size(batch_size)
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
         self._sync_compile(ys)
+        batches = math.ceil(xs[0].shape[0] / batch_size)
         cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
-                           epochs=1, steps=math.ceil(xs[0].shape[0] / batch_size))
+                           epochs=1, steps=steps or batches)
         sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
-        logs = self._test(xs, ys, batch_size, cbs, sws=sws)
+        logs = self._test(xs, ys, batch_size, cbs, sws=sws, steps=steps)
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, as NumPy arrays (a list for several outputs)."""
-        if steps is not None:
-            raise NotImplementedError("predict: `steps` is not supported yet")
+        steps = check_steps("steps", steps)
+        if is_stream(x):  # a generator or PyDataset: batch by batch (stream_loops.py)
+            return self._predict_stream(x, verbose, steps, callbacks)
         batch_size = self._batch_size(batch_size)
         xs = self._prepare_inputs(x)
+        if steps is not None:  # the first `steps` batches, as Keras
+            if steps * batch_size < xs[0].shape[0]:
+                xs = [a[:steps * batch_size] for a in xs]
+            elif steps > math.ceil(xs[0].shape[0] / batch_size):
+                warnings.warn(RAN_OUT, stacklevel=2)
         if verbose or callbacks:
             cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
                                epochs=1, steps=math.ceil(xs[0].shape[0] / batch_size))

@@ -1,0 +1,201 @@
+"""fit/evaluate/predict over streaming data (ember.trainers.data_stream): each batch
+is prepared as the array path prepares its data and handed to the engine as a batch
+of its own, with every callback hook called per batch as Keras calls them."""
+
+import contextlib
+import warnings
+
+import numpy as np
+
+from ember.callbacks import CallbackList
+from ember.trainers.data_stream import RAN_OUT, DataStream, is_stream, kind_of, unpack_batch
+
+
+def should_validate(epoch, validation_freq):
+    """Keras's rule: every `validation_freq` epochs, or the epochs (1-based) it lists."""
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool):
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    raise ValueError(f"Expected `validation_freq` to be a list or int. Received: "
+                     f"validation_freq={validation_freq} of the type {type(validation_freq)}.")
+
+
+def check_steps(name, steps):
+    """steps_per_epoch / validation_steps / steps: None or a positive integer."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+                              or steps <= 0):
+        raise ValueError(f"`{name}` must be a positive integer, got {steps!r}")
+    return None if steps is None else int(steps)
+
+
+def reject_with_stream(x, **given):
+    """Keras's error for y / sample_weight passed beside a generator or PyDataset."""
+    what = {"y": "the targets", "sample_weight": "the sample weights"}
+    for name, value in given.items():
+        if value is not None:
+            kind = kind_of(x)
+            raise ValueError(f"When providing `x` as a {kind}, `{name}` should not be passed. "
+                             f"Instead, {what[name]} should be included as part of the {kind}.")
+
+
+class StreamLoops:
+    """The loops over a DataStream (mixed into Trainer beside the array loops)."""
+
+    def _stream_batch(self, batch, step, targets=True, class_weight=None):
+        """One streamed batch -> the engine's (xs, ys, sample weights), checked as the
+        array path checks its data; the error names the batch."""
+        x, y, sw = unpack_batch(batch, step)
+        try:
+            xs = self._prepare_inputs(x)
+            if not targets:
+                return xs, None, None
+            n = xs[0].shape[0]
+            ys = self._prepare_targets(y, n)
+            if sw is not None and class_weight is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same "
+                                 "time.")
+            sws = self._prepare_sample_weights(sw, class_weight, ys, n)
+        except (ValueError, TypeError) as e:
+            e.args = (f"Batch {step} of the data: {e.args[0] if e.args else e}",) + e.args[1:]
+            raise
+        shapes = tuple(t.shape[1:] for t in ys)
+        if shapes != getattr(self, "_stream_synced_shapes", None):
+            self._sync_compile(ys)  # resolves metrics from the targets, as the array path
+            self.optimizer.built = True
+            self._stream_synced_shapes = shapes
+        return xs, ys, sws
+
+    def _fit_stream(self, x, epochs, verbose, callbacks, validation_data, shuffle,
+                    class_weight, initial_epoch, steps_per_epoch, validation_steps,
+                    validation_freq, validation_batch_size, batch_size):
+        train = DataStream(x, steps=steps_per_epoch, shuffle=shuffle)
+        val = self._validation_of(validation_data, validation_steps, validation_batch_size,
+                                  batch_size)
+        self._stream_synced_shapes = None
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self,
+                           verbose=verbose, epochs=epochs,
+                           steps=train.steps or train.num_batches)
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            if train.exhausted:  # a one-shot generator ended with the epoch before
+                if not train.ran_out:
+                    warnings.warn(RAN_OUT, stacklevel=3)
+                break
+            if self._core is not None:
+                self._core.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            steps = 0
+            with contextlib.closing(train.epoch()) as batches:
+                for step, batch in batches:
+                    cbs.on_train_batch_begin(step)
+                    xs, ys, sws = self._stream_batch(batch, step, class_weight=class_weight)
+                    if steps == 0:
+                        self._core.reset_metrics()  # the first batch may have built the model
+                    self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1,
+                                             sample_weights=sws)
+                    steps += 1
+                    cbs.on_train_batch_end(step, self._logs())
+                    if self.stop_training:
+                        break
+            if steps == 0:
+                raise ValueError(f"The {kind_of(x)} yielded no batches for epoch {epoch + 1}: "
+                                 "it must yield at least one batch.")
+            logs = self._logs()
+            if val is not None and should_validate(epoch, validation_freq):
+                val_logs = val(cbs)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return cbs.history
+
+    def _validation_of(self, validation_data, validation_steps, validation_batch_size,
+                       batch_size):
+        """fit's validation_data -> a function running one validation (or None)."""
+        if validation_data is None:
+            return None
+        if is_stream(validation_data):
+            stream = DataStream(validation_data, steps=validation_steps,
+                                steps_name="validation_steps")
+
+            def validate(cbs):
+                stream.restart()
+                logs = self._test_stream(stream, cbs)
+                if logs is None:
+                    warnings.warn("The validation data yielded no batches (a generator that "
+                                  "has run out?): this epoch has no validation logs. Pass "
+                                  "`validation_steps` and a generator that yields "
+                                  "`validation_steps * epochs` batches.", stacklevel=4)
+                return logs or {}
+            return validate
+        vx, vy, vsw = self._unpack_validation(validation_data)
+        val_batch_size = self._batch_size(validation_batch_size, self._batch_size(batch_size))
+        return lambda cbs: self._test(vx, vy, val_batch_size, cbs, sws=vsw,
+                                      steps=validation_steps)
+
+    def _unpack_validation(self, validation_data):
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
+                             "(x_val, y_val, val_sample_weight), a generator or a PyDataset.")
+        vx = self._prepare_inputs(validation_data[0])
+        vn = vx[0].shape[0]
+        vy = self._prepare_targets(validation_data[1], vn)
+        vsw = validation_data[2] if len(validation_data) == 3 else None
+        return vx, vy, self._prepare_sample_weights(vsw, None, vy, vn)
+
+    def _test_stream(self, stream, cbs):
+        """One pass of evaluation over the stream; its logs, or None without batches."""
+        self.stop_evaluating = False
+        if self._core is not None:
+            self._core.reset_metrics()
+        cbs.on_test_begin()
+        steps = 0
+        with contextlib.closing(stream.epoch()) as batches:
+            for step, batch in batches:
+                cbs.on_test_batch_begin(step)
+                xs, ys, sws = self._stream_batch(batch, step)
+                if steps == 0:
+                    self._core.reset_metrics()
+                self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
+                steps += 1
+                cbs.on_test_batch_end(step, self._logs())
+                if self.stop_evaluating:
+                    break
+        logs = self._logs() if steps else None
+        cbs.on_test_end(logs)
+        return logs
+
+    def _evaluate_stream(self, x, verbose, steps, callbacks, return_dict):
+        stream = DataStream(x, steps=steps, steps_name="steps")
+        self._stream_synced_shapes = None
+        cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
+                           epochs=1, steps=stream.steps or stream.num_batches)
+        logs = self._test_stream(stream, cbs)
+        if logs is None:
+            raise ValueError(f"The {kind_of(x)} yielded no batches to evaluate.")
+        return logs if return_dict else self._flatten_logs(logs)
+
+    def _predict_stream(self, x, verbose, steps, callbacks):
+        stream = DataStream(x, steps=steps, steps_name="steps")
+        cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
+                           epochs=1, steps=stream.steps or stream.num_batches)
+        self.stop_predicting = False
+        cbs.on_predict_begin()
+        chunks = []
+        with contextlib.closing(stream.epoch()) as batches:
+            for step, batch in batches:
+                cbs.on_predict_batch_begin(step)
+                xs, _, _ = self._stream_batch(batch, step, targets=False)
+                outs = self._core.predict(xs, max(xs[0].shape[0], 1))
+                chunks.append(outs)
+                cbs.on_predict_batch_end(step, {"outputs": self._structure_outputs(outs)})
+                if self.stop_predicting:
+                    break
+        if not chunks:
+            raise ValueError(f"The {kind_of(x)} yielded no batches to predict.")
+        cbs.on_predict_end()
+        return self._structure_outputs([np.concatenate(parts) for parts in zip(*chunks)])
