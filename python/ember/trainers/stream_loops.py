@@ -132,10 +132,15 @@ class StreamLoops:
                                   "`validation_steps * epochs` batches.", stacklevel=4)
                 return logs or {}
             return validate
-        vx, vy, vsw = self._unpack_validation(validation_data)
-        val_batch_size = self._batch_size(validation_batch_size, self._batch_size(batch_size))
-        return lambda cbs: self._test(vx, vy, val_batch_size, cbs, sws=vsw,
-                                      steps=validation_steps)
+        return self._array_validation(
+            *self._unpack_validation(validation_data),
+            self._batch_size(validation_batch_size, self._batch_size(batch_size)),
+            validation_steps)
+
+    def _array_validation(self, xs, ys, sws, batch_size, steps):
+        def validate(cbs):
+            return self._test(xs, ys, batch_size, cbs, sws=sws, steps=steps)
+        return validate
 
     def _unpack_validation(self, validation_data):
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):

@@ -22,8 +22,12 @@ from ember.models.run_lock import RunLock, exclusive
 from ember.trainers.compile_utils import CompiledLossesAndMetrics, check_loss_weights
 from ember.trainers.data_handler import DataHandler
 from ember.trainers.data_stream import RAN_OUT, is_stream
-from ember.trainers.stream_loops import (StreamLoops, check_steps, reject_with_stream,
-                                         should_validate)
+from ember.trainers.stream_loops import (
+    StreamLoops,
+    check_steps,
+    reject_with_stream,
+    should_validate,
+)
 
 
 class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
@@ -152,9 +156,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
                 )
             val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys],
                    None if sws is None else [None if w is None else w[split_at:] for w in sws])
-            val_batch_size = self._batch_size(validation_batch_size, batch_size)
-            validate = (lambda cbs, val=val: self._test(val[0], val[1], val_batch_size, cbs,
-                                                        sws=val[2], steps=validation_steps))
+            validate = self._array_validation(
+                *val, self._batch_size(validation_batch_size, batch_size), validation_steps)
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             sws = None if sws is None else [None if w is None else w[:split_at] for w in sws]
             n = split_at
