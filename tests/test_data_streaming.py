@@ -131,7 +131,7 @@ def test_a_functional_model_streams_dict_inputs(rng):
     models = []
     for _ in range(2):
         ia, ib = ember.Input((3,), name="a"), ember.Input((2,), name="b")
-        out = ember.layers.Dense(1)(ember.layers.Concatenate()([ia, ib]))
+        out = ember.layers.Dense(1, name="d")(ember.layers.Concatenate(name="ab")([ia, ib]))
         models.append(ember.Model([ia, ib], out))
         models[-1].compile("sgd", "mse")
     models[1].set_weights(models[0].get_weights())

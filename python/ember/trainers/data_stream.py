@@ -30,7 +30,7 @@ def is_stream(data):
     that is not an array, a list, a tuple or a dict (those are arrays to ember)."""
     if isinstance(data, PyDataset):
         return True
-    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) \
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes, range)) \
             or _data._is_pandas(data) or hasattr(data, "__array__"):
         return False
     return hasattr(data, "__next__") or hasattr(data, "__iter__")
