@@ -98,6 +98,9 @@ Shape PoolOp::build(const std::vector<Shape>& inputs) {
       pad[i] = 0;
     }
   }
+  if (view_.h * view_.w * view_.channels >= (int64_t{1} << 31))
+    throw ValueError(type() + ": an image of " + batched_shape_to_string(inputs[0]) +
+                     " has 2^31 elements or more; the kernels index within one in int32");
   kernels::PoolLayout& l = layout_;
   l.max = max_;
   l.in_h = view_.h;

@@ -1411,6 +1411,10 @@ std::vector<OpCase> pooling_cases() {
           {2, 3, 4}, {3, 2}, {2, 1}, true, true);
   pooling("2x2 valid stride 1 on (3, 4, 2) rows", false, {3, 4, 2}, {2, 3, 2}, {2, 2}, {1, 1},
           false, false);
+  pooling("3x3 same stride 3 on (4, 5, 2) rows (tiles with a leading pad)", true, {4, 5, 2},
+          {2, 2, 2}, {3, 3}, {3, 3}, true, false);
+  pooling("2x2 same stride 1 on (2, 3, 4, 2) rows (2 images a row)", true, {2, 3, 4, 2},
+          {2, 3, 4, 2}, {2, 2}, {1, 1}, true, false);
   pooling("1-D 2 stride 1 on (2, 5, 3) rows (2 samples a row)", true, {2, 5, 3}, {2, 4, 3}, {2},
           {1}, false, false);
   pooling("1-D 3 same stride 2 channels_first (3, 6) rows", false, {3, 6}, {3, 3}, {3}, {2}, true,

@@ -5,6 +5,7 @@
 // over channels vectorize, and a thread's gradient scatter stays inside its own image (no
 // atomics; the result does not depend on the thread count).
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_backend.h"
@@ -33,16 +34,18 @@ inline bool beats(float v, float m) { return v > m || (v != v && m == m); }
 // The max of one window over channels [c0, c0 + cn): values into best, and each one's offset
 // in the image (pixel * C) into at. The first maximum in row-major order wins.
 inline void window_max(const kernels::PoolLayout& l, const Window& win, const float* x,
-                       int64_t c0, int64_t cn, float* best, int64_t* at) {
+                       int64_t c0, int64_t cn, float* best, int32_t* at) {
   const int64_t C = l.channels;
-  const int64_t first = (win.h0 * l.in_w + win.w0) * C;
+  // int32 offsets (PoolOp checks an image has fewer than 2^31 elements): the same width as
+  // the float comparisons, so the selects vectorize.
+  const auto first = static_cast<int32_t>((win.h0 * l.in_w + win.w0) * C);
   for (int64_t c = 0; c < cn; ++c) {
     best[c] = x[first + c0 + c];
     at[c] = first;
   }
   for (int64_t h = win.h0; h < win.h1; ++h)
     for (int64_t w = win.w0; w < win.w1; ++w) {
-      const int64_t off = (h * l.in_w + w) * C;
+      const auto off = static_cast<int32_t>((h * l.in_w + w) * C);
       if (off == first) continue;
       const float* xp = x + off + c0;
       for (int64_t c = 0; c < cn; ++c) {
@@ -86,11 +89,20 @@ void average_pool_image(const kernels::PoolLayout& l, const float* x, float* y) 
     }
 }
 
+// Whether the windows tile the image (strides equal to the pool): every input element then
+// lies in at most one window, so the backward writes dx once instead of zeroing it first.
+inline bool tiles(const kernels::PoolLayout& l) {
+  return l.stride_h == l.pool_h && l.stride_w == l.pool_w;
+}
+
+// dx (images' one image) for max pooling. Tiling windows (the common 2x2 / 2x2 case) write
+// each element once: the gradient where the window's maximum was, else 0 (or add it), and
+// zero what no window covers; otherwise dx is zeroed by the caller and gradients are added.
 void max_pool_backward_image(const kernels::PoolLayout& l, const float* x, const float* dy,
-                             float* dx) {
+                             float* dx, bool write) {
   const int64_t C = l.channels;
   float best[kChunk];
-  int64_t at[kChunk];
+  int32_t at[kChunk];
   for (int64_t oh = 0; oh < l.out_h; ++oh)
     for (int64_t ow = 0; ow < l.out_w; ++ow) {
       const Window win = window_at(l, oh, ow);
@@ -98,9 +110,26 @@ void max_pool_backward_image(const kernels::PoolLayout& l, const float* x, const
       for (int64_t c0 = 0; c0 < C; c0 += kChunk) {
         const int64_t cn = std::min(kChunk, C - c0);
         window_max(l, win, x, c0, cn, best, at);
-        for (int64_t c = 0; c < cn; ++c) dx[at[c] + c0 + c] += g[c0 + c];
+        if (!write) {
+          for (int64_t c = 0; c < cn; ++c) dx[at[c] + c0 + c] += g[c0 + c];
+          continue;
+        }
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            const auto off = static_cast<int32_t>((h * l.in_w + w) * C);
+            float* d = dx + off + c0;
+            for (int64_t c = 0; c < cn; ++c) d[c] = at[c] == off ? g[c0 + c] : 0.0f;
+          }
       }
     }
+  if (!write) return;
+  // What the tiling leaves uncovered (valid padding's last rows and columns): zeros.
+  const int64_t rows = std::min(l.in_h, l.out_h * l.pool_h - l.pad_top);
+  const int64_t cols = std::min(l.in_w, l.out_w * l.pool_w - l.pad_left);
+  for (int64_t h = 0; h < l.in_h; ++h) {
+    const int64_t from = h < rows ? cols : 0;
+    std::fill(dx + (h * l.in_w + from) * C, dx + (h + 1) * l.in_w * C, 0.0f);
+  }
 }
 
 void average_pool_backward_image(const kernels::PoolLayout& l, const float* dy, float* dx) {
@@ -172,9 +201,10 @@ void CpuBackend::pool_backward(const Context&, const kernels::PoolLayout& l, int
   const int64_t in = l.in_size(), out = l.out_size();
   parallel_for(images, images * in, [&](int64_t i) {
     float* d = dx + i * in;
-    if (!accumulate) std::fill(d, d + in, 0.0f);
+    const bool write = l.max && tiles(l) && !accumulate;
+    if (!accumulate && !write) std::fill(d, d + in, 0.0f);
     if (l.max)
-      max_pool_backward_image(l, x + i * in, dy + i * out, d);
+      max_pool_backward_image(l, x + i * in, dy + i * out, d, write);
     else
       average_pool_backward_image(l, dy + i * out, d);
   });
