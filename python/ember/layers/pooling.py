@@ -234,6 +234,10 @@ class GlobalAveragePooling1D(_GlobalPooling):
         """The steps axis as an index into the row shape (what a masked mean sums over)."""
         return self._spatial_row_axes()[0]
 
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        """Keras's compute_mask: the steps are averaged away, and the mask with them."""
+        return None
+
 
 class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over height and width: `(batch, h, w, channels)` -> `(batch, channels)`."""
