@@ -13,8 +13,8 @@ void bind_pooling(py::module_& m) {
                                                    same_padding, channels_first),
                           {input}, std::move(name));
       },
-      py::arg("graph"), py::arg("input"), py::arg("max"), py::arg("pool_size"),
-      py::arg("strides"), py::arg("same_padding"), py::arg("channels_first"), py::arg("name"),
+      py::arg("graph"), py::arg("input"), py::arg("max"), py::arg("pool_size"), py::arg("strides"),
+      py::arg("same_padding"), py::arg("channels_first"), py::arg("name"),
       "Adds max (max=True) or average pooling over the last 1 or 2 spatial axes.");
   m.def(
       "add_padding",
@@ -29,9 +29,8 @@ void bind_pooling(py::module_& m) {
       "add_upsampling",
       [](Graph& g, int input, std::vector<int64_t> size, bool bilinear, bool channels_first,
          std::string name) {
-        return g.add_node(
-            std::make_shared<UpSamplingOp>(std::move(size), bilinear, channels_first), {input},
-            std::move(name));
+        return g.add_node(std::make_shared<UpSamplingOp>(std::move(size), bilinear, channels_first),
+                          {input}, std::move(name));
       },
       py::arg("graph"), py::arg("input"), py::arg("size"), py::arg("bilinear"),
       py::arg("channels_first"), py::arg("name"),

@@ -22,9 +22,9 @@ std::string list_to_string(const std::vector<int64_t>& v) {
 ImageView image_view(const Shape& row, size_t k, bool channels_first, const std::string& what,
                      std::vector<int64_t>* spatial) {
   if (row.size() < k + 1)
-    throw ValueError(what + " expects inputs of rank " + std::to_string(k + 2) +
-                     " (batch, " + (k == 1 ? "steps" : "height, width") +
-                     ", channels), got shape " + batched_shape_to_string(row));
+    throw ValueError(what + " expects inputs of rank " + std::to_string(k + 2) + " (batch, " +
+                     (k == 1 ? "steps" : "height, width") + ", channels), got shape " +
+                     batched_shape_to_string(row));
   const size_t r = row.size();
   const size_t first_spatial = channels_first ? r - k : r - 1 - k;
   const int64_t channels = channels_first ? row[r - 1 - k] : row[r - 1];

@@ -26,8 +26,8 @@ struct ImageView {
 // larger than the input under valid padding.
 class PoolOp final : public Op {
  public:
-  PoolOp(bool max, std::vector<int64_t> pool_size, std::vector<int64_t> strides,
-         bool same_padding, bool channels_first);
+  PoolOp(bool max, std::vector<int64_t> pool_size, std::vector<int64_t> strides, bool same_padding,
+         bool channels_first);
   OpKind kind() const override { return OpKind::Pooling; }
   std::string type() const override { return max_ ? "MaxPooling" : "AveragePooling"; }
   Shape build(const std::vector<Shape>& inputs) override;

@@ -33,8 +33,8 @@ inline bool beats(float v, float m) { return v > m || (v != v && m == m); }
 
 // The max of one window over channels [c0, c0 + cn): values into best, and each one's offset
 // in the image (pixel * C) into at. The first maximum in row-major order wins.
-inline void window_max(const kernels::PoolLayout& l, const Window& win, const float* x,
-                       int64_t c0, int64_t cn, float* best, int32_t* at) {
+inline void window_max(const kernels::PoolLayout& l, const Window& win, const float* x, int64_t c0,
+                       int64_t cn, float* best, int32_t* at) {
   const int64_t C = l.channels;
   // int32 offsets (PoolOp checks an image has fewer than 2^31 elements): the same width as
   // the float comparisons, so the selects vectorize.
@@ -213,8 +213,7 @@ void CpuBackend::pool_backward(const Context&, const kernels::PoolLayout& l, int
 void CpuBackend::resize_forward(const Context&, const kernels::ResizeLayout& l, int64_t images,
                                 const float* x, float* y) {
   const int64_t in = l.in_size(), out = l.out_size();
-  parallel_for(images, images * out,
-               [&](int64_t i) { resize_image(l, x + i * in, y + i * out); });
+  parallel_for(images, images * out, [&](int64_t i) { resize_image(l, x + i * in, y + i * out); });
 }
 
 void CpuBackend::resize_backward(const Context&, const kernels::ResizeLayout& l, int64_t images,
