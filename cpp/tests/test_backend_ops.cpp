@@ -38,6 +38,7 @@
 #include "ember/ops_math.h"
 #include "ember/ops_merging.h"
 #include "ember/ops_normalization.h"
+#include "ember/ops_pooling.h"
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
 
@@ -1323,12 +1324,192 @@ std::vector<OpCase> fan_out_cases() {
   return {c, d};
 }
 
+// ---- pooling and shape ops (issue 11) ---------------------------------------------------------
+
+// The row-major multi-index of element p of shape s, and back.
+std::vector<int64_t> unravel(int64_t p, const Shape& s) {
+  std::vector<int64_t> idx(s.size());
+  for (size_t d = s.size(); d-- > 0;) {
+    idx[d] = p % s[d];
+    p /= s[d];
+  }
+  return idx;
+}
+int64_t ravel(const std::vector<int64_t>& idx, const Shape& s) {
+  int64_t p = 0;
+  for (size_t d = 0; d < s.size(); ++d) p = p * s[d] + idx[d];
+  return p;
+}
+
+// The row axes of the k spatial axes of a row of rank r.
+std::vector<size_t> spatial_axes(size_t r, size_t k, bool channels_first) {
+  std::vector<size_t> a;
+  for (size_t i = 0; i < k; ++i) a.push_back(channels_first ? r - k + i : r - 1 - k + i);
+  return a;
+}
+
+// Pooling of x (kRows, in) to (kRows, out) over the given axes, straight from the definition:
+// each output element's window in input coordinates, padded positions skipped.
+std::vector<double> pool_ref(const std::vector<float>& x, const Shape& in, const Shape& out,
+                             const std::vector<size_t>& axes, const std::vector<int64_t>& pool,
+                             const std::vector<int64_t>& strides, bool same, bool max) {
+  std::vector<int64_t> pad(axes.size(), 0);
+  if (same)
+    for (size_t i = 0; i < axes.size(); ++i)
+      pad[i] = std::max<int64_t>((out[axes[i]] - 1) * strides[i] + pool[i] - in[axes[i]], 0) / 2;
+  const int64_t n_in = num_elements(in), n_out = num_elements(out);
+  int64_t window = 1;
+  for (int64_t p : pool) window *= p;
+  std::vector<double> y;
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t p = 0; p < n_out; ++p) {
+      const auto o = unravel(p, out);
+      double acc = max ? -INFINITY : 0.0;
+      int64_t count = 0;
+      for (int64_t w = 0; w < window; ++w) {
+        auto idx = o;
+        int64_t rest = w;
+        bool inside = true;
+        for (size_t i = axes.size(); i-- > 0;) {
+          const int64_t at = o[axes[i]] * strides[i] - pad[i] + rest % pool[i];
+          rest /= pool[i];
+          inside = inside && at >= 0 && at < in[axes[i]];
+          idx[axes[i]] = at;
+        }
+        if (!inside) continue;
+        const double v = x[r * n_in + ravel(idx, in)];
+        acc = max ? std::max(acc, v) : acc + v;
+        ++count;
+      }
+      y.push_back(max ? acc : acc / double(count));
+    }
+  return y;
+}
+
+std::vector<OpCase> pooling_cases() {
+  std::vector<OpCase> cases;
+  auto pooling = [&](const std::string& variant, bool max, Shape in, Shape out,
+                     std::vector<int64_t> pool, std::vector<int64_t> strides, bool same,
+                     bool channels_first) {
+    OpCase c;
+    c.name = std::string(max ? "MaxPooling " : "AveragePooling ") + variant;
+    c.inputs = {{in, max ? distinct() : uniform()}};  // max: no ties within a step
+    c.build = [=](Env& e) {
+      return e.add(std::make_shared<PoolOp>(max, pool, strides, same, channels_first), {e.x[0]});
+    };
+    const auto axes = spatial_axes(in.size(), pool.size(), channels_first);
+    c.reference = [=](const Values& x, const Values&) {
+      return pool_ref(x[0], in, out, axes, pool, strides, same, max);
+    };
+    cases.push_back(c);
+  };
+  pooling("2x2 valid on (4, 5, 3) rows", true, {4, 5, 3}, {2, 2, 3}, {2, 2}, {2, 2}, false,
+          false);
+  pooling("3x3 same stride 2 on (5, 4, 2) rows", true, {5, 4, 2}, {3, 2, 2}, {3, 3}, {2, 2},
+          true, false);
+  pooling("(3, 2) same strides (2, 1) channels_first (2, 5, 4) rows", false, {2, 5, 4},
+          {2, 3, 4}, {3, 2}, {2, 1}, true, true);
+  pooling("2x2 valid stride 1 on (3, 4, 2) rows", false, {3, 4, 2}, {2, 3, 2}, {2, 2}, {1, 1},
+          false, false);
+  pooling("3x3 same stride 3 on (4, 5, 2) rows (tiles with a leading pad)", true, {4, 5, 2},
+          {2, 2, 2}, {3, 3}, {3, 3}, true, false);
+  pooling("2x2 same stride 1 on (2, 3, 4, 2) rows (2 images a row)", true, {2, 3, 4, 2},
+          {2, 3, 4, 2}, {2, 2}, {1, 1}, true, false);
+  pooling("1-D 2 stride 1 on (2, 5, 3) rows (2 samples a row)", true, {2, 5, 3}, {2, 4, 3}, {2},
+          {1}, false, false);
+  pooling("1-D 3 same stride 2 channels_first (3, 6) rows", false, {3, 6}, {3, 3}, {3}, {2}, true,
+          true);
+
+  auto padding = [&](const std::string& variant, Shape in, std::vector<int64_t> before,
+                     std::vector<int64_t> after) {
+    OpCase c;
+    c.name = "Padding " + variant;
+    c.inputs = {{in}};
+    c.build = [=](Env& e) { return e.add(std::make_shared<PadOp>(before, after), {e.x[0]}); };
+    c.reference = [=](const Values& x, const Values&) {
+      Shape out = in;
+      for (size_t d = 0; d < in.size(); ++d) out[d] += before[d] + after[d];
+      const int64_t n_in = num_elements(in), n_out = num_elements(out);
+      std::vector<double> y;
+      for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t p = 0; p < n_out; ++p) {
+          auto idx = unravel(p, out);
+          bool inside = true;
+          for (size_t d = 0; d < in.size(); ++d) {
+            idx[d] -= before[d];
+            inside = inside && idx[d] >= 0 && idx[d] < in[d];
+          }
+          y.push_back(inside ? double(x[0][r * n_in + ravel(idx, in)]) : 0.0);
+        }
+      return y;
+    };
+    cases.push_back(c);
+  };
+  padding("of (3, 2, 2) rows by (1, 2), (0, 1), (0, 0)", {3, 2, 2}, {1, 0, 0}, {2, 1, 0});
+  padding("cropping (5, 4, 2) rows by (1, 2), (0, 1), (0, 0)", {5, 4, 2}, {-1, 0, 0},
+          {-2, -1, 0});
+  padding("padding one axis and cropping another", {4, 3}, {-1, 2}, {0, 1});
+
+  auto upsampling = [&](const std::string& variant, Shape in, std::vector<int64_t> size,
+                        bool bilinear, bool channels_first) {
+    OpCase c;
+    c.name = std::string("UpSampling ") + (bilinear ? "bilinear " : "nearest ") + variant;
+    c.inputs = {{in}};
+    c.build = [=](Env& e) {
+      return e.add(std::make_shared<UpSamplingOp>(size, bilinear, channels_first), {e.x[0]});
+    };
+    const auto axes = spatial_axes(in.size(), size.size(), channels_first);
+    c.reference = [=](const Values& x, const Values&) {
+      Shape out = in;
+      for (size_t i = 0; i < axes.size(); ++i) out[axes[i]] *= size[i];
+      // Per spatial axis and output index, the weight of every input index: nearest o / f;
+      // bilinear jax's normalised triangle around the centre (o + 0.5) / f - 0.5.
+      auto weight = [&](size_t i, int64_t o, int64_t j) {
+        if (!bilinear) return j == o / size[i] ? 1.0 : 0.0;
+        const double centre = (double(o) + 0.5) / double(size[i]) - 0.5;
+        double total = 0.0;
+        for (int64_t q = 0; q < in[axes[i]]; ++q)
+          total += std::max(0.0, 1.0 - std::abs(centre - double(q)));
+        return std::max(0.0, 1.0 - std::abs(centre - double(j))) / total;
+      };
+      const int64_t n_in = num_elements(in), n_out = num_elements(out);
+      std::vector<double> y;
+      for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t p = 0; p < n_out; ++p) {
+          const auto o = unravel(p, out);
+          double acc = 0.0;
+          for (int64_t q = 0; q < n_in; ++q) {
+            const auto idx = unravel(q, in);
+            double w = 1.0;
+            for (size_t d = 0; d < in.size() && w != 0.0; ++d) {
+              const auto it = std::find(axes.begin(), axes.end(), d);
+              if (it == axes.end())
+                w = idx[d] == o[d] ? w : 0.0;
+              else
+                w *= weight(static_cast<size_t>(it - axes.begin()), o[d], idx[d]);
+            }
+            if (w != 0.0) acc += w * x[0][r * n_in + q];
+          }
+          y.push_back(acc);
+        }
+      return y;
+    };
+    cases.push_back(c);
+  };
+  upsampling("(2, 3) on (2, 3, 2) rows", {2, 3, 2}, {2, 3}, false, false);
+  upsampling("(2, 2) on (3, 2, 2) rows", {3, 2, 2}, {2, 2}, true, false);
+  upsampling("(3, 2) channels_first on (2, 2, 3) rows", {2, 2, 3}, {3, 2}, true, true);
+  upsampling("1-D 3 on (2, 4, 2) rows (2 samples a row)", {2, 4, 2}, {3}, false, false);
+  return cases;
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
   for (auto group : {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases,
                      reduce_cases, gather_cases, matmul_cases, merge_cases, reshaping_cases,
                      batch_normalization_cases, layer_normalization_cases, normalization_cases,
-                     regularization_cases, fan_out_cases}) {
+                     regularization_cases, fan_out_cases,
+                     pooling_cases /* issue 11 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

@@ -25,6 +25,7 @@
 #include "ember/metrics.h"
 #include "ember/op_kind.h"
 #include "ember/optimizers.h"
+#include "ember/pooling_layout.h"
 #include "ember/strided.h"
 
 namespace ember {
@@ -379,6 +380,31 @@ class Backend {
   virtual void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
                              float lr) {
     no("decay_weights");
+  }
+
+  // ---- pooling and upsampling (issue 11; pooling_layout.h has the shapes) -----------------------
+  // y(images, out_h, out_w, C) = the max or average of each window of x(images, in_h, in_w, C).
+  // Max: the first largest element of a window in row-major order wins (a NaN wins over
+  // numbers), as XLA's reduce_window and its select-and-scatter gradient choose.
+  virtual void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
+                            const float* x, float* y) {
+    no("pool_forward");
+  }
+  // dx (+)= dy routed back: max to the element the forward chose (recomputed from x), average
+  // split evenly over the window's real elements. Deterministic: no atomics.
+  virtual void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
+                             const float* x, const float* dy, float* dx, bool accumulate) {
+    no("pool_backward");
+  }
+  // y(images, out_h, out_w, C) = x(images, in_h, in_w, C) interpolated (ResizeLayout);
+  // dx (+)= its transpose applied to dy.
+  virtual void resize_forward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
+                              const float* x, float* y) {
+    no("resize_forward");
+  }
+  virtual void resize_backward(const Context&, const kernels::ResizeLayout& layout,
+                               int64_t images, const float* dy, float* dx, bool accumulate) {
+    no("resize_backward");
   }
 
  protected:

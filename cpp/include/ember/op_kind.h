@@ -27,7 +27,11 @@ namespace ember {
   X(Normalization)        \
   X(Dropout)              \
   X(GaussianNoise)        \
-  X(ActivityRegularization)
+  X(ActivityRegularization) \
+  /* pooling and shape ops (issue 11) */ \
+  X(Pooling)                \
+  X(Padding)                \
+  X(UpSampling)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

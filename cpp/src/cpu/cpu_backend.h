@@ -158,6 +158,16 @@ class CpuBackend final : public Backend {
   void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
                      float lr) override;
 
+  // pooling and upsampling (issue 11): cpu/pooling_kernels.cpp
+  void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
+                    const float* x, float* y) override;
+  void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
+                     const float* x, const float* dy, float* dx, bool accumulate) override;
+  void resize_forward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
+                      const float* x, float* y) override;
+  void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
+                       const float* dy, float* dx, bool accumulate) override;
+
  private:
   HostAllocator allocator_;
 };

@@ -30,3 +30,39 @@ __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "Inp
 __all__ += ["ActivityRegularization", "BatchNormalization", "Dropout", "Flatten",
             "GaussianNoise", "LayerNormalization", "Normalization", "Reshape"]
 __all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
+
+# pooling and shape layers (issue 11)
+from ember.layers.image_reshaping import (  # noqa: E402
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+from ember.layers.pooling import (  # noqa: E402
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from ember.layers.regularization import SpatialDropout1D, SpatialDropout2D  # noqa: E402
+
+__all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Cropping1D",
+            "Cropping2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
+            "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
+            "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
+            "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
+            "ZeroPadding1D", "ZeroPadding2D"]

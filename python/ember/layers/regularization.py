@@ -169,3 +169,61 @@ class ActivityRegularization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+
+
+# ---- spatial dropout (issue 11) -------------------------------------------------------------
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps: one draw per sample and channel, shared along the
+    spatial axes (Keras's noise shape `(batch, 1, channels)` / `(batch, 1, 1, channels)`)."""
+
+    _ndim = 3
+
+    def __init__(self, rate, seed=None, name=None, dtype=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype)
+
+    def build(self, input_shape):
+        from ember.layers.pooling import check_ndim
+
+        check_ndim(self, input_shape, self._ndim)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        from ember.layers.pooling import check_ndim
+
+        check_ndim(self, input_shape, self._ndim)
+        return input_shape
+
+    def _channels_first(self):
+        return getattr(self, "data_format", "channels_last") == "channels_first"
+
+    def _emit(self, graph, input_nodes):
+        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
+        spatial = [1] * (self._ndim - 2)
+        noise = [-1, -1, *spatial] if self._channels_first() else [-1, *spatial, -1]
+        return _core.add_dropout(graph, input_nodes[0], float(self.rate), noise,
+                                 _op_seed(self, graph), self.name)
+
+    def get_config(self):
+        # Keras's keys exactly: its SpatialDropout takes no `trainable` or `noise_shape`, and
+        # writes its dtype as a plain name.
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": "float32"}
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Drops whole channels of `(batch, steps, channels)` inputs in training: each sample's
+    channel is zeroed at every step together, the rest scaled by `1 / (1 - rate)`."""
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Drops whole feature maps of images in training (one draw per sample and channel)."""
+
+    _ndim = 4
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None):
+        from ember.layers.pooling import standardize_data_format
+
+        super().__init__(rate, seed=seed, name=name, dtype=dtype)
+        self.data_format = standardize_data_format(data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
