@@ -28,4 +28,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_merging(m);
   bindings::bind_metrics(m);
   bindings::bind_math(m);
+  // sequences (issue 11)
+  bindings::bind_embedding(m);
 }

@@ -40,6 +40,7 @@
 #include "ember/ops_normalization.h"
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
+#include "ember/ops_embedding.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -103,6 +104,8 @@ struct Draw {
     Signed,    // magnitude uniform in [lo, hi], random sign: away from zero
     Kinkless,  // random sign, magnitude in bands that miss 0, 0.4, 0.5, 1, 2, 3 and 6
     Distinct,  // every Distinct value of the case on one shuffled grid 0.08 apart
+    Ids,       // k + 0.5 +- 0.2 for a uniform integer k in [lo, hi): truncates to k, and no
+               // finite-difference step crosses an integer (token ids, issue 11)
   } kind = Uniform;
   float lo = -1.0f, hi = 1.0f;
 };
@@ -111,6 +114,7 @@ Draw positive(float lo = 0.5f, float hi = 2.0f) { return {Draw::Uniform, lo, hi}
 Draw away_from_zero(float lo = 0.2f, float hi = 1.0f) { return {Draw::Signed, lo, hi}; }
 Draw kinkless() { return {Draw::Kinkless, 0.0f, 0.0f}; }
 Draw distinct() { return {Draw::Distinct, 0.0f, 0.0f}; }
+Draw ids(int lo, int hi) { return {Draw::Ids, float(lo), float(hi)}; }
 
 using Values = std::vector<std::vector<float>>;  // per operand, flattened
 
@@ -143,6 +147,10 @@ Values draw_values(std::mt19937& rng, const std::vector<std::pair<int64_t, Draw>
           break;
         }
         case Draw::Distinct: x = grid[next++]; break;
+        case Draw::Ids:
+          x = std::min(d.hi - 1.0f, std::floor(d.lo + (d.hi - d.lo) * unit(rng))) + 0.5f +
+              0.4f * (unit(rng) - 0.5f);
+          break;
       }
     }
     out.push_back(std::move(v));
@@ -1323,12 +1331,74 @@ std::vector<OpCase> fan_out_cases() {
   return {c, d};
 }
 
+// Sequences (issue 11). Ids come in as floats k + 0.5 +- 0.2 and a Cast truncates them to
+// int32 bit patterns, as the emitter does for float ids; no gradient flows to ids or masks.
+std::vector<OpCase> sequence_cases() {
+  std::vector<OpCase> cases;
+  {
+    OpCase c;
+    c.name = "Embedding (5, 3) table, 4 ids per row, repeats add up in the table's gradient";
+    c.inputs = {{{4}, ids(0, 5)}};
+    c.vars = {{{5, 3}}};
+    c.build = [](Env& e) {
+      const int id = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      return e.add(std::make_shared<EmbeddingOp>(e.v[0], "embedding"), {id});
+    };
+    c.reference = [](const Values& x, const Values& v) {
+      std::vector<double> y;
+      for (float id : x[0])
+        for (int64_t j = 0; j < 3; ++j) y.push_back(v[0][static_cast<size_t>(id) * 3 + j]);
+      return y;
+    };
+    cases.push_back(c);
+  }
+  {
+    OpCase c;
+    c.name = "Cast float -> int32 -> float, (2, 3) rows";
+    c.inputs = {{{2, 3}, ids(-4, 4)}};
+    c.build = [](Env& e) {
+      const int id = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      return e.add(std::make_shared<CastOp>(false, "cast"), {id});
+    };
+    c.reference = [](const Values& x, const Values&) {
+      std::vector<double> y;
+      for (float v : x[0]) y.push_back(std::trunc(double(v)));
+      return y;
+    };
+    cases.push_back(c);
+  }
+  auto mask = [&](const std::string& variant, bool from_ids, Shape row) {
+    OpCase c;
+    c.name = "Mask " + variant;
+    c.inputs = {{row, ids(0, 2)}};
+    c.build = [=](Env& e) {
+      int v = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      if (!from_ids) v = e.add(std::make_shared<CastOp>(false, "cast"), {v});
+      return e.add(std::make_shared<MaskOp>(from_ids, 0.0f), {v});
+    };
+    c.reference = [=](const Values& x, const Values&) {
+      const auto group = from_ids ? 1 : static_cast<size_t>(row.back());
+      std::vector<double> y;
+      for (size_t g = 0; g < x[0].size(); g += group) {
+        bool any = false;
+        for (size_t k = 0; k < group; ++k) any = any || std::trunc(x[0][g + k]) != 0.0;
+        y.push_back(any ? 1.0 : 0.0);
+      }
+      return y;
+    };
+    cases.push_back(c);
+  };
+  mask("of ids != 0 (mask_zero), 6 ids per row", true, {6});
+  mask("of any(x != 0) over the last axis (Masking), (4, 2) rows", false, {4, 2});
+  return cases;
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
   for (auto group : {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases,
                      reduce_cases, gather_cases, matmul_cases, merge_cases, reshaping_cases,
                      batch_normalization_cases, layer_normalization_cases, normalization_cases,
-                     regularization_cases, fan_out_cases}) {
+                     regularization_cases, fan_out_cases, sequence_cases}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

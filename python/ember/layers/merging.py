@@ -3,12 +3,16 @@
 Each is called on a list of symbolic tensors (or arrays) and runs as one engine
 op; shapes are checked when the layer is called, naming both shapes."""
 
+import numpy as np
+
 from ember import _core
-from ember.layers.layer import Layer
+from ember.layers.layer import KerasTensor, Layer
 
 
 class Merge(Layer):
     """Element-wise merge of a list of same-shaped inputs."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     _kind = None
 
@@ -45,6 +49,22 @@ class Merge(Layer):
 
     def _emit(self, graph, input_nodes):
         return _core.add_merge(graph, list(input_nodes), self._kind, self.name)
+
+    # Masks (issue 11): the output keeps a step that every masked input keeps (Keras's
+    # logical and of the masks; an input without a mask keeps every step).
+    def compute_mask(self, inputs, previous_mask=None):
+        masks = [m for m in (previous_mask or []) if m is not None]
+        if not masks:
+            return None
+        if isinstance(masks[0], KerasTensor):
+            return masks[0]
+        return np.logical_and.reduce([np.asarray(m, bool) for m in masks])
+
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        masks = [m for m in (mask_nodes or []) if m is not None]
+        if len(masks) < 2:
+            return masks[0] if masks else None
+        return _core.add_merge(graph, masks, "multiply", f"{self.name}/mask")
 
 
 class Add(Merge):
