@@ -255,3 +255,17 @@ def test_sequence_layers_move_between_keras_and_ember_files(keras, rng, tmp_path
         np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)),
                                    np.asarray(model.predict(x, verbose=0)), rtol=1e-6,
                                    err_msg=f"{src.__name__} -> {dst.__name__}")
+
+
+@pytest.mark.parametrize("layer", [
+    lambda k: k.layers.Embedding(9, 3, mask_zero=True, name="e"),
+    lambda k: k.layers.Masking(mask_value=0.5, name="m"),
+    lambda k: k.layers.TimeDistributed(k.layers.Dense(2, name="d"), name="td"),
+    lambda k: k.layers.InputLayer(shape=(5,), dtype="int32", name="ids"),
+], ids=["Embedding", "Masking", "TimeDistributed", "InputLayer int32"])
+def test_sequence_layer_configs_are_keras_3s(layer, keras):
+    from test_saving_interop import _normalized, _without_initializer_details
+
+    ours = _without_initializer_details(_normalized(layer(ember).get_config()))
+    theirs = _without_initializer_details(_normalized(layer(keras).get_config()))
+    assert ours == theirs

@@ -191,8 +191,6 @@ class Lambda(Layer):
     ops there; training differentiates them like any layer's.
     """
 
-    supports_masking = True  # passes masks on, as Keras's (issue 11)
-
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
