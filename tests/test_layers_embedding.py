@@ -163,6 +163,33 @@ def test_masked_sequence_loss_and_metrics_match_keras(keras, rng):
                                keras_model.evaluate(x, y, batch_size=16, verbose=0), rtol=1e-4)
 
 
+def test_merges_combine_masks_as_keras_does(keras, rng):
+    def build(lib):
+        a, b = lib.Input((4,), dtype="int32"), lib.Input((4,), dtype="int32")
+        ea = lib.layers.Embedding(9, 3, mask_zero=True, name="ea")(a)
+        eb = lib.layers.Embedding(9, 3, mask_zero=True, name="eb")(b)
+        steps = lib.layers.Concatenate(axis=1)([ea, lib.layers.Embedding(9, 3, name="ec")(b)])
+        both = lib.layers.Add()([ea, eb])
+        out_steps = lib.layers.Dense(2, activation="softmax", name="steps")(steps)
+        out_both = lib.layers.Dense(2, activation="softmax", name="both")(both)
+        return lib.Model([a, b], [out_steps, out_both])
+
+    keras_model, ember_model = build(keras), build(ember)
+    for name in ("ea", "eb", "ec", "steps", "both"):
+        values = [rng.normal(scale=0.5, size=w.shape).astype("float32")
+                  for w in keras_model.get_layer(name).get_weights()]
+        keras_model.get_layer(name).set_weights(values)
+        ember_model.get_layer(name).set_weights(values)
+    x = [ids(rng, (24, 4), 9, zeros=0.4), ids(rng, (24, 4), 9, zeros=0.4)]
+    y = [rng.integers(0, 2, size=(24, 8)), rng.integers(0, 2, size=(24, 4))]
+    for model in (keras_model, ember_model):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+    assert ember_model.outputs[0]._keras_mask.shape == (None, 8)
+    np.testing.assert_allclose(ember_model.evaluate(x, y, batch_size=8, verbose=0),
+                               keras_model.evaluate(x, y, batch_size=8, verbose=0), rtol=2e-5)
+
+
 def test_masking_matches_keras_in_outputs_and_in_the_masked_loss(keras, rng):
     def build(lib):
         inp = lib.Input((6, 3))
