@@ -213,6 +213,30 @@ def test_masking_matches_keras_in_outputs_and_in_the_masked_loss(keras, rng):
                                   np.any(x != 0.5, axis=-1))
 
 
+def test_a_custom_loss_on_a_masked_output_is_masked_as_keras_does(keras, rng):
+    def build(lib):
+        inp = lib.Input((6, 3))
+        return lib.Model(inp, lib.layers.Dense(2)(lib.layers.Masking(0.0)(inp)))
+
+    def per_step_mse(lib):
+        return lambda y_true, y_pred: lib.ops.mean(lib.ops.square(y_true - y_pred), axis=-1)
+
+    keras_model, ember_model = build(keras), build(ember)
+    same_weights(keras_model, ember_model, rng)
+    x = rng.normal(size=(16, 6, 3)).astype("float32")
+    x[rng.random((16, 6)) < 0.4] = 0.0
+    y = rng.normal(size=(16, 6, 2)).astype("float32")
+    for model, lib in ((keras_model, keras), (ember_model, ember)):
+        model.compile(optimizer=lib.optimizers.SGD(learning_rate=0.1), loss=per_step_mse(lib))
+
+    np.testing.assert_allclose(ember_model.evaluate(x, y, batch_size=8, verbose=0),
+                               keras_model.evaluate(x, y, batch_size=8, verbose=0), rtol=2e-5)
+    keras_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    ember_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
+        np.testing.assert_allclose(e, k, rtol=1e-4, atol=1e-5)
+
+
 def test_masked_mean_averages_the_kept_steps_only(rng):
     graph = _core.Graph()
     x_node = graph.add_input([5, 3], "x")

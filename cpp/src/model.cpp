@@ -462,15 +462,24 @@ double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
   run_targets_graph(e, output, rows, with_grad);
   const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(output);
   const float* w = row_weights(output, rows);
+  int64_t w_rows = rows, w_k = k;
+  // A masked output whose loss gives one value per step (issue 11): each value takes its
+  // step's weight (apply_output_masks), as one row of one value.
+  const int mask = mask_output_[output];
+  if (mask >= 0 && k == exec_.output_row_size(static_cast<size_t>(mask))) {
+    w = mask_loss_weights_[output].data();
+    w_rows = rows * k;
+    w_k = 1;
+  }
   double sum = 0.0, weight_sum = 0.0;
-  be().weighted_sum(ctx(), e.output(0), w, rows, k, &sum, &weight_sum);
+  be().weighted_sum(ctx(), e.output(0), w, w_rows, w_k, &sum, &weight_sum);
   const LossSpec& spec = losses_[output];
   double divisor = 1.0;
   if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(rows * k);
   if (spec.reduction == Reduction::MeanWithSampleWeight) divisor = weight_sum;
   if (divisor == 0.0) divisor = 1.0;
   if (with_grad) {
-    be().fill_row_scales(ctx(), e.output_grad(0), w, rows, k, spec.weight, divisor);
+    be().fill_row_scales(ctx(), e.output_grad(0), w, w_rows, w_k, spec.weight, divisor);
     e.backward(rows);
     float* out_grad = exec_.output_grad(output);
     const float* in_grad = e.input_grad(0);
