@@ -7,7 +7,7 @@ import numpy as np
 
 from ember import _core
 from ember.layers.core import InputLayer
-from ember.layers.layer import KerasTensor, Layer, emit_layer_call, unique_name
+from ember.layers.layer import KerasTensor, Layer, emit_layer_call, is_int_dtype, unique_name
 from ember.models.functional import calls_in_order, flatten
 from ember.models.run_lock import exclusive
 from ember.trainers.trainer import Trainer
@@ -63,18 +63,17 @@ class Model(Trainer, Layer):
                 )
         masks = self._emit_calls(graph, calls, nodes, {})
         self._layers = layers
-        outputs = [nodes[id(t)] for t in self.outputs]
+        # An integer input given back as an output comes back as floats, not int32 bits.
+        outputs = [_core.add_cast(graph, nodes[id(t)], False, f"{t.name}/cast_to_float")
+                   if is_int_dtype(t.dtype) else nodes[id(t)] for t in self.outputs]
         # A (T, C) output carrying a (T,) mask weights its loss and metrics per step (issue 11).
-        output_masks = [masks.get(id(t), -1) for t in self.outputs]
-        for o, m in enumerate(output_masks):
-            row = graph.row_shape(outputs[o])
-            if m is not None and m >= 0 and (len(row) < 2 or graph.row_shape(m) != row[:-1]):
-                output_masks[o] = -1
-        if all(m is None or m < 0 for m in output_masks):
-            output_masks = []
-        output_masks = [-1 if m is None else m for m in output_masks]
+        output_masks = []
+        for t, node in zip(self.outputs, outputs):
+            mask, row = masks.get(id(t)), list(graph.row_shape(node))
+            fits = mask is not None and len(row) >= 2 and list(graph.row_shape(mask)) == row[:-1]
+            output_masks.append(mask if fits else -1)
         self._core = _core.Model(graph, [nodes[id(t)] for t in self.inputs], outputs,
-                                 output_masks)
+                                 output_masks if max(output_masks) >= 0 else [])
         self._compiled_spec = None
         self.built = True
 
