@@ -92,8 +92,8 @@ Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<
   for (size_t o = 0; o < output_masks.size(); ++o) {
     if (output_masks[o] < 0) continue;
     const auto& outs = exec_.outputs();
-    mask_output_[o] = static_cast<int>(
-        std::find(outs.begin(), outs.end(), output_masks[o]) - outs.begin());
+    mask_output_[o] =
+        static_cast<int>(std::find(outs.begin(), outs.end(), output_masks[o]) - outs.begin());
   }
   mask_loss_weights_.resize(num_outputs_);
   mask_metric_weights_.resize(num_outputs_);
@@ -102,8 +102,8 @@ Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<
 void Model::apply_output_masks(size_t o, int64_t rows) {
   const int64_t n = rows * exec_.output_row_size(static_cast<size_t>(mask_output_[o]));
   if (mask_loss_weights_[o].size() < n)
-    mask_loss_weights_[o] = Tensor(Shape{std::max(n, exec_.capacity() * (n / rows))}, 0.0f,
-                                   device());
+    mask_loss_weights_[o] =
+        Tensor(Shape{std::max(n, exec_.capacity() * (n / rows))}, 0.0f, device());
   // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them.
   const bool rescale = losses_[o].reduction == Reduction::SumOverBatchSize;
   be().mask_weights(ctx(), exec_.output(static_cast<size_t>(mask_output_[o])),
@@ -423,12 +423,12 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
       if (!graph_losses_[o]) loss_weights = mask_loss_weights_[o].data();
     }
     // The output's loss reduced as its spec says; the kernel scales the gradient.
-    const double value = graph_losses_[o]
-                             ? graph_loss(o, rows, with_grad)
-                             : be().loss_forward_backward(
-                                   ctx(), losses_[o], exec_.output(o), targets_[o].data(),
-                                   loss_weights, samples, cols, weight,
-                                   with_grad ? exec_.output_grad(o) : nullptr, nullptr);
+    const double value =
+        graph_losses_[o]
+            ? graph_loss(o, rows, with_grad)
+            : be().loss_forward_backward(ctx(), losses_[o], exec_.output(o), targets_[o].data(),
+                                         loss_weights, samples, cols, weight,
+                                         with_grad ? exec_.output_grad(o) : nullptr, nullptr);
     total += weight * value;
     // Keras logs each output's unweighted loss too ("<output>_loss").
     output_loss_sums_[o] += value * static_cast<double>(rows);
@@ -447,8 +447,8 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const auto o = static_cast<size_t>(m.output);
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
-    be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(),
-                       metric_weights(m, o), samples, cols, 1);
+    be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(), metric_weights(m, o),
+                       samples, cols, 1);
   }
   return total;
 }

@@ -109,8 +109,7 @@ void CastOp::forward(const OpForward& f) {
     be.copy_to_host(*f.ctx, &v, f.in[0] + bad, sizeof v);
     throw ValueError("'" + layer_name_ + "': the value " + std::to_string(v) + " at position " +
                      std::to_string(bad / row_size_) + " (sample), " +
-                     std::to_string(bad % row_size_) +
-                     " (element) cannot be cast to an int32 id");
+                     std::to_string(bad % row_size_) + " (element) cannot be cast to an int32 id");
   }
 }
 
@@ -128,8 +127,10 @@ Shape MaskOp::build(const std::vector<Shape>& inputs) {
     return row;
   }
   if (row.empty())
-    throw ValueError("Mask op: a mask over the last axis needs inputs of rank >= 2, got rows of "
-                     "shape " + shape_to_string(row));
+    throw ValueError(
+        "Mask op: a mask over the last axis needs inputs of rank >= 2, got rows of "
+        "shape " +
+        shape_to_string(row));
   group_size_ = row.back();
   const Shape out(row.begin(), row.end() - 1);
   groups_ = num_elements(out);
