@@ -41,15 +41,12 @@ class Embedding(Layer):
         if self.activity_regularizer is not None:
             regularizers.engine_factors(self.activity_regularizer, self.name)
         self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero  # as Keras's
         self.embeddings = None
         if weights is not None:
             self.build()
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1
                              else [weights])
-
-    @property
-    def supports_masking(self):
-        return self.mask_zero
 
     def build(self, input_shape=None):
         if self.embeddings is None:
