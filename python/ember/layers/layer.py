@@ -450,7 +450,16 @@ class Layer:
         mask_arg = masks if isinstance(inputs, (list, tuple)) else masks[0]
         if mask_arg is None or (isinstance(mask_arg, list) and all(m is None for m in mask_arg)):
             mask_arg = None
-        result = self.compute_mask(inputs, mask_arg)
+        if type(self).__module__.startswith("ember."):
+            result = self.compute_mask(inputs, mask_arg)
+        else:
+            # A user's compute_mask may be written with Keras's ops, which do not take
+            # ember's symbolic tensors: the symbolic mask is then unknown. (What runs uses
+            # _emit_mask, not this.)
+            try:
+                result = self.compute_mask(inputs, mask_arg)
+            except (TypeError, ValueError, AttributeError, NotImplementedError):
+                result = None
         results = result if isinstance(result, (list, tuple)) else [result]
         for t, m in zip(outputs, results):
             t._keras_mask = m if isinstance(m, KerasTensor) else None
