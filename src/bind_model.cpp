@@ -52,7 +52,7 @@ std::pair<std::vector<py::array_t<float>>, std::vector<float*>> output_arrays(Mo
                                                                               int64_t n) {
   std::vector<py::array_t<float>> outs;
   std::vector<float*> ptrs;
-  for (int node : model.executor().outputs()) {
+  for (int node : model.outputs()) {
     Shape shape{n};
     for (int64_t d : model.graph()->row_shape(node)) shape.push_back(d);
     outs.emplace_back(shape);
@@ -65,8 +65,10 @@ std::pair<std::vector<py::array_t<float>>, std::vector<float*>> output_arrays(Mo
 
 void bind_model(py::module_& m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
-      .def(py::init<std::shared_ptr<Graph>, std::vector<int>, std::vector<int>>(), py::arg("graph"),
-           py::arg("inputs"), py::arg("outputs"))
+      .def(py::init<std::shared_ptr<Graph>, std::vector<int>, std::vector<int>,
+                    const std::vector<int>&>(),
+           py::arg("graph"), py::arg("inputs"), py::arg("outputs"),
+           py::arg("output_masks") = std::vector<int>{})
       .def(
           "compile",
           // metrics: (Metric, output index, weighted) - the Metric objects are shared, so

@@ -29,4 +29,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_metrics(m);
   bindings::bind_math(m);
   bindings::bind_pooling(m);  // pooling and shape ops (issue 11)
+  // sequences (issue 11)
+  bindings::bind_embedding(m);
 }

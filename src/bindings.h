@@ -59,5 +59,7 @@ void bind_merging(py::module_& m);     // merge ops: Add, ..., Concatenate
 void bind_metrics(py::module_& m);     // Metric: Keras's stateful metrics
 void bind_math(py::module_& m);        // ember.ops' general math ops
 void bind_pooling(py::module_& m);     // pooling and shape ops (issue 11)
+// sequences (issue 11)
+void bind_embedding(py::module_& m);  // Embedding, casts, masks
 
 }  // namespace ember::bindings

@@ -36,11 +36,93 @@ MetricSpec::MetricSpec(MetricKind kind, int out, float threshold) : output(out) 
 MetricSpec::MetricSpec(std::shared_ptr<Metric> m, int out, bool is_weighted)
     : metric(std::move(m)), output(out), weighted(is_weighted) {}
 
-Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs)
-    : graph_(std::move(graph)), exec_(graph_, std::move(inputs), std::move(outputs)) {
+namespace {
+
+// The executor's outputs: the model's, then each distinct mask node (issue 11).
+std::vector<int> outputs_and_masks(const Graph& graph, std::vector<int> outputs,
+                                   const std::vector<int>& masks) {
+  if (!masks.empty() && masks.size() != outputs.size())
+    throw ValueError("output_masks: one entry per output needed, got " +
+                     std::to_string(masks.size()) + " for " + std::to_string(outputs.size()));
+  for (size_t o = 0; o < masks.size(); ++o) {
+    if (masks[o] < 0) continue;
+    if (static_cast<size_t>(masks[o]) >= graph.size())
+      throw ValueError("output_masks: no node " + std::to_string(masks[o]));
+    const Shape& out = graph.row_shape(outputs[o]);
+    const Shape& mask = graph.row_shape(masks[o]);
+    if (out.empty() || mask != Shape(out.begin(), out.end() - 1))
+      throw ValueError("output_masks: output " + std::to_string(o) + " has row shape " +
+                       shape_to_string(out) + ", its mask needs " +
+                       (out.empty() ? std::string("an output of rank >= 2")
+                                    : shape_to_string(Shape(out.begin(), out.end() - 1))) +
+                       ", got " + shape_to_string(mask));
+    if (std::find(outputs.begin(), outputs.end(), masks[o]) == outputs.end())
+      outputs.push_back(masks[o]);
+  }
+  return outputs;
+}
+
+// Keras's MeanMetricWrapper metrics apply a mask on the predictions; the others ignore it.
+bool metric_takes_mask(MetricKind kind) {
+  switch (kind) {
+    case MetricKind::BinaryAccuracy:
+    case MetricKind::CategoricalAccuracy:
+    case MetricKind::SparseCategoricalAccuracy:
+    case MetricKind::MeanAbsoluteError:
+    case MetricKind::MeanSquaredError:
+    case MetricKind::Accuracy:
+    case MetricKind::TopKCategoricalAccuracy:
+    case MetricKind::SparseTopKCategoricalAccuracy:
+    case MetricKind::MeanAbsolutePercentageError: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Model::Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
+             const std::vector<int>& output_masks)
+    : graph_(std::move(graph)),
+      exec_(graph_, std::move(inputs), outputs_and_masks(*graph_, outputs, output_masks)),
+      num_outputs_(outputs.size()) {
   if (exec_.num_inputs() == 0) throw ValueError("a model needs at least one input");
-  if (exec_.num_outputs() == 0) throw ValueError("a model needs at least one output");
-  graph_losses_.resize(exec_.num_outputs());
+  if (num_outputs_ == 0) throw ValueError("a model needs at least one output");
+  graph_losses_.resize(num_outputs_);
+  mask_output_.assign(num_outputs_, -1);
+  for (size_t o = 0; o < output_masks.size(); ++o) {
+    if (output_masks[o] < 0) continue;
+    const auto& outs = exec_.outputs();
+    mask_output_[o] =
+        static_cast<int>(std::find(outs.begin(), outs.end(), output_masks[o]) - outs.begin());
+  }
+  mask_loss_weights_.resize(num_outputs_);
+  mask_metric_weights_.resize(num_outputs_);
+}
+
+void Model::apply_output_masks(size_t o, int64_t rows) {
+  const int64_t n = rows * exec_.output_row_size(static_cast<size_t>(mask_output_[o]));
+  if (mask_loss_weights_[o].size() < n)
+    mask_loss_weights_[o] =
+        Tensor(Shape{std::max(n, exec_.capacity() * (n / rows))}, 0.0f, device());
+  // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them.
+  const bool rescale = losses_[o].reduction == Reduction::SumOverBatchSize;
+  be().mask_weights(ctx(), exec_.output(static_cast<size_t>(mask_output_[o])),
+                    weighted_[o] ? batch_weights_[o].data() : nullptr, n, rescale,
+                    mask_loss_weights_[o].data());
+  if (!weighted_[o]) return;
+  if (mask_metric_weights_[o].size() < n)
+    mask_metric_weights_[o] = Tensor(Shape{mask_loss_weights_[o].size()}, 0.0f, device());
+  be().mask_weights(ctx(), exec_.output(static_cast<size_t>(mask_output_[o])),
+                    batch_weights_[o].data(), n, false, mask_metric_weights_[o].data());
+}
+
+// A metric's per-entry weights: the sample weights (weighted_metrics only), times the
+// output's mask where it has one and the metric is one Keras masks.
+const float* Model::metric_weights(const MetricSpec& m, size_t o) {
+  const float* sample = m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr;
+  if (mask_output_[o] < 0 || !metric_takes_mask(m.metric->config().kind)) return sample;
+  if (sample) return mask_metric_weights_[o].data();
+  return exec_.output(static_cast<size_t>(mask_output_[o]));  // 0/1: the mask itself
 }
 
 void Model::set_graph_loss(size_t output, std::shared_ptr<Graph> loss_graph, int prediction,
@@ -279,7 +361,8 @@ std::unique_ptr<Executor> Model::borrow_inference_executor() {
       return e;
     }
   }
-  return std::make_unique<Executor>(graph_, exec_.inputs(), exec_.outputs(), exec_.device(),
+  // The model's outputs only: predictions need no masks.
+  return std::make_unique<Executor>(graph_, exec_.inputs(), outputs(), exec_.device(),
                                     /*forward_only=*/true);
 }
 
@@ -334,13 +417,18 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
     const float weight = losses_[o].weight;
+    const float* loss_weights = weighted_[o] ? batch_weights_[o].data() : nullptr;
+    if (mask_output_[o] >= 0) {
+      apply_output_masks(o, rows);
+      if (!graph_losses_[o]) loss_weights = mask_loss_weights_[o].data();
+    }
     // The output's loss reduced as its spec says; the kernel scales the gradient.
-    const double value = graph_losses_[o]
-                             ? graph_loss(o, rows, with_grad)
-                             : be().loss_forward_backward(
-                                   ctx(), losses_[o], exec_.output(o), targets_[o].data(),
-                                   weighted_[o] ? batch_weights_[o].data() : nullptr, samples, cols,
-                                   weight, with_grad ? exec_.output_grad(o) : nullptr, nullptr);
+    const double value =
+        graph_losses_[o]
+            ? graph_loss(o, rows, with_grad)
+            : be().loss_forward_backward(ctx(), losses_[o], exec_.output(o), targets_[o].data(),
+                                         loss_weights, samples, cols, weight,
+                                         with_grad ? exec_.output_grad(o) : nullptr, nullptr);
     total += weight * value;
     // Keras logs each output's unweighted loss too ("<output>_loss").
     output_loss_sums_[o] += value * static_cast<double>(rows);
@@ -359,9 +447,8 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     const auto o = static_cast<size_t>(m.output);
     const int64_t cols = output_classes(o);
     const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
-    be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(),
-                       m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
-                       cols, 1);
+    be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(), metric_weights(m, o),
+                       samples, cols, 1);
   }
   return total;
 }
@@ -375,15 +462,24 @@ double Model::graph_loss(size_t output, int64_t rows, bool with_grad) {
   run_targets_graph(e, output, rows, with_grad);
   const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(output);
   const float* w = row_weights(output, rows);
+  int64_t w_rows = rows, w_k = k;
+  // A masked output whose loss gives one value per step (issue 11): each value takes its
+  // step's weight (apply_output_masks), as one row of one value.
+  const int mask = mask_output_[output];
+  if (mask >= 0 && k == exec_.output_row_size(static_cast<size_t>(mask))) {
+    w = mask_loss_weights_[output].data();
+    w_rows = rows * k;
+    w_k = 1;
+  }
   double sum = 0.0, weight_sum = 0.0;
-  be().weighted_sum(ctx(), e.output(0), w, rows, k, &sum, &weight_sum);
+  be().weighted_sum(ctx(), e.output(0), w, w_rows, w_k, &sum, &weight_sum);
   const LossSpec& spec = losses_[output];
   double divisor = 1.0;
   if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(rows * k);
   if (spec.reduction == Reduction::MeanWithSampleWeight) divisor = weight_sum;
   if (divisor == 0.0) divisor = 1.0;
   if (with_grad) {
-    be().fill_row_scales(ctx(), e.output_grad(0), w, rows, k, spec.weight, divisor);
+    be().fill_row_scales(ctx(), e.output_grad(0), w, w_rows, w_k, spec.weight, divisor);
     e.backward(rows);
     float* out_grad = exec_.output_grad(output);
     const float* in_grad = e.input_grad(0);

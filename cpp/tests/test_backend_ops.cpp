@@ -35,6 +35,7 @@
 #include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/ops.h"
+#include "ember/ops_embedding.h"
 #include "ember/ops_math.h"
 #include "ember/ops_merging.h"
 #include "ember/ops_normalization.h"
@@ -104,6 +105,8 @@ struct Draw {
     Signed,    // magnitude uniform in [lo, hi], random sign: away from zero
     Kinkless,  // random sign, magnitude in bands that miss 0, 0.4, 0.5, 1, 2, 3 and 6
     Distinct,  // every Distinct value of the case on one shuffled grid 0.08 apart
+    Ids,       // k + 0.5 +- 0.2 for a uniform integer k in [lo, hi): truncates to k, and no
+               // finite-difference step crosses an integer (token ids, issue 11)
   } kind = Uniform;
   float lo = -1.0f, hi = 1.0f;
 };
@@ -112,6 +115,7 @@ Draw positive(float lo = 0.5f, float hi = 2.0f) { return {Draw::Uniform, lo, hi}
 Draw away_from_zero(float lo = 0.2f, float hi = 1.0f) { return {Draw::Signed, lo, hi}; }
 Draw kinkless() { return {Draw::Kinkless, 0.0f, 0.0f}; }
 Draw distinct() { return {Draw::Distinct, 0.0f, 0.0f}; }
+Draw ids(int lo, int hi) { return {Draw::Ids, float(lo), float(hi)}; }
 
 using Values = std::vector<std::vector<float>>;  // per operand, flattened
 
@@ -144,6 +148,10 @@ Values draw_values(std::mt19937& rng, const std::vector<std::pair<int64_t, Draw>
           break;
         }
         case Draw::Distinct: x = grid[next++]; break;
+        case Draw::Ids:
+          x = std::min(d.hi - 1.0f, std::floor(d.lo + (d.hi - d.lo) * unit(rng))) + 0.5f +
+              0.4f * (unit(rng) - 0.5f);
+          break;
       }
     }
     out.push_back(std::move(v));
@@ -304,8 +312,8 @@ std::vector<double> softmax_ref(const std::vector<double>& x, const Shape& s, ui
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // x (kRows, m, k) @ w (k, n), the same w for every row (or per row when w_per_row).
-std::vector<double> matmul_ref(const std::vector<float>& x, const std::vector<float>& w,
-                               int64_t m, int64_t k, int64_t n, bool w_per_row) {
+std::vector<double> matmul_ref(const std::vector<float>& x, const std::vector<float>& w, int64_t m,
+                               int64_t k, int64_t n, bool w_per_row) {
   std::vector<double> y(static_cast<size_t>(kRows * m * n), 0.0);
   for (int64_t r = 0; r < kRows; ++r)
     for (int64_t i = 0; i < m; ++i)
@@ -335,8 +343,8 @@ struct Outcome {
 // times over the same inputs and variables, one output each), runs forward, and with
 // backward set, runs backward with d L / d output k = R[k]. With shared, a second executor
 // for one row is made on the graph after the first reserved its rows.
-Outcome execute(const OpCase& c, Device device, const Values& x, const Values& v,
-                const Values& R, bool backward, bool shared = false) {
+Outcome execute(const OpCase& c, Device device, const Values& x, const Values& v, const Values& R,
+                bool backward, bool shared = false) {
   auto g = std::make_shared<Graph>();
   Env env{*g, {}, {}};
   for (size_t i = 0; i < c.inputs.size(); ++i)
@@ -371,8 +379,7 @@ Outcome execute(const OpCase& c, Device device, const Values& x, const Values& v
   }
   o.extra_loss = ex.extra_loss();
   if (backward) {
-    for (size_t k = 0; k < outputs.size(); ++k)
-      upload(ex.output_grad(k), R[k]);
+    for (size_t k = 0; k < outputs.size(); ++k) upload(ex.output_grad(k), R[k]);
     ex.backward(kRows);
     for (size_t i = 0; i < x.size(); ++i) {
       const float* d = ex.input_grad(i);
@@ -451,8 +458,7 @@ bool gradients_match_finite_differences(const OpCase& c, const Values& x, const 
         numeric[e] = (L_up - L_down) / (double(up) - double(down));
       }
       const auto& analytic = is_var ? base.dvar[i] : base.din[i];
-      ok &= all_close(analytic, numeric, finite_differences, operand_name(c, is_var, i),
-                      &reported);
+      ok &= all_close(analytic, numeric, finite_differences, operand_name(c, is_var, i), &reported);
     }
   }
   return ok;
@@ -492,11 +498,9 @@ bool matches_cpu(const OpCase& c, const Outcome& got, const Outcome& cpu, Tolera
   int reported = 0;
   ok &= all_close(got.out[0], to_double(cpu.out[0]), tol, "out", &reported);
   for (size_t i = 0; i < cpu.din.size(); ++i)
-    ok &= all_close(got.din[i], to_double(cpu.din[i]), tol,
-                    operand_name(c, false, i), &reported);
+    ok &= all_close(got.din[i], to_double(cpu.din[i]), tol, operand_name(c, false, i), &reported);
   for (size_t i = 0; i < cpu.dvar.size(); ++i)
-    ok &= all_close(got.dvar[i], to_double(cpu.dvar[i]), tol,
-                    operand_name(c, true, i), &reported);
+    ok &= all_close(got.dvar[i], to_double(cpu.dvar[i]), tol, operand_name(c, true, i), &reported);
   for (size_t i = 0; i < cpu.vars_after.size(); ++i)
     ok &= all_close(got.vars_after[i], to_double(cpu.vars_after[i]), tol,
                     "variable " + std::to_string(i) + " after the step", &reported);
@@ -682,14 +686,14 @@ std::string side_name(const Side& s) {
 
 std::vector<OpCase> binary_cases() {
   std::vector<OpCase> cases;
-  const BinaryKind kinds[] = {BinaryKind::Add,     BinaryKind::Subtract, BinaryKind::Multiply,
-                              BinaryKind::Divide,  BinaryKind::Maximum,  BinaryKind::Minimum,
+  const BinaryKind kinds[] = {BinaryKind::Add,    BinaryKind::Subtract, BinaryKind::Multiply,
+                              BinaryKind::Divide, BinaryKind::Maximum,  BinaryKind::Minimum,
                               BinaryKind::Power};
   for (BinaryKind kind : kinds) {
     const bool ties = kind == BinaryKind::Maximum || kind == BinaryKind::Minimum;
     // Divide: denominators away from 0; power: positive bases.
     const Draw a_draw = ties ? distinct() : (kind == BinaryKind::Power ? positive() : uniform());
-    const Draw b_draw = ties ? distinct()
+    const Draw b_draw = ties                         ? distinct()
                         : kind == BinaryKind::Divide ? away_from_zero(0.5f, 2.0f)
                         : kind == BinaryKind::Power  ? uniform(-2.0f, 2.0f)
                                                      : uniform();
@@ -735,8 +739,7 @@ std::vector<OpCase> binary_cases() {
         for (int64_t r = 0; r < kRows; ++r) {
           const float* pa = a_in ? x[0].data() + r * sa : v[0].data();
           const float* pb = b_in ? x[a_in ? 1 : 0].data() + r * sb : v[a_in ? 0 : 1].data();
-          for (int64_t j = 0; j < n; ++j)
-            y[r * n + j] = binary_ref(kind, pa[ia[j]], pb[ib[j]]);
+          for (int64_t j = 0; j < n; ++j) y[r * n + j] = binary_ref(kind, pa[ia[j]], pb[ib[j]]);
         }
         return y;
       };
@@ -745,9 +748,8 @@ std::vector<OpCase> binary_cases() {
     // Both operands one node: the op's two input gradients land in one buffer.
     OpCase c;
     c.name = std::string("Binary ") + binary_kind_name(kind) + " of an input with itself";
-    c.inputs = {{{2, 3}, kind == BinaryKind::Power || kind == BinaryKind::Divide
-                              ? positive()
-                              : uniform()}};
+    c.inputs = {
+        {{2, 3}, kind == BinaryKind::Power || kind == BinaryKind::Divide ? positive() : uniform()}};
     c.build = [=](Env& e) {
       return e.add(std::make_shared<BinaryOp>(kind, nullptr, nullptr), {e.x[0], e.x[0]});
     };
@@ -799,9 +801,10 @@ std::vector<OpCase> unary_cases() {
 
 std::vector<OpCase> reduce_cases() {
   std::vector<OpCase> cases;
-  const std::pair<ReduceKind, const char*> kinds[] = {
-      {ReduceKind::Sum, "sum"}, {ReduceKind::Mean, "mean"}, {ReduceKind::Max, "max"},
-      {ReduceKind::Min, "min"}};
+  const std::pair<ReduceKind, const char*> kinds[] = {{ReduceKind::Sum, "sum"},
+                                                      {ReduceKind::Mean, "mean"},
+                                                      {ReduceKind::Max, "max"},
+                                                      {ReduceKind::Min, "min"}};
   struct Variant {
     Shape row;
     uint32_t reduced;  // the reduced row axes as a mask
@@ -840,7 +843,7 @@ std::vector<OpCase> reduce_cases() {
             for (int64_t j = 0; j < n; ++j) {
               if (index[j] != o) continue;
               const double xv = x[0][r * n + j];
-              acc = k == ReduceKind::Max ? std::max(acc, xv)
+              acc = k == ReduceKind::Max   ? std::max(acc, xv)
                     : k == ReduceKind::Min ? std::min(acc, xv)
                                            : acc + xv;
               ++count;
@@ -902,9 +905,7 @@ std::vector<OpCase> matmul_cases() {
   OpCase self;
   self.name = "MatMul (3, 3) rows @ themselves";
   self.inputs = {{{3, 3}}};
-  self.build = [](Env& e) {
-    return e.add(std::make_shared<MatMulOp>(nullptr), {e.x[0], e.x[0]});
-  };
+  self.build = [](Env& e) { return e.add(std::make_shared<MatMulOp>(nullptr), {e.x[0], e.x[0]}); };
   self.reference = [](const Values& x, const Values&) {
     return matmul_ref(x[0], x[0], 3, 3, 3, true);
   };
@@ -925,8 +926,8 @@ std::vector<OpCase> merge_cases() {
     // (its gradients land in one buffer, the first write and the later ones added).
     const std::vector<std::vector<size_t>> patterns =
         two ? std::vector<std::vector<size_t>>{{0, 1}, {0, 0}}
-            : std::vector<std::vector<size_t>>{{0, 1, 2}, {0, 1, 0}, {0, 0}, {0, 1, 2, 3},
-                                               {1, 0, 2, 1}};
+            : std::vector<std::vector<size_t>>{
+                  {0, 1, 2}, {0, 1, 0}, {0, 0}, {0, 1, 2, 3}, {1, 0, 2, 1}};
     for (const std::vector<size_t>& pattern : patterns) {
       OpCase c;
       const size_t n_inputs = *std::max_element(pattern.begin(), pattern.end()) + 1;
@@ -1068,8 +1069,8 @@ std::vector<OpCase> batch_normalization_cases() {
     c.training = mode != "inference";
     c.inputs = {{row}};
     if (affine) c.vars = {{{channels}, uniform(0.5f, 1.5f)}, {{channels}}};
-    c.vars.push_back({{channels}, uniform(), false});                 // moving_mean
-    c.vars.push_back({{channels}, positive(0.5f, 1.5f), false});      // moving_variance
+    c.vars.push_back({{channels}, uniform(), false});             // moving_mean
+    c.vars.push_back({{channels}, positive(0.5f, 1.5f), false});  // moving_variance
     auto layer_trainable = std::make_shared<LayerTrainable>();
     layer_trainable->value = mode != "frozen";
     c.build = [=](Env& e) {
@@ -1121,8 +1122,8 @@ std::vector<OpCase> batch_normalization_cases() {
 
 std::vector<OpCase> layer_normalization_cases() {
   std::vector<OpCase> cases;
-  auto layer_norm = [&](const std::string& variant, Shape row, std::vector<int> axes,
-                        bool gamma, bool beta, bool rms) {
+  auto layer_norm = [&](const std::string& variant, Shape row, std::vector<int> axes, bool gamma,
+                        bool beta, bool rms) {
     OpCase c;
     c.name = "LayerNormalization " + variant;
     c.inputs = {{row}};
@@ -1132,10 +1133,10 @@ std::vector<OpCase> layer_normalization_cases() {
     if (gamma) c.vars.push_back({param, uniform(0.5f, 1.5f)});
     if (beta) c.vars.push_back({param});
     c.build = [=](Env& e) {
-      return e.add(std::make_shared<LayerNormalizationOp>(gamma ? e.v[0] : nullptr,
-                                                          beta ? e.v[gamma ? 1 : 0] : nullptr,
-                                                          axes, kEpsilon, rms),
-                   {e.x[0]});
+      return e.add(
+          std::make_shared<LayerNormalizationOp>(
+              gamma ? e.v[0] : nullptr, beta ? e.v[gamma ? 1 : 0] : nullptr, axes, kEpsilon, rms),
+          {e.x[0]});
     };
     c.reference = [=](const Values& x, const Values& v) {
       const auto group = index_over(row, all_axes(row) & ~mask), pos = index_over(row, mask);
@@ -1247,8 +1248,8 @@ std::vector<OpCase> regularization_cases() {
   dropout("training rate 0.5", 0.5, {}, true, own);
   dropout("training rate 0.3, noise_shape (None, 1, 4)", 0.3, {-1, 1, 4}, true,
           [](int64_t i) { return i / 12 * 4 + i % 4; });
-  dropout("training rate 0.5, noise_shape (1, 3, 4): one mask for every row", 0.5, {1, 3, 4},
-          true, [](int64_t i) { return i % 12; });
+  dropout("training rate 0.5, noise_shape (1, 3, 4): one mask for every row", 0.5, {1, 3, 4}, true,
+          [](int64_t i) { return i % 12; });
   dropout("training rate 0", 0.0, {}, true, own);
   dropout("training rate 1: everything dropped", 1.0, {}, true, own);
   dropout("inference rate 0.5", 0.5, {}, false, own);
@@ -1403,12 +1404,11 @@ std::vector<OpCase> pooling_cases() {
     };
     cases.push_back(c);
   };
-  pooling("2x2 valid on (4, 5, 3) rows", true, {4, 5, 3}, {2, 2, 3}, {2, 2}, {2, 2}, false,
+  pooling("2x2 valid on (4, 5, 3) rows", true, {4, 5, 3}, {2, 2, 3}, {2, 2}, {2, 2}, false, false);
+  pooling("3x3 same stride 2 on (5, 4, 2) rows", true, {5, 4, 2}, {3, 2, 2}, {3, 3}, {2, 2}, true,
           false);
-  pooling("3x3 same stride 2 on (5, 4, 2) rows", true, {5, 4, 2}, {3, 2, 2}, {3, 3}, {2, 2},
-          true, false);
-  pooling("(3, 2) same strides (2, 1) channels_first (2, 5, 4) rows", false, {2, 5, 4},
-          {2, 3, 4}, {3, 2}, {2, 1}, true, true);
+  pooling("(3, 2) same strides (2, 1) channels_first (2, 5, 4) rows", false, {2, 5, 4}, {2, 3, 4},
+          {3, 2}, {2, 1}, true, true);
   pooling("2x2 valid stride 1 on (3, 4, 2) rows", false, {3, 4, 2}, {2, 3, 2}, {2, 2}, {1, 1},
           false, false);
   pooling("3x3 same stride 3 on (4, 5, 2) rows (tiles with a leading pad)", true, {4, 5, 2},
@@ -1446,8 +1446,7 @@ std::vector<OpCase> pooling_cases() {
     cases.push_back(c);
   };
   padding("of (3, 2, 2) rows by (1, 2), (0, 1), (0, 0)", {3, 2, 2}, {1, 0, 0}, {2, 1, 0});
-  padding("cropping (5, 4, 2) rows by (1, 2), (0, 1), (0, 0)", {5, 4, 2}, {-1, 0, 0},
-          {-2, -1, 0});
+  padding("cropping (5, 4, 2) rows by (1, 2), (0, 1), (0, 0)", {5, 4, 2}, {-1, 0, 0}, {-2, -1, 0});
   padding("padding one axis and cropping another", {4, 3}, {-1, 2}, {0, 1});
 
   auto upsampling = [&](const std::string& variant, Shape in, std::vector<int64_t> size,
@@ -1503,13 +1502,75 @@ std::vector<OpCase> pooling_cases() {
   return cases;
 }
 
+// Sequences (issue 11). Ids come in as floats k + 0.5 +- 0.2 and a Cast truncates them to
+// int32 bit patterns, as the emitter does for float ids; no gradient flows to ids or masks.
+std::vector<OpCase> sequence_cases() {
+  std::vector<OpCase> cases;
+  {
+    OpCase c;
+    c.name = "Embedding (5, 3) table, 4 ids per row, repeats add up in the table's gradient";
+    c.inputs = {{{4}, ids(0, 5)}};
+    c.vars = {{{5, 3}}};
+    c.build = [](Env& e) {
+      const int id = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      return e.add(std::make_shared<EmbeddingOp>(e.v[0], "embedding"), {id});
+    };
+    c.reference = [](const Values& x, const Values& v) {
+      std::vector<double> y;
+      for (float id : x[0])
+        for (int64_t j = 0; j < 3; ++j) y.push_back(v[0][static_cast<size_t>(id) * 3 + j]);
+      return y;
+    };
+    cases.push_back(c);
+  }
+  {
+    OpCase c;
+    c.name = "Cast float -> int32 -> float, (2, 3) rows";
+    c.inputs = {{{2, 3}, ids(-4, 4)}};
+    c.build = [](Env& e) {
+      const int id = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      return e.add(std::make_shared<CastOp>(false, "cast"), {id});
+    };
+    c.reference = [](const Values& x, const Values&) {
+      std::vector<double> y;
+      for (float v : x[0]) y.push_back(std::trunc(double(v)));
+      return y;
+    };
+    cases.push_back(c);
+  }
+  auto mask = [&](const std::string& variant, bool from_ids, Shape row) {
+    OpCase c;
+    c.name = "Mask " + variant;
+    c.inputs = {{row, ids(0, 2)}};
+    c.build = [=](Env& e) {
+      int v = e.add(std::make_shared<CastOp>(true, "cast"), {e.x[0]});
+      if (!from_ids) v = e.add(std::make_shared<CastOp>(false, "cast"), {v});
+      return e.add(std::make_shared<MaskOp>(from_ids, 0.0f), {v});
+    };
+    c.reference = [=](const Values& x, const Values&) {
+      const auto group = from_ids ? 1 : static_cast<size_t>(row.back());
+      std::vector<double> y;
+      for (size_t g = 0; g < x[0].size(); g += group) {
+        bool any = false;
+        for (size_t k = 0; k < group; ++k) any = any || std::trunc(x[0][g + k]) != 0.0;
+        y.push_back(any ? 1.0 : 0.0);
+      }
+      return y;
+    };
+    cases.push_back(c);
+  };
+  mask("of ids != 0 (mask_zero), 6 ids per row", true, {6});
+  mask("of any(x != 0) over the last axis (Masking), (4, 2) rows", false, {4, 2});
+  return cases;
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
-  for (auto group : {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases,
-                     reduce_cases, gather_cases, matmul_cases, merge_cases, reshaping_cases,
-                     batch_normalization_cases, layer_normalization_cases, normalization_cases,
-                     regularization_cases, fan_out_cases,
-                     pooling_cases /* issue 11 */}) {
+  for (auto group :
+       {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases, reduce_cases,
+        gather_cases, matmul_cases, merge_cases, reshaping_cases, batch_normalization_cases,
+        layer_normalization_cases, normalization_cases, regularization_cases, fan_out_cases,
+        pooling_cases /* issue 11 */, sequence_cases /* issue 11 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }
@@ -1557,16 +1618,15 @@ EngineRun run_engine(const Shape& a_shape, const Shape& b_shape, const std::vect
   Backend& be = cpu_backend();
   const Context ctx = be.context();
   const Shape out_shape = broadcast_shapes(a_shape, b_shape, "test");
-  const StridedLayout layout =
-      make_strided_layout(out_shape, broadcast_strides(a_shape, out_shape),
-                          broadcast_strides(b_shape, out_shape), "test");
+  const StridedLayout layout = make_strided_layout(out_shape, broadcast_strides(a_shape, out_shape),
+                                                   broadcast_strides(b_shape, out_shape), "test");
   EngineRun r;
   r.out.resize(static_cast<size_t>(num_elements(out_shape)));
   be.binary_forward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data());
   r.da.assign(a.size(), 0.5f);  // accumulated into
   r.db.resize(b.size());
-  be.binary_backward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data(),
-                     g.data(), r.da.data(), true, r.db.data(), false);
+  be.binary_backward(ctx, BinaryKind::Multiply, layout, a.data(), b.data(), r.out.data(), g.data(),
+                     r.da.data(), true, r.db.data(), false);
   // The output summed over b's broadcast axes (b's shape kept), and back.
   const StridedLayout reduce =
       make_strided_layout(out_shape, broadcast_strides(b_shape, out_shape),

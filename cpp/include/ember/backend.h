@@ -402,9 +402,51 @@ class Backend {
                               const float* x, float* y) {
     no("resize_forward");
   }
-  virtual void resize_backward(const Context&, const kernels::ResizeLayout& layout,
-                               int64_t images, const float* dy, float* dx, bool accumulate) {
+  virtual void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
+                               const float* dy, float* dx, bool accumulate) {
     no("resize_backward");
+  }
+  // ---- sequences (issue 11; ops_embedding.h) ---------------------------------------------------
+  // ids (n): int32 token ids. The position of the first id outside [0, limit), or -1; the
+  // answer comes back to the host (an op checks ids before it uses them).
+  virtual int64_t first_id_out_of_range(const Context&, const int32_t* ids, int64_t n,
+                                        int64_t limit) {
+    no("first_id_out_of_range");
+    return -1;
+  }
+  // out(n, dim) = table[ids[i]] row by row; ids already checked against the table.
+  virtual void embedding_forward(const Context&, const float* table, const int32_t* ids, int64_t n,
+                                 int64_t dim, float* out) {
+    no("embedding_forward");
+  }
+  // dtable(vocab, dim) (+)= the scatter-add of dy(n, dim) into rows ids[i] (a row read twice
+  // gets both gradients, in order). Without accumulate the rows nobody read are zeroed.
+  virtual void embedding_backward(const Context&, const float* dy, const int32_t* ids, int64_t n,
+                                  int64_t dim, float* dtable, int64_t vocab, bool accumulate) {
+    no("embedding_backward");
+  }
+  // y(n) = float(ids[i]), rounded to nearest.
+  virtual void ids_to_float(const Context&, const int32_t* ids, int64_t n, float* y) {
+    no("ids_to_float");
+  }
+  // ids(n) = x[i] truncated toward zero; returns the position of the first value that is not
+  // finite or outside int32's range (its id then unspecified), or -1, to the host.
+  virtual int64_t float_to_ids(const Context&, const float* x, int64_t n, int32_t* ids) {
+    no("float_to_ids");
+    return -1;
+  }
+  // out(n) = (mask[i] != 0 ? scale : 0) * (w ? w[i] : 1), where scale = n / (number of
+  // nonzero mask entries) with rescale (0 when none), else 1: Keras's apply_mask merging a
+  // mask (n) into per-entry sample weights w (n, or null).
+  virtual void mask_weights(const Context&, const float* mask, const float* w, int64_t n,
+                            bool rescale, float* out) {
+    no("mask_weights");
+  }
+  // mask(groups) = 1 where any of the group's group_size values of x (groups, group_size)
+  // differs from value, else 0; with ids, x holds int32 bits compared with int32(value).
+  virtual void not_equal_mask(const Context&, const float* x, int64_t groups, int64_t group_size,
+                              float value, bool ids, float* mask) {
+    no("not_equal_mask");
   }
 
  protected:

@@ -44,7 +44,11 @@ struct MetricSpec {
 // sees the weights of the last finished step, never a step half applied.
 class Model {
  public:
-  Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs);
+  // output_masks (issue 11): empty, or per output the node of its Keras mask (row shape: the
+  // output's without its last axis; 1 keep, 0 masked), or -1. A masked output weights its
+  // loss and its mean-type metrics per entry as Keras 3 does (losses/loss.py apply_mask).
+  Model(std::shared_ptr<Graph> graph, std::vector<int> inputs, std::vector<int> outputs,
+        const std::vector<int>& output_masks = {});
 
   // One loss per output. Throws ValueError on mismatches.
   void compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> optimizer,
@@ -100,7 +104,12 @@ class Model {
   Optimizer& optimizer();
   const std::shared_ptr<Graph>& graph() const { return graph_; }
   size_t num_inputs() const { return exec_.num_inputs(); }
-  size_t num_outputs() const { return exec_.num_outputs(); }
+  size_t num_outputs() const { return num_outputs_; }
+  // The model's output nodes (the executor's outputs also hold the output masks' nodes).
+  std::vector<int> outputs() const {
+    return {exec_.outputs().begin(),
+            exec_.outputs().begin() + static_cast<std::ptrdiff_t>(num_outputs_)};
+  }
 
  private:
   void check_data(const std::vector<ArrayView>& x, const std::vector<ArrayView>* y) const;
@@ -128,6 +137,10 @@ class Model {
   // has T entries per sample, each weighted by its sample's weight).
   void load_sample_weights(const std::vector<ArrayView>& sample_weights, const int64_t* order,
                            int64_t begin, int64_t rows);
+  // Output masks (issue 11): after a forward pass, the weights a masked output's loss and
+  // metrics take in place of batch_weights_ (see the constructor).
+  void apply_output_masks(size_t output, int64_t rows);
+  const float* metric_weights(const MetricSpec& m, size_t output);
   // The batch's regularization penalties (the ops' activity penalties and the trainable
   // variables' L1/L2), which Keras adds to the loss it trains on and reports.
   double penalty_loss() const;
@@ -158,6 +171,11 @@ class Model {
   std::vector<std::pair<const Metric*, std::unique_ptr<Executor>>> graph_metrics_;
   std::vector<Executor*> metric_graphs_;
   Tensor row_weights_;  // row_weights' gathered copy
+  // Output masks (issue 11): exec_'s outputs are the model's num_outputs_ outputs, then the
+  // masks' nodes; mask_output_[o] is output o's mask among them (-1: none).
+  size_t num_outputs_ = 0;
+  std::vector<int> mask_output_;
+  std::vector<Tensor> mask_loss_weights_, mask_metric_weights_;  // per output, per entry
   // The executor's context and backend: every kernel the model runs goes through them.
   const Context& ctx() const { return exec_.context(); }
   Backend& be() const { return *exec_.context().backend; }

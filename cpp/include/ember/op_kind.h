@@ -31,7 +31,11 @@ namespace ember {
   /* pooling and shape ops (issue 11) */ \
   X(Pooling)                \
   X(Padding)                \
-  X(UpSampling)
+  X(UpSampling)             \
+  /* sequences (issue 11) */  \
+  X(Embedding)              \
+  X(Cast)                   \
+  X(Mask)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -167,6 +167,19 @@ class CpuBackend final : public Backend {
                       const float* x, float* y) override;
   void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
                        const float* dy, float* dx, bool accumulate) override;
+  // sequences (issue 11): cpu/embedding_kernels.cpp
+  int64_t first_id_out_of_range(const Context&, const int32_t* ids, int64_t n,
+                                int64_t limit) override;
+  void embedding_forward(const Context&, const float* table, const int32_t* ids, int64_t n,
+                         int64_t dim, float* out) override;
+  void embedding_backward(const Context&, const float* dy, const int32_t* ids, int64_t n,
+                          int64_t dim, float* dtable, int64_t vocab, bool accumulate) override;
+  void ids_to_float(const Context&, const int32_t* ids, int64_t n, float* y) override;
+  int64_t float_to_ids(const Context&, const float* x, int64_t n, int32_t* ids) override;
+  void not_equal_mask(const Context&, const float* x, int64_t groups, int64_t group_size,
+                      float value, bool ids, float* mask) override;
+  void mask_weights(const Context&, const float* mask, const float* w, int64_t n, bool rescale,
+                    float* out) override;
 
  private:
   HostAllocator allocator_;

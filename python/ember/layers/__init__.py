@@ -2,7 +2,11 @@
 
 from ember.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from ember.layers.core import Activation, Dense, Input, InputLayer, Lambda
+
+# sequences (issue 11)
+from ember.layers.embedding import Embedding
 from ember.layers.layer import KerasTensor, Layer
+from ember.layers.masking import Masking
 from ember.layers.merging import (
                                   Add,
                                   Average,
@@ -22,6 +26,7 @@ from ember.layers.merging import (
 from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
 from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
 from ember.layers.reshaping import Flatten, Reshape
+from ember.layers.time_distributed import TimeDistributed
 
 __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "InputLayer",
            "KerasTensor", "Lambda",
@@ -66,3 +71,5 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "C
             "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
             "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]
+# sequences (issue 11)
+__all__ += ["Embedding", "Masking", "TimeDistributed"]

@@ -14,6 +14,8 @@ class ReLU(Layer):
     """Rectified linear unit: `max_value` if `x >= max_value`, `x` if
     `threshold <= x < max_value`, `negative_slope * (x - threshold)` otherwise."""
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0.0:
@@ -50,6 +52,8 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """`negative_slope * x` for `x < 0`, `x` for `x >= 0`."""
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
@@ -76,6 +80,8 @@ class LeakyReLU(Layer):
 class ELU(Layer):
     """Exponential linear unit: `alpha * (exp(x) - 1)` for `x < 0`, `x` for `x >= 0`."""
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = alpha
@@ -92,6 +98,8 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """Softmax along `axis` (an int or a list of ints; not the batch axis)."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -142,6 +150,8 @@ class Softmax(Layer):
 class PReLU(Layer):
     """Parametric ReLU: `alpha * x` for `x < 0`, `x` for `x >= 0`, with `alpha` a
     learned array shaped like a sample, of size 1 along `shared_axes`."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):

@@ -1,7 +1,15 @@
 """Input, InputLayer, Dense and Activation."""
 
 from ember import _core, activations, initializers, regularizers
-from ember.layers.layer import KerasTensor, Layer, _Call, standardize_shape, unique_name
+from ember.layers.layer import (
+    INT_DTYPES,
+    KerasTensor,
+    Layer,
+    _Call,
+    is_int_dtype,
+    standardize_shape,
+    unique_name,
+)
 
 
 class InputLayer(Layer):
@@ -22,7 +30,9 @@ class InputLayer(Layer):
         self.shape = standardize_shape(shape)
         self.batch_size = batch_size
         self.built = True
-        tensor = KerasTensor((batch_size,) + self.shape, name=self.name)
+        # Integer inputs (issue 11) hold int32 ids; every float dtype computes in float32.
+        self.dtype = _input_dtype(dtype)
+        tensor = KerasTensor((batch_size,) + self.shape, dtype=self.dtype, name=self.name)
         tensor._call = _Call(self, [], [tensor])
         self._calls.append(tensor._call)
         self.output_tensor = tensor
@@ -30,9 +40,29 @@ class InputLayer(Layer):
     def compute_output_shape(self, input_shape):
         return (None,) + self.shape
 
+    @classmethod
+    def from_config(cls, config):
+        # The dtype is the input's (int32 ids, issue 11), not a layer's dtype policy.
+        return cls(**config)
+
     def get_config(self):
-        return {"batch_shape": (self.batch_size,) + self.shape, "dtype": "float32",
+        return {"batch_shape": (self.batch_size,) + self.shape, "dtype": self.dtype,
                 "sparse": False, "ragged": False, "name": self.name, "optional": False}
+
+
+def _input_dtype(dtype):
+    """An Input's dtype name: one of Keras's integer dtypes (held as int32), else "float32"."""
+    if dtype is None:
+        return "float32"
+    if isinstance(dtype, dict):  # a DTypePolicy config from a file
+        dtype = (dtype.get("config") or {}).get("name", "float32")
+    name = getattr(dtype, "name", None) or str(dtype)
+    if is_int_dtype(name):
+        return name
+    if name in ("float16", "bfloat16", "float32", "float64"):
+        return "float32"
+    raise ValueError(f"Input: unsupported dtype {dtype!r}; ember takes float inputs and the "
+                     f"integer dtypes {', '.join(INT_DTYPES)} (held as int32).")
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
@@ -46,6 +76,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)`: one GEMM with the bias and activation
     fused into a single pass over its output."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -137,6 +169,8 @@ class Dense(Layer):
 
 class Activation(Layer):
     """Applies an activation function to its input."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -118,6 +118,7 @@ class KerasTensor:
         self.dtype = dtype
         self.name = name
         self._call = call  # the _Call that produced this tensor (None for an Input's placeholder)
+        self._keras_mask = None  # Keras's symbolic mask: a bool KerasTensor, or None
 
     @property
     def ndim(self):
@@ -134,13 +135,71 @@ class _Call:
         self.layer, self.inputs, self.outputs = layer, inputs, outputs
 
 
+# Integer inputs (issue 11): every integer dtype an `Input` may declare is held as int32 bit
+# patterns in the engine's float32 buffers.
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def is_int_dtype(dtype):
+    return str(dtype) in INT_DTYPES
+
+
+def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, casts=None):
+    """Adds one call of `layer` to an engine graph: the one code path every emitter takes
+    (a functional model, a nested model, a layer called on arrays).
+
+    dtypes: per input node, "int32" when it holds int32 bit patterns (an integer `Input`),
+    else float. An input the layer does not read as ids (`_wanted_input_dtype`) gets a Cast
+    first, and float values fed to an ids input (Embedding on a float input) are cast to int32
+    by truncation, as Keras casts them; `casts` caches them by (node, direction).
+    mask_nodes: per input node its Keras mask (a float node, 1 keep, 0 masked) or None;
+    layers with `_consumes_mask` receive them.
+    Returns (output nodes, whether the layer returned a list, mask node per output)."""
+    n = len(input_nodes)
+    dtypes = list(dtypes) if dtypes is not None else ["float32"] * n
+    masks = list(mask_nodes) if mask_nodes is not None else [None] * n
+    casts = {} if casts is None else casts
+    nodes = []
+    for i, (node, dtype) in enumerate(zip(input_nodes, dtypes)):
+        have_ids, want_ids = is_int_dtype(dtype), is_int_dtype(layer._wanted_input_dtype(i))
+        if have_ids != want_ids:
+            key = (node, want_ids)
+            if key not in casts:
+                what = "cast_to_int32" if want_ids else "cast_to_float"
+                casts[key] = _core.add_cast(graph, node, want_ids, f"{layer.name}/{what}")
+            node = casts[key]
+        nodes.append(node)
+    if layer._consumes_mask:
+        out = layer._emit(graph, nodes, mask_nodes=masks)
+    else:
+        out = layer._emit(graph, nodes)
+    outs = out if isinstance(out, list) else [out]
+    out_masks = layer._emit_mask(graph, nodes, masks)
+    if not isinstance(out_masks, list):
+        out_masks = [out_masks] + [None] * (len(outs) - 1)
+    return outs, isinstance(out, list), out_masks
+
+
 class Layer:
     """Base class of all layers.
 
     Subclasses set weights up in `build(input_shape)` with `add_weight`, state
     their output shape in `compute_output_shape`, and add their op(s) to an
     engine graph in `_emit(graph, input_nodes)`.
+
+    Masks (issue 11), as Keras has them: `supports_masking` says a layer passes its
+    input's mask on unchanged (the default `compute_mask` / `_emit_mask`). A layer that
+    makes or changes a mask overrides `compute_mask` (Keras's API, on symbolic tensors or
+    arrays) and `_emit_mask(graph, input_nodes, mask_nodes)`, which returns the output's
+    mask node (or a list aligned with a multi-output layer's outputs; a single value then
+    belongs to the first output). A layer that reads masks sets `_consumes_mask = True`
+    and takes them as `_emit(graph, input_nodes, mask_nodes=None)`: a list aligned with
+    the input nodes, None where an input has no mask. A mask node is a float value of the
+    input's row shape without its last axis: 1.0 keep, 0.0 masked.
     """
+
+    supports_masking = False
+    _consumes_mask = False
 
     def __init__(self, *, name=None, trainable=True, dtype=None, autocast=True, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -319,13 +378,30 @@ class Layer:
         result = [(None,) + tuple(graph.row_shape(n)) for n in outs]
         return result if multi_out else result[0]
 
-    def _scratch_graph(self, row_shapes):
-        """A graph of this layer alone on inputs of these row shapes: (graph, input
-        nodes, output nodes, whether call() returned a list)."""
+    def _scratch_graph(self, row_shapes, dtypes=None):
+        """A graph of this layer alone on inputs of these row shapes (and dtypes: "int32"
+        for int32 ids): (graph, input nodes, output nodes, whether call() returned a list)."""
         graph = _core.Graph()
         nodes = [graph.add_input(list(row), f"input_{i}") for i, row in enumerate(row_shapes)]
-        out = self._emit(graph, nodes)
-        return graph, nodes, (out if isinstance(out, list) else [out]), isinstance(out, list)
+        outs, multi, _ = emit_layer_call(self, graph, nodes, dtypes)
+        return graph, nodes, outs, multi
+
+    # -- masks and integer inputs (issue 11) ------------------------------------------
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras's mask of the output: the input's mask where the layer supports masking."""
+        if not self.supports_masking:
+            return None
+        return previous_mask
+
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        """The output's mask node in an engine graph (see the class docstring)."""
+        if self.supports_masking and mask_nodes:
+            return mask_nodes[0]
+        return None
+
+    def _wanted_input_dtype(self, index):
+        """The dtype input `index` is read as: "int32" for ids (Embedding), else float."""
+        return "float32"
 
     def _emit(self, graph, input_nodes):
         """Adds the layer's op(s) to an engine graph. Built-in layers add their own
@@ -360,12 +436,33 @@ class Layer:
             multi = isinstance(out_shape, list)
             shapes_out = out_shape if multi else [out_shape]
             outputs = [KerasTensor(s, name=self.name) for s in shapes_out]
+            self._set_symbolic_masks(inputs, flat, outputs)
             call = _Call(self, flat, outputs)
             for t in outputs:
                 t._call = call
             self._calls.append(call)
             return outputs if multi else outputs[0]
         return self._call_eagerly(inputs)
+
+    def _set_symbolic_masks(self, inputs, flat, outputs):
+        """Keras's `_keras_mask` on the outputs of a symbolic call, from compute_mask."""
+        masks = [t._keras_mask for t in flat]
+        mask_arg = masks if isinstance(inputs, (list, tuple)) else masks[0]
+        if mask_arg is None or (isinstance(mask_arg, list) and all(m is None for m in mask_arg)):
+            mask_arg = None
+        if type(self).__module__.startswith("ember."):
+            result = self.compute_mask(inputs, mask_arg)
+        else:
+            # A user's compute_mask may be written with Keras's ops, which do not take
+            # ember's symbolic tensors: the symbolic mask is then unknown. (What runs uses
+            # _emit_mask, not this.)
+            try:
+                result = self.compute_mask(inputs, mask_arg)
+            except (TypeError, ValueError, AttributeError, NotImplementedError):
+                result = None
+        results = result if isinstance(result, (list, tuple)) else [result]
+        for t, m in zip(outputs, results):
+            t._keras_mask = m if isinstance(m, KerasTensor) else None
 
     def _call_in_graph(self, inputs, flat):
         """Called from another layer's call() while that one is recorded: adds this
@@ -381,15 +478,24 @@ class Layer:
         return ops.GraphTensor(graph, out)
 
     def _call_eagerly(self, inputs):
+        from ember import _data
         multi_in = isinstance(inputs, (list, tuple))
-        arrays = [np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-                  for x in (inputs if multi_in else [inputs])]
-        for x in arrays:
-            if x.ndim == 0:
+        arrays, dtypes = [], []
+        for i, x in enumerate(inputs if multi_in else [inputs]):
+            raw = np.asarray(x)
+            if raw.ndim == 0:
                 raise ValueError(f"{self.name}: expected an input with a batch axis, got a scalar")
+            # Integer arrays reach an ids input (Embedding) as int32 bits, not through floats.
+            if raw.dtype.kind in "iub" and is_int_dtype(self._wanted_input_dtype(i)):
+                arrays.append(_data.to_id_array(raw, "inputs"))
+                dtypes.append("int32")
+            else:
+                arrays.append(np.ascontiguousarray(raw, dtype=np.float32))
+                dtypes.append("float32")
         shapes = [(None,) + x.shape[1:] for x in arrays]
         self._maybe_build(shapes if multi_in else shapes[0])
-        graph, nodes, outs, multi_out = self._scratch_graph([x.shape[1:] for x in arrays])
+        graph, nodes, outs, multi_out = self._scratch_graph([x.shape[1:] for x in arrays],
+                                                            dtypes)
         results = _core.Model(graph, nodes, outs).predict(arrays, max(len(arrays[0]), 1))
         return results if multi_out else results[0]
 

@@ -3,12 +3,16 @@
 Each is called on a list of symbolic tensors (or arrays) and runs as one engine
 op; shapes are checked when the layer is called, naming both shapes."""
 
+import numpy as np
+
 from ember import _core
-from ember.layers.layer import Layer
+from ember.layers.layer import KerasTensor, Layer
 
 
 class Merge(Layer):
     """Element-wise merge of a list of same-shaped inputs."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     _kind = None
 
@@ -45,6 +49,21 @@ class Merge(Layer):
 
     def _emit(self, graph, input_nodes):
         return _core.add_merge(graph, list(input_nodes), self._kind, self.name)
+
+    # Masks (issue 11), as Keras 3's merges: the or of the inputs' masks, none when an input
+    # has none. (Keras's Maximum and Minimum also skip masked values; ember's do not yet.)
+    def compute_mask(self, inputs, previous_mask=None):
+        masks = previous_mask if isinstance(previous_mask, (list, tuple)) else None
+        if not masks or any(m is None for m in masks):
+            return None
+        if isinstance(masks[0], KerasTensor):
+            return masks[0]
+        return np.logical_or.reduce([np.asarray(m, bool) for m in masks])
+
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        if not mask_nodes or any(m is None for m in mask_nodes):
+            return None
+        return _core.add_merge(graph, list(mask_nodes), "maximum", f"{self.name}/mask")
 
 
 class Add(Merge):
@@ -125,6 +144,42 @@ class Concatenate(Layer):
 
     def _emit(self, graph, input_nodes):
         return _core.add_concatenate(graph, list(input_nodes), int(self.axis), self.name)
+
+    # Masks (issue 11), as Keras's Concatenate: each input's mask (all ones where it has
+    # none) broadcast over its features, concatenated along `axis`, then any() over the last
+    # axis. Along the features that is the or of the masks; along a step axis the masks are
+    # concatenated.
+    supports_masking = True
+
+    def _along_features(self, rank):
+        return (self.axis + rank if self.axis < 0 else self.axis) == rank - 1
+
+    def compute_mask(self, inputs, previous_mask=None):
+        masks = previous_mask if isinstance(previous_mask, (list, tuple)) else None
+        if not masks or all(m is None for m in masks):
+            return None
+        if isinstance(inputs[0], KerasTensor):
+            return KerasTensor(self.compute_output_shape([t.shape for t in inputs])[:-1],
+                               dtype="bool")
+        full = [np.ones(np.shape(x)[:-1], bool) if m is None else np.asarray(m, bool)
+                for x, m in zip(inputs, masks)]
+        if self._along_features(np.ndim(inputs[0])):
+            return np.logical_or.reduce(full)
+        return np.concatenate(full, axis=self.axis)
+
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        if not mask_nodes or all(m is None for m in mask_nodes):
+            return None
+        rank = len(graph.row_shape(input_nodes[0])) + 1
+        if self._along_features(rank):
+            if any(m is None for m in mask_nodes):
+                return None  # or with an all-ones mask: every step kept
+            return _core.add_merge(graph, list(mask_nodes), "maximum", f"{self.name}/mask")
+        # An input without a mask keeps every step: x != NaN holds everywhere.
+        full = [_core.add_mask(graph, x, False, float("nan"), f"{self.name}/ones_{i}")
+                if m is None else m for i, (x, m) in enumerate(zip(input_nodes, mask_nodes))]
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        return _core.add_concatenate(graph, full, axis, f"{self.name}/mask")
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -63,6 +63,8 @@ class BatchNormalization(_TrainingCallMixin, Layer):
     `fit`, and leaves its moving statistics alone.
     """
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -171,6 +173,8 @@ class LayerNormalization(Layer):
     """Normalizes each sample over `axis` (an int or a list of axes) to zero mean and unit
     variance, then scales by `gamma` and shifts by `beta` (shaped like those axes)."""
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
@@ -266,6 +270,8 @@ class Normalization(Layer):
     The statistics are given (`mean`, `variance`) or computed from data by `adapt(data)`,
     which may be called again later: a model already built reads the new values.
     """
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

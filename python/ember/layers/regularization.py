@@ -71,6 +71,8 @@ class Dropout(_TrainingCallMixin, Layer):
     `(batch, 1, features)` drops the same features at every timestep.
     """
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:
@@ -131,6 +133,8 @@ class Dropout(_TrainingCallMixin, Layer):
 class GaussianNoise(_TrainingCallMixin, Layer):
     """Adds zero-centred Gaussian noise of standard deviation `stddev` in training."""
 
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= stddev <= 1:
@@ -154,6 +158,8 @@ class GaussianNoise(_TrainingCallMixin, Layer):
 class ActivityRegularization(Layer):
     """Passes its input through and adds `(l1 * sum(|x|) + l2 * sum(x**2)) / batch_size`
     to the loss, in training and evaluation, as Keras does."""
+
+    supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)

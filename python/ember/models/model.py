@@ -7,7 +7,7 @@ import numpy as np
 
 from ember import _core
 from ember.layers.core import InputLayer
-from ember.layers.layer import KerasTensor, Layer, unique_name
+from ember.layers.layer import KerasTensor, Layer, emit_layer_call, is_int_dtype, unique_name
 from ember.models.functional import calls_in_order, flatten
 from ember.models.run_lock import exclusive
 from ember.trainers.trainer import Trainer
@@ -56,21 +56,43 @@ class Model(Trainer, Layer):
         for call in calls:
             if call.layer not in layers:
                 layers.append(call.layer)
-            if isinstance(call.layer, InputLayer):
-                if id(call.outputs[0]) not in nodes:
-                    raise ValueError(
-                        f"Graph disconnected: the outputs depend on input '{call.layer.name}', "
-                        "which is not in the model's `inputs`."
-                    )
-                continue
-            emitted = call.layer._emit(graph, [nodes[id(t)] for t in call.inputs])
-            for t, node in zip(call.outputs, emitted if isinstance(emitted, list) else [emitted]):
-                nodes[id(t)] = node
+            if isinstance(call.layer, InputLayer) and id(call.outputs[0]) not in nodes:
+                raise ValueError(
+                    f"Graph disconnected: the outputs depend on input '{call.layer.name}', "
+                    "which is not in the model's `inputs`."
+                )
+        masks = self._emit_calls(graph, calls, nodes, {})
         self._layers = layers
-        self._core = _core.Model(graph, [nodes[id(t)] for t in self.inputs],
-                                 [nodes[id(t)] for t in self.outputs])
+        # An integer input given back as an output comes back as floats, not int32 bits.
+        outputs = [_core.add_cast(graph, nodes[id(t)], False, f"{t.name}/cast_to_float")
+                   if is_int_dtype(t.dtype) else nodes[id(t)] for t in self.outputs]
+        # A (T, C) output carrying a (T,) mask weights its loss and metrics per step (issue 11).
+        output_masks = []
+        for t, node in zip(self.outputs, outputs):
+            mask, row = masks.get(id(t)), list(graph.row_shape(node))
+            fits = mask is not None and len(row) >= 2 and list(graph.row_shape(mask)) == row[:-1]
+            output_masks.append(mask if fits else -1)
+        self._core = _core.Model(graph, [nodes[id(t)] for t in self.inputs], outputs,
+                                 output_masks if max(output_masks) >= 0 else [])
         self._compiled_spec = None
         self.built = True
+
+    @staticmethod
+    def _emit_calls(graph, calls, nodes, masks):
+        """Emits layer calls in order into `graph`; nodes / masks map id(tensor) to its
+        node / mask node (filled in as the calls run). The one emitter of functional models,
+        top-level and nested: int inputs get their casts and masks flow (emit_layer_call)."""
+        casts = {}
+        for call in calls:
+            if isinstance(call.layer, InputLayer):
+                continue
+            outs, _, out_masks = emit_layer_call(
+                call.layer, graph, [nodes[id(t)] for t in call.inputs],
+                [t.dtype for t in call.inputs], [masks.get(id(t)) for t in call.inputs], casts)
+            for t, node, mask in zip(call.outputs, outs, out_masks):
+                nodes[id(t)] = node
+                masks[id(t)] = mask
+        return masks
 
     def _ensure_built(self, x):
         """Sequential builds from the first data it sees; a functional model is built."""
@@ -103,19 +125,29 @@ class Model(Trainer, Layer):
         return out if len(out) > 1 or isinstance(self._outputs_struct, (list, tuple, dict)) \
             else out[0]
 
-    def _emit(self, graph, input_nodes):
+    # A nested model passes masks through its layers as Keras's functional models do.
+    _consumes_mask = True
+
+    def _wanted_input_dtype(self, index):
+        return self.inputs[index].dtype if index < len(self.inputs) else "float32"
+
+    def _emit(self, graph, input_nodes, mask_nodes=None):
         """Replays this model's layer calls into an outer graph: nested models share
         their layers (and weights) with the model they came from."""
         nodes = {id(t): node for t, node in zip(self.inputs, input_nodes)}
-        for call in calls_in_order(self.outputs):
-            if isinstance(call.layer, InputLayer):
-                continue
-            emitted = call.layer._emit(graph, [nodes[id(t)] for t in call.inputs])
-            for t, node in zip(call.outputs, emitted if isinstance(emitted, list) else [emitted]):
-                nodes[id(t)] = node
+        masks = {id(t): m for t, m in zip(self.inputs, mask_nodes or [])}
+        masks = self._emit_calls(graph, calls_in_order(self.outputs), nodes, masks)
+        self._emitted_masks = (graph, [masks.get(id(t)) for t in self.outputs])
         out = [nodes[id(t)] for t in self.outputs]
         return out if len(out) > 1 or isinstance(self._outputs_struct, (list, tuple, dict)) \
             else out[0]
+
+    def _emit_mask(self, graph, input_nodes, mask_nodes):
+        emitted = getattr(self, "_emitted_masks", None)
+        if emitted is None or emitted[0] is not graph:
+            return None
+        self._emitted_masks = None
+        return emitted[1]
 
     @property
     def weights(self):

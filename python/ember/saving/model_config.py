@@ -76,6 +76,54 @@ def _is_history(value):
             and all(isinstance(v, int) for v in value[1:]))
 
 
+def _histories(value, found):
+    """The layer names every keras_history (or Keras 2 inbound entry) in value refers to."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            found.add(value["config"]["keras_history"][0])
+        for v in value.values():
+            _histories(v, found)
+    elif isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], str) and len(value) >= 3:
+            found.add(value[0])
+        for v in value:
+            _histories(v, found)
+    return found
+
+
+def _is_op_node(layer_config):
+    # Legacy .h5 configs carry no module: there, the two ops Masking's call runs.
+    module = layer_config.get("module")
+    if module is None:
+        return layer_config.get("class_name") in ("NotEqual", "Any")
+    return str(module).startswith("keras.src.ops")
+
+
+def _without_mask_kwargs(layer_config):
+    nodes = layer_config.get("inbound_nodes")
+    if not nodes or not any(isinstance(n, dict) and "mask" in (n.get("kwargs") or {})
+                            for n in nodes):
+        return layer_config
+    nodes = [{**n, "kwargs": {k: v for k, v in n["kwargs"].items() if k != "mask"}}
+             if isinstance(n, dict) and n.get("kwargs") else n for n in nodes]
+    return {**layer_config, "inbound_nodes": nodes}
+
+
+def _without_unused_ops(config):
+    """The layer configs, less the op nodes (keras.src.ops...) no layer or output reads:
+    Keras records the ops a layer's call runs on its mask - Masking's not_equal and any -
+    as nodes of the functional graph (issue 11) and passes their result to the next layer
+    as its `mask` argument, which ember drops: its emitter carries masks itself."""
+    layers = [_without_mask_kwargs(c) for c in config["layers"]]
+    while True:  # an unused op may be what made another op used (any(not_equal(...)))
+        used = _histories([c.get("inbound_nodes") for c in layers], set())
+        used = _histories([config.get("output_layers"), config.get("input_layers")], used)
+        kept = [c for c in layers if not (_is_op_node(c) and c.get("name") not in used)]
+        if len(kept) == len(layers):
+            return kept
+        layers = kept
+
+
 def functional_from_config(cls, config, custom_objects=None):
     """Recreates the layers, then replays their calls in dependency order."""
     config = dict(config)
@@ -107,7 +155,7 @@ def functional_from_config(cls, config, custom_objects=None):
         else:
             layer(*resolve(node.get("args", [])), **resolve(node.get("kwargs", {})))
 
-    for layer_config in config["layers"]:
+    for layer_config in _without_unused_ops(config):
         layer = deserialize_layer(layer_config, custom_objects)
         name = layer_config.get("name", layer.name)
         created[name] = layer

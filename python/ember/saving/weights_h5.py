@@ -42,6 +42,13 @@ def _sublayers(layer):
     return layer.layers if isinstance(layer, Model) else []
 
 
+def _wrapped(layer):
+    """{attribute: layer} a wrapper layer nests in its group as Keras does (TimeDistributed:
+    `layers/time_distributed/layer/vars`)."""
+    saved = getattr(layer, "_saved_sublayers", None)
+    return saved() if saved is not None else {}
+
+
 class _WriteStore:
     """The dict-like store `save_own_variables` writes into; its group is created
     up front, as Keras creates it for every object that has a name."""
@@ -82,6 +89,8 @@ def _write_object(h5, path, layer):
     store = _WriteStore(h5, path, layer.name)
     layer.save_own_variables(store)
     _write_layers(h5, f"{path}/layers" if path else "layers", _sublayers(layer))
+    for key, child in _wrapped(layer).items():
+        _write_object(h5, f"{path}/{key}", child)
 
 
 def _write_layers(h5, path, layers):
@@ -119,6 +128,8 @@ def _read_object(h5, path, layer, layers_key, skip_mismatch, failures):
     sub = f"{path}/{layers_key}" if path else layers_key
     for key, child in _layer_keys(_sublayers(layer)):
         _read_object(h5, f"{sub}/{key}", child, layers_key, skip_mismatch, failures)
+    for key, child in _wrapped(layer).items():
+        _read_object(h5, f"{path}/{key}", child, layers_key, skip_mismatch, failures)
 
 
 def read_weights(h5, model, skip_mismatch=False):

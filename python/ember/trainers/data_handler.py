@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import _data
 from ember import losses as losses_module
+from ember.layers.layer import is_int_dtype
 
 
 class DataHandler:
@@ -16,7 +17,9 @@ class DataHandler:
             with self._run_lock:  # two threads' first predict build a Sequential once
                 self._ensure_built(x)
         names = [t._call.layer.name for t in self.inputs]
-        arrays = _data.to_arrays(x, "x", len(self.inputs), names)
+        # Integer inputs (issue 11) take their arrays' int32 bits.
+        int_inputs = [is_int_dtype(t.dtype) for t in self.inputs]
+        arrays = _data.to_arrays(x, "x", len(self.inputs), names, int_inputs)
         for i, (a, t) in enumerate(zip(arrays, self.inputs)):
             expected = t.shape[1:]
             if a.shape[1:] != expected:
