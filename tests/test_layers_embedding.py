@@ -320,3 +320,31 @@ def test_sequence_layer_configs_are_keras_3s(layer, keras):
     ours = _without_initializer_details(_normalized(layer(ember).get_config()))
     theirs = _without_initializer_details(_normalized(layer(keras).get_config()))
     assert ours == theirs
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_masked_global_average_pooling_trains_as_keras(keras, rng, keepdims):
+    # Embedding(mask_zero) -> GlobalAveragePooling1D averages the kept steps only.
+    def build(lib):
+        inp = lib.Input((7,), dtype="int32")
+        h = lib.layers.Embedding(12, 3, mask_zero=True)(inp)
+        h = lib.layers.GlobalAveragePooling1D(keepdims=keepdims)(h)
+        h = lib.layers.Flatten()(h) if keepdims else h
+        return lib.Model(inp, lib.layers.Dense(1, activation="sigmoid")(h))
+
+    keras_model, ember_model = build(keras), build(ember)
+    same_weights(keras_model, ember_model, rng)
+    x = ids(rng, (48, 7), 12, zeros=0.4)
+    x[:, 0] = rng.integers(1, 12, size=48)  # every row keeps a step
+    y = rng.integers(0, 2, size=(48, 1)).astype("float32")
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    for model, lib in ((keras_model, keras), (ember_model, ember)):
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
+                      loss="binary_crossentropy")
+    kh = keras_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    eh = ember_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+
+    np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
+        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")

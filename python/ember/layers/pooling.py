@@ -11,6 +11,7 @@ import numbers
 
 from ember import _core
 from ember.layers.layer import Layer
+from ember.layers.masking import masked_mean
 
 
 def standardize_data_format(data_format):
@@ -221,10 +222,11 @@ class GlobalMaxPooling2D(_GlobalPooling):
 class GlobalAveragePooling1D(_GlobalPooling):
     """The mean over the steps axis: `(batch, steps, features)` -> `(batch, features)`.
 
-    Keras averages only the unmasked steps when a mask arrives; the masked path extends
-    `_emit` (the mask machinery lives with Embedding and Masking)."""
+    Keras averages only the unmasked steps when a mask arrives (from Embedding(mask_zero)
+    or Masking): sum(x * mask) / sum(mask) over the steps."""
 
     _reduce = "mean"
+    _consumes_mask = True
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(1, data_format, keepdims, **kwargs)
@@ -237,6 +239,19 @@ class GlobalAveragePooling1D(_GlobalPooling):
     def _emit_mask(self, graph, input_nodes, mask_nodes):
         """Keras's compute_mask: the steps are averaged away, and the mask with them."""
         return None
+
+    def _emit(self, graph, input_nodes, mask_nodes=None):
+        mask = mask_nodes[0] if mask_nodes else None
+        if mask is None:
+            return super()._emit(graph, input_nodes)
+        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
+        axis = self._steps_row_axis()
+        if not self.keepdims:
+            return masked_mean(graph, input_nodes[0], mask, axis, self.name)
+        mean = masked_mean(graph, input_nodes[0], mask, axis, f"{self.name}/mean")
+        row = list(graph.row_shape(input_nodes[0]))
+        row[axis] = 1
+        return _core.add_reshape(graph, mean, row, self.name)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
