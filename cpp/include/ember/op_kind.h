@@ -27,7 +27,11 @@ namespace ember {
   X(Normalization)        \
   X(Dropout)              \
   X(GaussianNoise)        \
-  X(ActivityRegularization)
+  X(ActivityRegularization)   \
+  /* recurrent (issue 11) */ \
+  X(SimpleRNN)                \
+  X(LSTM)                     \
+  X(GRU)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -19,6 +19,7 @@ from ember.layers.merging import (
                                   multiply,
                                   subtract,
 )
+from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
 from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
 from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
 from ember.layers.reshaping import Flatten, Reshape
@@ -30,3 +31,4 @@ __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "Inp
 __all__ += ["ActivityRegularization", "BatchNormalization", "Dropout", "Flatten",
             "GaussianNoise", "LayerNormalization", "Normalization", "Reshape"]
 __all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
+__all__ += ["Bidirectional", "GRU", "LSTM", "SimpleRNN"]  # recurrent (issue 11)

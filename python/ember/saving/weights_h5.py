@@ -42,6 +42,14 @@ def _sublayers(layer):
     return layer.layers if isinstance(layer, Model) else []
 
 
+def _children(layer):
+    # Objects a layer saves under keys of its own group, as Keras 3 saves the objects a layer
+    # tracks as attributes (issue 11: an RNN's `cell`, Bidirectional's `forward_layer` and
+    # `backward_layer`).
+    saved_children = getattr(layer, "_saved_children", None)
+    return saved_children() if saved_children is not None else []
+
+
 class _WriteStore:
     """The dict-like store `save_own_variables` writes into; its group is created
     up front, as Keras creates it for every object that has a name."""
@@ -81,6 +89,8 @@ class _ReadStore:
 def _write_object(h5, path, layer):
     store = _WriteStore(h5, path, layer.name)
     layer.save_own_variables(store)
+    for key, child in _children(layer):
+        _write_object(h5, f"{path}/{key}", child)
     _write_layers(h5, f"{path}/layers" if path else "layers", _sublayers(layer))
 
 
@@ -116,6 +126,8 @@ def _read_object(h5, path, layer, layers_key, skip_mismatch, failures):
         if not skip_mismatch:
             raise
         failures.append(f"{layer.name}: {e}")
+    for key, child in _children(layer):
+        _read_object(h5, f"{path}/{key}", child, layers_key, skip_mismatch, failures)
     sub = f"{path}/{layers_key}" if path else layers_key
     for key, child in _layer_keys(_sublayers(layer)):
         _read_object(h5, f"{sub}/{key}", child, layers_key, skip_mismatch, failures)
