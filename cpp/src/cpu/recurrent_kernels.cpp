@@ -37,8 +37,10 @@ inline float act_grad(ActivationKind kind, float g, float y) {
   }
 }
 
+// A mask holds 1 (keep) or 0 (skip); reading it as > 0.5 also keeps a perturbed mask's
+// meaning under finite differences.
 inline bool kept(const float* mask, int64_t stride, int64_t b) {
-  return mask == nullptr || mask[b * stride] != 0.0f;
+  return mask == nullptr || mask[b * stride] > 0.5f;
 }
 
 }  // namespace
