@@ -572,19 +572,26 @@ class Bidirectional(Layer):
         return results if isinstance(out, list) else results[0]
 
     def get_config(self):
-        from ember.saving.serialization_lib import serialize_layer
+        from ember.saving.serialization_lib import serialize_keras_object
 
+        # Keras nests the layers in their full form in either file format.
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": serialize_layer(self.forward_layer),
-                "backward_layer": serialize_layer(self.backward_layer)}
+                "layer": serialize_keras_object(self.forward_layer),
+                "backward_layer": serialize_keras_object(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from ember.saving.serialization_lib import deserialize_layer
 
+        def unbuilt(layer_config):
+            # Bidirectional builds its copies itself: the wrapped layer's own weights (which
+            # it discards) must not be made from the file's budget of values.
+            layer_config = dict(layer_config)
+            layer_config.pop("build_config", None)
+            return deserialize_layer(layer_config, custom_objects)
+
         config = dict(config)
-        config["layer"] = deserialize_layer(config["layer"], custom_objects)
+        config["layer"] = unbuilt(config["layer"])
         if config.get("backward_layer") is not None:
-            config["backward_layer"] = deserialize_layer(config["backward_layer"],
-                                                         custom_objects)
+            config["backward_layer"] = unbuilt(config["backward_layer"])
         return super().from_config(config)
