@@ -205,8 +205,8 @@ def test_bidirectional_matches_the_reference_and_keras(merge_mode, keras, rng):
     for rs in (False, True):
         for st in (False, True):
             args = dict(return_sequences=rs, return_state=st)
-            e = ember.layers.Bidirectional(ember.layers.LSTM(3, name="lstm", **args), merge_mode=merge_mode,
-                                           name="bi")
+            e = ember.layers.Bidirectional(ember.layers.LSTM(3, name="lstm", **args),
+                                           merge_mode=merge_mode, name="bi")
             e.build((None, 5, 3))
             randomize(e, rng)
             fwd, bwd = e.get_weights()[:3], e.get_weights()[3:]

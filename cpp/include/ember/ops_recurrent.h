@@ -53,7 +53,7 @@ class RecurrentOp final : public Op {
     kGates,     // (T, B, G*H): activated gates per step
     kStates,    // (T+1, B, H): h before each step and after the last (h' with dropout: kHRec)
     kCells,     // (T+1, B, H): c likewise (LSTM)
-    kAux,       // (T, B, H): GRU's rp_h + bias (reset_after) or r * h' (reset_before)
+    kAux,       // (T, B, H): LSTM's act(c); GRU's rp_h + bias (reset_after) or r * h'
     kRec,       // (B, G*H): one step's recurrent projection
     kRecGrad,   // (T, B, G*H): recurrent preactivation gradients per step
     kDh,        // (B, H) x 2: d h and d c flowing back

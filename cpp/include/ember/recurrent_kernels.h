@@ -45,7 +45,7 @@ struct RecurrentStepForward {
   const float* mask = nullptr;
   int64_t mask_stride = 0;
   float* gates = nullptr;  // (B, G*H) out: activated gates (GRU: z, r, candidate)
-  float* aux = nullptr;    // (B, H) out, GRU reset_after: the recurrent h block rp_h + bias_h
+  float* aux = nullptr;    // (B, H) out: LSTM act(c); GRU reset_after: rp's h block + bias_h
   float* h = nullptr;      // (B, H) out
   float* c = nullptr;      // (B, H) out, LSTM
   float* y = nullptr;
@@ -72,10 +72,9 @@ struct GruResetGateForward {
 // give the gates none.
 struct RecurrentStepBackward {
   const float* gates = nullptr;   // (B, G*H) from the forward
-  const float* aux = nullptr;     // GRU reset_after: rp_h + bias_h of the forward
+  const float* aux = nullptr;     // the forward's aux (LSTM act(c), GRU reset_after rp_h + b)
   const float* h_prev = nullptr;  // (B, H)
   const float* c_prev = nullptr;  // (B, H), LSTM
-  const float* c = nullptr;       // (B, H), LSTM: the new cell state
   const float* mask = nullptr;
   int64_t mask_stride = 0;
   const float* dh_next = nullptr;

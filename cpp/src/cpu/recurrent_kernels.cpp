@@ -3,6 +3,10 @@
 // preactivations xp + rp in one go, so a step reads each projection once. The activation
 // formulas are the shared element math (element/activation.h); their gradients are read off
 // the stored outputs.
+//
+// A step's pass is small (B x H elements, microseconds) and runs once per timestep: it goes to
+// the thread pool only when B x H alone is worth a parallel region (cpu::kParallelWork), since
+// a region per step costs more than the step on a busy machine.
 #include <cstdint>
 
 #include "cpu/parallel.h"
@@ -48,7 +52,7 @@ inline bool kept(const float* mask, int64_t stride, int64_t b) {
 void recurrent_step_forward(const RecurrentStepSpec& s, const RecurrentStepForward& f) {
   const int64_t H = s.units, G = s.gates(), GH = G * H;
   const ActivationKind a = s.activation, ra = s.recurrent_activation;
-  cpu::parallel_for(s.batch, s.batch * GH * 4, [&](int64_t b) {
+  cpu::parallel_for(s.batch, s.batch * H, [&](int64_t b) {
     const float* xp = f.xp + b * f.xp_stride;
     const float* rp = f.rp + b * GH;
     const float* hp = f.h_prev + b * H;
@@ -87,8 +91,10 @@ void recurrent_step_forward(const RecurrentStepSpec& s, const RecurrentStepForwa
           gates[H + j] = fg;
           gates[2 * H + j] = g;
           gates[3 * H + j] = o;
+          const float tc = act_forward(a, cn);
           c[j] = cn;
-          h[j] = o * act_forward(a, cn);
+          f.aux[b * H + j] = tc;  // kept: the backward reads act(c) off it
+          h[j] = o * tc;
         }
         break;
       }
@@ -123,7 +129,7 @@ void recurrent_step_forward(const RecurrentStepSpec& s, const RecurrentStepForwa
 
 void gru_reset_gate_forward(const RecurrentStepSpec& s, const GruResetGateForward& f) {
   const int64_t H = s.units, GH = 3 * H;
-  cpu::parallel_for(s.batch, s.batch * GH * 4, [&](int64_t b) {
+  cpu::parallel_for(s.batch, s.batch * H, [&](int64_t b) {
     const float* xp = f.xp + b * f.xp_stride;
     const float* rp = f.rp + b * GH;
     float* gates = f.gates + b * GH;
@@ -140,7 +146,7 @@ void gru_reset_gate_forward(const RecurrentStepSpec& s, const GruResetGateForwar
 void recurrent_step_backward(const RecurrentStepSpec& s, const RecurrentStepBackward& k) {
   const int64_t H = s.units, G = s.gates(), GH = G * H;
   const ActivationKind a = s.activation, ra = s.recurrent_activation;
-  cpu::parallel_for(s.batch, s.batch * GH * 4, [&](int64_t b) {
+  cpu::parallel_for(s.batch, s.batch * H, [&](int64_t b) {
     const float* gates = k.gates + b * GH;
     const float* dhn = k.dh_next + b * H;
     const float* dy = k.dy ? k.dy + b * k.dy_stride : nullptr;
@@ -166,13 +172,12 @@ void recurrent_step_backward(const RecurrentStepSpec& s, const RecurrentStepBack
         break;
       case RecurrentCell::LSTM: {
         const float* cp = k.c_prev + b * H;
-        const float* c = k.c + b * H;
         const float* dcn = k.dc_next + b * H;
         float* dcp = k.dc_prev + b * H;
         for (int64_t j = 0; j < H; ++j) {
           const float dh = dhn[j] + (dy ? dy[j] : 0.0f);
           const float i = gates[j], fg = gates[H + j], g = gates[2 * H + j], o = gates[3 * H + j];
-          const float tc = act_forward(a, c[j]);
+          const float tc = k.aux[b * H + j];
           const float dc = dcn[j] + act_grad(a, dh * o, tc);
           const float di = act_grad(ra, dc * g, i);
           const float df = act_grad(ra, dc * cp[j], fg);
@@ -214,7 +219,7 @@ void recurrent_step_backward(const RecurrentStepSpec& s, const RecurrentStepBack
 
 void gru_reset_gate_backward(const RecurrentStepSpec& s, const GruResetGateBackward& k) {
   const int64_t H = s.units, GH = 3 * H;
-  cpu::parallel_for(s.batch, s.batch * GH * 4, [&](int64_t b) {
+  cpu::parallel_for(s.batch, s.batch * H, [&](int64_t b) {
     const float* gates = k.gates + b * GH;
     for (int64_t j = 0; j < H; ++j) {
       const float drh = k.drh[b * H + j], r = gates[H + j];

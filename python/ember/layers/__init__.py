@@ -19,8 +19,8 @@ from ember.layers.merging import (
                                   multiply,
                                   subtract,
 )
-from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
 from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
+from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
 from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
 from ember.layers.reshaping import Flatten, Reshape
 
