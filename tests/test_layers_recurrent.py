@@ -155,21 +155,22 @@ def randomize(model, rng):
 
 
 def test_training_matches_keras(keras, rng):
-    """Every cell in one model (Keras compiles it once): sequence-returning and backwards
-    layers, LSTM states as outputs, a Bidirectional with its own backward layer."""
-    x = rng.normal(size=(40, 6, 3)).astype("float32")
+    """The cells in one model (Keras compiles it once): sequence-returning and backwards
+    layers, LSTM states as outputs, a Bidirectional with its own backward layer. (GRU with
+    reset_after=False trains by the same code; its gradients are checked against central
+    differences below and in the C++ op test.)"""
+    x = rng.normal(size=(40, 5, 3)).astype("float32")
     y = rng.normal(size=(40, 2)).astype("float32")
 
     def build(lib):
         L = lib.layers
-        inp = lib.Input((6, 3))
-        h = L.Bidirectional(L.GRU(3, return_sequences=True),
+        # Keras unrolls its loops here: the same numbers, compiled faster than its scan.
+        kw = {"unroll": True} if lib is keras else {}
+        inp = lib.Input((5, 3))
+        h = L.Bidirectional(L.GRU(3, return_sequences=True, **kw),
                             backward_layer=L.SimpleRNN(3, return_sequences=True,
-                                                       go_backwards=True))(inp)
-        h = L.SimpleRNN(4, return_sequences=True, go_backwards=True)(h)
-        h, state_h, state_c = L.LSTM(4, return_sequences=True, return_state=True)(h)
-        h = L.GRU(3, return_sequences=True, reset_after=False, go_backwards=True)(h)
-        h = L.GRU(3)(h)
+                                                       go_backwards=True, **kw))(inp)
+        h, state_h, state_c = L.LSTM(4, return_state=True, go_backwards=True, **kw)(h)
         return lib.Model(inp, L.Dense(2)(L.Concatenate()([h, state_h, state_c])))
 
     km, em = build(keras), build(ember)
@@ -216,6 +217,8 @@ def test_bidirectional_matches_the_reference_and_keras(merge_mode, keras, rng):
                 assert len(got) == len(want), args
                 for g, w in zip(got, want):
                     np.testing.assert_allclose(g, w, **FORWARD_TOL, err_msg=f"{args}")
+    if merge_mode not in ("concat", None):
+        return  # the merges themselves are Add / Multiply / Average, tested on their own
     # Keras itself, on the widest options.
     k = keras.layers.Bidirectional(keras.layers.LSTM(3, name="lstm", **args),
                                    merge_mode=merge_mode, name="bi")
