@@ -541,3 +541,19 @@ def test_lstm_learns_whether_a_sequence_contains_a_pattern(rng):
     model.fit(x[:1000], y[:1000], epochs=15, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(x[1000:], y[1000:], verbose=0)
     assert accuracy > 0.95
+
+
+def test_output_masks_follow_the_mask_contract():
+    """_emit_mask (the contract of notes/ISSUE11.md): sequence outputs keep the input's mask,
+    last outputs and states have none."""
+    assert ember.layers.GRU(2, return_sequences=True)._emit_mask(None, [0], [7]) == 7
+    assert ember.layers.GRU(2)._emit_mask(None, [0], [7]) is None
+    assert ember.layers.LSTM(2, return_sequences=True, return_state=True)._emit_mask(
+        None, [0], [7]) == [7, None, None]
+    assert ember.layers.LSTM(2, return_sequences=True)._emit_mask(None, [0], [None]) is None
+    bi = ember.layers.Bidirectional(ember.layers.LSTM(3, return_sequences=True,
+                                                      return_state=True), merge_mode=None)
+    assert bi._emit_mask(None, [0], [5]) == [5, 5, None, None, None, None]
+    assert ember.layers.Bidirectional(ember.layers.SimpleRNN(3))._emit_mask(None, [0], [5]) \
+        is None
+    assert ember.layers.LSTM._consumes_mask and ember.layers.Bidirectional._consumes_mask

@@ -534,13 +534,12 @@ class Bidirectional(Layer):
         return out if len(out) > 1 else out[0]
 
     def _emit_mask(self, graph, input_nodes, mask_nodes):
-        mask = mask_nodes[0] if mask_nodes else None
-        out = mask if self.return_sequences else None
-        count = 1 + (self.merge_mode is None)
+        # Sequence outputs keep the input's mask; last outputs and states have none.
+        mask = mask_nodes[0] if mask_nodes and self.return_sequences else None
+        outputs = [mask] * (2 if self.merge_mode is None else 1)
         if self.return_state:
-            count += 2 * self.forward_layer.states_count
-        return out if count == 1 else [out] * (1 + (self.merge_mode is None)) + \
-            [None] * (count - 1 - (self.merge_mode is None))
+            outputs += [None] * (2 * self.forward_layer.states_count)
+        return outputs if len(outputs) > 1 else outputs[0]
 
     def __call__(self, inputs, training=None, mask=None, initial_state=None, **kwargs):
         if initial_state is not None:
