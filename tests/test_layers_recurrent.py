@@ -128,9 +128,10 @@ def test_other_activations_match_the_reference(activation, recurrent_activation,
         if cell == "simple_rnn":
             args.pop("recurrent_activation")
         layer = built(ember, cell, rng, 4, 2, return_sequences=True, **args)
-        np.testing.assert_allclose(layer(x), rnn_reference(cell, layer.get_weights(), x,
-                                                           return_sequences=True, **args),
-                                   rtol=1e-4, atol=1e-5)  # linear gates let values grow
+        want = rnn_reference(cell, layer.get_weights(), x, return_sequences=True, **args)
+        # Linear gates let values grow (to ~1e2): float32 rounding grows with them.
+        np.testing.assert_allclose(layer(x), want, rtol=1e-4,
+                                   atol=1e-5 * max(1.0, np.abs(want).max()))
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
