@@ -31,9 +31,8 @@ void bind_recurrent(py::module_& m) {
         c.dropout = dropout;
         c.recurrent_dropout = recurrent_dropout;
         c.seed = seed;
-        return g.add_node(std::make_shared<RecurrentOp>(std::move(kernel),
-                                                        std::move(recurrent_kernel),
-                                                        std::move(bias), c),
+        return g.add_node(std::make_shared<RecurrentOp>(
+                              std::move(kernel), std::move(recurrent_kernel), std::move(bias), c),
                           inputs, std::move(name));
       },
       py::arg("graph"), py::arg("inputs"), py::arg("cell"), py::arg("kernel"),

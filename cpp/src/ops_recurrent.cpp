@@ -19,9 +19,8 @@ const char* cell_name(RecurrentCell cell) {
 }
 
 bool fused_activation(ActivationKind k) {
-  return k == ActivationKind::Linear || k == ActivationKind::Tanh ||
-         k == ActivationKind::Sigmoid || k == ActivationKind::HardSigmoid ||
-         k == ActivationKind::Relu;
+  return k == ActivationKind::Linear || k == ActivationKind::Tanh || k == ActivationKind::Sigmoid ||
+         k == ActivationKind::HardSigmoid || k == ActivationKind::Relu;
 }
 
 // n elements, both operands contiguous (x) or b broadcast (stride 0).
@@ -115,11 +114,13 @@ RecurrentOp::RecurrentOp(VariablePtr kernel, VariablePtr recurrent_kernel, Varia
       config_(config),
       key_(config.seed) {
   const std::string name = cell_name(config_.cell);
-  if (!kernel_ || !recurrent_) throw ValueError(name + ": kernel and recurrent_kernel are required");
+  if (!kernel_ || !recurrent_)
+    throw ValueError(name + ": kernel and recurrent_kernel are required");
   for (ActivationKind k : {config_.activation, config_.recurrent_activation})
     if (!fused_activation(k))
-      throw ValueError(name + ": the fused recurrent kernels support the activations linear, "
-                              "tanh, sigmoid, hard_sigmoid and relu only");
+      throw ValueError(name +
+                       ": the fused recurrent kernels support the activations linear, "
+                       "tanh, sigmoid, hard_sigmoid and relu only");
   if (!(config_.dropout >= 0.0 && config_.dropout <= 1.0) ||
       !(config_.recurrent_dropout >= 0.0 && config_.recurrent_dropout <= 1.0))
     throw ValueError(name + ": dropout and recurrent_dropout must lie in [0, 1]");
@@ -147,8 +148,8 @@ Shape RecurrentOp::build(const std::vector<Shape>& inputs) {
   I_ = x[1];
   if (T_ < 1) throw ValueError(name + ": the sequence needs at least one timestep");
   if (inputs.size() == 2 && inputs[1] != Shape{T_})
-    throw ValueError(name + ": the mask must have shape (batch, " + std::to_string(T_) +
-                     "), got " + batched_shape_to_string(inputs[1]));
+    throw ValueError(name + ": the mask must have shape (batch, " + std::to_string(T_) + "), got " +
+                     batched_shape_to_string(inputs[1]));
   const Shape& u = recurrent_->value.shape();
   if (u.size() != 2 || u[1] != G_ * u[0])
     throw ValueError(name + ": recurrent_kernel has shape " + shape_to_string(u) +
@@ -204,8 +205,7 @@ kernels::RecurrentStepSpec RecurrentOp::spec(int64_t rows) const {
 
 std::vector<size_t> RecurrentOp::scratch_bytes(int64_t max_rows) const {
   const auto B = static_cast<size_t>(max_rows), T = static_cast<size_t>(T_),
-             H = static_cast<size_t>(H_), I = static_cast<size_t>(I_),
-             G = static_cast<size_t>(G_);
+             H = static_cast<size_t>(H_), I = static_cast<size_t>(I_), G = static_cast<size_t>(G_);
   const size_t GH = G * H, f = sizeof(float);
   const bool lstm = config_.cell == RecurrentCell::LSTM, gru = config_.cell == RecurrentCell::GRU;
   const auto n_in = static_cast<size_t>(input_masks(true));
@@ -261,8 +261,8 @@ void RecurrentOp::forward(const OpForward& f) {
   float* aux = f.scratch_as<float>(kAux);
   float* R = f.scratch_as<float>(kRec);
   float* temp = f.scratch_as<float>(kTemp);
-  float* hrec = temp;                  // (G, B, H): h' per gate
-  float* hcand = temp + G_ * BH;       // (B, H): h' of GRU reset_before's candidate
+  float* hrec = temp;             // (G, B, H): h' per gate
+  float* hcand = temp + G_ * BH;  // (B, H): h' of GRU reset_before's candidate
   float* in_mask = f.scratch_as<float>(kInMask);
   float* rec_mask = f.scratch_as<float>(kRecMask);
   auto* bits = f.scratch_as<uint8_t>(kMaskBits);
@@ -282,8 +282,8 @@ void RecurrentOp::forward(const OpForward& f) {
   }
   if (n_rec) {
     const int64_t n = n_rec * BH;
-    be.dropout_factors(ctx, key_, counter_, n,
-                       static_cast<float>(1.0 - config_.recurrent_dropout), bits, rec_mask);
+    be.dropout_factors(ctx, key_, counter_, n, static_cast<float>(1.0 - config_.recurrent_dropout),
+                       bits, rec_mask);
     counter_ += static_cast<uint64_t>(n);
   }
 
@@ -342,8 +342,8 @@ void RecurrentOp::forward(const OpForward& f) {
       r.gates = k.gates;
       r.rh = aux + s * BH;
       be.gru_reset_gate_forward(ctx, sp, r);
-      step_gemm(ctx, false, B, H, H, r.rh, H, recurrent_->value.data() + 2 * H, GH, 0.0f,
-                R + 2 * H, GH);
+      step_gemm(ctx, false, B, H, H, r.rh, H, recurrent_->value.data() + 2 * H, GH, 0.0f, R + 2 * H,
+                GH);
     } else {
       recurrent_product(ctx, B, hp, rmask, hrec, 0, G_, R);
     }
@@ -382,10 +382,10 @@ void RecurrentOp::backward(const OpBackward& b) {
   float* DH = b.scratch_as<float>(kDh);
   float* DC = DH + BH;
   float* temp = b.scratch_as<float>(kTemp);
-  float* drh = temp + G_ * BH;     // (B, H)
-  float* hcand = drh + BH;         // (B, H)
-  float* big = hcand + BH;         // (max(T*B*H, B*T*I))
-  float* gtemp = temp;             // (B, H): one gate's d h' when each has its own mask
+  float* drh = temp + G_ * BH;  // (B, H)
+  float* hcand = drh + BH;      // (B, H)
+  float* big = hcand + BH;      // (max(T*B*H, B*T*I))
+  float* gtemp = temp;          // (B, H): one gate's d h' when each has its own mask
   const float* in_mask = b.scratch_as<float>(kInMask);
   const float* rec_mask = b.scratch_as<float>(kRecMask);
   const float* xdrop = b.scratch_as<float>(kXDrop);
@@ -481,13 +481,12 @@ void RecurrentOp::backward(const OpBackward& b) {
     } else {
       for (int64_t g = 0; g < rec_gates; ++g) {
         be.binary_forward(ctx, BinaryKind::Multiply, repeated(T, BH), S, rmask + g * BH, big);
-        be.gemm_ld(ctx, true, false, H, H, T * B, 1.0f, big, H, dR + g * H, GH, beta,
-                   dU + g * H, GH);
+        be.gemm_ld(ctx, true, false, H, H, T * B, 1.0f, big, H, dR + g * H, GH, beta, dU + g * H,
+                   GH);
       }
     }
     if (reset_before)  // the candidate's block multiplies r * h'
-      be.gemm_ld(ctx, true, false, H, H, T * B, 1.0f, aux, H, dR + 2 * H, GH, beta, dU + 2 * H,
-                 GH);
+      be.gemm_ld(ctx, true, false, H, H, T * B, 1.0f, aux, H, dR + 2 * H, GH, beta, dU + 2 * H, GH);
   }
   if (db) {
     be.column_sums(ctx, dP, db, B * T, GH, db_acc);
@@ -510,8 +509,8 @@ void RecurrentOp::backward(const OpBackward& b) {
     } else {
       for (int64_t g = 0; g < n_in; ++g) {
         const int64_t cols = n_in == 1 ? GH : H;
-        be.gemm_ld(ctx, false, true, B * T, I, cols, 1.0f, dP + g * H, GH, W + g * H, GH, 0.0f,
-                   big, I);
+        be.gemm_ld(ctx, false, true, B * T, I, cols, 1.0f, dP + g * H, GH, W + g * H, GH, 0.0f, big,
+                   I);
         multiply_into(ctx, per_sample(B, T, I), big, in_mask + g * B * I, dx,
                       g > 0 || b.din_accumulate[0]);
       }

@@ -28,7 +28,9 @@ struct RecurrentStepSpec {
   int64_t batch = 0, units = 0;
   // Masked steps output 0 instead of the carried state (Bidirectional's return_sequences).
   bool zero_output_for_mask = false;
-  int64_t gates() const { return cell == RecurrentCell::LSTM ? 4 : cell == RecurrentCell::GRU ? 3 : 1; }
+  int64_t gates() const {
+    return cell == RecurrentCell::LSTM ? 4 : cell == RecurrentCell::GRU ? 3 : 1;
+  }
 };
 
 // Pointers of one forward timestep. Row b of xp is at xp + b * xp_stride (G*H values); rp, the

@@ -7,12 +7,13 @@
 // A step's pass is small (B x H elements, microseconds) and runs once per timestep: it goes to
 // the thread pool only when B x H alone is worth a parallel region (cpu::kParallelWork), since
 // a region per step costs more than the step on a busy machine.
+#include "ember/recurrent_kernels.h"
+
 #include <cstdint>
 
 #include "cpu/parallel.h"
 #include "ember/element/activation.h"
 #include "ember/layer_kernels.h"
-#include "ember/recurrent_kernels.h"
 
 namespace ember::kernels {
 namespace {
