@@ -11,7 +11,7 @@ void bind_recurrent(py::module_& m) {
          VariablePtr recurrent_kernel, VariablePtr bias, const std::string& activation,
          const std::string& recurrent_activation, bool reset_after, bool return_sequences,
          bool return_state, bool go_backwards, bool zero_output_for_mask, double dropout,
-         double recurrent_dropout, uint64_t seed, std::string name) {
+         double recurrent_dropout, bool mask_per_gate, uint64_t seed, std::string name) {
         RecurrentConfig c;
         if (cell == "simple_rnn")
           c.cell = RecurrentCell::SimpleRNN;
@@ -30,6 +30,7 @@ void bind_recurrent(py::module_& m) {
         c.zero_output_for_mask = zero_output_for_mask;
         c.dropout = dropout;
         c.recurrent_dropout = recurrent_dropout;
+        c.mask_per_gate = mask_per_gate;
         c.seed = seed;
         return g.add_node(std::make_shared<RecurrentOp>(
                               std::move(kernel), std::move(recurrent_kernel), std::move(bias), c),
@@ -39,8 +40,8 @@ void bind_recurrent(py::module_& m) {
       py::arg("recurrent_kernel"), py::arg("bias"), py::arg("activation"),
       py::arg("recurrent_activation"), py::arg("reset_after"), py::arg("return_sequences"),
       py::arg("return_state"), py::arg("go_backwards"), py::arg("zero_output_for_mask"),
-      py::arg("dropout"), py::arg("recurrent_dropout"), py::arg("seed"), py::arg("name"),
-      "Adds a SimpleRNN, LSTM or GRU over a sequence (inputs: [x] or [x, mask]).");
+      py::arg("dropout"), py::arg("recurrent_dropout"), py::arg("mask_per_gate"), py::arg("seed"),
+      py::arg("name"), "Adds a SimpleRNN, LSTM or GRU over a sequence (inputs: [x] or [x, mask]).");
 }
 
 }  // namespace ember::bindings

@@ -184,7 +184,8 @@ std::vector<VariablePtr> RecurrentOp::variables() const {
 
 int64_t RecurrentOp::input_masks(bool training) const {
   if (!training || config_.dropout <= 0.0) return 0;
-  return config_.recurrent_dropout > 0.0 ? G_ : 1;  // Keras's implementation 1: a mask per gate
+  // Keras's implementation 1 (asked for, or implied by recurrent_dropout): a mask per gate.
+  return config_.recurrent_dropout > 0.0 || config_.mask_per_gate ? G_ : 1;
 }
 
 int64_t RecurrentOp::state_masks(bool training) const {

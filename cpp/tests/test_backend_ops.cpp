@@ -1484,6 +1484,9 @@ std::vector<OpCase> recurrent_cases() {
   cfg.dropout = 0.4;
   cfg.return_sequences = true;
   rnn("dropout 0.4 (one input mask)", cfg, false, true);
+  cfg.mask_per_gate = true;
+  rnn("dropout 0.4, implementation 1 (a mask per gate)", cfg, false, true);
+  cfg.mask_per_gate = false;
   cfg.recurrent_dropout = 0.3;
   rnn("dropout 0.4, recurrent_dropout 0.3 (a mask per gate)", cfg, true, true);
   cfg.cell = RecurrentCell::GRU;

@@ -36,6 +36,8 @@ struct RecurrentConfig {
   bool go_backwards = false;
   bool zero_output_for_mask = false;
   double dropout = 0.0, recurrent_dropout = 0.0;
+  // A dropout mask per gate (Keras's implementation 1, which recurrent_dropout implies).
+  bool mask_per_gate = false;
   uint64_t seed = 0;
 };
 

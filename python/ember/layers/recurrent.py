@@ -71,7 +71,12 @@ class _RNN(Layer):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, zero_output_for_mask=False,
                  **kwargs):
-        kwargs.pop("implementation", None)  # Keras's cell implementation: same numbers
+        # Keras's cell implementation: 1 draws a dropout mask per gate (recurrent_dropout
+        # implies it); otherwise the same numbers.
+        self.implementation = kwargs.pop("implementation", 2)
+        if self.implementation not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: `implementation` must be 1 or 2, got "
+                             f"{self.implementation!r}")
         kwargs.pop("use_cudnn", None)
         if kwargs.pop("time_major", False):
             raise ValueError(f"{type(self).__name__}: `time_major=True` is not supported; "
@@ -200,7 +205,7 @@ class _RNN(Layer):
             self.recurrent_activation.__name__, getattr(self, "reset_after", True),
             self.return_sequences, self.return_state, self.go_backwards,
             self.zero_output_for_mask, self.dropout, self.recurrent_dropout,
-            _op_seed(self, graph), self.name)
+            self.implementation == 1, _op_seed(self, graph), self.name)
         if not self.return_state:
             return self._regularize(graph, node)
         # One flat row [output, h, (c)]: gathers slice the outputs apart.
