@@ -13,6 +13,7 @@
 
 #include "cpu/parallel.h"
 #include "ember/element/activation.h"
+#include "ember/element/vector_exp.h"
 #include "ember/layer_kernels.h"
 
 namespace ember::kernels {
@@ -22,11 +23,30 @@ namespace act = element::activation;
 
 inline float act_forward(ActivationKind kind, float x) {
   switch (kind) {
-    case ActivationKind::Tanh: return act::Tanh{}.fwd(x);
-    case ActivationKind::Sigmoid: return act::Sigmoid{}.fwd(x);
+    case ActivationKind::Tanh: return element::vector_tanh(x);
+    case ActivationKind::Sigmoid: return element::vector_sigmoid(x);
     case ActivationKind::HardSigmoid: return act::HardSigmoid{}.fwd(x);
     case ActivationKind::Relu: return act::Relu{}.fwd(x);
     default: return x;  // linear
+  }
+}
+
+// p(n) = act(p) in place: one loop per kind, so that each vectorizes.
+void act_in_place(ActivationKind kind, float* __restrict p, int64_t n) {
+  switch (kind) {
+    case ActivationKind::Tanh:
+      for (int64_t i = 0; i < n; ++i) p[i] = element::vector_tanh(p[i]);
+      break;
+    case ActivationKind::Sigmoid:
+      for (int64_t i = 0; i < n; ++i) p[i] = element::vector_sigmoid(p[i]);
+      break;
+    case ActivationKind::HardSigmoid:
+      for (int64_t i = 0; i < n; ++i) p[i] = act::HardSigmoid{}.fwd(p[i]);
+      break;
+    case ActivationKind::Relu:
+      for (int64_t i = 0; i < n; ++i) p[i] = act::Relu{}.fwd(p[i]);
+      break;
+    default: break;  // linear
   }
 }
 
@@ -74,52 +94,45 @@ void recurrent_step_forward(const RecurrentStepSpec& s, const RecurrentStepForwa
         for (int64_t j = 0; j < H; ++j) f.aux[b * H + j] = 0.0f;
       return;
     }
+    // Preactivations into the gates' row, activated block by block, then combined.
     switch (s.cell) {
       case RecurrentCell::SimpleRNN:
-        for (int64_t j = 0; j < H; ++j) gates[j] = h[j] = act_forward(a, xp[j] + rp[j]);
+        for (int64_t j = 0; j < H; ++j) gates[j] = xp[j] + rp[j];
+        act_in_place(a, gates, H);
+        for (int64_t j = 0; j < H; ++j) h[j] = gates[j];
         break;
       case RecurrentCell::LSTM: {
         const float* cp = f.c_prev + b * H;
         float* c = f.c + b * H;
-        for (int64_t j = 0; j < H; ++j) {
-          const float i = act_forward(ra, xp[j] + rp[j]);
-          const float fg = act_forward(ra, xp[H + j] + rp[H + j]);
-          const float g = act_forward(a, xp[2 * H + j] + rp[2 * H + j]);
-          const float o = act_forward(ra, xp[3 * H + j] + rp[3 * H + j]);
-          // Keras: c = f * c_tm1 + i * act(z2); h = o * act(c).
-          const float cn = fg * cp[j] + i * g;
-          gates[j] = i;
-          gates[H + j] = fg;
-          gates[2 * H + j] = g;
-          gates[3 * H + j] = o;
-          const float tc = act_forward(a, cn);
-          c[j] = cn;
-          f.aux[b * H + j] = tc;  // kept: the backward reads act(c) off it
-          h[j] = o * tc;
-        }
+        float* tc = f.aux + b * H;  // act(c), kept for the backward
+        for (int64_t j = 0; j < GH; ++j) gates[j] = xp[j] + rp[j];
+        act_in_place(ra, gates, 2 * H);  // i, f
+        act_in_place(a, gates + 2 * H, H);
+        act_in_place(ra, gates + 3 * H, H);
+        // Keras: c = f * c_tm1 + i * act(z_c); h = o * act(c).
+        for (int64_t j = 0; j < H; ++j)
+          c[j] = tc[j] = gates[H + j] * cp[j] + gates[j] * gates[2 * H + j];
+        act_in_place(a, tc, H);
+        for (int64_t j = 0; j < H; ++j) h[j] = gates[3 * H + j] * tc[j];
         break;
       }
       case RecurrentCell::GRU: {
-        const float* rb = f.rec_bias;
-        for (int64_t j = 0; j < H; ++j) {
-          float z, hh;
-          if (s.reset_after) {
-            const float rz = rp[j] + (rb ? rb[j] : 0.0f);
-            const float rr = rp[H + j] + (rb ? rb[H + j] : 0.0f);
-            const float rh = rp[2 * H + j] + (rb ? rb[2 * H + j] : 0.0f);
-            z = act_forward(ra, xp[j] + rz);
-            const float r = act_forward(ra, xp[H + j] + rr);
-            hh = act_forward(a, xp[2 * H + j] + r * rh);
-            gates[j] = z;
-            gates[H + j] = r;
-            f.aux[b * H + j] = rh;
-          } else {
-            z = gates[j];  // z and r from gru_reset_gate_forward; rp's h block is (r h') U_h
-            hh = act_forward(a, xp[2 * H + j] + rp[2 * H + j]);
+        if (s.reset_after) {
+          const float* rb = f.rec_bias;
+          float* rh = f.aux + b * H;  // the recurrent h block with its bias, for the backward
+          for (int64_t j = 0; j < 2 * H; ++j) gates[j] = xp[j] + rp[j] + (rb ? rb[j] : 0.0f);
+          act_in_place(ra, gates, 2 * H);
+          for (int64_t j = 0; j < H; ++j) {
+            rh[j] = rp[2 * H + j] + (rb ? rb[2 * H + j] : 0.0f);
+            gates[2 * H + j] = xp[2 * H + j] + gates[H + j] * rh[j];
           }
-          gates[2 * H + j] = hh;
-          h[j] = z * hp[j] + (1.0f - z) * hh;
+        } else {
+          // z and r from gru_reset_gate_forward; rp's h block is (r h') U_h.
+          for (int64_t j = 0; j < H; ++j) gates[2 * H + j] = xp[2 * H + j] + rp[2 * H + j];
         }
+        act_in_place(a, gates + 2 * H, H);
+        for (int64_t j = 0; j < H; ++j)
+          h[j] = gates[j] * hp[j] + (1.0f - gates[j]) * gates[2 * H + j];
         break;
       }
     }
