@@ -31,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_pooling(m);  // pooling and shape ops (issue 11)
   // sequences (issue 11)
   bindings::bind_embedding(m);
+  bindings::bind_recurrent(m);  // recurrent layers (issue 11)
 }

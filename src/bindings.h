@@ -61,5 +61,6 @@ void bind_math(py::module_& m);        // ember.ops' general math ops
 void bind_pooling(py::module_& m);     // pooling and shape ops (issue 11)
 // sequences (issue 11)
 void bind_embedding(py::module_& m);  // Embedding, casts, masks
+void bind_recurrent(py::module_& m);  // recurrent layers (issue 11)
 
 }  // namespace ember::bindings

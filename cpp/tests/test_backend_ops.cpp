@@ -40,6 +40,7 @@
 #include "ember/ops_merging.h"
 #include "ember/ops_normalization.h"
 #include "ember/ops_pooling.h"
+#include "ember/ops_recurrent.h"
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
 
@@ -107,6 +108,7 @@ struct Draw {
     Distinct,  // every Distinct value of the case on one shuffled grid 0.08 apart
     Ids,       // k + 0.5 +- 0.2 for a uniform integer k in [lo, hi): truncates to k, and no
                // finite-difference step crosses an integer (token ids, issue 11)
+    Bits,      // 0 or 1 at random (a sequence mask; issue 11)
   } kind = Uniform;
   float lo = -1.0f, hi = 1.0f;
 };
@@ -148,6 +150,7 @@ Values draw_values(std::mt19937& rng, const std::vector<std::pair<int64_t, Draw>
           break;
         }
         case Draw::Distinct: x = grid[next++]; break;
+        case Draw::Bits: x = unit(rng) < 0.5f ? 0.0f : 1.0f; break;
         case Draw::Ids:
           x = std::min(d.hi - 1.0f, std::floor(d.lo + (d.hi - d.lo) * unit(rng))) + 0.5f +
               0.4f * (unit(rng) - 0.5f);
@@ -1564,13 +1567,186 @@ std::vector<OpCase> sequence_cases() {
   return cases;
 }
 
+// ---- recurrent (issue 11) -------------------------------------------------------------------
+
+double recurrent_act_ref(ActivationKind k, double z) {
+  switch (k) {
+    case ActivationKind::Tanh: return std::tanh(z);
+    case ActivationKind::Sigmoid: return sigmoid_ref(z);
+    case ActivationKind::HardSigmoid: return std::min(std::max(z + 3.0, 0.0), 6.0) / 6.0;
+    case ActivationKind::Relu: return std::max(z, 0.0);
+    default: return z;
+  }
+}
+
+// SimpleRNN / LSTM / GRU over each row's sequence x (T, I) in double, as Keras 3 computes
+// them: kernel (I, G*H), recurrent kernel (H, G*H), bias; mask (T) rows skip steps.
+std::vector<double> recurrent_ref(const RecurrentConfig& cfg, int64_t T, int64_t I, int64_t H,
+                                  bool masked, bool use_bias, const Values& x, const Values& v) {
+  const int64_t G = cfg.cell == RecurrentCell::LSTM ? 4 : cfg.cell == RecurrentCell::GRU ? 3 : 1;
+  const int64_t GH = G * H;
+  const auto& W = v[0];
+  const auto& U = v[1];
+  const bool two_biases = cfg.cell == RecurrentCell::GRU && cfg.reset_after;
+  auto bias = [&](int64_t row, int64_t j) {
+    return use_bias ? double(v[2][static_cast<size_t>(row * GH + j)]) : 0.0;
+  };
+  const auto a = cfg.activation, ra = cfg.recurrent_activation;
+  std::vector<double> out;
+  for (int64_t r = 0; r < kRows; ++r) {
+    std::vector<double> h(static_cast<size_t>(H), 0.0), c(h), last(h);
+    std::vector<std::vector<double>> seq;
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = cfg.go_backwards ? T - 1 - s : s;
+      std::vector<double> y(static_cast<size_t>(H));
+      if (masked && x[1][static_cast<size_t>(r * T + t)] < 0.5f) {
+        for (int64_t j = 0; j < H; ++j) y[j] = cfg.zero_output_for_mask ? 0.0 : h[j];
+        seq.push_back(y);
+        continue;
+      }
+      std::vector<double> xp(static_cast<size_t>(GH)), rp(xp);
+      for (int64_t j = 0; j < GH; ++j) {
+        double sx = bias(0, j), sr = two_biases ? bias(1, j) : 0.0;
+        for (int64_t i = 0; i < I; ++i)
+          sx += double(x[0][static_cast<size_t>((r * T + t) * I + i)]) * W[i * GH + j];
+        for (int64_t i = 0; i < H; ++i) sr += h[i] * U[i * GH + j];
+        xp[j] = sx;
+        rp[j] = sr;
+      }
+      std::vector<double> hn(static_cast<size_t>(H));
+      if (cfg.cell == RecurrentCell::SimpleRNN) {
+        for (int64_t j = 0; j < H; ++j) hn[j] = recurrent_act_ref(a, xp[j] + rp[j]);
+      } else if (cfg.cell == RecurrentCell::LSTM) {
+        for (int64_t j = 0; j < H; ++j) {
+          const double ig = recurrent_act_ref(ra, xp[j] + rp[j]);
+          const double fg = recurrent_act_ref(ra, xp[H + j] + rp[H + j]);
+          const double g = recurrent_act_ref(a, xp[2 * H + j] + rp[2 * H + j]);
+          const double o = recurrent_act_ref(ra, xp[3 * H + j] + rp[3 * H + j]);
+          c[j] = fg * c[j] + ig * g;
+          hn[j] = o * recurrent_act_ref(a, c[j]);
+        }
+      } else {
+        std::vector<double> z(static_cast<size_t>(H)), rg(z);
+        for (int64_t j = 0; j < H; ++j) {
+          z[j] = recurrent_act_ref(ra, xp[j] + rp[j]);
+          rg[j] = recurrent_act_ref(ra, xp[H + j] + rp[H + j]);
+        }
+        for (int64_t j = 0; j < H; ++j) {
+          double hh;
+          if (cfg.reset_after) {
+            hh = recurrent_act_ref(a, xp[2 * H + j] + rg[j] * rp[2 * H + j]);
+          } else {
+            double sr = 0.0;
+            for (int64_t i = 0; i < H; ++i) sr += rg[i] * h[i] * U[i * GH + 2 * H + j];
+            hh = recurrent_act_ref(a, xp[2 * H + j] + sr);
+          }
+          hn[j] = z[j] * h[j] + (1.0 - z[j]) * hh;
+        }
+      }
+      h = hn;
+      seq.push_back(h);
+    }
+    if (cfg.return_sequences) {
+      for (const auto& y : seq) out.insert(out.end(), y.begin(), y.end());
+    } else {
+      out.insert(out.end(), seq.back().begin(), seq.back().end());
+    }
+    if (cfg.return_state) {
+      out.insert(out.end(), h.begin(), h.end());
+      if (cfg.cell == RecurrentCell::LSTM) out.insert(out.end(), c.begin(), c.end());
+    }
+  }
+  return out;
+}
+
+std::vector<OpCase> recurrent_cases() {
+  std::vector<OpCase> cases;
+  // T = 4 steps of I = 2 features, H = 2 units; weights small enough that no gate saturates.
+  auto rnn = [&](const std::string& variant, RecurrentConfig cfg, bool masked, bool use_bias) {
+    const int64_t T = 4, I = 2, H = 2;
+    const int64_t G = cfg.cell == RecurrentCell::LSTM ? 4 : cfg.cell == RecurrentCell::GRU ? 3 : 1;
+    OpCase c;
+    c.name = std::string(cfg.cell == RecurrentCell::LSTM  ? "LSTM "
+                         : cfg.cell == RecurrentCell::GRU ? "GRU "
+                                                          : "SimpleRNN ") +
+             variant;
+    c.inputs = {{{T, I}}};
+    if (masked) c.inputs.push_back({{T}, Draw{Draw::Bits, 0.0f, 1.0f}});
+    c.vars = {{{I, G * H}, uniform(-0.7f, 0.7f)}, {{H, G * H}, uniform(-0.7f, 0.7f)}};
+    if (use_bias)
+      c.vars.push_back(
+          {cfg.cell == RecurrentCell::GRU && cfg.reset_after ? Shape{2, G * H} : Shape{G * H},
+           uniform(-0.5f, 0.5f)});
+    c.build = [=](Env& e) {
+      return e.add(std::make_shared<RecurrentOp>(e.v[0], e.v[1], use_bias ? e.v[2] : nullptr, cfg),
+                   e.x);
+    };
+    if (cfg.dropout == 0.0 && cfg.recurrent_dropout == 0.0)
+      c.reference = [=](const Values& x, const Values& v) {
+        return recurrent_ref(cfg, T, I, H, masked, use_bias, x, v);
+      };
+    cases.push_back(c);
+  };
+  RecurrentConfig cfg;
+  cfg.cell = RecurrentCell::SimpleRNN;
+  cfg.return_sequences = true;
+  rnn("tanh, return_sequences", cfg, false, true);
+  cfg.go_backwards = true;
+  cfg.return_state = true;
+  rnn("go_backwards, return_state, masked", cfg, true, true);
+  cfg = RecurrentConfig{};
+  rnn("last output", cfg, false, true);
+  cfg.return_state = true;
+  rnn("masked, return_state", cfg, true, true);
+  cfg.return_sequences = true;
+  cfg.go_backwards = true;
+  cfg.zero_output_for_mask = true;
+  rnn("go_backwards, return_sequences, masked with zero outputs", cfg, true, true);
+  cfg = RecurrentConfig{};
+  cfg.activation = ActivationKind::Linear;
+  cfg.recurrent_activation = ActivationKind::HardSigmoid;
+  cfg.return_sequences = true;
+  rnn("linear, hard_sigmoid, no bias", cfg, false, false);
+  cfg = RecurrentConfig{};
+  cfg.cell = RecurrentCell::GRU;
+  cfg.return_sequences = true;
+  cfg.return_state = true;
+  rnn("reset_after, return_sequences, return_state, masked", cfg, true, true);
+  cfg.reset_after = false;
+  cfg.go_backwards = true;
+  rnn("reset_before, go_backwards, masked", cfg, true, true);
+  cfg.return_sequences = false;
+  rnn("reset_before, no bias", cfg, false, false);
+  // Dropout: the masks are drawn afresh by every new op from its seed, so the finite
+  // differences (each a new graph) see the same masks as the gradient.
+  cfg = RecurrentConfig{};
+  cfg.dropout = 0.4;
+  cfg.return_sequences = true;
+  rnn("dropout 0.4 (one input mask)", cfg, false, true);
+  cfg.mask_per_gate = true;
+  rnn("dropout 0.4, implementation 1 (a mask per gate)", cfg, false, true);
+  cfg.mask_per_gate = false;
+  cfg.recurrent_dropout = 0.3;
+  rnn("dropout 0.4, recurrent_dropout 0.3 (a mask per gate)", cfg, true, true);
+  cfg.cell = RecurrentCell::GRU;
+  cfg.reset_after = false;
+  rnn("reset_before, dropout and recurrent_dropout", cfg, false, true);
+  cfg.reset_after = true;
+  cfg.dropout = 0.0;
+  rnn("reset_after, recurrent_dropout only", cfg, false, true);
+  cfg.cell = RecurrentCell::SimpleRNN;
+  cfg.dropout = 0.5;
+  rnn("dropout and recurrent_dropout", cfg, false, true);
+  return cases;
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
-  for (auto group :
-       {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases, reduce_cases,
-        gather_cases, matmul_cases, merge_cases, reshaping_cases, batch_normalization_cases,
-        layer_normalization_cases, normalization_cases, regularization_cases, fan_out_cases,
-        pooling_cases /* issue 11 */, sequence_cases /* issue 11 */}) {
+  for (auto group : {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases,
+                     reduce_cases, gather_cases, matmul_cases, merge_cases, reshaping_cases,
+                     batch_normalization_cases, layer_normalization_cases, normalization_cases,
+                     regularization_cases, fan_out_cases, pooling_cases /* issue 11 */,
+                     sequence_cases /* issue 11 */, recurrent_cases /* issue 11 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

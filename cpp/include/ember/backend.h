@@ -26,6 +26,7 @@
 #include "ember/op_kind.h"
 #include "ember/optimizers.h"
 #include "ember/pooling_layout.h"
+#include "ember/recurrent_kernels.h"
 #include "ember/strided.h"
 
 namespace ember {
@@ -447,6 +448,36 @@ class Backend {
   virtual void not_equal_mask(const Context&, const float* x, int64_t groups, int64_t group_size,
                               float value, bool ids, float* mask) {
     no("not_equal_mask");
+  }
+  // ---- recurrent layers (issue 11; recurrent_kernels.h has the contracts) -------------------
+  // gemm with leading dimensions: A's rows lda apart, B's ldb, C's ldc (blocks of wider
+  // matrices: one gate's columns of a kernel, every other timestep's rows of a sequence).
+  virtual void gemm_ld(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                       float beta, float* c, int64_t ldc) {
+    no("gemm_ld");
+  }
+  virtual void recurrent_step_forward(const Context&, const kernels::RecurrentStepSpec& spec,
+                                      const kernels::RecurrentStepForward& f) {
+    no("recurrent_step_forward");
+  }
+  virtual void gru_reset_gate_forward(const Context&, const kernels::RecurrentStepSpec& spec,
+                                      const kernels::GruResetGateForward& f) {
+    no("gru_reset_gate_forward");
+  }
+  virtual void recurrent_step_backward(const Context&, const kernels::RecurrentStepSpec& spec,
+                                       const kernels::RecurrentStepBackward& b) {
+    no("recurrent_step_backward");
+  }
+  virtual void gru_reset_gate_backward(const Context&, const kernels::RecurrentStepSpec& spec,
+                                       const kernels::GruResetGateBackward& b) {
+    no("gru_reset_gate_backward");
+  }
+  // out(n) = dropout factors (1 / keep_prob kept, 0 dropped) of the Bernoulli draws
+  // bernoulli_mask(key, counter) makes; bits: n bytes of work space.
+  virtual void dropout_factors(const Context&, uint64_t key, uint64_t counter, int64_t n,
+                               float keep_prob, uint8_t* bits, float* out) {
+    no("dropout_factors");
   }
 
  protected:

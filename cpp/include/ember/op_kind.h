@@ -35,7 +35,11 @@ namespace ember {
   /* sequences (issue 11) */  \
   X(Embedding)              \
   X(Cast)                   \
-  X(Mask)
+  X(Mask)                   \
+  /* recurrent (issue 11) */ \
+  X(SimpleRNN)              \
+  X(LSTM)                   \
+  X(GRU)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -45,6 +45,13 @@ void CpuBackend::normalize_denominator(const Context&, const float* variance, in
   for (int64_t k = 0; k < n; ++k) denom[k] = std::max(std::sqrt(variance[k]), 1e-7f);
 }
 
+// recurrent layers (issue 11)
+void CpuBackend::gemm_ld(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                         int64_t ldb, float beta, float* c, int64_t ldc) {
+  kernels::gemm_ld(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void CpuBackend::gemm_batched(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n,
                               int64_t k, float alpha, const float* a, int64_t stride_a,
                               const float* b, int64_t stride_b, float beta, float* c,

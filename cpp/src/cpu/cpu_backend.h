@@ -180,6 +180,30 @@ class CpuBackend final : public Backend {
                       float value, bool ids, float* mask) override;
   void mask_weights(const Context&, const float* mask, const float* w, int64_t n, bool rescale,
                     float* out) override;
+  // recurrent layers (issue 11)
+  void gemm_ld(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+               float* c, int64_t ldc) override;
+  void recurrent_step_forward(const Context&, const kernels::RecurrentStepSpec& spec,
+                              const kernels::RecurrentStepForward& f) override {
+    kernels::recurrent_step_forward(spec, f);
+  }
+  void gru_reset_gate_forward(const Context&, const kernels::RecurrentStepSpec& spec,
+                              const kernels::GruResetGateForward& f) override {
+    kernels::gru_reset_gate_forward(spec, f);
+  }
+  void recurrent_step_backward(const Context&, const kernels::RecurrentStepSpec& spec,
+                               const kernels::RecurrentStepBackward& b) override {
+    kernels::recurrent_step_backward(spec, b);
+  }
+  void gru_reset_gate_backward(const Context&, const kernels::RecurrentStepSpec& spec,
+                               const kernels::GruResetGateBackward& b) override {
+    kernels::gru_reset_gate_backward(spec, b);
+  }
+  void dropout_factors(const Context&, uint64_t key, uint64_t counter, int64_t n, float keep_prob,
+                       uint8_t* bits, float* out) override {
+    kernels::dropout_factors(key, counter, n, keep_prob, bits, out);
+  }
 
  private:
   HostAllocator allocator_;

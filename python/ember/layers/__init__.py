@@ -24,6 +24,7 @@ from ember.layers.merging import (
                                   subtract,
 )
 from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
+from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
 from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
 from ember.layers.reshaping import Flatten, Reshape
 from ember.layers.time_distributed import TimeDistributed
@@ -73,3 +74,4 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "C
             "ZeroPadding1D", "ZeroPadding2D"]
 # sequences (issue 11)
 __all__ += ["Embedding", "Masking", "TimeDistributed"]
+__all__ += ["Bidirectional", "GRU", "LSTM", "SimpleRNN"]  # recurrent (issue 11)

@@ -84,8 +84,8 @@ class TimeDistributed(Layer):
 
     # Keras's weights files nest the wrapped layer's variables under the attribute's name
     # (`time_distributed/layer/vars`); the wrapper's own group holds none.
-    def _saved_sublayers(self):
-        return {"layer": self.layer}
+    def _saved_children(self):
+        return [("layer", self.layer)]
 
     def _variables_in_saving_order(self):
         return []

@@ -42,11 +42,12 @@ def _sublayers(layer):
     return layer.layers if isinstance(layer, Model) else []
 
 
-def _wrapped(layer):
-    """{attribute: layer} a wrapper layer nests in its group as Keras does (TimeDistributed:
-    `layers/time_distributed/layer/vars`)."""
-    saved = getattr(layer, "_saved_sublayers", None)
-    return saved() if saved is not None else {}
+def _children(layer):
+    # Objects a layer saves under keys of its own group, as Keras 3 saves the objects a layer
+    # tracks as attributes (issue 11: an RNN's `cell`, Bidirectional's `forward_layer` and
+    # `backward_layer`, TimeDistributed's `layer`): [(key, object)] from `_saved_children()`.
+    saved_children = getattr(layer, "_saved_children", None)
+    return saved_children() if saved_children is not None else []
 
 
 class _WriteStore:
@@ -88,9 +89,9 @@ class _ReadStore:
 def _write_object(h5, path, layer):
     store = _WriteStore(h5, path, layer.name)
     layer.save_own_variables(store)
-    _write_layers(h5, f"{path}/layers" if path else "layers", _sublayers(layer))
-    for key, child in _wrapped(layer).items():
+    for key, child in _children(layer):
         _write_object(h5, f"{path}/{key}", child)
+    _write_layers(h5, f"{path}/layers" if path else "layers", _sublayers(layer))
 
 
 def _write_layers(h5, path, layers):
@@ -125,11 +126,11 @@ def _read_object(h5, path, layer, layers_key, skip_mismatch, failures):
         if not skip_mismatch:
             raise
         failures.append(f"{layer.name}: {e}")
+    for key, child in _children(layer):
+        _read_object(h5, f"{path}/{key}", child, layers_key, skip_mismatch, failures)
     sub = f"{path}/{layers_key}" if path else layers_key
     for key, child in _layer_keys(_sublayers(layer)):
         _read_object(h5, f"{sub}/{key}", child, layers_key, skip_mismatch, failures)
-    for key, child in _wrapped(layer).items():
-        _read_object(h5, f"{path}/{key}", child, layers_key, skip_mismatch, failures)
 
 
 def read_weights(h5, model, skip_mismatch=False):
