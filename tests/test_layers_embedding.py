@@ -348,3 +348,36 @@ def test_masked_global_average_pooling_trains_as_keras(keras, rng, keepdims):
     np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
     for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
         assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")
+
+
+@pytest.mark.parametrize("kind, sequences", [("LSTM", False), ("GRU", True), ("SimpleRNN", True),
+                                             ("Bidirectional", False)])
+def test_embedding_mask_reaches_recurrent_layers_and_the_loss_as_in_keras(keras, rng, kind,
+                                                                         sequences):
+    # Padded steps (id 0) are skipped by the recurrent layer; with return_sequences the mask
+    # goes on to the per-step loss.
+    def build(lib):
+        inp = lib.Input((6,), dtype="int32")
+        h = lib.layers.Embedding(10, 4, mask_zero=True)(inp)
+        if kind == "Bidirectional":
+            h = lib.layers.Bidirectional(lib.layers.LSTM(3))(h)
+        else:
+            h = getattr(lib.layers, kind)(3, return_sequences=sequences)(h)
+        return lib.Model(inp, lib.layers.Dense(1, activation="sigmoid")(h))
+
+    keras_model, ember_model = build(keras), build(ember)
+    same_weights(keras_model, ember_model, rng)
+    x = ids(rng, (32, 6), 10, zeros=0.35)
+    x[:, 0] = rng.integers(1, 10, size=32)
+    y = rng.integers(0, 2, size=(32, 6, 1) if sequences else (32, 1)).astype("float32")
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    for model, lib in ((keras_model, keras), (ember_model, ember)):
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
+                      loss="binary_crossentropy")
+    kh = keras_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    eh = ember_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+
+    np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
+        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")
