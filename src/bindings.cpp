@@ -28,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_merging(m);
   bindings::bind_metrics(m);
   bindings::bind_math(m);
+  bindings::bind_conv(m);  // convolution (issue 11)
 }

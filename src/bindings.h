@@ -58,5 +58,7 @@ void bind_layers(py::module_& m);      // normalization, regularization, reshapi
 void bind_merging(py::module_& m);     // merge ops: Add, ..., Concatenate
 void bind_metrics(py::module_& m);     // Metric: Keras's stateful metrics
 void bind_math(py::module_& m);        // ember.ops' general math ops
+// convolution (issue 11)
+void bind_conv(py::module_& m);  // the convolution op
 
 }  // namespace ember::bindings

@@ -17,6 +17,7 @@
 #include "ember/activations.h"
 #include "ember/buffer.h"
 #include "ember/context.h"
+#include "ember/conv_geometry.h"
 #include "ember/device.h"
 #include "ember/element/arith.h"
 #include "ember/error.h"
@@ -379,6 +380,29 @@ class Backend {
   virtual void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
                              float lr) {
     no("decay_weights");
+  }
+
+  // ---- convolution (issue 11) ---------------------------------------------------------------
+  // C(m,n) = alpha * op(A) op(B) + beta * C with explicit leading dimensions (row-major: the
+  // distance between consecutive rows of each matrix as stored), for the blocks of one group
+  // of a grouped convolution inside wider matrices.
+  virtual void gemm_strided(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                            int64_t ldb, float beta, float* c, int64_t ldc) {
+    no("gemm_strided");
+  }
+  // col(images * g.positions(), g.col_width()) = the patches of x(images, g.in_h, g.in_w,
+  // g.channels) that each output position reads, zeros where they fall in the padding
+  // (conv_geometry.h has the column order).
+  virtual void im2col(const Context&, const kernels::ConvGeometry& g, int64_t images,
+                      const float* x, float* col) {
+    no("im2col");
+  }
+  // x(images, g.in_h, g.in_w, g.channels) (+)= im2col's adjoint: every column added back onto
+  // the pixel it was read from (padding dropped).
+  virtual void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images,
+                      const float* col, float* x, bool accumulate) {
+    no("col2im");
   }
 
  protected:

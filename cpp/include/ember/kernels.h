@@ -10,6 +10,11 @@ namespace ember::kernels {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);
 
+// The same with explicit leading dimensions (row-major: elements between consecutive rows).
+void gemm_strided(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc);
+
 // db(cols) (+)= sum over rows of dy(rows, cols).
 void column_sums(const float* dy, float* db, int64_t rows, int64_t cols, bool accumulate);
 

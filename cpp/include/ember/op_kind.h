@@ -27,7 +27,9 @@ namespace ember {
   X(Normalization)        \
   X(Dropout)              \
   X(GaussianNoise)        \
-  X(ActivityRegularization)
+  X(ActivityRegularization) \
+  /* convolution (issue 11) */ \
+  X(Conv)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

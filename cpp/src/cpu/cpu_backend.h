@@ -158,6 +158,15 @@ class CpuBackend final : public Backend {
   void decay_weights(const Context&, float* param, int64_t n, double weight_decay,
                      float lr) override;
 
+  // convolution (issue 11): cpu/conv_kernels.cpp
+  void gemm_strided(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                    float beta, float* c, int64_t ldc) override;
+  void im2col(const Context&, const kernels::ConvGeometry& g, int64_t images, const float* x,
+              float* col) override;
+  void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images, const float* col,
+              float* x, bool accumulate) override;
+
  private:
   HostAllocator allocator_;
 };

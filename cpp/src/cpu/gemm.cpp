@@ -83,16 +83,22 @@ void share_threads_with_openblas() {}
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
+  gemm_strided(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c,
+               n);
+}
+
+void gemm_strided(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+      ldc > INT_MAX)
     throw ValueError("gemm: dimensions exceed the 32-bit BLAS interface");
   share_threads_with_openblas();
-  const auto lda = static_cast<int>(trans_a ? m : k);
-  const auto ldb = static_cast<int>(trans_b ? k : n);
   EMBER_SGEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1, beta, c,
-              static_cast<int>(n));
+              static_cast<int>(k), alpha, a, lda > 0 ? static_cast<int>(lda) : 1, b,
+              ldb > 0 ? static_cast<int>(ldb) : 1, beta, c, static_cast<int>(ldc));
 }
 
 }  // namespace ember::kernels

@@ -30,3 +30,26 @@ __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "Inp
 __all__ += ["ActivityRegularization", "BatchNormalization", "Dropout", "Flatten",
             "GaussianNoise", "LayerNormalization", "Normalization", "Reshape"]
 __all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
+
+# convolution (issue 11)
+from ember.layers.convolutional import (  # noqa: E402
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
+
+__all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D",
+            "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+            "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+            "SeparableConvolution1D", "SeparableConvolution2D"]
