@@ -290,6 +290,16 @@ void ConvOp::forward(const OpForward& f) {
             kernel_->value.data(), 0.0f, col);
     be.col2im(ctx, geom_, images, col, y, false);
   } else {
+    if (!pointwise_ && geom_.groups == 1) {
+      be.conv_forward(ctx, geom_, images, x, kernel_->value.data(),
+                      bias_ ? bias_->value.data() : nullptr, activation_, filters_, col, y,
+                      keep_z_ ? f.scratch_as<float>(1) : nullptr);
+      if (spec_.channels_first) {
+        const int64_t row = filters_ * out_positions_;
+        be.strided_copy(ctx, y_to_first_.batched(images, row, row), y, f.out, false);
+      }
+      return;
+    }
     if (pointwise_) {
       col = const_cast<float*>(x);  // read only
     } else {

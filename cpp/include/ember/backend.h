@@ -398,6 +398,19 @@ class Backend {
                       const float* x, float* col) {
     no("im2col");
   }
+  // A one-group convolution's forward: col = im2col(x) (as im2col writes it: the backward reads
+  // it), y(images * g.positions(), filters) = act(col kernel(g.col_width(), filters) + bias), z
+  // (or null) receiving the pre-activation as bias_activation_forward's does. This default runs
+  // the three kernels one after the other; a backend may interleave them in cache-sized blocks.
+  virtual void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                            const float* x, const float* kernel, const float* bias,
+                            const Activation& act, int64_t filters, float* col, float* y,
+                            float* z) {
+    im2col(ctx, g, images, x, col);
+    gemm(ctx, false, false, images * g.positions(), filters, g.col_width(), 1.0f, col, kernel,
+         0.0f, y);
+    bias_activation_forward(ctx, act, y, bias, z, images * g.positions(), filters);
+  }
   // x(images, g.in_h, g.in_w, g.channels) (+)= im2col's adjoint: every column added back onto
   // the pixel it was read from (padding dropped).
   virtual void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images,

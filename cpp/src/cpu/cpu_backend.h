@@ -166,6 +166,9 @@ class CpuBackend final : public Backend {
               float* col) override;
   void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images, const float* col,
               float* x, bool accumulate) override;
+  void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                    const float* x, const float* kernel, const float* bias, const Activation& act,
+                    int64_t filters, float* col, float* y, float* z) override;
 
  private:
   HostAllocator allocator_;
