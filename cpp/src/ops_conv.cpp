@@ -116,6 +116,7 @@ ConvOp::ConvOp(VariablePtr kernel, VariablePtr bias, ConvSpec spec, Activation a
                      std::string(rank == 1 && !spec_.transpose ? " or 'causal'" : "") +
                      ", got '" + spec_.padding + "'");
   if (spec_.groups < 1) throw ValueError("`groups` must be a positive integer");
+  if (spec_.col_budget < 1) throw ValueError("the column matrix's budget must be positive");
   if (spec_.transpose && (spec_.groups != 1 || spec_.depthwise))
     throw ValueError("a transposed convolution has one group");
   if (!kernel_ || kernel_->value.shape().size() != rank + 2)
@@ -242,11 +243,18 @@ Shape ConvOp::build(const std::vector<Shape>& inputs) {
   return out;
 }
 
+int64_t ConvOp::chunk_images(int64_t images) const {
+  if (pointwise_) return images;
+  const int64_t per_image = std::max<int64_t>(1, geom_.positions() * geom_.col_width());
+  return std::max<int64_t>(1, std::min(images, spec_.col_budget / per_image));
+}
+
 std::vector<size_t> ConvOp::scratch_bytes(int64_t max_rows) const {
   const auto floats = [](int64_t n) { return static_cast<size_t>(n) * sizeof(float); };
   const int64_t images = max_rows * images_;
   // Transposed: the GEMM's (input positions, kernel_h * kernel_w * filters) product.
-  const int64_t col = pointwise_ ? 0 : images * geom_.positions() * geom_.col_width();
+  const int64_t col =
+      pointwise_ ? 0 : chunk_images(images) * geom_.positions() * geom_.col_width();
   const int64_t y = images * out_positions_ * filters_;
   std::vector<size_t> bytes{floats(col), floats(activation_.is_linear() ? 0 : y)};
   if (spec_.channels_first) {
@@ -274,7 +282,6 @@ void ConvOp::forward(const OpForward& f) {
   const Context& ctx = *f.ctx;
   Backend& be = ctx.be();
   const int64_t images = f.rows * images_;
-  const int64_t m_in = images * in_positions_, m_out = images * out_positions_;
   const float* x = f.in[0];
   if (spec_.channels_first) {
     float* x_last = f.scratch_as<float>(2);
@@ -283,32 +290,35 @@ void ConvOp::forward(const OpForward& f) {
     x = x_last;
   }
   float* y = spec_.channels_first ? f.scratch_as<float>(3) : f.out;
+  float* z = keep_z_ ? f.scratch_as<float>(1) : nullptr;
   float* col = f.scratch_as<float>(0);
-  if (spec_.transpose) {
-    // col(m_in, kh * kw * filters) = x kernel^T, then every row added onto the output.
-    be.gemm(ctx, false, true, m_in, geom_.col_width(), in_channels_, 1.0f, x,
-            kernel_->value.data(), 0.0f, col);
-    be.col2im(ctx, geom_, images, col, y, false);
-  } else {
-    if (!pointwise_ && geom_.groups == 1) {
-      be.conv_forward(ctx, geom_, images, x, kernel_->value.data(),
-                      bias_ ? bias_->value.data() : nullptr, activation_, filters_, col, y,
-                      keep_z_ ? f.scratch_as<float>(1) : nullptr);
-      if (spec_.channels_first) {
-        const int64_t row = filters_ * out_positions_;
-        be.strided_copy(ctx, y_to_first_.batched(images, row, row), y, f.out, false);
-      }
-      return;
+  const float* w = kernel_->value.data();
+  const float* bias = bias_ ? bias_->value.data() : nullptr;
+  const int64_t x_image = in_positions_ * in_channels_, y_image = out_positions_ * filters_;
+  const int64_t chunk = chunk_images(images);
+  for (int64_t i0 = 0; i0 < images; i0 += chunk) {
+    const int64_t n = std::min(chunk, images - i0);
+    const float* xs = x + i0 * x_image;
+    float* ys = y + i0 * y_image;
+    float* zs = z ? z + i0 * y_image : nullptr;
+    const int64_t m_out = n * out_positions_;
+    if (!spec_.transpose && !pointwise_ && geom_.groups == 1) {
+      be.conv_forward(ctx, geom_, n, xs, w, bias, activation_, filters_, col, ys, zs);
+      continue;
     }
-    if (pointwise_) {
-      col = const_cast<float*>(x);  // read only
+    if (spec_.transpose) {
+      // col(input positions, kh * kw * filters) = x kernel^T, each row added onto the output.
+      be.gemm(ctx, false, true, n * in_positions_, geom_.col_width(), in_channels_, 1.0f, xs, w,
+              0.0f, col);
+      be.col2im(ctx, geom_, n, col, ys, false);
+    } else if (pointwise_) {
+      gemm_forward(ctx, xs, ys, m_out);
     } else {
-      be.im2col(ctx, geom_, images, x, col);
+      be.im2col(ctx, geom_, n, xs, col);
+      gemm_forward(ctx, col, ys, m_out);
     }
-    gemm_forward(ctx, col, y, m_out);
+    be.bias_activation_forward(ctx, activation_, ys, bias, zs, m_out, filters_);
   }
-  be.bias_activation_forward(ctx, activation_, y, bias_ ? bias_->value.data() : nullptr,
-                             keep_z_ ? f.scratch_as<float>(1) : nullptr, m_out, filters_);
   if (spec_.channels_first) {
     const int64_t row = filters_ * out_positions_;
     be.strided_copy(ctx, y_to_first_.batched(images, row, row), y, f.out, false);
@@ -319,7 +329,6 @@ void ConvOp::backward(const OpBackward& b) {
   const Context& ctx = *b.ctx;
   Backend& be = ctx.be();
   const int64_t images = b.rows * images_;
-  const int64_t m_in = images * in_positions_, m_out = images * out_positions_;
   const float* w = kernel_->value.data();
   const float* x = b.in[0];
   const float* y = b.out;
@@ -337,53 +346,67 @@ void ConvOp::backward(const OpBackward& b) {
   if (!activation_.is_linear()) {
     float* z_then_dz = b.scratch_as<float>(1);
     be.activation_backward(ctx, activation_, keep_z_ ? z_then_dz : nullptr, y, dy, z_then_dz,
-                           m_out, filters_);
+                           images * out_positions_, filters_);
     dz = z_then_dz;
   }
   if (bias_ && b.dvar[1])
-    be.column_sums(ctx, dz, b.dvar[1], m_out, filters_, b.dvar_accumulate[1] != 0);
+    be.column_sums(ctx, dz, b.dvar[1], images * out_positions_, filters_,
+                   b.dvar_accumulate[1] != 0);
   float* dx = b.din[0];
   bool dx_accumulate = b.din_accumulate[0] != 0;
   if (dx && spec_.channels_first) {
-    dx = b.scratch_as<float>(2);  // x channels-last is not read after dkernel
+    dx = b.scratch_as<float>(2);  // each chunk's x channels-last is read before its dx is written
     dx_accumulate = false;
   }
-  const float dw_beta = b.dvar[0] && b.dvar_accumulate[0] ? 1.0f : 0.0f;
-  const int64_t kw = geom_.col_width();
+  float* dw = b.dvar[0];
+  float dw_beta = dw && b.dvar_accumulate[0] ? 1.0f : 0.0f;
+  const int64_t kw = geom_.col_width(), groups = geom_.groups;
+  const int64_t kg = kw / groups, fg = filters_ / groups;
+  const int64_t x_image = in_positions_ * in_channels_, y_image = out_positions_ * filters_;
+  const int64_t chunk = chunk_images(images);
+  // One chunk: the forward's column matrix is still in scratch; several: each is rebuilt.
+  const bool col_kept = chunk >= images;
   float* col = b.scratch_as<float>(0);
-  if (spec_.transpose) {
-    // The forward's adjoint: dcol = im2col(dz); dkernel (kh*kw*filters, in) = dcol^T x;
-    // dx = dcol kernel.
-    be.im2col(ctx, geom_, images, dz, col);
-    if (b.dvar[0])
-      be.gemm(ctx, true, false, kw, in_channels_, m_in, 1.0f, col, x, dw_beta, b.dvar[0]);
-    if (dx)
-      be.gemm(ctx, false, false, m_in, in_channels_, kw, 1.0f, col, w,
-              dx_accumulate ? 1.0f : 0.0f, dx);
-  } else {
-    const float* cols = pointwise_ ? x : col;  // the forward's column matrix
-    const int64_t groups = geom_.groups, kg = kw / groups, fg = filters_ / groups;
-    if (b.dvar[0]) {
-      if (groups == 1)
-        be.gemm(ctx, true, false, kw, filters_, m_out, 1.0f, cols, dz, dw_beta, b.dvar[0]);
-      else
-        for (int64_t g = 0; g < groups; ++g)
-          be.gemm_strided(ctx, true, false, kg, fg, m_out, 1.0f, cols + g * kg, kw, dz + g * fg,
-                          filters_, dw_beta, b.dvar[0] + g * fg, filters_);
+  for (int64_t i0 = 0; i0 < images; i0 += chunk) {
+    const int64_t n = std::min(chunk, images - i0);
+    const float* xs = x + i0 * x_image;
+    const float* dzs = dz + i0 * y_image;
+    float* dxs = dx ? dx + i0 * x_image : nullptr;
+    const int64_t m_in = n * in_positions_, m_out = n * out_positions_;
+    if (spec_.transpose) {
+      // The forward's adjoint: dcol = im2col(dz); dkernel (kh*kw*filters, in) = dcol^T x;
+      // dx = dcol kernel.
+      be.im2col(ctx, geom_, n, dzs, col);
+      if (dw) be.gemm(ctx, true, false, kw, in_channels_, m_in, 1.0f, col, xs, dw_beta, dw);
+      if (dxs)
+        be.gemm(ctx, false, false, m_in, in_channels_, kw, 1.0f, col, w,
+                dx_accumulate ? 1.0f : 0.0f, dxs);
+    } else {
+      if (!pointwise_ && !col_kept && (dw || dxs)) be.im2col(ctx, geom_, n, xs, col);
+      const float* cols = pointwise_ ? xs : col;  // the column matrix
+      if (dw) {
+        if (groups == 1)
+          be.gemm(ctx, true, false, kw, filters_, m_out, 1.0f, cols, dzs, dw_beta, dw);
+        else
+          for (int64_t g = 0; g < groups; ++g)
+            be.gemm_strided(ctx, true, false, kg, fg, m_out, 1.0f, cols + g * kg, kw,
+                            dzs + g * fg, filters_, dw_beta, dw + g * fg, filters_);
+      }
+      if (dxs) {
+        // dcol = dz kernel^T, over the column matrix (read for the last time above); a
+        // pointwise convolution's dcol is dx itself.
+        float* dcol = pointwise_ ? dxs : col;
+        const float beta = pointwise_ && dx_accumulate ? 1.0f : 0.0f;
+        if (groups == 1)
+          be.gemm(ctx, false, true, m_out, kw, filters_, 1.0f, dzs, w, beta, dcol);
+        else
+          for (int64_t g = 0; g < groups; ++g)
+            be.gemm_strided(ctx, false, true, m_out, kg, fg, 1.0f, dzs + g * fg, filters_,
+                            w + g * fg, filters_, beta, dcol + g * kg, kw);
+        if (!pointwise_) be.col2im(ctx, geom_, n, col, dxs, dx_accumulate);
+      }
     }
-    if (dx) {
-      // dcol = dz kernel^T, over the column matrix (read for the last time above); a
-      // pointwise convolution's dcol is dx itself.
-      float* dcol = pointwise_ ? dx : col;
-      const float beta = pointwise_ && dx_accumulate ? 1.0f : 0.0f;
-      if (groups == 1)
-        be.gemm(ctx, false, true, m_out, kw, filters_, 1.0f, dz, w, beta, dcol);
-      else
-        for (int64_t g = 0; g < groups; ++g)
-          be.gemm_strided(ctx, false, true, m_out, kg, fg, 1.0f, dz + g * fg, filters_, w + g * fg,
-                          filters_, beta, dcol + g * kg, kw);
-      if (!pointwise_) be.col2im(ctx, geom_, images, col, dx, dx_accumulate);
-    }
+    dw_beta = 1.0f;  // later chunks add to the first's
   }
   if (b.din[0] && spec_.channels_first) {
     const int64_t row = in_channels_ * in_positions_;

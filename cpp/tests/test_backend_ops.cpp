@@ -1338,6 +1338,7 @@ struct ConvCase {
   bool channels_first = false, transpose = false, depthwise = false, bias = true;
   Activation act = ActivationKind::Linear;
   bool kernel_trainable = true;
+  int64_t col_budget = 0;  // > 0: ConvSpec::col_budget (small: the batch runs in chunks)
 };
 
 // y = act(conv(x) + b) in double by its definition: each output sums input * kernel over the
@@ -1474,6 +1475,7 @@ std::vector<OpCase> conv_cases() {
       spec.channels_first = cc.channels_first;
       spec.transpose = cc.transpose;
       spec.depthwise = cc.depthwise;
+      if (cc.col_budget > 0) spec.col_budget = cc.col_budget;
       return e.add(std::make_shared<ConvOp>(e.v[0], cc.bias ? e.v[1] : nullptr, spec, cc.act),
                    {e.x[0]});
     };
@@ -1580,6 +1582,31 @@ std::vector<OpCase> conv_cases() {
   c.dilation = {2};
   c.transpose = true;
   c.bias = false;
+  conv(c);
+  // A column matrix over budget: the batch (3 rows of 2 images) in chunks of 2 and 1 images.
+  c = {};
+  c.variant = "2-D in chunks of images, tanh";
+  c.in_row = {2, 5, 4, 2};
+  c.kernel = {3, 3};
+  c.act = ActivationKind::Tanh;
+  c.col_budget = 2 * 3 * 2 * 18;
+  conv(c);
+  c = {};
+  c.variant = "2-D grouped, channels_first, in chunks of one image";
+  c.in_row = {4, 4, 3};
+  c.kernel = {2, 2};
+  c.groups = 2;
+  c.filters = 4;
+  c.channels_first = true;
+  c.col_budget = 1;
+  conv(c);
+  c = {};
+  c.variant = "transposed 2-D in chunks of one image";
+  c.in_row = {3, 2, 2};
+  c.kernel = {2, 2};
+  c.strides = {2, 2};
+  c.transpose = true;
+  c.col_budget = 1;
   conv(c);
   return cases;
 }

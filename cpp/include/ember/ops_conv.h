@@ -22,6 +22,9 @@ struct ConvSpec {
   bool channels_first = false;
   bool transpose = false;  // Conv*DTranspose
   bool depthwise = false;  // DepthwiseConv*D: kernel (k..., in, depth_multiplier)
+  // The most floats the column matrix may take: a batch whose matrix would be larger runs in
+  // chunks of images (the backward then rebuilds each chunk's columns). 2^26 floats = 256 MiB.
+  int64_t col_budget = int64_t{1} << 26;
 };
 
 // y = act(conv(x, kernel) + bias), Keras's weights as they are:
@@ -29,7 +32,8 @@ struct ConvSpec {
 //   grouped convolution with one group per input channel (output channel c * multiplier + m);
 //   transposed: kernel (k..., filters, in).
 // Input rows are (lead..., spatial..., channels) (channels_first: (lead..., channels,
-// spatial...)); the leading axes are more images. Forward: im2col over the whole batch and one
+// spatial...)); the leading axes are more images. Forward: im2col over the whole batch (in chunks
+// of images beyond ConvSpec::col_budget) and one
 // GEMM per group (a 1x1 kernel at stride 1 reads x itself), bias and activation fused into one
 // pass over the output as Dense does; a transposed convolution is the adjoint: one GEMM, then
 // col2im. Backward: dkernel = col^T dz, dbias = sum dz, dx = col2im(dz kernel^T) (skipped when
@@ -50,6 +54,8 @@ class ConvOp final : public Op {
  private:
   // out(m, n) (+)= col(m, k) @ kernel(k, n) per group (the convolution's GEMM).
   void gemm_forward(const Context& ctx, const float* col, float* out, int64_t m) const;
+  // Images per pass, so that the column matrix stays within spec_.col_budget.
+  int64_t chunk_images(int64_t images) const;
 
   VariablePtr kernel_, bias_;
   ConvSpec spec_;
