@@ -22,9 +22,12 @@ struct ConvSpec {
   bool channels_first = false;
   bool transpose = false;  // Conv*DTranspose
   bool depthwise = false;  // DepthwiseConv*D: kernel (k..., in, depth_multiplier)
-  // The most floats the column matrix may take: a batch whose matrix would be larger runs in
-  // chunks of images (the backward then rebuilds each chunk's columns). 2^26 floats = 256 MiB.
-  int64_t col_budget = int64_t{1} << 26;
+  // The most floats a pass's column matrix takes: a batch whose matrix would be larger runs in
+  // chunks of images (the backward then rebuilds each chunk's columns), so that a chunk's
+  // columns are still in cache when the GEMM reads them, and no batch allocates gigabytes.
+  // 2^19 floats = 2 MiB: the MNIST convnet's second convolution in chunks of 15 images took
+  // 20% less time than in one pass of 128 (one thread; 22 vs 27 ms, forward 7.3 vs 10 ms).
+  int64_t col_budget = int64_t{1} << 19;
 };
 
 // y = act(conv(x, kernel) + bias), Keras's weights as they are:
@@ -32,8 +35,8 @@ struct ConvSpec {
 //   grouped convolution with one group per input channel (output channel c * multiplier + m);
 //   transposed: kernel (k..., filters, in).
 // Input rows are (lead..., spatial..., channels) (channels_first: (lead..., channels,
-// spatial...)); the leading axes are more images. Forward: im2col over the whole batch (in chunks
-// of images beyond ConvSpec::col_budget) and one
+// spatial...)); the leading axes are more images. Forward: im2col over the batch (in chunks of
+// images that stay in cache, ConvSpec::col_budget) and one
 // GEMM per group (a 1x1 kernel at stride 1 reads x itself), bias and activation fused into one
 // pass over the output as Dense does; a transposed convolution is the adjoint: one GEMM, then
 // col2im. Backward: dkernel = col^T dz, dbias = sum dz, dx = col2im(dz kernel^T) (skipped when
