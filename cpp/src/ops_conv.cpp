@@ -49,8 +49,8 @@ void conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilati
     *pad_before = effective - 1;
     *out = (in - 1) / stride + 1;
   } else {
-    throw ValueError("`padding` must be 'valid', 'same' or (for Conv1D) 'causal', got '" +
-                     padding + "'");
+    throw ValueError("`padding` must be 'valid', 'same' or (for Conv1D) 'causal', got '" + padding +
+                     "'");
   }
 }
 
@@ -81,8 +81,8 @@ void conv_transpose_output_size(int64_t in, int64_t kernel, int64_t stride, int6
   // j * dilation: the convolution this is the adjoint of pads effective - 1 - left before.
   *pad_before = effective - 1 - left;
   if (*out <= 0)
-    throw ValueError("the transposed convolution's output would be empty (" +
-                     std::to_string(*out) + " positions)");
+    throw ValueError("the transposed convolution's output would be empty (" + std::to_string(*out) +
+                     " positions)");
 }
 
 ConvOp::ConvOp(VariablePtr kernel, VariablePtr bias, ConvSpec spec, Activation activation)
@@ -106,15 +106,16 @@ ConvOp::ConvOp(VariablePtr kernel, VariablePtr bias, ConvSpec spec, Activation a
     check_axes(spec_.output_padding, rank, "output_padding", true);
     for (size_t a = 0; a < rank; ++a)
       if (spec_.output_padding[a] >= spec_.strides[a])
-        throw ValueError("`output_padding` must be strictly less than `strides`, got "
-                         "output_padding=" + list_to_string(spec_.output_padding) +
-                         ", strides=" + list_to_string(spec_.strides));
+        throw ValueError(
+            "`output_padding` must be strictly less than `strides`, got "
+            "output_padding=" +
+            list_to_string(spec_.output_padding) + ", strides=" + list_to_string(spec_.strides));
   }
   if (spec_.padding != "valid" && spec_.padding != "same" &&
       !(spec_.padding == "causal" && rank == 1 && !spec_.transpose))
     throw ValueError("`padding` must be 'valid' or 'same'" +
-                     std::string(rank == 1 && !spec_.transpose ? " or 'causal'" : "") +
-                     ", got '" + spec_.padding + "'");
+                     std::string(rank == 1 && !spec_.transpose ? " or 'causal'" : "") + ", got '" +
+                     spec_.padding + "'");
   if (spec_.groups < 1) throw ValueError("`groups` must be a positive integer");
   if (spec_.col_budget < 1) throw ValueError("the column matrix's budget must be positive");
   if (spec_.transpose && (spec_.groups != 1 || spec_.depthwise))
@@ -253,8 +254,7 @@ std::vector<size_t> ConvOp::scratch_bytes(int64_t max_rows) const {
   const auto floats = [](int64_t n) { return static_cast<size_t>(n) * sizeof(float); };
   const int64_t images = max_rows * images_;
   // Transposed: the GEMM's (input positions, kernel_h * kernel_w * filters) product.
-  const int64_t col =
-      pointwise_ ? 0 : chunk_images(images) * geom_.positions() * geom_.col_width();
+  const int64_t col = pointwise_ ? 0 : chunk_images(images) * geom_.positions() * geom_.col_width();
   const int64_t y = images * out_positions_ * filters_;
   std::vector<size_t> bytes{floats(col), floats(activation_.is_linear() ? 0 : y)};
   if (spec_.channels_first) {
@@ -389,8 +389,8 @@ void ConvOp::backward(const OpBackward& b) {
           be.gemm(ctx, true, false, kw, filters_, m_out, 1.0f, cols, dzs, dw_beta, dw);
         else
           for (int64_t g = 0; g < groups; ++g)
-            be.gemm_strided(ctx, true, false, kg, fg, m_out, 1.0f, cols + g * kg, kw,
-                            dzs + g * fg, filters_, dw_beta, dw + g * fg, filters_);
+            be.gemm_strided(ctx, true, false, kg, fg, m_out, 1.0f, cols + g * kg, kw, dzs + g * fg,
+                            filters_, dw_beta, dw + g * fg, filters_);
       }
       if (dxs) {
         // dcol = dz kernel^T, over the column matrix (read for the last time above); a

@@ -68,7 +68,7 @@ class ConvOp final : public Op {
   int64_t images_ = 1;          // images per row (the leading axes)
   int64_t in_channels_ = 0, filters_ = 0;
   int64_t in_positions_ = 0, out_positions_ = 0;  // per image
-  bool pointwise_ = false;                         // no im2col: the column matrix is x itself
+  bool pointwise_ = false;                        // no im2col: the column matrix is x itself
   StridedLayout x_to_last_, y_to_first_, dy_to_last_, dx_to_first_;  // channels_first
 };
 

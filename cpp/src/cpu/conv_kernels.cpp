@@ -41,8 +41,7 @@ void im2col_row(const ConvGeometry& g, const float* image, int64_t oh, float* ds
   const int64_t cg = g.channels / g.groups, kw_run = g.kernel_w * g.channels;
   for (int64_t ow = 0; ow < g.out_w; ++ow) {
     const int64_t iw0 = ow * g.stride_w - g.pad_left;
-    const bool row_inside =
-        iw0 >= 0 && iw0 + (g.kernel_w - 1) * g.dilation_w < g.in_w;
+    const bool row_inside = iw0 >= 0 && iw0 + (g.kernel_w - 1) * g.dilation_w < g.in_w;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       for (int64_t i = 0; i < g.kernel_h; ++i) {
         const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
@@ -134,8 +133,8 @@ void CpuBackend::conv_forward(const Context& ctx, const ConvGeometry& g, int64_t
     const int64_t m = (r1 - r0) * g.out_w;
     kernels::gemm(false, false, m, filters, k, 1.0f, col + r0 * row_floats, kernel, 0.0f,
                   y + r0 * row_out);
-    ember::bias_activation_forward(act, y + r0 * row_out, bias, z ? z + r0 * row_out : nullptr,
-                                   m, filters);
+    ember::bias_activation_forward(act, y + r0 * row_out, bias, z ? z + r0 * row_out : nullptr, m,
+                                   filters);
   });
 }
 
