@@ -406,9 +406,10 @@ def test_ember_loads_a_keras2_conv2d_h5(keras, rng, tmp_path):
     (lambda L: L.Conv2DTranspose(2, 3, strides=2, output_padding=2), "output_padding"),
     (lambda L: L.DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
 ])
-def test_bad_arguments_raise_value_errors(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_raise_value_errors_naming_the_layer(make, match):
+    with pytest.raises(ValueError, match=match) as error:
         make(ember.layers)
+    assert str(error.value).startswith(("Conv2D '", "Conv2DTranspose '", "DepthwiseConv2D '"))
 
 
 @pytest.mark.parametrize("make,shape,match", [

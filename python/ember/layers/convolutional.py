@@ -7,6 +7,7 @@ convolution, which is a plain GEMM). Arguments, defaults, weight shapes, names a
 the configs are Keras 3's, so weights and files move between Keras and ember unchanged.
 """
 
+import functools
 import numbers
 
 from ember import _core, activations, initializers, regularizers
@@ -74,6 +75,20 @@ def _resolve(config, keys, module):
         if isinstance(config.get(key), dict):
             config[key] = serialization_lib.deserialize_keras_object(
                 config[key], module_objects=vars(module))
+
+
+def _names_layer_in_errors(init):
+    """A bad argument's ValueError names the layer it was given to."""
+    @functools.wraps(init)
+    def checked_init(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except ValueError as e:
+            name = getattr(self, "name", None) or kwargs.get("name")
+            where = f"{type(self).__name__} '{name}'" if name else type(self).__name__
+            raise ValueError(f"{where}: {e}") from None
+
+    return checked_init
 
 
 def _conv_output_length(length, kernel, stride, dilation, padding):
@@ -213,6 +228,7 @@ class _Conv(Layer):
 class BaseConv(_Conv):
     """Conv1D / Conv2D: `activation(conv(inputs, kernel) + bias)`."""
 
+    @_names_layer_in_errors
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -323,6 +339,7 @@ class BaseConvTranspose(_Conv):
 
     _transpose = True
 
+    @_names_layer_in_errors
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
                  output_padding=None, data_format=None, dilation_rate=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -429,6 +446,7 @@ class BaseDepthwiseConv(_Conv):
 
     _depthwise = True
 
+    @_names_layer_in_errors
     def __init__(self, rank, kernel_size, strides=1, padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
@@ -530,6 +548,7 @@ class BaseSeparableConv(_Conv):
     convolution (`pointwise_kernel` (1..., in * depth_multiplier, filters)) with the bias and
     activation."""
 
+    @_names_layer_in_errors
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
