@@ -177,6 +177,33 @@ def test_training_matches_keras(keras, rng, build):
         assert_weights_close(e, k, **WEIGHTS_TOL)
 
 
+def test_training_in_chunks_of_images_matches_keras(keras, rng):
+    """The MNIST convnet's second convolution at batch 48: its columns take more than the op's
+    cache budget, so each batch runs in chunks of images (forward and backward)."""
+    def build(lib):
+        L = lib.layers
+        return lib.Sequential([
+            lib.Input((13, 13, 32)),
+            L.Conv2D(16, 1, kernel_initializer="zeros"),
+            L.Conv2D(64, 3, activation="relu", kernel_initializer="zeros"),
+            L.Flatten(), L.Dense(10, activation="softmax", kernel_initializer="zeros")])
+
+    keras_model, ember_model = build(keras), build(ember)
+    randomize(keras_model, rng, scale=0.05)
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(96, 13, 13, 32)).astype("float32")
+    y = rng.integers(0, 10, size=96)
+    np.testing.assert_allclose(predict(ember_model, x), predict(keras_model, x), **FORWARD_TOL)
+    for model, lib in ((keras_model, keras), (ember_model, ember)):
+        model.compile(lib.optimizers.SGD(learning_rate=0.05), "sparse_categorical_crossentropy")
+    fit = {"batch_size": 48, "epochs": 2, "shuffle": False, "verbose": 0}
+    keras_loss = keras_model.fit(x, y, **fit).history["loss"]
+    ember_loss = ember_model.fit(x, y, **fit).history["loss"]
+    np.testing.assert_allclose(ember_loss, keras_loss, rtol=2e-5)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
+        assert_weights_close(e, k, **WEIGHTS_TOL)
+
+
 # -- the kernel against a float64 direct convolution ------------------------------------------
 def direct_conv2d(x, w, b, strides, dilation, pads):
     """Channels-last 2-D convolution by its definition, in float64: for every kernel offset
