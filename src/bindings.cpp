@@ -32,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   // sequences (issue 11)
   bindings::bind_embedding(m);
   bindings::bind_recurrent(m);  // recurrent layers (issue 11)
+  bindings::bind_conv(m);       // convolution (issue 11)
 }

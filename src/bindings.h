@@ -62,5 +62,7 @@ void bind_pooling(py::module_& m);     // pooling and shape ops (issue 11)
 // sequences (issue 11)
 void bind_embedding(py::module_& m);  // Embedding, casts, masks
 void bind_recurrent(py::module_& m);  // recurrent layers (issue 11)
+// convolution (issue 11)
+void bind_conv(py::module_& m);  // the convolution op
 
 }  // namespace ember::bindings

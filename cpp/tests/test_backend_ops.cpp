@@ -35,6 +35,7 @@
 #include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/ops.h"
+#include "ember/ops_conv.h"
 #include "ember/ops_embedding.h"
 #include "ember/ops_math.h"
 #include "ember/ops_merging.h"
@@ -1740,13 +1741,302 @@ std::vector<OpCase> recurrent_cases() {
   return cases;
 }
 
+// ---- convolution (issue 11) ---------------------------------------------------------------
+
+// A convolution's geometry written out plainly for the reference below (padding worked out
+// here, independently of ops_conv.cpp).
+struct ConvCase {
+  std::string variant;
+  Shape
+      in_row;  // (lead..., spatial..., channels) or channels_first (lead..., channels, spatial...)
+  std::vector<int64_t> kernel, strides, dilation;
+  std::string padding = "valid";
+  std::vector<int64_t> output_padding;  // transposed; empty: None
+  int64_t filters = 2, groups = 1, multiplier = 1;
+  bool channels_first = false, transpose = false, depthwise = false, bias = true;
+  Activation act = ActivationKind::Linear;
+  bool kernel_trainable = true;
+  int64_t col_budget = 0;  // > 0: ConvSpec::col_budget (small: the batch runs in chunks)
+};
+
+// y = act(conv(x) + b) in double by its definition: each output sums input * kernel over the
+// positions its window covers. Images are taken channels-last (transposed here if need be).
+std::vector<double> conv_reference(const ConvCase& cc, const Values& x, const Values& v) {
+  const size_t rank = cc.kernel.size();
+  const size_t lead = cc.in_row.size() - rank - 1;
+  int64_t images = 1;
+  for (size_t a = 0; a < lead; ++a) images *= cc.in_row[a];
+  const int64_t C = cc.channels_first ? cc.in_row[lead] : cc.in_row.back();
+  int64_t in[2] = {1, 1}, k[2] = {1, 1}, st[2] = {1, 1}, dl[2] = {1, 1}, out[2] = {1, 1},
+          pad[2] = {0, 0};
+  for (size_t a = 0; a < rank; ++a) {
+    const size_t d = 2 - rank + a;
+    in[d] = cc.in_row[lead + (cc.channels_first ? 1 : 0) + a];
+    k[d] = cc.kernel[a];
+    st[d] = cc.strides.empty() ? 1 : cc.strides[a];
+    dl[d] = cc.dilation.empty() ? 1 : cc.dilation[a];
+    const int64_t eff = (k[d] - 1) * dl[d] + 1;
+    if (cc.transpose) {
+      int64_t left, right;
+      const int64_t op = cc.output_padding.empty() ? -1 : cc.output_padding[a];
+      if (cc.padding == "valid") {
+        left = eff - 1;
+        right = eff - 1 + (op < 0 ? std::max(eff, st[d]) - eff : op);
+      } else {
+        const int64_t len = op < 0 ? st[d] + eff - 2 : eff + eff % 2 - 2 + op;
+        left = std::min(len / 2 + len % 2, eff - 1);
+        right = len - left;
+      }
+      out[d] = (in[d] - 1) * st[d] + left + right - eff + 2;
+      pad[d] = eff - 1 - left;
+    } else if (cc.padding == "valid") {
+      out[d] = (in[d] - eff) / st[d] + 1;
+    } else if (cc.padding == "same") {
+      out[d] = (in[d] + st[d] - 1) / st[d];
+      pad[d] = std::max<int64_t>((out[d] - 1) * st[d] + eff - in[d], 0) / 2;
+    } else {  // causal
+      out[d] = (in[d] - 1) / st[d] + 1;
+      pad[d] = eff - 1;
+    }
+  }
+  const int64_t F = cc.depthwise ? C * cc.multiplier : cc.filters;
+  const int64_t groups = cc.depthwise ? C : cc.groups;
+  const int64_t cg = C / groups, fg = F / groups;
+  const int64_t in_pos = in[0] * in[1], out_pos = out[0] * out[1];
+  const int64_t images_all = kRows * images;
+  std::vector<double> y(static_cast<size_t>(images_all * out_pos * F), 0.0);
+  for (int64_t img = 0; img < images_all; ++img) {
+    // x channels-last as doubles
+    auto X = [&](int64_t h, int64_t w, int64_t c) {
+      const int64_t p = h * in[1] + w;
+      return double(x[0][static_cast<size_t>(img * in_pos * C +
+                                             (cc.channels_first ? c * in_pos + p : p * C + c))]);
+    };
+    auto Y = [&](int64_t h, int64_t w, int64_t f) -> double& {
+      const int64_t p = h * out[1] + w;
+      return y[static_cast<size_t>(img * out_pos * F +
+                                   (cc.channels_first ? f * out_pos + p : p * F + f))];
+    };
+    if (cc.transpose) {  // kernel (kh, kw, F, C): input i reaches output i * s - pad + a * d
+      for (int64_t ih = 0; ih < in[0]; ++ih)
+        for (int64_t iw = 0; iw < in[1]; ++iw)
+          for (int64_t a = 0; a < k[0]; ++a)
+            for (int64_t b = 0; b < k[1]; ++b) {
+              const int64_t oh = ih * st[0] - pad[0] + a * dl[0];
+              const int64_t ow = iw * st[1] - pad[1] + b * dl[1];
+              if (oh < 0 || oh >= out[0] || ow < 0 || ow >= out[1]) continue;
+              for (int64_t f = 0; f < F; ++f)
+                for (int64_t c = 0; c < C; ++c)
+                  Y(oh, ow, f) +=
+                      X(ih, iw, c) *
+                      double(v[0][static_cast<size_t>(((a * k[1] + b) * F + f) * C + c)]);
+            }
+    } else {  // kernel (kh, kw, C / groups, F); depthwise (kh, kw, C, m) is (kh, kw, 1, C * m)
+      for (int64_t oh = 0; oh < out[0]; ++oh)
+        for (int64_t ow = 0; ow < out[1]; ++ow)
+          for (int64_t f = 0; f < F; ++f) {
+            double sum = 0.0;
+            const int64_t g = f / fg;
+            for (int64_t a = 0; a < k[0]; ++a)
+              for (int64_t b = 0; b < k[1]; ++b) {
+                const int64_t ih = oh * st[0] - pad[0] + a * dl[0];
+                const int64_t iw = ow * st[1] - pad[1] + b * dl[1];
+                if (ih < 0 || ih >= in[0] || iw < 0 || iw >= in[1]) continue;
+                for (int64_t c = 0; c < cg; ++c)
+                  sum += X(ih, iw, g * cg + c) *
+                         double(v[0][static_cast<size_t>(((a * k[1] + b) * cg + c) * F + f)]);
+              }
+            Y(oh, ow, f) = sum;
+          }
+    }
+    for (int64_t p = 0; p < out_pos; ++p)
+      for (int64_t f = 0; f < F; ++f) {
+        double& z = Y(p / out[1], p % out[1], f);
+        if (cc.bias) z += v[1][static_cast<size_t>(f)];
+        activation_ref(cc.act, z, &z);
+      }
+  }
+  return y;
+}
+
+std::vector<OpCase> conv_cases() {
+  std::vector<OpCase> cases;
+  auto conv = [&](ConvCase cc) {
+    OpCase c;
+    c.name = "Conv " + cc.variant;
+    c.inputs = {{cc.in_row}};
+    const size_t rank = cc.kernel.size();
+    const int64_t C = cc.channels_first ? cc.in_row[cc.in_row.size() - rank - 1] : cc.in_row.back();
+    Shape kshape(cc.kernel.begin(), cc.kernel.end());
+    int64_t F = cc.filters;
+    if (cc.transpose) {
+      kshape.push_back(cc.filters);
+      kshape.push_back(C);
+    } else if (cc.depthwise) {
+      kshape.push_back(C);
+      kshape.push_back(cc.multiplier);
+      F = C * cc.multiplier;
+    } else {
+      kshape.push_back(C / cc.groups);
+      kshape.push_back(cc.filters);
+    }
+    c.vars = {{kshape, uniform(), cc.kernel_trainable}};
+    if (cc.bias) c.vars.push_back({{F}});
+    c.build = [cc](Env& e) {
+      ConvSpec spec;
+      spec.kernel_size = cc.kernel;
+      spec.strides = cc.strides;
+      spec.dilation_rate = cc.dilation;
+      spec.padding = cc.padding;
+      spec.output_padding = cc.output_padding;
+      spec.groups = cc.groups;
+      spec.channels_first = cc.channels_first;
+      spec.transpose = cc.transpose;
+      spec.depthwise = cc.depthwise;
+      if (cc.col_budget > 0) spec.col_budget = cc.col_budget;
+      return e.add(std::make_shared<ConvOp>(e.v[0], cc.bias ? e.v[1] : nullptr, spec, cc.act),
+                   {e.x[0]});
+    };
+    c.reference = [cc](const Values& x, const Values& v) { return conv_reference(cc, x, v); };
+    cases.push_back(c);
+  };
+  ConvCase c;
+  c = {};
+  c.variant = "2-D valid 3x3 with tanh";
+  c.in_row = {5, 4, 2};
+  c.kernel = {3, 3};
+  c.filters = 3;
+  c.act = ActivationKind::Tanh;
+  conv(c);
+  c = {};
+  c.variant = "2-D same, strides 2, no bias";
+  c.in_row = {6, 5, 3};
+  c.kernel = {3, 2};
+  c.strides = {2, 2};
+  c.padding = "same";
+  c.bias = false;
+  conv(c);
+  c = {};
+  c.variant = "2-D dilation 2, gelu (gradient needs z)";
+  c.in_row = {6, 6, 2};
+  c.kernel = {2, 3};
+  c.dilation = {2, 2};
+  c.act = Activation::gelu(false);
+  conv(c);
+  c = {};
+  c.variant = "2-D groups 2, same";
+  c.in_row = {4, 4, 4};
+  c.kernel = {3, 3};
+  c.padding = "same";
+  c.groups = 2;
+  c.filters = 4;
+  conv(c);
+  c = {};
+  c.variant = "2-D channels_first with a leading axis, same, strides (1, 2)";
+  c.in_row = {2, 3, 5, 4};
+  c.kernel = {3, 3};
+  c.strides = {1, 2};
+  c.padding = "same";
+  c.channels_first = true;
+  c.act = ActivationKind::Sigmoid;
+  conv(c);
+  c = {};
+  c.variant = "2-D 1x1 (a plain GEMM), groups 2";
+  c.in_row = {3, 3, 4};
+  c.kernel = {1, 1};
+  c.groups = 2;
+  conv(c);
+  c = {};
+  c.variant = "2-D 1x1 channels_first";
+  c.in_row = {3, 2, 3};
+  c.kernel = {1, 1};
+  c.channels_first = true;
+  conv(c);
+  c = {};
+  c.variant = "1-D causal, dilation 2";
+  c.in_row = {7, 2};
+  c.kernel = {3};
+  c.dilation = {2};
+  c.padding = "causal";
+  c.filters = 3;
+  conv(c);
+  c = {};
+  c.variant = "1-D valid, strides 2, frozen kernel";
+  c.in_row = {8, 3};
+  c.kernel = {3};
+  c.strides = {2};
+  c.kernel_trainable = false;
+  conv(c);
+  c = {};
+  c.variant = "depthwise 2-D, multiplier 2, same";
+  c.in_row = {5, 4, 3};
+  c.kernel = {3, 3};
+  c.padding = "same";
+  c.depthwise = true;
+  c.multiplier = 2;
+  conv(c);
+  c = {};
+  c.variant = "transposed 2-D same, strides 2";
+  c.in_row = {3, 3, 2};
+  c.kernel = {3, 3};
+  c.strides = {2, 2};
+  c.padding = "same";
+  c.transpose = true;
+  c.act = ActivationKind::Tanh;
+  conv(c);
+  c = {};
+  c.variant = "transposed 2-D valid, output_padding (1, 0), channels_first";
+  c.in_row = {2, 3, 2};
+  c.kernel = {2, 3};
+  c.strides = {2, 2};
+  c.output_padding = {1, 0};
+  c.transpose = true;
+  c.channels_first = true;
+  conv(c);
+  c = {};
+  c.variant = "transposed 1-D valid, dilation 2, no bias";
+  c.in_row = {4, 3};
+  c.kernel = {3};
+  c.dilation = {2};
+  c.transpose = true;
+  c.bias = false;
+  conv(c);
+  // A column matrix over budget: the batch (3 rows of 2 images) in chunks of 2 and 1 images.
+  c = {};
+  c.variant = "2-D in chunks of images, tanh";
+  c.in_row = {2, 5, 4, 2};
+  c.kernel = {3, 3};
+  c.act = ActivationKind::Tanh;
+  c.col_budget = 2 * 3 * 2 * 18;
+  conv(c);
+  c = {};
+  c.variant = "2-D grouped, channels_first, in chunks of one image";
+  c.in_row = {4, 4, 3};
+  c.kernel = {2, 2};
+  c.groups = 2;
+  c.filters = 4;
+  c.channels_first = true;
+  c.col_budget = 1;
+  conv(c);
+  c = {};
+  c.variant = "transposed 2-D in chunks of one image";
+  c.in_row = {3, 2, 2};
+  c.kernel = {2, 2};
+  c.strides = {2, 2};
+  c.transpose = true;
+  c.col_budget = 1;
+  conv(c);
+  return cases;
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
-  for (auto group : {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases,
-                     reduce_cases, gather_cases, matmul_cases, merge_cases, reshaping_cases,
-                     batch_normalization_cases, layer_normalization_cases, normalization_cases,
-                     regularization_cases, fan_out_cases, pooling_cases /* issue 11 */,
-                     sequence_cases /* issue 11 */, recurrent_cases /* issue 11 */}) {
+  for (auto group :
+       {dense_cases, activation_cases, prelu_cases, binary_cases, unary_cases, reduce_cases,
+        gather_cases, matmul_cases, merge_cases, reshaping_cases, batch_normalization_cases,
+        layer_normalization_cases, normalization_cases, regularization_cases, fan_out_cases,
+        pooling_cases /* issue 11 */, sequence_cases /* issue 11 */, recurrent_cases /* issue 11 */,
+        conv_cases /* issue 11 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

@@ -17,6 +17,7 @@
 #include "ember/activations.h"
 #include "ember/buffer.h"
 #include "ember/context.h"
+#include "ember/conv_geometry.h"
 #include "ember/device.h"
 #include "ember/element/arith.h"
 #include "ember/error.h"
@@ -478,6 +479,33 @@ class Backend {
   virtual void dropout_factors(const Context&, uint64_t key, uint64_t counter, int64_t n,
                                float keep_prob, uint8_t* bits, float* out) {
     no("dropout_factors");
+  }
+  // ---- convolution (issue 11) ---------------------------------------------------------------
+  // col(images * g.positions(), g.col_width()) = the patches of x(images, g.in_h, g.in_w,
+  // g.channels) that each output position reads, zeros where they fall in the padding
+  // (conv_geometry.h has the column order).
+  virtual void im2col(const Context&, const kernels::ConvGeometry& g, int64_t images,
+                      const float* x, float* col) {
+    no("im2col");
+  }
+  // A one-group convolution's forward: col = im2col(x) (as im2col writes it: the backward reads
+  // it), y(images * g.positions(), filters) = act(col kernel(g.col_width(), filters) + bias), z
+  // (or null) receiving the pre-activation as bias_activation_forward's does. This default runs
+  // the three kernels one after the other; a backend may interleave them in cache-sized blocks.
+  virtual void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                            const float* x, const float* kernel, const float* bias,
+                            const Activation& act, int64_t filters, float* col, float* y,
+                            float* z) {
+    im2col(ctx, g, images, x, col);
+    gemm(ctx, false, false, images * g.positions(), filters, g.col_width(), 1.0f, col, kernel, 0.0f,
+         y);
+    bias_activation_forward(ctx, act, y, bias, z, images * g.positions(), filters);
+  }
+  // x(images, g.in_h, g.in_w, g.channels) (+)= im2col's adjoint: every column added back onto
+  // the pixel it was read from (padding dropped).
+  virtual void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images,
+                      const float* col, float* x, bool accumulate) {
+    no("col2im");
   }
 
  protected:

@@ -39,7 +39,9 @@ namespace ember {
   /* recurrent (issue 11) */ \
   X(SimpleRNN)              \
   X(LSTM)                   \
-  X(GRU)
+  X(GRU)                    \
+  /* convolution (issue 11) */ \
+  X(Conv)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -204,6 +204,14 @@ class CpuBackend final : public Backend {
                        uint8_t* bits, float* out) override {
     kernels::dropout_factors(key, counter, n, keep_prob, bits, out);
   }
+  // convolution (issue 11): cpu/conv_kernels.cpp
+  void im2col(const Context&, const kernels::ConvGeometry& g, int64_t images, const float* x,
+              float* col) override;
+  void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images, const float* col,
+              float* x, bool accumulate) override;
+  void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                    const float* x, const float* kernel, const float* bias, const Activation& act,
+                    int64_t filters, float* col, float* y, float* z) override;
 
  private:
   HostAllocator allocator_;

@@ -75,3 +75,25 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "C
 # sequences (issue 11)
 __all__ += ["Embedding", "Masking", "TimeDistributed"]
 __all__ += ["Bidirectional", "GRU", "LSTM", "SimpleRNN"]  # recurrent (issue 11)
+# convolution (issue 11)
+from ember.layers.convolutional import (  # noqa: E402
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
+
+__all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D",
+            "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+            "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+            "SeparableConvolution1D", "SeparableConvolution2D"]
