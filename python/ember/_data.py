@@ -94,8 +94,12 @@ def to_arrays(data, name, count, names=None, int_inputs=None):
     or a dict keyed by input name. int_inputs: per array, whether it feeds an integer
     `Input` (then its int32 bits, by to_id_array).
     """
-    def convert(d, i, what):
-        return to_id_array(d, what) if int_inputs and int_inputs[i] else to_array(d, what)
+    if int_inputs is None:
+        def convert(d, i, what):
+            return to_array(d, what)
+    else:
+        def convert(d, i, what):
+            return to_id_array(d, what) if int_inputs[i] else to_array(d, what)
 
     if isinstance(data, dict):
         if names is None or set(data) != set(names):

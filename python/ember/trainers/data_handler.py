@@ -16,9 +16,7 @@ class DataHandler:
         if self._core is None:
             with self._run_lock:  # two threads' first predict build a Sequential once
                 self._ensure_built(x)
-        names = [t._call.layer.name for t in self.inputs]
-        # Integer inputs (issue 11) take their arrays' int32 bits.
-        int_inputs = [is_int_dtype(t.dtype) for t in self.inputs]
+        names, int_inputs = self._input_meta()
         arrays = _data.to_arrays(x, "x", len(self.inputs), names, int_inputs)
         for i, (a, t) in enumerate(zip(arrays, self.inputs)):
             expected = t.shape[1:]
@@ -31,6 +29,18 @@ class DataHandler:
                     f"expected shape={t.shape}, found shape={a.shape}"
                 )
         return arrays
+
+    def _input_meta(self):
+        """(input names, which inputs are integer ones - None when none is), worked out once
+        per list of inputs: a one-row predict pays for it on every call otherwise."""
+        meta = self.__dict__.get("_input_meta_cache")
+        if meta is None or meta[0] is not self.inputs:
+            names = [t._call.layer.name for t in self.inputs]
+            # Integer inputs (issue 11) take their arrays' int32 bits.
+            ints = [is_int_dtype(t.dtype) for t in self.inputs]
+            meta = (self.inputs, names, ints if any(ints) else None)
+            self.__dict__["_input_meta_cache"] = meta
+        return meta[1], meta[2]
 
     def _prepare_targets(self, y, samples):
         if y is None:
