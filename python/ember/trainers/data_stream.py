@@ -28,6 +28,8 @@ RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that yo
 def is_stream(data):
     """True for what streams: a PyDataset, an iterator (a generator), or an iterable
     that is not an array, a list, a tuple or a dict (those are arrays to ember)."""
+    if type(data) is np.ndarray:  # the common case first: a one-row predict asks every call
+        return False
     if isinstance(data, PyDataset):
         return True
     if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes, range)) \
