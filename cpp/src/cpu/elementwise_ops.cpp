@@ -206,7 +206,9 @@ void binary_backward_k(const StridedLayout& L, const float* a, const float* b, c
   auto grad = [&](const Offsets& o) {
     const float g = dout[o.space];
     if constexpr (!reads) return element::binary_grad(K, P == 0, g, 0.0f, 0.0f, 0.0f);
-    return element::binary_grad(K, P == 0, g, a[o.op0], b[o.op1], out[o.space]);
+    // out only where the kind's gradient reads it: a caller may pass none (backend.h).
+    const float y = element::binary_grad_reads_output(K) ? out[o.space] : 0.0f;
+    return element::binary_grad(K, P == 0, g, a[o.op0], b[o.op1], y);
   };
   if (!broadcast_along_some_axis(L, P)) {
     for_each_line(L, [&](Offsets o, int64_t n, int64_t s0, int64_t s1) {

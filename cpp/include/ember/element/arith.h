@@ -56,6 +56,11 @@ EMBER_HD constexpr bool binary_grad_reads_values(BinaryKind k) {
   return k != BinaryKind::Add && k != BinaryKind::Subtract;
 }
 
+// Whether binary_grad reads out (a caller may pass no forward output for the others).
+EMBER_HD constexpr bool binary_grad_reads_output(BinaryKind k) {
+  return k == BinaryKind::Maximum || k == BinaryKind::Minimum || k == BinaryKind::Power;
+}
+
 EMBER_HD float unary_forward(UnaryKind k, float x) {
   switch (k) {
     case UnaryKind::Negative: return -x;
