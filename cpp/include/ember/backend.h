@@ -507,6 +507,29 @@ class Backend {
                       const float* col, float* x, bool accumulate) {
     no("col2im");
   }
+  // A one-group convolution's weight gradients when no input gradient is wanted (a first
+  // layer): dz = dy * act'(z) (z the pre-activation or null, as activation_backward takes it;
+  // written into dz, which may alias z; null for a linear activation, dz is then dy),
+  // dkernel(g.col_width(), filters) (+)= im2col(x)^T dz and dbias (or null) (+)= dz's column
+  // sums. col has room for im2col(x) and already holds it when col_filled (the forward's
+  // columns, still in scratch). This default runs the kernels one after the other; a backend
+  // may interleave them in cache-sized blocks.
+  virtual void conv_backward_filter(const Context& ctx, const kernels::ConvGeometry& g,
+                                    int64_t images, const float* x, const float* z, const float* y,
+                                    const float* dy, const Activation& act, int64_t filters,
+                                    float* col, bool col_filled, float* dz, float* dkernel,
+                                    bool kernel_accumulate, float* dbias, bool bias_accumulate) {
+    const int64_t rows = images * g.positions();
+    const float* d = dy;
+    if (!act.is_linear()) {
+      activation_backward(ctx, act, z, y, dy, dz, rows, filters);
+      d = dz;
+    }
+    if (dbias) column_sums(ctx, d, dbias, rows, filters, bias_accumulate);
+    if (!col_filled) im2col(ctx, g, images, x, col);
+    gemm(ctx, true, false, g.col_width(), filters, rows, 1.0f, col, d,
+         kernel_accumulate ? 1.0f : 0.0f, dkernel);
+  }
 
  protected:
   // Throws ValueError("op NAME has no kernel on device D").

@@ -212,6 +212,11 @@ class CpuBackend final : public Backend {
   void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
                     const float* x, const float* kernel, const float* bias, const Activation& act,
                     int64_t filters, float* col, float* y, float* z) override;
+  void conv_backward_filter(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                            const float* x, const float* z, const float* y, const float* dy,
+                            const Activation& act, int64_t filters, float* col, bool col_filled,
+                            float* dz, float* dkernel, bool kernel_accumulate, float* dbias,
+                            bool bias_accumulate) override;
 
  private:
   HostAllocator allocator_;
