@@ -388,14 +388,18 @@ class Backend {
   // y(images, out_h, out_w, C) = the max or average of each window of x(images, in_h, in_w, C).
   // Max: the first largest element of a window in row-major order wins (a NaN wins over
   // numbers), as XLA's reduce_window and its select-and-scatter gradient choose.
+  // where (or null; max pooling only) receives, per element of y, the index of the chosen
+  // element in its window (row-major), for a backward that then need not read x again.
   virtual void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                            const float* x, float* y) {
+                            const float* x, float* y, uint8_t* where) {
     no("pool_forward");
   }
-  // dx (+)= dy routed back: max to the element the forward chose (recomputed from x), average
-  // split evenly over the window's real elements. Deterministic: no atomics.
+  // dx (+)= dy routed back: max to the element the forward chose (from where when not null,
+  // else recomputed from x), average split evenly over the window's real elements.
+  // Deterministic: no atomics.
   virtual void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                             const float* x, const float* dy, float* dx, bool accumulate) {
+                             const float* x, const uint8_t* where, const float* dy, float* dx,
+                             bool accumulate) {
     no("pool_backward");
   }
   // y(images, out_h, out_w, C) = x(images, in_h, in_w, C) interpolated (ResizeLayout);

@@ -160,9 +160,10 @@ class CpuBackend final : public Backend {
 
   // pooling and upsampling (issue 11): cpu/pooling_kernels.cpp
   void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                    const float* x, float* y) override;
+                    const float* x, float* y, uint8_t* where) override;
   void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                     const float* x, const float* dy, float* dx, bool accumulate) override;
+                     const float* x, const uint8_t* where, const float* dy, float* dx,
+                     bool accumulate) override;
   void resize_forward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
                       const float* x, float* y) override;
   void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
