@@ -342,6 +342,28 @@ void ConvOp::backward(const OpBackward& b) {
     be.strided_copy(ctx, dy_to_last_.batched(images, row, row), dy, dy_last, false);
     dy = dy_last;
   }
+  const int64_t x_image = in_positions_ * in_channels_, y_image = out_positions_ * filters_;
+  const int64_t chunk = chunk_images(images);
+  // One chunk: the forward's column matrix is still in scratch; several: each is rebuilt.
+  const bool col_kept = chunk >= images;
+  float* col = b.scratch_as<float>(0);
+  if (!spec_.transpose && !pointwise_ && geom_.groups == 1 && !b.din[0] && b.dvar[0]) {
+    // No input gradient (a first layer): the activation's backward, the bias sums and the
+    // kernel's gradient in one kernel, which a backend may run in cache-sized blocks.
+    float* dz = activation_.is_linear() ? nullptr : b.scratch_as<float>(1);
+    const float* z = keep_z_ ? dz : nullptr;  // the forward's pre-activation, overwritten by dz
+    float* dbias = bias_ ? b.dvar[1] : nullptr;
+    bool dw_accumulate = b.dvar_accumulate[0] != 0;
+    bool db_accumulate = dbias && b.dvar_accumulate[1] != 0;
+    for (int64_t i0 = 0; i0 < images; i0 += chunk) {
+      const int64_t n = std::min(chunk, images - i0), o = i0 * y_image;
+      be.conv_backward_filter(ctx, geom_, n, x + i0 * x_image, z ? z + o : nullptr, y + o, dy + o,
+                              activation_, filters_, col, col_kept, dz ? dz + o : nullptr,
+                              b.dvar[0], dw_accumulate, dbias, db_accumulate);
+      dw_accumulate = db_accumulate = true;  // later chunks add to the first's
+    }
+    return;
+  }
   const float* dz = dy;
   if (!activation_.is_linear()) {
     float* z_then_dz = b.scratch_as<float>(1);
@@ -362,11 +384,6 @@ void ConvOp::backward(const OpBackward& b) {
   float dw_beta = dw && b.dvar_accumulate[0] ? 1.0f : 0.0f;
   const int64_t kw = geom_.col_width(), groups = geom_.groups;
   const int64_t kg = kw / groups, fg = filters_ / groups;
-  const int64_t x_image = in_positions_ * in_channels_, y_image = out_positions_ * filters_;
-  const int64_t chunk = chunk_images(images);
-  // One chunk: the forward's column matrix is still in scratch; several: each is rebuilt.
-  const bool col_kept = chunk >= images;
-  float* col = b.scratch_as<float>(0);
   for (int64_t i0 = 0; i0 < images; i0 += chunk) {
     const int64_t n = std::min(chunk, images - i0);
     const float* xs = x + i0 * x_image;

@@ -117,13 +117,25 @@ Shape PoolOp::build(const std::vector<Shape>& inputs) {
   return with_spatial(inputs[0], k, channels_first_, out);
 }
 
+bool PoolOp::keeps_where() const {
+  const kernels::PoolLayout& l = layout_;
+  return max_ && l.stride_h == l.pool_h && l.stride_w == l.pool_w && l.pool_h * l.pool_w <= 256;
+}
+
+std::vector<size_t> PoolOp::scratch_bytes(int64_t max_rows) const {
+  if (!keeps_where()) return {};
+  return {static_cast<size_t>(max_rows * view_.images * layout_.out_size())};
+}
+
 void PoolOp::forward(const OpForward& f) {
-  f.ctx->be().pool_forward(*f.ctx, layout_, f.rows * view_.images, f.in[0], f.out);
+  f.ctx->be().pool_forward(*f.ctx, layout_, f.rows * view_.images, f.in[0], f.out,
+                           keeps_where() ? f.scratch_as<uint8_t>(0) : nullptr);
 }
 
 void PoolOp::backward(const OpBackward& b) {
   if (b.din[0])
-    b.ctx->be().pool_backward(*b.ctx, layout_, b.rows * view_.images, b.in[0], b.dout, b.din[0],
+    b.ctx->be().pool_backward(*b.ctx, layout_, b.rows * view_.images, b.in[0],
+                              keeps_where() ? b.scratch_as<uint8_t>(0) : nullptr, b.dout, b.din[0],
                               b.din_accumulate[0]);
 }
 

@@ -388,14 +388,18 @@ class Backend {
   // y(images, out_h, out_w, C) = the max or average of each window of x(images, in_h, in_w, C).
   // Max: the first largest element of a window in row-major order wins (a NaN wins over
   // numbers), as XLA's reduce_window and its select-and-scatter gradient choose.
+  // where (or null; max pooling only) receives, per element of y, the index of the chosen
+  // element in its window (row-major), for a backward that then need not read x again.
   virtual void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                            const float* x, float* y) {
+                            const float* x, float* y, uint8_t* where) {
     no("pool_forward");
   }
-  // dx (+)= dy routed back: max to the element the forward chose (recomputed from x), average
-  // split evenly over the window's real elements. Deterministic: no atomics.
+  // dx (+)= dy routed back: max to the element the forward chose (from where when not null,
+  // else recomputed from x), average split evenly over the window's real elements.
+  // Deterministic: no atomics.
   virtual void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                             const float* x, const float* dy, float* dx, bool accumulate) {
+                             const float* x, const uint8_t* where, const float* dy, float* dx,
+                             bool accumulate) {
     no("pool_backward");
   }
   // y(images, out_h, out_w, C) = x(images, in_h, in_w, C) interpolated (ResizeLayout);
@@ -506,6 +510,29 @@ class Backend {
   virtual void col2im(const Context&, const kernels::ConvGeometry& g, int64_t images,
                       const float* col, float* x, bool accumulate) {
     no("col2im");
+  }
+  // A one-group convolution's weight gradients when no input gradient is wanted (a first
+  // layer): dz = dy * act'(z) (z the pre-activation or null, as activation_backward takes it;
+  // written into dz, which may alias z; null for a linear activation, dz is then dy),
+  // dkernel(g.col_width(), filters) (+)= im2col(x)^T dz and dbias (or null) (+)= dz's column
+  // sums. col has room for im2col(x) and already holds it when col_filled (the forward's
+  // columns, still in scratch). This default runs the kernels one after the other; a backend
+  // may interleave them in cache-sized blocks.
+  virtual void conv_backward_filter(const Context& ctx, const kernels::ConvGeometry& g,
+                                    int64_t images, const float* x, const float* z, const float* y,
+                                    const float* dy, const Activation& act, int64_t filters,
+                                    float* col, bool col_filled, float* dz, float* dkernel,
+                                    bool kernel_accumulate, float* dbias, bool bias_accumulate) {
+    const int64_t rows = images * g.positions();
+    const float* d = dy;
+    if (!act.is_linear()) {
+      activation_backward(ctx, act, z, y, dy, dz, rows, filters);
+      d = dz;
+    }
+    if (dbias) column_sums(ctx, d, dbias, rows, filters, bias_accumulate);
+    if (!col_filled) im2col(ctx, g, images, x, col);
+    gemm(ctx, true, false, g.col_width(), filters, rows, 1.0f, col, d,
+         kernel_accumulate ? 1.0f : 0.0f, dkernel);
   }
 
  protected:

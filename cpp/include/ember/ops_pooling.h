@@ -33,8 +33,12 @@ class PoolOp final : public Op {
   Shape build(const std::vector<Shape>& inputs) override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;
+  std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
 
  private:
+  // Max pooling whose windows tile the image and hold at most 256 elements: the forward keeps
+  // each output's choice (a byte) in scratch for the backward.
+  bool keeps_where() const;
   bool max_;
   std::vector<int64_t> pool_, strides_;
   bool same_, channels_first_;

@@ -16,6 +16,7 @@
 // block is in cache.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/cpu_backend.h"
 #include "cpu/parallel.h"
@@ -136,6 +137,57 @@ void CpuBackend::conv_forward(const Context& ctx, const ConvGeometry& g, int64_t
     ember::bias_activation_forward(act, y + r0 * row_out, bias, z ? z + r0 * row_out : nullptr, m,
                                    filters);
   });
+}
+
+// The blocked forward's backward for a first layer: per block of output rows, the columns,
+// dz, the block's dkernel by a serial GEMM and its bias sums, while the block is in cache,
+// instead of whole-batch passes (the activation's, the bias sums', im2col's and a threaded
+// GEMM of nine rows whose long operands stream from memory). Each block's partial sums go to
+// a slot of their own and are added in block order, so the result does not depend on the
+// thread count.
+void CpuBackend::conv_backward_filter(const Context& ctx, const ConvGeometry& g, int64_t images,
+                                      const float* x, const float* z, const float* y,
+                                      const float* dy, const Activation& act, int64_t filters,
+                                      float* col, bool col_filled, float* dz, float* dkernel,
+                                      bool kernel_accumulate, float* dbias, bool bias_accumulate) {
+  const int64_t k = g.col_width(), row_work = g.out_w * k * filters;
+  if (g.groups != 1 || k > kBlockedMaxColumns || row_work > kSerialGemmWork ||
+      act.is_normalization()) {
+    Backend::conv_backward_filter(ctx, g, images, x, z, y, dy, act, filters, col, col_filled, dz,
+                                  dkernel, kernel_accumulate, dbias, bias_accumulate);
+    return;
+  }
+  const int64_t rows = images * g.out_h;
+  const int64_t per_block = std::max<int64_t>(1, kSerialGemmWork / row_work);
+  const int64_t blocks = (rows + per_block - 1) / per_block;
+  const int64_t row_floats = g.out_w * k, row_out = g.out_w * filters;
+  const int64_t kf = k * filters, slot = kf + (dbias ? filters : 0);
+  std::vector<float> partial(static_cast<size_t>(blocks * slot));
+  parallel_for(blocks, rows * row_work, [&](int64_t b) {
+    const int64_t r0 = b * per_block, r1 = std::min(rows, r0 + per_block);
+    if (!col_filled)
+      for (int64_t r = r0; r < r1; ++r)
+        im2col_row(g, x + (r / g.out_h) * g.image_size(), r % g.out_h, col + r * row_floats);
+    const int64_t m = (r1 - r0) * g.out_w;
+    const float* d = dy + r0 * row_out;
+    if (!act.is_linear()) {
+      ember::activation_backward(act, z ? z + r0 * row_out : nullptr, y + r0 * row_out, d,
+                                 dz + r0 * row_out, m, filters);
+      d = dz + r0 * row_out;
+    }
+    float* p = partial.data() + b * slot;
+    kernels::gemm(true, false, k, filters, m, 1.0f, col + r0 * row_floats, d, 0.0f, p);
+    if (dbias) kernels::column_sums(d, p + kf, m, filters, false);
+  });
+  const auto reduce = [&](float* out, int64_t offset, int64_t n, bool accumulate) {
+    if (!accumulate) std::fill(out, out + n, 0.0f);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* p = partial.data() + b * slot + offset;
+      for (int64_t i = 0; i < n; ++i) out[i] += p[i];
+    }
+  };
+  reduce(dkernel, 0, kf, kernel_accumulate);
+  if (dbias) reduce(dbias, kf, filters, bias_accumulate);
 }
 
 void CpuBackend::im2col(const Context&, const ConvGeometry& g, int64_t images, const float* x,

@@ -160,9 +160,10 @@ class CpuBackend final : public Backend {
 
   // pooling and upsampling (issue 11): cpu/pooling_kernels.cpp
   void pool_forward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                    const float* x, float* y) override;
+                    const float* x, float* y, uint8_t* where) override;
   void pool_backward(const Context&, const kernels::PoolLayout& layout, int64_t images,
-                     const float* x, const float* dy, float* dx, bool accumulate) override;
+                     const float* x, const uint8_t* where, const float* dy, float* dx,
+                     bool accumulate) override;
   void resize_forward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
                       const float* x, float* y) override;
   void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
@@ -212,6 +213,11 @@ class CpuBackend final : public Backend {
   void conv_forward(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
                     const float* x, const float* kernel, const float* bias, const Activation& act,
                     int64_t filters, float* col, float* y, float* z) override;
+  void conv_backward_filter(const Context& ctx, const kernels::ConvGeometry& g, int64_t images,
+                            const float* x, const float* z, const float* y, const float* dy,
+                            const Activation& act, int64_t filters, float* col, bool col_filled,
+                            float* dz, float* dkernel, bool kernel_accumulate, float* dbias,
+                            bool bias_accumulate) override;
 
  private:
   HostAllocator allocator_;

@@ -56,13 +56,31 @@ inline void window_max(const kernels::PoolLayout& l, const Window& win, const fl
     }
 }
 
-void max_pool_image(const kernels::PoolLayout& l, const float* x, float* y) {
+// where (or null): each output's window index of its maximum, row-major in the clipped
+// window, as max_pool_backward_where reads it.
+void max_pool_image(const kernels::PoolLayout& l, const float* x, float* y, uint8_t* where) {
   const int64_t C = l.channels;
   for (int64_t oh = 0; oh < l.out_h; ++oh)
     for (int64_t ow = 0; ow < l.out_w; ++ow) {
       const Window win = window_at(l, oh, ow);
       float* yo = y + (oh * l.out_w + ow) * C;
       std::memcpy(yo, x + (win.h0 * l.in_w + win.w0) * C, static_cast<size_t>(C) * sizeof(float));
+      if (where) {
+        uint8_t* wo = where + (oh * l.out_w + ow) * C;
+        std::memset(wo, 0, static_cast<size_t>(C));
+        uint8_t p = 0;
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w, ++p) {
+            if (p == 0) continue;
+            const float* xp = x + (h * l.in_w + w) * C;
+            for (int64_t c = 0; c < C; ++c) {
+              const bool take = beats(xp[c], yo[c]);
+              yo[c] = take ? xp[c] : yo[c];
+              wo[c] = take ? p : wo[c];
+            }
+          }
+        continue;
+      }
       for (int64_t h = win.h0; h < win.h1; ++h)
         for (int64_t w = win.w0; w < win.w1; ++w) {
           const float* xp = x + (h * l.in_w + w) * C;
@@ -132,6 +150,37 @@ void max_pool_backward_image(const kernels::PoolLayout& l, const float* x, const
   }
 }
 
+// dx for max pooling from the forward's choices (tiling windows, which write every element
+// once, or add to it).
+void max_pool_backward_where(const kernels::PoolLayout& l, const uint8_t* where, const float* dy,
+                             float* dx, bool accumulate) {
+  const int64_t C = l.channels;
+  for (int64_t oh = 0; oh < l.out_h; ++oh)
+    for (int64_t ow = 0; ow < l.out_w; ++ow) {
+      const Window win = window_at(l, oh, ow);
+      const int64_t o = (oh * l.out_w + ow) * C;
+      const float* g = dy + o;
+      const uint8_t* wo = where + o;
+      uint8_t p = 0;
+      for (int64_t h = win.h0; h < win.h1; ++h)
+        for (int64_t w = win.w0; w < win.w1; ++w, ++p) {
+          float* d = dx + (h * l.in_w + w) * C;
+          if (accumulate)
+            for (int64_t c = 0; c < C; ++c) d[c] += wo[c] == p ? g[c] : 0.0f;
+          else
+            for (int64_t c = 0; c < C; ++c) d[c] = wo[c] == p ? g[c] : 0.0f;
+        }
+    }
+  if (accumulate) return;
+  // What the tiling leaves uncovered (valid padding's last rows and columns): zeros.
+  const int64_t rows = std::min(l.in_h, l.out_h * l.pool_h - l.pad_top);
+  const int64_t cols = std::min(l.in_w, l.out_w * l.pool_w - l.pad_left);
+  for (int64_t h = 0; h < l.in_h; ++h) {
+    const int64_t from = h < rows ? cols : 0;
+    std::fill(dx + (h * l.in_w + from) * C, dx + (h + 1) * l.in_w * C, 0.0f);
+  }
+}
+
 void average_pool_backward_image(const kernels::PoolLayout& l, const float* dy, float* dx) {
   const int64_t C = l.channels;
   for (int64_t oh = 0; oh < l.out_h; ++oh)
@@ -186,21 +235,26 @@ void resize_backward_image(const kernels::ResizeLayout& l, const float* dy, floa
 }  // namespace
 
 void CpuBackend::pool_forward(const Context&, const kernels::PoolLayout& l, int64_t images,
-                              const float* x, float* y) {
+                              const float* x, float* y, uint8_t* where) {
   const int64_t in = l.in_size(), out = l.out_size();
   parallel_for(images, images * in, [&](int64_t i) {
     if (l.max)
-      max_pool_image(l, x + i * in, y + i * out);
+      max_pool_image(l, x + i * in, y + i * out, where ? where + i * out : nullptr);
     else
       average_pool_image(l, x + i * in, y + i * out);
   });
 }
 
 void CpuBackend::pool_backward(const Context&, const kernels::PoolLayout& l, int64_t images,
-                               const float* x, const float* dy, float* dx, bool accumulate) {
+                               const float* x, const uint8_t* where, const float* dy, float* dx,
+                               bool accumulate) {
   const int64_t in = l.in_size(), out = l.out_size();
   parallel_for(images, images * in, [&](int64_t i) {
     float* d = dx + i * in;
+    if (l.max && where && tiles(l)) {
+      max_pool_backward_where(l, where + i * out, dy + i * out, d, accumulate);
+      return;
+    }
     const bool write = l.max && tiles(l) && !accumulate;
     if (!accumulate && !write) std::fill(d, d + in, 0.0f);
     if (l.max)
