@@ -593,6 +593,30 @@ class CpuWindow:
         return max(0.0, ((busy - self.busy0) - own) / (wall * (os.cpu_count() or 1)))
 
 
+def run_interleaved_workload(script, name, cfg, names, wargs, repeats, args, notes):
+    """One workload of a training benchmark: start a worker per framework (`names`, each running
+    `script` with `wargs`), time them interleaved `repeats` times, and collect the result the
+    report reads (per-framework runs, data digest, BLAS in use, the machine's contention)."""
+    progress(f"workload {name}: {cfg}")
+    t0 = time.perf_counter()
+    probe = ContentionProbe()
+    workers = start_workers(script, names, wargs, notes)
+    try:
+        digests = {n: w.info.get("digest") for n, w in workers.items() if w.info.get("digest")}
+        blas = {n: w.info.get("blas") for n, w in workers.items() if w.info.get("blas")}
+        series = [(n, n, {"cmd": "run"}) for n in workers]
+        results = interleaved(workers, series, repeats, args.settle, notes, label=name,
+                              max_others=args.max_others, retries=args.retries,
+                              max_wait=args.max_wait, wait_budget=args.wait_budget)
+    finally:
+        close_workers(workers)
+    if len(set(digests.values())) > 1:
+        notes.append(f"DATA MISMATCH between workers: {digests}")
+    return {"workload": name, "config": cfg, "results": results, "notes": notes,
+            "digest": next(iter(digests.values()), None), "wall_s": time.perf_counter() - t0,
+            "contention": probe.stop(), "blas": blas}
+
+
 def time_calls(fn, number):
     """Seconds per call of fn() over `number` calls, with the GC paused (as timeit)."""
     gc_was_enabled = gc.isenabled()

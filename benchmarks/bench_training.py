@@ -331,24 +331,7 @@ def run_workload(name, args):
     wargs = ["--workload", name, "--seed", str(args.seed), "--threads", str(args.threads)]
     if args.quick:
         wargs.append("--quick")
-    H.progress(f"workload {name}: {cfg}")
-    t0 = time.perf_counter()
-    probe = H.ContentionProbe()
-    workers = H.start_workers(SCRIPT, names, wargs, notes)
-    try:
-        digests = {n: w.info.get("digest") for n, w in workers.items() if w.info.get("digest")}
-        blas = {n: w.info.get("blas") for n, w in workers.items() if w.info.get("blas")}
-        series = [(n, n, {"cmd": "run"}) for n in workers]
-        results = H.interleaved(workers, series, args.repeats, args.settle, notes, label=name,
-                                max_others=args.max_others, retries=args.retries,
-                                max_wait=args.max_wait, wait_budget=args.wait_budget)
-    finally:
-        H.close_workers(workers)
-    if len(set(digests.values())) > 1:
-        notes.append(f"DATA MISMATCH between workers: {digests}")
-    return {"workload": name, "config": cfg, "results": results, "notes": notes,
-            "digest": next(iter(digests.values()), None), "wall_s": time.perf_counter() - t0,
-            "contention": probe.stop(), "blas": blas}
+    return H.run_interleaved_workload(SCRIPT, name, cfg, names, wargs, args.repeats, args, notes)
 
 
 def report_workload(res, args):

@@ -23,6 +23,20 @@ def same_weights(keras_model, ember_model, rng, scale=0.5):
     ember_model.set_weights(keras_model.get_weights())
 
 
+def train_both_and_compare(keras, keras_model, ember_model, x, y, batch_size):
+    """Two epochs of Adam on binary crossentropy in Keras and ember from the same weights and
+    batches: the losses and the trained weights must agree."""
+    for model, lib in ((keras_model, keras), (ember_model, ember)):
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
+                      loss="binary_crossentropy")
+    kh = keras_model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    eh = ember_model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+
+    np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
+        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")
+
+
 # -- Embedding and integer inputs -------------------------------------------------------------
 def test_embedding_looks_up_rows_of_its_table(rng):
     layer = ember.layers.Embedding(7, 3)
@@ -339,15 +353,7 @@ def test_masked_global_average_pooling_trains_as_keras(keras, rng, keepdims):
     y = rng.integers(0, 2, size=(48, 1)).astype("float32")
     np.testing.assert_allclose(ember_model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
-    for model, lib in ((keras_model, keras), (ember_model, ember)):
-        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
-                      loss="binary_crossentropy")
-    kh = keras_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-    eh = ember_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-
-    np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
-    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
-        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")
+    train_both_and_compare(keras, keras_model, ember_model, x, y, batch_size=16)
 
 
 @pytest.mark.parametrize("kind, sequences", [("LSTM", False), ("GRU", True), ("SimpleRNN", True),
@@ -372,12 +378,4 @@ def test_embedding_mask_reaches_recurrent_layers_and_the_loss_as_in_keras(keras,
     y = rng.integers(0, 2, size=(32, 6, 1) if sequences else (32, 1)).astype("float32")
     np.testing.assert_allclose(ember_model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
-    for model, lib in ((keras_model, keras), (ember_model, ember)):
-        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
-                      loss="binary_crossentropy")
-    kh = keras_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    eh = ember_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-
-    np.testing.assert_allclose(eh.history["loss"], kh.history["loss"], rtol=1e-5)
-    for e, k in zip(ember_model.get_weights(), keras_model.get_weights()):
-        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg="weights after training")
+    train_both_and_compare(keras, keras_model, ember_model, x, y, batch_size=8)

@@ -12,8 +12,9 @@ def _is_pandas(data):
     return type(data).__module__.split(".")[0] == "pandas"
 
 
-def to_array(data, name):
-    """One array-like -> C-contiguous float32 ndarray with a batch axis."""
+def _numeric_array(data, name):
+    """One array-like -> a numeric ndarray with a batch axis and at least one sample (what
+    float and integer inputs alike need); raises naming `name` otherwise."""
     if data is None:
         raise ValueError(f"`{name}` is None.")
     if _is_pandas(data):
@@ -35,6 +36,12 @@ def to_array(data, name):
         raise ValueError(f"`{name}` must have a batch axis, got a scalar.")
     if arr.shape[0] == 0:
         raise ValueError(f"`{name}` is empty: it has 0 samples.")
+    return arr
+
+
+def to_array(data, name):
+    """One array-like -> C-contiguous float32 ndarray with a batch axis."""
+    arr = _numeric_array(data, name)
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         where = np.argwhere(~np.isfinite(arr))[0]
@@ -52,18 +59,7 @@ def to_id_array(data, name):
     viewed as float32: the engine's buffers carry the ids' bit patterns, never a float round
     trip. Float arrays are cast as Keras casts them when they hold whole numbers; anything
     else, and ids outside int32's range, raise ValueError naming the first one."""
-    if _is_pandas(data):
-        data = data.to_numpy()
-    try:
-        arr = np.asarray(data)
-    except ValueError as e:  # ragged lists
-        raise ValueError(f"`{name}` could not be turned into an array: {e}") from None
-    if not _numeric_dtype(arr.dtype):
-        raise TypeError(f"`{name}` must be numeric, got an array of dtype {arr.dtype}.")
-    if arr.ndim == 0:
-        raise ValueError(f"`{name}` must have a batch axis, got a scalar.")
-    if arr.shape[0] == 0:
-        raise ValueError(f"`{name}` is empty: it has 0 samples.")
+    arr = _numeric_array(data, name)
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.trunc(arr))
         if bad.any():

@@ -346,6 +346,14 @@ class SimpleRNN(_RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
 
 
+def _check_use_cudnn(use_cudnn):
+    """LSTM's and GRU's `use_cudnn`, checked as Keras checks it (ember has no cuDNN path; the
+    flag is kept for configs)."""
+    if use_cudnn not in ("auto", True, False):
+        raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
+                         f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+
+
 class LSTM(_RNN):
     """Long Short-Term Memory (Hochreiter 1997), gates i, f, c, o:
     `c_t = f * c_{t-1} + i * activation(z_c)`, `h_t = o * activation(c_t)`."""
@@ -361,9 +369,7 @@ class LSTM(_RNN):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
-                             f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+        _check_use_cudnn(use_cudnn)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
@@ -403,9 +409,7 @@ class GRU(_RNN):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
-                             f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+        _check_use_cudnn(use_cudnn)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
