@@ -269,8 +269,10 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, as NumPy arrays (a list for several outputs)."""
-        steps = check_steps("steps", steps)
-        if is_stream(x):  # a generator or PyDataset: batch by batch (stream_loops.py)
+        if steps is not None:
+            steps = check_steps("steps", steps)
+        # An ndarray is asked about first: a one-row predict pays for every check on each call.
+        if type(x) is not np.ndarray and is_stream(x):  # batch by batch (stream_loops.py)
             return self._predict_stream(x, verbose, steps, callbacks)
         batch_size = self._batch_size(batch_size)
         xs = self._prepare_inputs(x)
