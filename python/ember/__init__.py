@@ -11,13 +11,13 @@
 from ember import _openblas  # noqa: F401  (OpenBLAS must be loaded before _core)
 from ember import _core  # noqa: F401
 from ember import (
-    activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models,
-    ops, optimizers, regularizers, saving, utils)
+    activations, backend, callbacks, datasets, distribution, initializers, layers, losses,
+    metrics, models, ops, optimizers, regularizers, saving, utils)
 from ember.layers import Input
 from ember.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
-           "regularizers", "saving", "utils"]
+           "distribution", "initializers", "layers", "losses", "metrics", "models", "ops",
+           "optimizers", "regularizers", "saving", "utils"]

@@ -25,8 +25,17 @@ _BATCH_HOOKS = {
 
 
 def _print_msg(message):
-    """Keras's `io_utils.print_msg`: a line to the current stdout, flushed."""
-    _write(f"{message}\n")
+    """Keras's `io_utils.print_msg`: a line to the current stdout, flushed (by rank 0
+    only under ember.distribution, where every rank decides alike)."""
+    if _writes_files():
+        _write(f"{message}\n")
+
+
+def _writes_files():
+    """False on the ranks other than 0 of a data-parallel job: those neither print
+    nor write files (rank 0 does, for all)."""
+    from ember.distribution import distribution_lib
+    return distribution_lib.data_parallel_world() is None or distribution_lib.writes_files()
 
 
 def _pythonify_logs(logs):
@@ -161,6 +170,8 @@ class ProgbarLogger(Callback):
     """Prints Keras's progress bar: a live bar per epoch at verbose=1, one line per
     epoch at verbose=2."""
 
+    _rank_zero_only = True  # under ember.distribution: rank 0 draws the bar
+
     def __init__(self):
         super().__init__()
         self.verbose = 1
@@ -292,6 +303,9 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+        if not _writes_files():  # another rank than 0: it draws and writes nothing
+            self.callbacks = [cb for cb in self.callbacks
+                              if not getattr(cb, "_rank_zero_only", False)]
         self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
         if self.history is None and add_history:
             self.history = History()
@@ -695,6 +709,8 @@ class CSVLogger(Callback):
     `append=True` continues an existing file, writing the header only if it is empty.
     """
 
+    _rank_zero_only = True  # under ember.distribution: rank 0 writes the file
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.sep = separator
@@ -877,7 +893,7 @@ class ModelCheckpoint(MonitorCallback):
         if not self._should_save_model(epoch, logs, filepath):
             return
         dirname = os.path.dirname(filepath)
-        if dirname and not os.path.exists(dirname):
+        if dirname and not os.path.exists(dirname) and _writes_files():
             os.makedirs(dirname, exist_ok=True)  # as Keras's ModelCheckpoint does
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)

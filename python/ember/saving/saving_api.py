@@ -15,6 +15,7 @@ import contextlib
 import os
 import warnings
 
+from ember.distribution import distribution_lib
 from ember.saving import (
     file_utils,
     keras_zip_format,
@@ -88,16 +89,20 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` "
                          "extension for the native Keras format (recommended) or a `.h5` "
                          f"extension. Received: filepath={filepath}.")
-    if not _confirm_overwrite(filepath, overwrite):
-        return
     if not model.built:
         warnings.warn("You are saving a model that has not yet been built. It might not "
                       "contain any weights yet. Consider building the model first by calling "
                       "it on some data.", stacklevel=3)
-    if filepath.endswith(".keras"):
-        keras_zip_format.save_model(model, filepath)
-    else:
-        legacy_h5_format.save_model_to_hdf5(model, filepath, include_optimizer)
+
+    def write():
+        if not _confirm_overwrite(filepath, overwrite):
+            return
+        if filepath.endswith(".keras"):
+            keras_zip_format.save_model(model, filepath)
+        else:
+            legacy_h5_format.save_model_to_hdf5(model, filepath, include_optimizer)
+    # Under DataParallel rank 0 writes (every rank holds the same model); the others wait.
+    distribution_lib.write_on_rank_zero(write)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -130,10 +135,14 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None):
     if not model.built:
         raise ValueError("You are saving a model that has not yet been built. Try building the "
                          "model first by calling it on some data or by using `build()`.")
-    if not _confirm_overwrite(filepath, overwrite):
-        return
-    with file_utils.atomic_path(filepath, create_folder=True) as tmp, h5py.File(tmp, "w") as h5:
-        weights_h5.write_weights(h5, model)
+
+    def write():
+        if not _confirm_overwrite(filepath, overwrite):
+            return
+        with file_utils.atomic_path(filepath, create_folder=True) as tmp, \
+                h5py.File(tmp, "w") as h5:
+            weights_h5.write_weights(h5, model)
+    distribution_lib.write_on_rank_zero(write)
 
 
 def _snapshot(model):

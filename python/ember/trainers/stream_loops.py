@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ember.callbacks import CallbackList
+from ember.distribution import distribution_lib
 from ember.trainers.data_stream import RAN_OUT, DataStream, is_stream, kind_of, unpack_batch
 
 
@@ -59,23 +60,39 @@ class StreamLoops:
         except (ValueError, TypeError) as e:
             e.args = (f"Batch {step} of the data: {e.args[0] if e.args else e}",) + e.args[1:]
             raise
+        self._sync_stream_targets(ys)
+        return xs, ys, sws
+
+    def _sync_stream_targets(self, ys):
         shapes = tuple(t.shape[1:] for t in ys)
         if shapes != getattr(self, "_stream_synced_shapes", None):
             self._sync_compile(ys)  # resolves metrics from the targets, as the array path
             self.optimizer.built = True
             self._stream_synced_shapes = shapes
-        return xs, ys, sws
+
+    def _stream_steps(self, batches, data, class_weight=None):
+        """(step, xs, ys, sws) for each step of an epoch's batches: each batch prepared
+        as the array path prepares its data; under DataParallel every rank's part of the
+        step gathered into the global batch."""
+        world = distribution_lib.data_parallel_world()
+        if world is not None:
+            yield from self._gathered_steps(world, batches, kind_of(data), class_weight)
+            return
+        for step, batch in batches:
+            yield (step,) + self._stream_batch(batch, step, class_weight=class_weight)
 
     def _fit_stream(self, x, epochs, verbose, callbacks, validation_data, shuffle,
                     class_weight, initial_epoch, steps_per_epoch, validation_steps,
                     validation_freq, validation_batch_size, batch_size):
-        train = DataStream(x, steps=steps_per_epoch, shuffle=shuffle)
+        world = distribution_lib.data_parallel_world()
+        train = DataStream(self._shard_dataset(world, x), steps=steps_per_epoch, shuffle=shuffle)
         val = self._validation_of(validation_data, validation_steps, validation_batch_size,
                                   batch_size)
         self._stream_synced_shapes = None
-        cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self,
-                           verbose=verbose, epochs=epochs,
-                           steps=train.steps or train.num_batches)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose) and (
+            world is None or world.rank == 0), model=self, verbose=verbose, epochs=epochs,
+            steps=train.steps or train.num_batches)
+        started = world is None
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
@@ -89,16 +106,24 @@ class StreamLoops:
             cbs.on_epoch_begin(epoch)
             steps = 0
             with contextlib.closing(train.epoch()) as batches:
-                for step, batch in batches:
+                for step, xs, ys, sws in self._stream_steps(batches, x, class_weight):
                     cbs.on_train_batch_begin(step)
-                    xs, ys, sws = self._stream_batch(batch, step, class_weight=class_weight)
                     if steps == 0:
                         self._core.reset_metrics()  # the first batch may have built the model
+                    if not started:  # the model exists from the first batch on
+                        self._parallel()
+                        self._agree(world, "fit", {
+                            "epochs": epochs, "initial_epoch": initial_epoch,
+                            "steps": train.steps, "batches": train.num_batches,
+                            "validation_freq": validation_freq})
+                        self._start_from_rank_zero(world)
+                        started = True
                     self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1,
                                              sample_weights=sws)
                     steps += 1
                     cbs.on_train_batch_end(step, self._logs())
-                    if self.stop_training:
+                    if self._any_rank(self.stop_training):
+                        self.stop_training = True
                         break
             if steps == 0:
                 raise ValueError(f"The {kind_of(x)} yielded no batches for epoch {epoch + 1}: "
@@ -108,9 +133,12 @@ class StreamLoops:
                 val_logs = val(cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
+            if self._any_rank(self.stop_training):
+                self.stop_training = True
                 break
         cbs.on_train_end(logs)
+        if world is not None:  # rank 0's files (CSVLogger, ...) are complete when fit returns
+            world.barrier()
         return cbs.history
 
     def _validation_of(self, validation_data, validation_steps, validation_batch_size,
@@ -119,8 +147,9 @@ class StreamLoops:
         if validation_data is None:
             return None
         if is_stream(validation_data):
-            stream = DataStream(validation_data, steps=validation_steps,
-                                steps_name="validation_steps")
+            stream = DataStream(
+                self._shard_dataset(distribution_lib.data_parallel_world(), validation_data),
+                steps=validation_steps, steps_name="validation_steps")
 
             def validate(cbs):
                 stream.restart()
@@ -131,6 +160,7 @@ class StreamLoops:
                                   "`validation_steps` and a generator that yields "
                                   "`validation_steps * epochs` batches.", stacklevel=4)
                 return logs or {}
+            validate.plan = "stream"
             return validate
         return self._array_validation(
             *self._unpack_validation(validation_data),
@@ -140,6 +170,8 @@ class StreamLoops:
     def _array_validation(self, xs, ys, sws, batch_size, steps):
         def validate(cbs):
             return self._test(xs, ys, batch_size, cbs, sws=sws, steps=steps)
+        validate.plan = {"samples": xs[0].shape[0], "batch_size": batch_size, "steps": steps,
+                         "sample_weights": sws is not None}
         return validate
 
     def _unpack_validation(self, validation_data):
@@ -160,46 +192,60 @@ class StreamLoops:
         cbs.on_test_begin()
         steps = 0
         with contextlib.closing(stream.epoch()) as batches:
-            for step, batch in batches:
+            for step, xs, ys, sws in self._stream_steps(batches, stream.data):
                 cbs.on_test_batch_begin(step)
-                xs, ys, sws = self._stream_batch(batch, step)
                 if steps == 0:
+                    self._parallel()
                     self._core.reset_metrics()
                 self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
                 steps += 1
                 cbs.on_test_batch_end(step, self._logs())
-                if self.stop_evaluating:
+                if self._any_rank(self.stop_evaluating):
                     break
         logs = self._logs() if steps else None
         cbs.on_test_end(logs)
         return logs
 
     def _evaluate_stream(self, x, verbose, steps, callbacks, return_dict):
-        stream = DataStream(x, steps=steps, steps_name="steps")
+        world = distribution_lib.data_parallel_world()
+        stream = DataStream(self._shard_dataset(world, x), steps=steps, steps_name="steps")
         self._stream_synced_shapes = None
-        cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
-                           epochs=1, steps=stream.steps or stream.num_batches)
+        cbs = CallbackList(callbacks, add_progbar=bool(verbose) and (
+            world is None or world.rank == 0), model=self, verbose=verbose, epochs=1,
+            steps=stream.steps or stream.num_batches)
         logs = self._test_stream(stream, cbs)
         if logs is None:
             raise ValueError(f"The {kind_of(x)} yielded no batches to evaluate.")
         return logs if return_dict else self._flatten_logs(logs)
 
     def _predict_stream(self, x, verbose, steps, callbacks):
-        stream = DataStream(x, steps=steps, steps_name="steps")
-        cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
-                           epochs=1, steps=stream.steps or stream.num_batches)
+        world = distribution_lib.data_parallel_world()
+        stream = DataStream(self._shard_dataset(world, x), steps=steps, steps_name="steps")
+        cbs = CallbackList(callbacks, add_progbar=bool(verbose) and (
+            world is None or world.rank == 0), model=self, verbose=verbose, epochs=1,
+            steps=stream.steps or stream.num_batches)
         self.stop_predicting = False
         cbs.on_predict_begin()
         chunks = []
         with contextlib.closing(stream.epoch()) as batches:
             for step, batch in batches:
                 cbs.on_predict_batch_begin(step)
+                if world is not None and batch is None:  # a PyDataset's last step: no part
+                    chunks.append(None)
+                    continue
                 xs, _, _ = self._stream_batch(batch, step, targets=False)
                 outs = self._core.predict(xs, max(xs[0].shape[0], 1))
                 chunks.append(outs)
                 cbs.on_predict_batch_end(step, {"outputs": self._structure_outputs(outs)})
                 if self.stop_predicting:
                     break
+        if world is not None:  # each rank predicted its part of each step; all get the whole
+            chunks = [None if c is None else list(c) for c in chunks]
+            outs = self._gather_predictions(world, chunks, kind_of(x))
+            if not outs:
+                raise ValueError(f"The {kind_of(x)} yielded no batches to predict.")
+            cbs.on_predict_end()
+            return self._structure_outputs(outs)
         if not chunks:
             raise ValueError(f"The {kind_of(x)} yielded no batches to predict.")
         cbs.on_predict_end()

@@ -21,6 +21,7 @@ from ember.models.functional import flatten
 from ember.models.run_lock import RunLock, exclusive
 from ember.trainers.compile_utils import CompiledLossesAndMetrics, check_loss_weights
 from ember.trainers.data_handler import DataHandler
+from ember.trainers.data_parallel import DataParallelSteps
 from ember.trainers.data_stream import RAN_OUT, is_stream
 from ember.trainers.stream_loops import (
     StreamLoops,
@@ -30,7 +31,7 @@ from ember.trainers.stream_loops import (
 )
 
 
-class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
+class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataParallelSteps):
     """compile, fit, evaluate, predict and the *_on_batch calls (mixed into Model)."""
 
     # -- compile ---------------------------------------------------------------
@@ -165,13 +166,25 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
             sws = self._prepare_sample_weights(None, class_weight, ys, n)
         self._sync_compile(ys)
         self.optimizer.built = True
+        world = self._parallel()
         batches = math.ceil(n / batch_size)
         steps = int(steps_per_epoch) if steps_per_epoch else batches
         # params["verbose"] stays "auto" as in Keras; the progress bar reads it as 1.
-        cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self,
-                           verbose=verbose, epochs=epochs, steps=steps)
+        # Under DataParallel only rank 0 draws it.
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose) and (
+            world is None or world.rank == 0), model=self, verbose=verbose, epochs=epochs,
+            steps=steps)
         per_batch = cbs.listens_per_batch("train")
         chunked = cbs.only_progress_per_batch("train")
+        if world is not None:
+            self._agree(world, "fit", {
+                "samples": n, "batch_size": batch_size, "epochs": epochs,
+                "initial_epoch": initial_epoch, "steps": steps, "shuffle": bool(shuffle),
+                "validation": None if validate is None else validate.plan,
+                "validation_freq": validation_freq,
+                "sample_weights": None if sws is None else [w is not None for w in sws]})
+            per_batch, chunked = self._agree_on_hooks(world, per_batch, chunked)
+            self._start_from_rank_zero(world)
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
@@ -203,9 +216,13 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
                 val_logs = validate(cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
+            if world is not None:  # a callback's stop on one rank stops every rank
+                self.stop_training = world.any(self.stop_training)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
+        if world is not None:  # rank 0's files (CSVLogger, ...) are complete when fit returns
+            world.barrier()
         return cbs.history
 
     def _train_with_batch_hooks(self, xs, ys, sws, order, batch_size, steps, cbs, chunked,
@@ -214,6 +231,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
         data. When only the progress bar listens, batches run in chunks that double
         until one takes ~10 ms, so the bar still moves smoothly but Python is not
         entered per batch."""
+        world = self._parallel()
         step, chunk = 0, 1
         while step < steps and not self.stop_training:
             end = min(step + chunk, steps)
@@ -221,9 +239,13 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
             start = time.perf_counter()
             self._core.train_batches(xs, ys, order, batch_size, first + step, first + end,
                                      sample_weights=sws)
-            if chunked and time.perf_counter() - start < 0.01:
-                chunk *= 2
+            quick = chunked and time.perf_counter() - start < 0.01
             cbs.on_train_batch_end(end - 1, self._logs())
+            if world is not None:  # rank 0's timing sizes the chunks; a stop stops all
+                flags = world.allgather((quick, bool(self.stop_training)))
+                quick, self.stop_training = flags[0][0], any(f[1] for f in flags)
+            if quick:
+                chunk *= 2
             step = end
 
     def _test(self, xs, ys, batch_size, cbs, sws=None, steps=None):
@@ -234,12 +256,12 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
         self.stop_evaluating = False
         self._core.reset_metrics()
         cbs.on_test_begin()
-        if cbs.listens_per_batch("test"):
+        if self._any_rank(cbs.listens_per_batch("test")):
             for step in range(steps):
                 cbs.on_test_batch_begin(step)
                 self._core.test_batches(xs, ys, batch_size, step, step + 1, sample_weights=sws)
                 cbs.on_test_batch_end(step, self._logs())
-                if self.stop_evaluating:
+                if self._any_rank(self.stop_evaluating):
                     break
         else:
             self._core.test_batches(xs, ys, batch_size, 0, steps, sample_weights=sws)
@@ -260,10 +282,16 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
         xs = self._prepare_inputs(x)
         ys = self._prepare_targets(y, xs[0].shape[0])
         self._sync_compile(ys)
+        world = self._parallel()
         batches = math.ceil(xs[0].shape[0] / batch_size)
-        cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
-                           epochs=1, steps=steps or batches)
+        cbs = CallbackList(callbacks, add_progbar=bool(verbose) and (
+            world is None or world.rank == 0), model=self, verbose=verbose, epochs=1,
+            steps=steps or batches)
         sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
+        if world is not None:
+            self._agree(world, "evaluate", {
+                "samples": xs[0].shape[0], "batch_size": batch_size, "steps": steps,
+                "sample_weights": sws is not None})
         logs = self._test(xs, ys, batch_size, cbs, sws=sws, steps=steps)
         return logs if return_dict else self._flatten_logs(logs)
 
@@ -281,6 +309,18 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
                 xs = [a[:steps * batch_size] for a in xs]
             elif steps > math.ceil(xs[0].shape[0] / batch_size):
                 warnings.warn(RAN_OUT, stacklevel=2)
+        world = self._parallel()
+        if world is not None:  # each rank predicts its share of the rows; all get the whole
+            if verbose or callbacks:
+                cbs = CallbackList(callbacks, add_progbar=bool(verbose) and world.rank == 0,
+                                   model=self, verbose=verbose, epochs=1,
+                                   steps=math.ceil(xs[0].shape[0] / batch_size))
+                self.stop_predicting = False
+                cbs.on_predict_begin()
+            outs = self._predict_shard(world, xs, batch_size)
+            if verbose or callbacks:
+                cbs.on_predict_end()
+            return self._structure_outputs(outs)
         if verbose or callbacks:
             cbs = CallbackList(callbacks, add_progbar=bool(verbose), model=self, verbose=verbose,
                                epochs=1, steps=math.ceil(xs[0].shape[0] / batch_size))
@@ -327,6 +367,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
         sws = self._prepare_sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
         self._sync_compile(ys)
         self.optimizer.built = True
+        self._parallel()  # under DataParallel: x is the global batch, sharded by the engine
         self._core.reset_metrics()
         self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1, sample_weights=sws)
         logs = self._logs()
@@ -340,6 +381,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops):
         ys = self._prepare_targets(y, xs[0].shape[0])
         sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
         self._sync_compile(ys)
+        self._parallel()
         self._core.reset_metrics()
         self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
         logs = self._logs()

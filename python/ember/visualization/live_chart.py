@@ -55,6 +55,8 @@ class LiveChart(Callback):
         verbose: print the page's address when the server starts.
     """
 
+    _rank_zero_only = True  # under ember.distribution: rank 0 writes (and draws)
+
     def __init__(self, port=0, host="127.0.0.1", open_browser=False, update_freq="epoch",
                  mode="auto", metrics=None, png=None, html=None, figsize=None, dpi=100,
                  title="ember training", verbose=True):
