@@ -110,8 +110,8 @@ class StreamLoops:
                     cbs.on_train_batch_begin(step)
                     if steps == 0:
                         self._core.reset_metrics()  # the first batch may have built the model
+                        self._parallel()  # the engine's reducer: DataParallel's, or none
                     if not started:  # the model exists from the first batch on
-                        self._parallel()
                         self._agree(world, "fit", {
                             "epochs": epochs, "initial_epoch": initial_epoch,
                             "steps": train.steps, "batches": train.num_batches,

@@ -17,6 +17,7 @@ from ember import metrics as metrics_module
 from ember import optimizers
 from ember import random as _random
 from ember.callbacks import CallbackList
+from ember.distribution.distribution_lib import data_parallel_world
 from ember.models.functional import flatten
 from ember.models.run_lock import RunLock, exclusive
 from ember.trainers.compile_utils import CompiledLossesAndMetrics, check_loss_weights
@@ -309,7 +310,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
                 xs = [a[:steps * batch_size] for a in xs]
             elif steps > math.ceil(xs[0].shape[0] / batch_size):
                 warnings.warn(RAN_OUT, stacklevel=2)
-        world = self._parallel()
+        world = data_parallel_world()
         if world is not None:  # each rank predicts its share of the rows; all get the whole
             if verbose or callbacks:
                 cbs = CallbackList(callbacks, add_progbar=bool(verbose) and world.rank == 0,
