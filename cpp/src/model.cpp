@@ -1,6 +1,8 @@
 #include "ember/model.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -437,6 +439,11 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   // Keras's loss tracker: the batch's mean loss weighted by the batch size.
   loss_sum_ += total * static_cast<double>(rows);
   seen_ += rows;
+  update_metrics(rows);
+  return total;
+}
+
+void Model::update_metrics(int64_t rows) {
   // Keras's compile metrics see no sample weights; weighted_metrics do.
   for (size_t i = 0; i < metrics_.size(); ++i) {
     const MetricSpec& m = metrics_[i];
@@ -450,7 +457,6 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(), metric_weights(m, o),
                        samples, cols, 1);
   }
-  return total;
 }
 
 // A custom loss: its graph gives values (rows, k); reduced as Keras's
@@ -531,6 +537,20 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
     add_penalty_gradient(i);
     optimizer_->apply_one(i, params[i], exec_.trainable_grads()[i]);
   };
+  if (reducer_) {
+    check_ranks_agree(true, n, batch_size, batch_begin, batch_end, order != nullptr);
+    for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
+      const BatchShard s = shard(start, rows);
+      load_batch(x, &y, order, s.start, s.rows);
+      load_sample_weights(sample_weights, order, s.start, s.rows);
+      exec_.set_global_rows(s.global_rows);
+      exec_.forward(s.rows, true);
+      sharded_loss_and_metrics(s, true);
+      exec_.backward(s.rows);
+      reduce_gradients_and_apply();
+    });
+    return;
+  }
   for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
     load_sample_weights(sample_weights, order, start, rows);
@@ -556,6 +576,18 @@ void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<Arra
   check_batch_size(batch_size);
   check_data(x, &y);
   check_sample_weights(sample_weights, x[0].rows);
+  if (reducer_) {
+    check_ranks_agree(false, x[0].rows, batch_size, batch_begin, batch_end, false);
+    for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
+      const BatchShard s = shard(start, rows);
+      load_batch(x, &y, nullptr, s.start, s.rows);
+      load_sample_weights(sample_weights, nullptr, s.start, s.rows);
+      exec_.set_global_rows(s.global_rows);
+      exec_.forward(s.rows, false);
+      sharded_loss_and_metrics(s, false);
+    });
+    return;
+  }
   for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, nullptr, start, rows);
     load_sample_weights(sample_weights, nullptr, start, rows);
@@ -606,6 +638,15 @@ void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
     reading = lock_weights_for_reading();
   exec_.reserve(std::max<int64_t>(rows, 1));
   load_batch(x, nullptr, nullptr, 0, rows);
+  // A pass of one rank alone (layer(x, training=True)): statistics over its own rows, as
+  // no other rank joins the collectives.
+  struct LocalPass {
+    Executor& e;
+    Reducer* reducer;
+    ~LocalPass() { e.set_reducer(reducer); }
+  } local{exec_, reducer_.get()};
+  exec_.set_reducer(nullptr);
+  exec_.set_global_rows(0);
   exec_.forward(rows, training);
   for (size_t o = 0; o < out.size(); ++o)
     be().copy_to_host(ctx(), out[o], exec_.output(o),
@@ -614,6 +655,31 @@ void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
 
 std::vector<double> Model::metric_results() const {
   const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (reducer_) {
+    // Every rank's sums, added up: [loss sum, samples, per-output sums, metric states...].
+    std::vector<double> sums{loss_sum_, static_cast<double>(seen_)};
+    sums.insert(sums.end(), output_loss_sums_.begin(), output_loss_sums_.end());
+    std::vector<size_t> begin;
+    for (const MetricSpec& m : metrics_) {
+      begin.push_back(sums.size());
+      const std::vector<double> state = m.metric->state();
+      sums.insert(sums.end(), state.begin(), state.end());
+    }
+    begin.push_back(sums.size());
+    check_same_on_every_rank({{"the number of metric values", static_cast<double>(sums.size())}});
+    reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+    const double seen = sums[1] != 0.0 ? sums[1] : 1.0;
+    std::vector<double> r{sums[0] / seen};
+    if (num_outputs() > 1)
+      for (size_t o = 0; o < num_outputs(); ++o) r.push_back(sums[2 + o] / seen);
+    for (size_t i = 0; i < metrics_.size(); ++i) {
+      Metric all = *metrics_[i].metric;  // the sums in a copy: the local state stays
+      all.set_state({sums.begin() + static_cast<std::ptrdiff_t>(begin[i]),
+                     sums.begin() + static_cast<std::ptrdiff_t>(begin[i + 1])});
+      for (double v : all.result()) r.push_back(v);
+    }
+    return r;
+  }
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)
@@ -629,6 +695,231 @@ void Model::reset_metrics() {
   seen_ = 0;
   output_loss_sums_.assign(num_outputs(), 0.0);
   for (const MetricSpec& m : metrics_) m.metric->reset();
+}
+
+// ---- data parallel (issue 16) ---------------------------------------------------------------
+
+void Model::set_reducer(std::shared_ptr<Reducer> reducer) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (reducer && !device().is_cpu())
+    throw ValueError(
+        "set_reducer: data-parallel training exchanges host buffers; the model is on " +
+        device().str() + ", not the CPU");
+  if (reducer && reducer->size() < 1)
+    throw ValueError("set_reducer: the reducer has " + std::to_string(reducer->size()) + " ranks");
+  reducer_ = std::move(reducer);
+  exec_.set_reducer(reducer_.get());
+  exec_.set_global_rows(0);
+}
+
+void Model::broadcast_weights() {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (!reducer_) return;
+  const auto writing = lock_weights_for_writing();
+  const std::vector<VariablePtr>& vars = exec_.variables();
+  int64_t total = 0;
+  for (const VariablePtr& v : vars) total += v->value.size();
+  check_same_on_every_rank({{"the number of variables", static_cast<double>(vars.size())},
+                            {"the number of weights", static_cast<double>(total)}});
+  // A sum in which only rank 0 contributes is rank 0's values, exactly.
+  std::vector<float> flat(static_cast<size_t>(total), 0.0f);
+  if (reducer_->rank() == 0) {
+    size_t at = 0;
+    for (const VariablePtr& v : vars) {
+      be().copy_to_host(ctx(), flat.data() + at, v->value.data(),
+                        static_cast<size_t>(v->value.size()) * sizeof(float));
+      at += static_cast<size_t>(v->value.size());
+    }
+  }
+  reducer_->allreduce_sum(flat.data(), total);
+  size_t at = 0;
+  for (const VariablePtr& v : vars) {
+    be().copy_from_host(ctx(), v->value.data(), flat.data() + at,
+                        static_cast<size_t>(v->value.size()) * sizeof(float));
+    at += static_cast<size_t>(v->value.size());
+  }
+}
+
+Model::BatchShard Model::shard(int64_t start, int64_t global_rows) const {
+  const int r = reducer_->rank(), n = reducer_->size();
+  const int64_t begin = shard_begin(global_rows, r, n);
+  return {start + begin, shard_end(global_rows, r, n) - begin, global_rows};
+}
+
+void Model::check_same_on_every_rank(
+    const std::vector<std::pair<const char*, double>>& values) const {
+  // Each value and its square, summed: all ranks agree exactly when every sum is N times
+  // the rank's own value and every sum of squares N times its square. The call's size is
+  // fixed by the list, so a mismatch is an error on every rank rather than a hang.
+  std::vector<double> sums;
+  for (const auto& [name, v] : values) {
+    sums.push_back(v);
+    sums.push_back(v * v);
+  }
+  reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  const auto n = static_cast<double>(reducer_->size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i].second;
+    if (sums[2 * i] != n * v || sums[2 * i + 1] != n * v * v) {
+      char mean[32];
+      std::snprintf(mean, sizeof mean, "%.6g", sums[2 * i] / n);
+      throw ValueError(std::string("data-parallel training: the ranks disagree on ") +
+                       values[i].first + " (rank " + std::to_string(reducer_->rank()) + " has " +
+                       std::to_string(static_cast<int64_t>(v)) + ", the mean over the " +
+                       std::to_string(reducer_->size()) + " ranks is " + mean +
+                       "); every rank must build the same model and pass the same arguments");
+    }
+  }
+}
+
+void Model::check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
+                              int64_t batch_end, bool ordered) const {
+  int64_t weights = 0;
+  for (const Variable* v : exec_.trainable()) weights += v->value.size();
+  double weighted = 0.0;
+  for (size_t o = 0; o < num_outputs(); ++o) weighted += weighted_[o] ? std::ldexp(1.0, int(o)) : 0;
+  check_same_on_every_rank(
+      {{"the call (train or test)", training ? 1.0 : 2.0},
+       {"the number of samples", static_cast<double>(n)},
+       {"batch_size", static_cast<double>(batch_size)},
+       {"the first batch", static_cast<double>(batch_begin)},
+       {"the end batch", static_cast<double>(batch_end)},
+       {"whether the batches are shuffled", ordered ? 1.0 : 0.0},
+       {"the number of trainable variables", static_cast<double>(exec_.trainable().size())},
+       {"the number of trainable weights", static_cast<double>(weights)},
+       {"the number of model nodes", static_cast<double>(graph_->size())},
+       {"the number of outputs", static_cast<double>(num_outputs())},
+       {"the number of metrics", static_cast<double>(metrics_.size())},
+       {"which outputs have sample weights", weighted}});
+}
+
+double Model::variable_penalty() const {
+  double sum = 0.0;
+  for (size_t i : regularized_) {
+    const Variable& v = *exec_.trainable()[i];
+    sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
+  }
+  return sum;
+}
+
+void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
+  const int64_t rows = s.rows, m = s.global_rows;
+  // Each output's divisor over the global batch. Those that depend on the data (the sample
+  // weights' sum under mean_with_sample_weight) are this rank's part, summed in one call.
+  loss_divisors_.assign(num_outputs(), 1.0);
+  std::vector<double> local_sums;  // graph losses: this rank's weighted sum, per output
+  local_sums.assign(num_outputs(), 0.0);
+  std::vector<size_t> summed;
+  for (size_t o = 0; o < num_outputs(); ++o) {
+    if (mask_output_[o] >= 0)
+      throw ValueError("data-parallel training: output " + std::to_string(o) +
+                       " has a Keras mask, which data-parallel training does not support yet");
+    const LossSpec& spec = losses_[o];
+    if (!graph_losses_[o] && spec.ignore_class && spec.reduction != Reduction::Sum)
+      throw ValueError("data-parallel training: the loss's ignore_class is not supported yet");
+    const int64_t cols = output_classes(o);
+    const int64_t entries = exec_.output_row_size(o) / std::max<int64_t>(cols, 1);
+    double& divisor = loss_divisors_[o];
+    if (graph_losses_[o]) {
+      Executor& e = *graph_losses_[o];
+      run_targets_graph(e, o, rows, with_grad);
+      const int64_t k = e.output_row_size(0);
+      double weight_sum = 0.0;
+      be().weighted_sum(ctx(), e.output(0), row_weights(o, rows), rows, k, &local_sums[o],
+                        &weight_sum);
+      if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(m * k);
+      if (spec.reduction == Reduction::MeanWithSampleWeight) {
+        divisor = weight_sum;
+        summed.push_back(o);
+      }
+      continue;
+    }
+    if (spec.reduction == Reduction::Sum) continue;
+    divisor = static_cast<double>(m * entries);
+    if (spec.reduction == Reduction::MeanWithSampleWeight && weighted_[o]) {
+      double weight_sum = 0.0, count = 0.0;
+      be().weighted_sum(ctx(), batch_weights_[o].data(), nullptr, rows * entries, 1, &weight_sum,
+                        &count);
+      divisor = weight_sum;
+      summed.push_back(o);
+    }
+  }
+  if (!summed.empty()) {
+    std::vector<double> part;
+    for (size_t o : summed) part.push_back(loss_divisors_[o]);
+    reducer_->allreduce_sum(part.data(), static_cast<int64_t>(part.size()));
+    for (size_t i = 0; i < summed.size(); ++i) loss_divisors_[summed[i]] = part[i];
+  }
+  double total = 0.0;  // this rank's part of the global batch's weighted loss
+  for (size_t o = 0; o < num_outputs(); ++o) {
+    const LossSpec& spec = losses_[o];
+    // The kernels' divide_no_nan: a zero divisor gives a zero loss and zero gradients; a
+    // graph loss divides by 1 instead (graph_loss).
+    double divisor = loss_divisors_[o];
+    if (graph_losses_[o] && divisor == 0.0) divisor = 1.0;
+    const double inv = divisor != 0.0 ? 1.0 / divisor : 0.0;
+    double sum = 0.0;  // this rank's sum of weighted values
+    if (graph_losses_[o]) {
+      Executor& e = *graph_losses_[o];
+      sum = local_sums[o];
+      if (with_grad) {
+        const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(o);
+        be().fill_row_scales(ctx(), e.output_grad(0), row_weights(o, rows), rows, k, spec.weight,
+                             divisor);
+        e.backward(rows);
+        float* out_grad = exec_.output_grad(o);
+        const float* in_grad = e.input_grad(0);
+        if (in_grad)
+          be().copy(ctx(), out_grad, in_grad, static_cast<size_t>(rows * pred_row) * sizeof(float));
+        else
+          be().fill(ctx(), out_grad, rows * pred_row, 0.0f);
+      }
+    } else {
+      // The reduction's sum over this rank's rows, its gradient scaled by the global divisor.
+      LossSpec summing = spec;
+      summing.reduction = Reduction::Sum;
+      const int64_t cols = output_classes(o);
+      const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+      sum = be().loss_forward_backward(ctx(), summing, exec_.output(o), targets_[o].data(),
+                                       weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
+                                       cols, static_cast<float>(spec.weight * inv),
+                                       with_grad ? exec_.output_grad(o) : nullptr, nullptr);
+    }
+    const double part = sum * inv;
+    total += spec.weight * part;
+    output_loss_sums_[o] += part * static_cast<double>(m);
+  }
+  // The activity penalties are this rank's part of the global batch's mean already (the
+  // ops divide by the global rows); the weights' penalties are every rank's, once per sample.
+  loss_sum_ += (total + exec_.extra_loss()) * static_cast<double>(m) +
+               variable_penalty() * static_cast<double>(rows);
+  seen_ += rows;
+  update_metrics(rows);
+}
+
+void Model::reduce_gradients_and_apply() {
+  // The weights' penalty gradients are the same on every rank: added once, on rank 0.
+  if (reducer_->rank() == 0) add_penalty_gradients();
+  const std::vector<float*>& params = exec_.trainable_params();
+  const std::vector<const float*>& grads = exec_.trainable_grads();
+  const std::vector<Variable*>& vars = exec_.trainable();
+  size_t total = 0;
+  for (const Variable* v : vars) total += static_cast<size_t>(v->value.size());
+  flat_grads_.resize(total);
+  size_t at = 0;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const auto n = static_cast<size_t>(vars[i]->value.size());
+    be().copy_to_host(ctx(), flat_grads_.data() + at, grads[i], n * sizeof(float));
+    at += n;
+  }
+  reducer_->allreduce_sum(flat_grads_.data(), static_cast<int64_t>(total));
+  at = 0;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const auto n = static_cast<size_t>(vars[i]->value.size());
+    be().copy_from_host(ctx(), exec_.trainable_grad(i), flat_grads_.data() + at, n * sizeof(float));
+    at += n;
+  }
+  optimizer_->apply(params, grads);
 }
 
 }  // namespace ember

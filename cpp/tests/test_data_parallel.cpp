@@ -1,0 +1,276 @@
+// Data-parallel training (issue 16) checked without MPI: threads act as ranks through the
+// in-process ThreadReducer, and N ranks training on shards of each global batch must end
+// where one process training on the whole batches ends - weights, moving statistics, the
+// reported loss and metrics - to float32 rounding.
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "ember/error.h"
+#include "ember/model.h"
+#include "ember/ops.h"
+#include "ember/ops_normalization.h"
+#include "ember/ops_regularization.h"
+#include "thread_reducer.h"
+
+using namespace ember;
+using namespace ember::testing;
+
+namespace {
+
+// One training setup: the loss's reduction, and whether samples carry weights.
+struct Setup {
+  Reduction reduction = Reduction::SumOverBatchSize;
+  bool sample_weights = false;
+  const char* name = "";
+};
+
+constexpr int64_t kIn = 6, kHidden = 16, kOut = 3;
+
+// The same MLP on every rank (weights from a fixed seed): Dense + L2 -> BatchNormalization
+// -> ActivityRegularization -> Dense(sigmoid), binary crossentropy, Adam, and metrics of
+// every kind of state (totals and counts, confusion buckets, per-class sums, R2's samples).
+std::unique_ptr<Model> build_model(const Setup& setup) {
+  std::mt19937 rng(11);
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({kIn}, "x");
+  auto weights = [&](const std::string& name, Shape shape, float lim) {
+    const auto n = static_cast<size_t>(num_elements(shape));
+    auto v = random_vector(rng, n, -lim, lim);
+    return std::make_shared<Variable>(name, Tensor(shape, v.data()));
+  };
+  auto k1 = weights("k1", {kIn, kHidden}, 0.5f);
+  k1->set_regularization(0.0f, 1e-3f);
+  const int h = g->add_node(
+      std::make_shared<DenseOp>(k1, weights("b1", {kHidden}, 0.1f), ActivationKind::Relu), {x},
+      "dense1");
+  auto moving_var = std::make_shared<Variable>("mv", Tensor(Shape{kHidden}, 1.0f), false);
+  const int bn =
+      g->add_node(std::make_shared<BatchNormalizationOp>(
+                      weights("gamma", {kHidden}, 1.0f), weights("beta", {kHidden}, 0.2f),
+                      std::make_shared<Variable>("mm", Tensor(Shape{kHidden}), false), moving_var,
+                      -1, 0.9, 1e-3, nullptr),
+                  {h}, "bn");
+  const int act = g->add_node(std::make_shared<ActivityRegularizationOp>(1e-3, 1e-3), {bn}, "act");
+  const int y =
+      g->add_node(std::make_shared<DenseOp>(weights("k2", {kHidden, kOut}, 0.5f),
+                                            weights("b2", {kOut}, 0.1f), ActivationKind::Sigmoid),
+                  {act}, "dense2");
+  auto model = std::make_unique<Model>(g, std::vector<int>{x}, std::vector<int>{y});
+  LossSpec loss;
+  loss.kind = LossKind::BinaryCrossentropy;
+  loss.reduction = setup.reduction;
+  loss.weight = 0.75f;
+  std::vector<MetricSpec> metrics{{MetricKind::BinaryAccuracy, 0, 0.5f},
+                                  {MetricKind::AUC},
+                                  {MetricKind::R2Score},
+                                  {MetricKind::MeanSquaredError}};
+  MetricConfig f1;
+  f1.kind = MetricKind::FBetaScore;
+  f1.threshold = 0.5f;
+  metrics.emplace_back(std::make_shared<Metric>(f1), 0, setup.sample_weights);
+  model->compile({loss}, std::make_shared<Adam>(0.02f), std::move(metrics));
+  return model;
+}
+
+struct Data {
+  int64_t n = 0;
+  std::vector<float> x, y, w;
+  std::vector<int64_t> order;  // one epoch's shuffle, the same on every rank
+};
+
+Data make_data(int64_t n) {
+  std::mt19937 rng(5);
+  Data d;
+  d.n = n;
+  d.x = random_vector(rng, static_cast<size_t>(n * kIn), -2.0f, 2.0f);
+  d.w = random_vector(rng, static_cast<size_t>(n), 0.25f, 2.0f);
+  std::bernoulli_distribution coin(0.5);
+  for (int64_t i = 0; i < n * kOut; ++i) d.y.push_back(coin(rng) ? 1.0f : 0.0f);
+  d.order.resize(static_cast<size_t>(n));
+  std::iota(d.order.begin(), d.order.end(), 0);
+  std::shuffle(d.order.begin(), d.order.end(), rng);
+  return d;
+}
+
+// What a run ends with: every variable's values, the last epoch's results, evaluate's.
+struct Outcome {
+  std::vector<float> weights;
+  std::vector<double> history, evaluation;
+};
+
+Outcome train(Model& model, const Data& d, const Setup& setup, int64_t batch, int epochs) {
+  const std::vector<ArrayView> x{{d.x.data(), d.n, kIn}}, y{{d.y.data(), d.n, kOut}};
+  std::vector<ArrayView> w;
+  if (setup.sample_weights) w.push_back({d.w.data(), d.n, 1});
+  const int64_t batches = (d.n + batch - 1) / batch;
+  Outcome out;
+  for (int e = 0; e < epochs; ++e) {
+    model.reset_metrics();
+    model.train_batches(x, y, e % 2 ? d.order.data() : nullptr, batch, 0, batches, w);
+    out.history = model.metric_results();
+  }
+  model.reset_metrics();
+  model.test_batches(x, y, batch, 0, batches, w);
+  out.evaluation = model.metric_results();
+  for (const VariablePtr& v : model.executor().variables())
+    out.weights.insert(out.weights.end(), v->value.data(), v->value.data() + v->value.size());
+  return out;
+}
+
+bool all_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  if (got.size() != want.size()) return false;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!close(got[i], want[i], tol, tol)) return false;
+  return true;
+}
+
+void test_ranks_equal_one_process(const Setup& setup, int ranks) {
+  const Data d = make_data(65);  // 4 batches of 16 and one of 1: some ranks' shards are empty
+  const int64_t batch = 16;
+  const int epochs = 3;
+  auto single = build_model(setup);
+  const Outcome want = train(*single, d, setup, batch, epochs);
+  std::vector<Outcome> got(static_cast<size_t>(ranks));
+  const auto errors = run_ranks(ranks, [&](std::shared_ptr<Reducer> reducer) {
+    auto model = build_model(setup);
+    const int r = reducer->rank();
+    model->set_reducer(std::move(reducer));
+    got[static_cast<size_t>(r)] = train(*model, d, setup, batch, epochs);
+  });
+  const std::string what = std::string(setup.name) + ", " + std::to_string(ranks) + " ranks";
+  for (int r = 0; r < ranks; ++r) {
+    std::string error;
+    if (errors[static_cast<size_t>(r)]) try {
+        std::rethrow_exception(errors[static_cast<size_t>(r)]);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    check(error.empty(), what + ": rank " + std::to_string(r) + " ran" +
+                             (error.empty() ? "" : " (threw: " + error + ")"));
+    if (!error.empty()) continue;
+    const Outcome& o = got[static_cast<size_t>(r)];
+    double worst = 0.0;
+    bool same = o.weights.size() == want.weights.size();
+    for (size_t i = 0; same && i < o.weights.size(); ++i) {
+      const double diff = std::fabs(double(o.weights[i]) - want.weights[i]);
+      worst = std::max(worst, diff / (1e-5 + std::fabs(double(want.weights[i]))));
+      same = close(o.weights[i], want.weights[i], 2e-5, 2e-4);
+    }
+    check(same, what + ": rank " + std::to_string(r) +
+                    " weights and moving statistics equal one process's (worst relative " +
+                    std::to_string(worst) + ")");
+    check(all_close(o.history, want.history, 2e-5),
+          what + ": rank " + std::to_string(r) + " loss and metrics equal one process's");
+    check(all_close(o.evaluation, want.evaluation, 2e-5),
+          what + ": rank " + std::to_string(r) + " evaluation equals one process's");
+  }
+}
+
+// A rank whose model or batch size differs is an error at the first step on every rank,
+// never a hang in a collective.
+void test_mismatch_is_an_error() {
+  const Data d = make_data(40);
+  const Setup setup{Reduction::SumOverBatchSize, false, "mismatch"};
+  for (const bool different_batch : {true, false}) {
+    std::vector<std::string> messages(2);
+    const auto errors = run_ranks(2, [&](std::shared_ptr<Reducer> reducer) {
+      const int r = reducer->rank();
+      std::unique_ptr<Model> model;
+      if (!different_batch && r == 1) {  // a model with a narrower hidden layer
+        auto g = std::make_shared<Graph>();
+        const int x = g->add_input({kIn}, "x");
+        const int y =
+            g->add_node(std::make_shared<DenseOp>(
+                            std::make_shared<Variable>("k", Tensor(Shape{kIn, kOut}, 0.1f)),
+                            std::make_shared<Variable>("b", Tensor(Shape{kOut}, 0.0f)),
+                            ActivationKind::Sigmoid),
+                        {x}, "dense");
+        model = std::make_unique<Model>(g, std::vector<int>{x}, std::vector<int>{y});
+        LossSpec loss;
+        loss.kind = LossKind::BinaryCrossentropy;
+        model->compile({loss}, std::make_shared<Adam>(), {});
+      } else {
+        model = build_model(setup);
+      }
+      model->set_reducer(std::move(reducer));
+      const std::vector<ArrayView> x{{d.x.data(), d.n, kIn}}, y{{d.y.data(), d.n, kOut}};
+      const int64_t batch = different_batch && r == 1 ? 8 : 16;
+      try {
+        model->train_batches(x, y, nullptr, batch, 0, 3);
+      } catch (const ValueError& e) {
+        messages[static_cast<size_t>(r)] = e.what();
+      }
+    });
+    for (int r = 0; r < 2; ++r) {
+      const std::string& m = messages[static_cast<size_t>(r)];
+      const char* expect = different_batch ? "batch_size" : "the number of trainable variables";
+      check(!errors[static_cast<size_t>(r)] && m.find("ranks disagree") != std::string::npos &&
+                m.find(expect) != std::string::npos,
+            std::string("a mismatch in ") + expect + " is a ValueError on rank " +
+                std::to_string(r) + ": " + m);
+    }
+  }
+}
+
+// Without a reducer, and after one is removed, training is one process's.
+void test_null_reducer_is_one_process() {
+  const Data d = make_data(50);
+  const Setup setup{Reduction::SumOverBatchSize, false, "null reducer"};
+  auto a = build_model(setup), b = build_model(setup);
+  const auto errors = run_ranks(1, [&](std::shared_ptr<Reducer> reducer) {
+    b->set_reducer(std::move(reducer));
+    b->set_reducer(nullptr);
+  });
+  const Outcome oa = train(*a, d, setup, 16, 2), ob = train(*b, d, setup, 16, 2);
+  check(!errors[0] && oa.weights == ob.weights && oa.history == ob.history,
+        "a removed reducer leaves one process's training, bit for bit");
+}
+
+// broadcast_weights gives every rank rank 0's weights.
+void test_broadcast_weights() {
+  std::vector<std::vector<float>> after(2);
+  const auto errors = run_ranks(2, [&](std::shared_ptr<Reducer> reducer) {
+    auto model = build_model({});
+    const int r = reducer->rank();
+    if (r == 1)
+      for (const VariablePtr& v : model->executor().variables()) v->value.fill(float(r) + 0.5f);
+    model->set_reducer(std::move(reducer));
+    model->broadcast_weights();
+    for (const VariablePtr& v : model->executor().variables())
+      after[static_cast<size_t>(r)].insert(after[static_cast<size_t>(r)].end(), v->value.data(),
+                                           v->value.data() + v->value.size());
+  });
+  const Outcome fresh = [] {
+    Outcome o;
+    auto m = build_model({});
+    for (const VariablePtr& v : m->executor().variables())
+      o.weights.insert(o.weights.end(), v->value.data(), v->value.data() + v->value.size());
+    return o;
+  }();
+  check(!errors[0] && !errors[1] && after[0] == fresh.weights && after[1] == fresh.weights,
+        "broadcast_weights copies rank 0's weights to every rank");
+}
+
+}  // namespace
+
+int main() {
+  const Setup setups[] = {
+      {Reduction::SumOverBatchSize, false, "sum_over_batch_size"},
+      {Reduction::MeanWithSampleWeight, true, "mean_with_sample_weight, sample weights"},
+      {Reduction::Sum, true, "sum, sample weights"},
+  };
+  for (const Setup& s : setups)
+    for (int ranks : {2, 3}) test_ranks_equal_one_process(s, ranks);
+  test_mismatch_is_an_error();
+  test_null_reducer_is_one_process();
+  test_broadcast_weights();
+  std::printf("%d failed\n", failures);
+  return failures ? 1 : 0;
+}
