@@ -106,8 +106,9 @@ void Model::apply_output_masks(size_t o, int64_t rows) {
   if (mask_loss_weights_[o].size() < n)
     mask_loss_weights_[o] =
         Tensor(Shape{std::max(n, exec_.capacity() * (n / rows))}, 0.0f, device());
-  // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them.
-  const bool rescale = losses_[o].reduction == Reduction::SumOverBatchSize;
+  // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them
+  // (data-parallel ranks divide by the global batch's kept entries instead: not per batch).
+  const bool rescale = !reducer_ && losses_[o].reduction == Reduction::SumOverBatchSize;
   be().mask_weights(ctx(), exec_.output(static_cast<size_t>(mask_output_[o])),
                     weighted_[o] ? batch_weights_[o].data() : nullptr, n, rescale,
                     mask_loss_weights_[o].data());
@@ -804,45 +805,76 @@ double Model::variable_penalty() const {
 
 void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
   const int64_t rows = s.rows, m = s.global_rows;
-  // Each output's divisor over the global batch. Those that depend on the data (the sample
-  // weights' sum under mean_with_sample_weight) are this rank's part, summed in one call.
-  loss_divisors_.assign(num_outputs(), 1.0);
-  std::vector<double> local_sums;  // graph losses: this rank's weighted sum, per output
-  local_sums.assign(num_outputs(), 0.0);
+  // Each output's divisor over the global batch. Where it depends on the data (sample
+  // weights under mean_with_sample_weight, a Keras mask, ignore_class) it is this rank's
+  // part here, and the parts are summed across ranks in one call.
+  const size_t outputs = num_outputs();
+  loss_divisors_.assign(outputs, 1.0);
+  std::vector<double> local_sums(outputs, 0.0);         // graph losses: this rank's weighted sum
+  std::vector<const float*> weights(outputs, nullptr);  // per row (graph) or entry (built-in)
+  std::vector<int64_t> weight_rows(outputs, rows), weight_cols(outputs, 1);
   std::vector<size_t> summed;
-  for (size_t o = 0; o < num_outputs(); ++o) {
-    if (mask_output_[o] >= 0)
-      throw ValueError("data-parallel training: output " + std::to_string(o) +
-                       " has a Keras mask, which data-parallel training does not support yet");
+  for (size_t o = 0; o < outputs; ++o) {
     const LossSpec& spec = losses_[o];
-    if (!graph_losses_[o] && spec.ignore_class && spec.reduction != Reduction::Sum)
-      throw ValueError("data-parallel training: the loss's ignore_class is not supported yet");
-    const int64_t cols = output_classes(o);
-    const int64_t entries = exec_.output_row_size(o) / std::max<int64_t>(cols, 1);
+    const int mask = mask_output_[o];
+    // Without the rescaling to the kept entries (apply_output_masks): that one is per batch.
+    if (mask >= 0) apply_output_masks(o, rows);
+    const float* mask_values = mask >= 0 ? exec_.output(static_cast<size_t>(mask)) : nullptr;
+    const int64_t mask_entries =
+        mask >= 0 ? rows * exec_.output_row_size(static_cast<size_t>(mask)) : 0;
     double& divisor = loss_divisors_[o];
+    double unused = 0.0;
     if (graph_losses_[o]) {
       Executor& e = *graph_losses_[o];
       run_targets_graph(e, o, rows, with_grad);
       const int64_t k = e.output_row_size(0);
+      // As graph_loss: a masked output's loss with one value per step weights each value.
+      const bool by_mask = mask >= 0 && k == exec_.output_row_size(static_cast<size_t>(mask));
+      weights[o] = by_mask ? mask_loss_weights_[o].data() : row_weights(o, rows);
+      weight_rows[o] = by_mask ? rows * k : rows;
+      weight_cols[o] = by_mask ? 1 : k;
       double weight_sum = 0.0;
-      be().weighted_sum(ctx(), e.output(0), row_weights(o, rows), rows, k, &local_sums[o],
-                        &weight_sum);
-      if (spec.reduction == Reduction::SumOverBatchSize) divisor = static_cast<double>(m * k);
+      be().weighted_sum(ctx(), e.output(0), weights[o], weight_rows[o], weight_cols[o],
+                        &local_sums[o], &weight_sum);
+      if (spec.reduction == Reduction::Sum) continue;
       if (spec.reduction == Reduction::MeanWithSampleWeight) {
         divisor = weight_sum;
-        summed.push_back(o);
+      } else if (by_mask) {  // the mean over the kept steps
+        be().weighted_sum(ctx(), mask_values, nullptr, mask_entries, 1, &divisor, &unused);
+      } else {
+        divisor = static_cast<double>(m * k);
+        continue;
       }
+      summed.push_back(o);
       continue;
     }
+    const int64_t cols = output_classes(o);
+    const int64_t entries = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+    weights[o] = mask >= 0 ? mask_loss_weights_[o].data()
+                           : (weighted_[o] ? batch_weights_[o].data() : nullptr);
     if (spec.reduction == Reduction::Sum) continue;
-    divisor = static_cast<double>(m * entries);
-    if (spec.reduction == Reduction::MeanWithSampleWeight && weighted_[o]) {
-      double weight_sum = 0.0, count = 0.0;
-      be().weighted_sum(ctx(), batch_weights_[o].data(), nullptr, rows * entries, 1, &weight_sum,
-                        &count);
-      divisor = weight_sum;
-      summed.push_back(o);
+    const bool by_weights = spec.reduction == Reduction::MeanWithSampleWeight && weights[o];
+    const bool ignoring =
+        spec.kind == LossKind::SparseCategoricalCrossentropy && spec.ignore_class.has_value();
+    if (ignoring && mask >= 0)
+      throw ValueError("data-parallel training: output " + std::to_string(o) +
+                       " has both a Keras mask and ignore_class, which is not supported");
+    if (ignoring) {  // the entries whose label is not ignore_class (weighted, by weights)
+      const int64_t per_row = exec_.output_row_size(o) / std::max<int64_t>(cols, 1);
+      if (kept_.size() < entries) kept_ = Tensor(Shape{exec_.capacity() * per_row}, 0.0f, device());
+      be().not_equal_mask(ctx(), targets_[o].data(), entries, 1,
+                          static_cast<float>(*spec.ignore_class), false, kept_.data());
+      be().weighted_sum(ctx(), kept_.data(), by_weights ? weights[o] : nullptr, entries, 1,
+                        &divisor, &unused);
+    } else if (by_weights) {  // the weights' sum (times the mask, where there is one)
+      be().weighted_sum(ctx(), weights[o], nullptr, entries, 1, &divisor, &unused);
+    } else if (mask >= 0) {  // the kept entries
+      be().weighted_sum(ctx(), mask_values, nullptr, mask_entries, 1, &divisor, &unused);
+    } else {
+      divisor = static_cast<double>(m * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1)));
+      continue;
     }
+    summed.push_back(o);
   }
   if (!summed.empty()) {
     std::vector<double> part;
@@ -851,7 +883,7 @@ void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
     for (size_t i = 0; i < summed.size(); ++i) loss_divisors_[summed[i]] = part[i];
   }
   double total = 0.0;  // this rank's part of the global batch's weighted loss
-  for (size_t o = 0; o < num_outputs(); ++o) {
+  for (size_t o = 0; o < outputs; ++o) {
     const LossSpec& spec = losses_[o];
     // The kernels' divide_no_nan: a zero divisor gives a zero loss and zero gradients; a
     // graph loss divides by 1 instead (graph_loss).
@@ -863,9 +895,9 @@ void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
       Executor& e = *graph_losses_[o];
       sum = local_sums[o];
       if (with_grad) {
-        const int64_t k = e.output_row_size(0), pred_row = exec_.output_row_size(o);
-        be().fill_row_scales(ctx(), e.output_grad(0), row_weights(o, rows), rows, k, spec.weight,
-                             divisor);
+        const int64_t pred_row = exec_.output_row_size(o);
+        be().fill_row_scales(ctx(), e.output_grad(0), weights[o], weight_rows[o], weight_cols[o],
+                             spec.weight, divisor);
         e.backward(rows);
         float* out_grad = exec_.output_grad(o);
         const float* in_grad = e.input_grad(0);
@@ -881,8 +913,8 @@ void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
       const int64_t cols = output_classes(o);
       const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
       sum = be().loss_forward_backward(ctx(), summing, exec_.output(o), targets_[o].data(),
-                                       weighted_[o] ? batch_weights_[o].data() : nullptr, samples,
-                                       cols, static_cast<float>(spec.weight * inv),
+                                       weights[o], samples, cols,
+                                       static_cast<float>(spec.weight * inv),
                                        with_grad ? exec_.output_grad(o) : nullptr, nullptr);
     }
     const double part = sum * inv;

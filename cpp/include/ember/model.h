@@ -188,6 +188,7 @@ class Model {
   std::shared_ptr<Reducer> reducer_;
   std::vector<float> flat_grads_;      // the step's gradients, packed for the one allreduce
   std::vector<double> loss_divisors_;  // per output, the global batch's
+  Tensor kept_;                        // 1 where a label is not ignore_class
 
   mutable std::recursive_mutex mutex_;
   std::shared_mutex weights_mutex_;
