@@ -717,27 +717,43 @@ void Model::broadcast_weights() {
   const std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (!reducer_) return;
   const auto writing = lock_weights_for_writing();
-  const std::vector<VariablePtr>& vars = exec_.variables();
-  int64_t total = 0;
-  for (const VariablePtr& v : vars) total += v->value.size();
-  check_same_on_every_rank({{"the number of variables", static_cast<double>(vars.size())},
-                            {"the number of weights", static_cast<double>(total)}});
-  // A sum in which only rank 0 contributes is rank 0's values, exactly.
-  std::vector<float> flat(static_cast<size_t>(total), 0.0f);
-  if (reducer_->rank() == 0) {
-    size_t at = 0;
-    for (const VariablePtr& v : vars) {
-      be().copy_to_host(ctx(), flat.data() + at, v->value.data(),
-                        static_cast<size_t>(v->value.size()) * sizeof(float));
-      at += static_cast<size_t>(v->value.size());
-    }
+  // Every variable, then (compiled) every optimizer slot; and the optimizer's scalars.
+  std::vector<Tensor*> tensors;
+  for (const VariablePtr& v : exec_.variables()) tensors.push_back(&v->value);
+  std::vector<double> scalars;
+  if (optimizer_) {
+    for (std::vector<Tensor>& slots : optimizer_->slots())
+      for (Tensor& t : slots) tensors.push_back(&t);
+    scalars.push_back(static_cast<double>(optimizer_->iterations));
+    for (float v : optimizer_->scalar_state()) scalars.push_back(v);
   }
-  reducer_->allreduce_sum(flat.data(), total);
+  int64_t total = 0;
+  for (const Tensor* t : tensors) total += t->size();
+  check_same_on_every_rank(
+      {{"the number of weight and optimizer tensors", static_cast<double>(tensors.size())},
+       {"the number of weight and optimizer values", static_cast<double>(total)},
+       {"the number of optimizer scalars", static_cast<double>(scalars.size())}});
+  // A sum to which only rank 0 contributes is rank 0's values, exactly.
+  const bool root = reducer_->rank() == 0;
+  std::vector<float> flat(static_cast<size_t>(total), 0.0f);
   size_t at = 0;
-  for (const VariablePtr& v : vars) {
-    be().copy_from_host(ctx(), v->value.data(), flat.data() + at,
-                        static_cast<size_t>(v->value.size()) * sizeof(float));
-    at += static_cast<size_t>(v->value.size());
+  for (const Tensor* t : tensors) {
+    const auto n = static_cast<size_t>(t->size());
+    if (root) be().copy_to_host(ctx(), flat.data() + at, t->data(), n * sizeof(float));
+    at += n;
+  }
+  if (!root) std::fill(scalars.begin(), scalars.end(), 0.0);
+  reducer_->allreduce_sum(flat.data(), total);
+  reducer_->allreduce_sum(scalars.data(), static_cast<int64_t>(scalars.size()));
+  at = 0;
+  for (Tensor* t : tensors) {
+    const auto n = static_cast<size_t>(t->size());
+    be().copy_from_host(ctx(), t->data(), flat.data() + at, n * sizeof(float));
+    at += n;
+  }
+  if (optimizer_) {
+    optimizer_->set_iterations(static_cast<int64_t>(scalars[0]));
+    optimizer_->set_scalar_state(std::vector<float>(scalars.begin() + 1, scalars.end()));
   }
 }
 

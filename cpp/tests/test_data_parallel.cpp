@@ -281,28 +281,35 @@ void test_null_reducer_is_one_process() {
 }
 
 // broadcast_weights gives every rank rank 0's weights.
+// broadcast_weights gives every rank rank 0's weights and optimizer state: then training
+// on goes on alike everywhere.
 void test_broadcast_weights() {
+  const Data d = make_data(40);
+  const Setup setup{};
+  // Everything a rank's model holds: variables, optimizer slots, iterations.
+  auto state_of = [](Model& m) {
+    std::vector<float> s;
+    for (const VariablePtr& v : m.executor().variables())
+      s.insert(s.end(), v->value.data(), v->value.data() + v->value.size());
+    for (std::vector<Tensor>& slots : m.optimizer().slots())
+      for (Tensor& t : slots) s.insert(s.end(), t.data(), t.data() + t.size());
+    s.push_back(static_cast<float>(m.optimizer().iterations));
+    return s;
+  };
+  auto rank0 = build_model(setup);  // rank 0's model has trained one epoch alone
+  train(*rank0, d, setup, 16, 1);
+  const std::vector<float> want = state_of(*rank0);
   std::vector<std::vector<float>> after(2);
   const auto errors = run_ranks(2, [&](std::shared_ptr<Reducer> reducer) {
-    auto model = build_model({});
     const int r = reducer->rank();
-    if (r == 1)
-      for (const VariablePtr& v : model->executor().variables()) v->value.fill(float(r) + 0.5f);
+    std::unique_ptr<Model> model = build_model(setup);
+    if (r == 0) train(*model, d, setup, 16, 1);
     model->set_reducer(std::move(reducer));
     model->broadcast_weights();
-    for (const VariablePtr& v : model->executor().variables())
-      after[static_cast<size_t>(r)].insert(after[static_cast<size_t>(r)].end(), v->value.data(),
-                                           v->value.data() + v->value.size());
+    after[static_cast<size_t>(r)] = state_of(*model);
   });
-  const Outcome fresh = [] {
-    Outcome o;
-    auto m = build_model({});
-    for (const VariablePtr& v : m->executor().variables())
-      o.weights.insert(o.weights.end(), v->value.data(), v->value.data() + v->value.size());
-    return o;
-  }();
-  check(!errors[0] && !errors[1] && after[0] == fresh.weights && after[1] == fresh.weights,
-        "broadcast_weights copies rank 0's weights to every rank");
+  check(!errors[0] && !errors[1] && want.back() > 0 && after[0] == want && after[1] == want,
+        "broadcast_weights copies rank 0's weights and optimizer state to every rank");
 }
 
 }  // namespace

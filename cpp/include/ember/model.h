@@ -111,8 +111,9 @@ class Model {
   // reducer's buffers are host memory: a CPU model only. Null: one process, as before.
   void set_reducer(std::shared_ptr<Reducer> reducer);
   const std::shared_ptr<Reducer>& reducer() const { return reducer_; }
-  // Copies rank 0's weights (every variable, trainable or not) to every rank: a collective,
-  // for a C++ program whose ranks built their models apart. A no-op without a reducer.
+  // Copies rank 0's weights (every variable, trainable or not) and, once compiled, its
+  // optimizer's state (slots, iterations, scalars) to every rank: a collective, so that
+  // ranks that built or loaded their models apart start alike. A no-op without a reducer.
   void broadcast_weights();
 
   // The lock every running call takes (recursive: a caller may hold it across
