@@ -11,8 +11,10 @@ layers = ember.layers
 
 
 def mlp():
+    # No bias before BatchNormalization: its gradient is zero but for rounding, which Adam
+    # would scale up to full steps of noise.
     model = ember.Sequential([
-        ember.Input(shape=(10,)), layers.Dense(32), layers.BatchNormalization(),
+        ember.Input(shape=(10,)), layers.Dense(32, use_bias=False), layers.BatchNormalization(),
         layers.Activation("relu"), layers.Dense(16, activation="tanh"),
         layers.Dense(3, activation="softmax")])
     model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01),
