@@ -1,7 +1,8 @@
 """mpiexec -n 2: data-parallel training equals one process with the same global batch
 (weights after 3 epochs, History, evaluate, predict) for an MLP with
-BatchNormalization, Adam and a validation split, a convolutional model, and the same
-MLP fed by a PyDataset (batch i on rank i % 2) and by per-rank generators."""
+BatchNormalization, Adam and a validation split, a convolutional model, a recurrent
+one (Embedding with a mask, LSTM), and the same MLP fed by a PyDataset (batch i on
+rank i % 2) and by per-rank generators."""
 
 import numpy as np
 from dp_helpers import SEED, assert_same_training, build, data, data_parallel, ember, start
@@ -65,6 +66,24 @@ labels = (images[:, :4, :4, 0].sum(axis=(1, 2)) > 0).astype(np.int64) + (
     images[:, 4:, 4:, 1].sum(axis=(1, 2)) > 1)
 model, history, reference, reference_history = both(convnet, images, labels, **fit_args)
 assert_same_training(rank, "convnet", model, reference, history, reference_history)
+
+
+# A recurrent model: token ids with padding (masked), an LSTM.
+def recurrent():
+    model = ember.Sequential([
+        ember.Input(shape=(6,), dtype="int32"), layers.Embedding(20, 8, mask_zero=True),
+        layers.LSTM(8), layers.Dense(3)])
+    model.compile(optimizer=ember.optimizers.RMSprop(learning_rate=0.01),
+                  loss=ember.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+rng = np.random.default_rng(SEED + 2)
+tokens = rng.integers(1, 20, size=(150, 6))
+tokens[np.arange(6) >= rng.integers(2, 7, size=(150, 1))] = 0  # padded after 2-6 tokens
+model, history, reference, reference_history = both(recurrent, tokens, tokens[:, 0] % 3,
+                                                     **fit_args)
+assert_same_training(rank, "recurrent", model, reference, history, reference_history)
 
 
 # A PyDataset of batches of 32: a global step is batches (2s, 2s+1), 64 rows, the same
