@@ -189,7 +189,15 @@ def report(runs, args):
         headers += [f"{gbit} Gb/s: allreduce", f"{gbit} Gb/s: speed-up (efficiency)",
                     f"{gbit} Gb/s: overlapped bound"]
     lines.append(H.md_table(headers, rows))
-    lines += ["", H.environment_markdown()]
+    worst = {gbit: projection(compute, nbytes, HOSTS[-1], gbit)[0] for gbit in LINKS_GBIT}
+    lines += ["", "Faster hosts make the exchange weigh more: without overlap, efficiency falls "
+              "to 50% when a host's step takes no longer than the exchange (" + ", ".join(
+                  f"{H.fmt_time(t)} at {gbit} Gb/s" for gbit, t in worst.items()) + f", "
+              f"{HOSTS[-1]} hosts).", "",
+              f"- Load average while measuring: {args.load[0]:.1f} at the start, "
+              f"{args.load[1]:.1f} at the end (other processes share the cores; every number "
+              "above moves with them).",
+              H.environment_markdown()]
     return "\n".join(lines)
 
 
@@ -208,12 +216,14 @@ def main():
     if args.quick:
         args.rounds = 1
     launcher = mpiexec()
+    load_at_start = os.getloadavg()[0]
     runs = []
     for round_ in range(args.rounds):
         order = RANKS[round_ % len(RANKS):] + RANKS[:round_ % len(RANKS)]  # rotate the order
         for n in order:
             H.progress(f"round {round_ + 1}/{args.rounds}: {n} rank(s)")
             runs.append(run_job(launcher, n, args))
+    args.load = (load_at_start, os.getloadavg()[0])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
