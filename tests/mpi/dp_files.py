@@ -1,8 +1,9 @@
 """mpiexec -n 2 dp_files.py SEED FOLDER: EarlyStopping stops every rank at the same
 epoch; ModelCheckpoint, CSVLogger, model.save and save_weights write on rank 0 only
-(each rank works in FOLDER/rank<r>, so what rank 1 wrote would show there); a model or
-batch size that differs across ranks, and generators that yield different numbers of
-batches, raise a clear ValueError on every rank."""
+(each rank works in FOLDER/rank<r>, so what rank 1 wrote would show there); a save
+that fails on rank 0 raises on every rank; a model or batch size that differs across
+ranks, and generators that yield different numbers of batches, raise a clear
+ValueError on every rank."""
 
 import os
 import sys
@@ -68,6 +69,18 @@ def raises(what, expected, call):
         assert all(word in str(e) for word in expected), f"rank {rank}, {what}: {e}"
         return
     raise AssertionError(f"rank {rank}: {what} did not raise")
+
+
+# A save that fails on rank 0 (here: a folder where the file should go) raises on every
+# rank, rank 0's error type and message - no rank is left waiting for the others.
+if rank == 0:
+    os.mkdir("taken.keras")
+try:
+    model.save("taken.keras")
+except OSError as e:
+    assert "taken.keras" in str(e), f"rank {rank}: {e}"
+else:
+    raise AssertionError(f"rank {rank}: a failed save on rank 0 did not raise")
 
 
 # Errors found before the first step, the same on every rank (so they can be caught).
