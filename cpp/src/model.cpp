@@ -511,6 +511,12 @@ void Model::add_penalty_gradients() {
   for (size_t i : regularized_) add_penalty_gradient(i);
 }
 
+void Model::apply_constraint(size_t i) {
+  const WeightConstraint& c = exec_.trainable()[i]->constraint;
+  if (c.kind != WeightConstraint::Kind::kNone)
+    be().apply_weight_constraint(ctx(), exec_.trainable_params()[i], c);
+}
+
 void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                           const int64_t* order, int64_t batch_size, int64_t batch_begin,
                           int64_t batch_end, const std::vector<ArrayView>& sample_weights) {
@@ -530,6 +536,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
   const std::function<void(size_t)> update_variable = [this, &params](size_t i) {
     add_penalty_gradient(i);
     optimizer_->apply_one(i, params[i], exec_.trainable_grads()[i]);
+    apply_constraint(i);
   };
   for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
@@ -544,6 +551,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
       exec_.backward(rows);
       add_penalty_gradients();
       optimizer_->apply(params, exec_.trainable_grads());
+      for (size_t i = 0; i < params.size(); ++i) apply_constraint(i);
     }
   });
 }

@@ -147,6 +147,9 @@ class Model {
   double graph_loss(size_t output, int64_t rows, bool with_grad);
   void add_penalty_gradients();         // the variables' part; the ops add theirs in backward
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
+  // Trainable variable i = its constraint(variable i), if it has one: right after the
+  // optimizer updated it, as Keras's optimizer assigns constraints after its update.
+  void apply_constraint(size_t i);
 
   mutable std::recursive_mutex mutex_;
   std::shared_mutex weights_mutex_;

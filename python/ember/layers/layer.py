@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, initializers, ops, regularizers
+from ember import _core, constraints, initializers, ops, regularizers
 from ember.variables import Variable
 
 _uids = collections.defaultdict(int)
@@ -254,6 +254,10 @@ class Layer:
         if variable.regularizer is not None:
             _core.set_regularization(core, *regularizers.engine_factors(
                 variable.regularizer, f"{self.name}/{name}"))
+        variable.constraint = constraints.get(constraint)
+        spec = constraints.engine_spec(variable.constraint)
+        if spec is not None:  # the built-in ones run in the engine; others from Python
+            _core.set_constraint(core, *spec)
         self._weights.append(variable)
         return variable
 
