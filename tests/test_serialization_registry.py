@@ -67,7 +67,8 @@ def test_a_registered_custom_layer_travels_between_ember_and_keras(direction, ke
                                np.asarray(model.predict(x, verbose=0)), rtol=1e-6, atol=1e-6)
 
 
-def test_registered_functions_load_without_custom_objects(rng, tmp_path):
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_registered_functions_load_without_custom_objects(ext, rng, tmp_path):
     @saving.register_keras_serializable(package="ember_tests")
     def soft_tanh(x):
         return ember.ops.tanh(x) * 0.5
@@ -76,18 +77,25 @@ def test_registered_functions_load_without_custom_objects(rng, tmp_path):
     def half_mse(y_true, y_pred):
         return ember.ops.mean(ember.ops.square(y_pred - y_true), axis=-1) * 0.5
 
+    @saving.register_keras_serializable(package="ember_tests")
+    def abs_error(y_true, y_pred):
+        return ember.ops.mean(ember.ops.absolute(y_pred - y_true), axis=-1)
+
     inp = ember.Input((3,))
     model = ember.Model(inp, ember.layers.Dense(2, activation=soft_tanh)(inp))
-    model.compile("sgd", loss=half_mse)
-    path = tmp_path / "functions.keras"
+    model.compile("sgd", loss=half_mse, metrics=[abs_error])
+    path = tmp_path / f"functions{ext}"
     model.save(path)
     loaded = ember.models.load_model(path)
     assert loaded.layers[-1].activation is soft_tanh
     x = rng.normal(0, 1, (5, 3)).astype(np.float32)
     y = rng.normal(0, 1, (5, 2)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
-                               rtol=1e-6)
+    ours = loaded.evaluate(x, y, return_dict=True, verbose=0)
+    theirs = model.evaluate(x, y, return_dict=True, verbose=0)
+    assert set(ours) == {"loss", "abs_error"}
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-6)
 
 
 def test_registry_functions_behave_as_keras(keras):
