@@ -141,6 +141,12 @@ void bind_model(py::module_& m) {
           "One forward pass over x as a single batch, in training or inference mode (Keras's "
           "`layer(x, training=True)`: dropout active, batch statistics used and the moving ones "
           "updated); returns the outputs.")
+      .def("set_reducer", locked(&Model::set_reducer), py::arg("reducer"),
+           "Data-parallel training (a Reducer, or None for one process): batch sizes become "
+           "global, each rank trains on its shard, gradients and metrics are summed.")
+      .def_property_readonly("reducer", &Model::reducer)
+      .def("broadcast_weights", locked(&Model::broadcast_weights),
+           "Copies rank 0's weights to every rank (a collective; a no-op without a reducer).")
       .def("metric_results", locked(&Model::metric_results))
       .def("reset_metrics", locked(&Model::reset_metrics))
       .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),

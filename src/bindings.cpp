@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::bind_graph(m);
   bindings::bind_optimizers(m);
+  bindings::bind_reducer(m);
   bindings::bind_model(m);
   bindings::bind_functions(m);
   bindings::bind_layers(m);

@@ -53,6 +53,7 @@ inline void copy_into(Tensor& t, const FloatArray& a, const std::string& what) {
 void bind_graph(py::module_& m);       // Variable, Graph and its ops
 void bind_optimizers(py::module_& m);  // Optimizer and its kinds
 void bind_model(py::module_& m);       // Model: compile, train, test, predict
+void bind_reducer(py::module_& m);     // Reducer, MpiReducer: data parallelism (issue 16)
 void bind_functions(py::module_& m);   // free functions: losses, devices
 void bind_layers(py::module_& m);      // normalization, regularization, reshaping
 void bind_merging(py::module_& m);     // merge ops: Add, ..., Concatenate

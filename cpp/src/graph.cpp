@@ -219,6 +219,7 @@ void Executor::forward(int64_t rows, bool training) {
     OpForward& f = fwd_[static_cast<size_t>(v)];
     f.ctx = &ctx_;
     f.rows = rows;
+    f.global_rows = global_rows_ > 0 ? global_rows_ : rows;
     f.training = training;
     graph_->op(v)->forward(f);
   }
@@ -243,6 +244,7 @@ void Executor::backward(int64_t rows, const std::function<void(size_t)>& on_grad
     OpBackward& b = bwd_[sv];
     b.ctx = &ctx_;
     b.rows = rows;
+    b.global_rows = global_rows_ > 0 ? global_rows_ : rows;
     b.training = fwd_[sv].training;
     const auto& ins = graph_->inputs(v);
     for (size_t i = 0; i < ins.size(); ++i) {

@@ -152,9 +152,10 @@ Metric::Metric(MetricConfig config) : config_(std::move(config)) {
         cuts.insert(cuts.end(), sorted.begin(), sorted.end());
       } else {
         if (c.num_thresholds <= 1)
-          throw ValueError("Argument `num_thresholds` must be an integer > 1. Received: "
-                           "num_thresholds=" +
-                           std::to_string(c.num_thresholds));
+          throw ValueError(
+              "Argument `num_thresholds` must be an integer > 1. Received: "
+              "num_thresholds=" +
+              std::to_string(c.num_thresholds));
         for (int64_t i = 0; i < c.num_thresholds - 2; ++i)
           cuts.push_back(static_cast<double>(i + 1) * 1.0 /
                          static_cast<double>(c.num_thresholds - 1));
@@ -188,8 +189,7 @@ Metric::Metric(MetricConfig config) : config_(std::move(config)) {
             "num_regressors=" +
             std::to_string(c.num_regressors));
       break;
-    default:
-      break;
+    default: break;
   }
   if (c.kind == MetricKind::AUC && c.multi_label) {
     if (c.num_labels) build(*c.num_labels);
@@ -253,8 +253,9 @@ void Metric::build(int64_t cols) {
                        std::to_string(cols));
     return;
   }
-  if (cols < 1) throw ValueError(std::string("metric ") + metric_name(config_.kind) +
-                                 " needs at least one class, got a last axis of 0");
+  if (cols < 1)
+    throw ValueError(std::string("metric ") + metric_name(config_.kind) +
+                     " needs at least one class, got a last axis of 0");
   classes_ = cols;
   if (config_.kind == MetricKind::AUC) {
     labels_ = cols;
@@ -279,6 +280,32 @@ void Metric::reset() {
     const auto n = static_cast<size_t>(
         k == MetricKind::FBetaScore && config_.average == FScoreAverage::Micro ? 1 : classes_);
     for (auto* v : {&a_, &b_, &c_, &d_}) v->assign(n, 0.0);
+  }
+}
+
+std::vector<double> Metric::state() const {
+  std::vector<double> s{total_, count_, samples_};
+  for (const std::vector<double>* v :
+       {&tp_, &fp_, &tn_, &fn_, &pos_total_, &neg_total_, &a_, &b_, &c_, &d_})
+    s.insert(s.end(), v->begin(), v->end());
+  return s;
+}
+
+void Metric::set_state(const std::vector<double>& state) {
+  std::vector<std::vector<double>*> members{&tp_,        &fp_, &tn_, &fn_, &pos_total_,
+                                            &neg_total_, &a_,  &b_,  &c_,  &d_};
+  size_t n = 3;
+  for (const std::vector<double>* v : members) n += v->size();
+  if (state.size() != n)
+    throw ValueError(std::string("metric ") + metric_name(config_.kind) + ": a state of " +
+                     std::to_string(n) + " values is needed, got " + std::to_string(state.size()));
+  total_ = state[0];
+  count_ = state[1];
+  samples_ = state[2];
+  auto it = state.begin() + 3;
+  for (std::vector<double>* v : members) {
+    std::copy(it, it + static_cast<std::ptrdiff_t>(v->size()), v->begin());
+    it += static_cast<std::ptrdiff_t>(v->size());
   }
 }
 

@@ -1,6 +1,8 @@
 #include "ember/model.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -104,8 +106,9 @@ void Model::apply_output_masks(size_t o, int64_t rows) {
   if (mask_loss_weights_[o].size() < n)
     mask_loss_weights_[o] =
         Tensor(Shape{std::max(n, exec_.capacity() * (n / rows))}, 0.0f, device());
-  // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them.
-  const bool rescale = losses_[o].reduction == Reduction::SumOverBatchSize;
+  // sum_over_batch_size rescales the kept entries by total / kept, so the mean runs over them
+  // (data-parallel ranks divide by the global batch's kept entries instead: not per batch).
+  const bool rescale = !reducer_ && losses_[o].reduction == Reduction::SumOverBatchSize;
   be().mask_weights(ctx(), exec_.output(static_cast<size_t>(mask_output_[o])),
                     weighted_[o] ? batch_weights_[o].data() : nullptr, n, rescale,
                     mask_loss_weights_[o].data());
@@ -437,6 +440,11 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
   // Keras's loss tracker: the batch's mean loss weighted by the batch size.
   loss_sum_ += total * static_cast<double>(rows);
   seen_ += rows;
+  update_metrics(rows);
+  return total;
+}
+
+void Model::update_metrics(int64_t rows) {
   // Keras's compile metrics see no sample weights; weighted_metrics do.
   for (size_t i = 0; i < metrics_.size(); ++i) {
     const MetricSpec& m = metrics_[i];
@@ -450,7 +458,6 @@ double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
     be().metric_update(ctx(), *m.metric, exec_.output(o), targets_[o].data(), metric_weights(m, o),
                        samples, cols, 1);
   }
-  return total;
 }
 
 // A custom loss: its graph gives values (rows, k); reduced as Keras's
@@ -538,6 +545,20 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
     optimizer_->apply_one(i, params[i], exec_.trainable_grads()[i]);
     apply_constraint(i);
   };
+  if (reducer_) {
+    check_ranks_agree(true, n, batch_size, batch_begin, batch_end, order != nullptr);
+    for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
+      const BatchShard s = shard(start, rows);
+      load_batch(x, &y, order, s.start, s.rows);
+      load_sample_weights(sample_weights, order, s.start, s.rows);
+      exec_.set_global_rows(s.global_rows);
+      exec_.forward(s.rows, true);
+      sharded_loss_and_metrics(s, true);
+      exec_.backward(s.rows);
+      reduce_gradients_and_apply();
+    });
+    return;
+  }
   for_each_batch(n, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, order, start, rows);
     load_sample_weights(sample_weights, order, start, rows);
@@ -564,6 +585,18 @@ void Model::test_batches(const std::vector<ArrayView>& x, const std::vector<Arra
   check_batch_size(batch_size);
   check_data(x, &y);
   check_sample_weights(sample_weights, x[0].rows);
+  if (reducer_) {
+    check_ranks_agree(false, x[0].rows, batch_size, batch_begin, batch_end, false);
+    for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
+      const BatchShard s = shard(start, rows);
+      load_batch(x, &y, nullptr, s.start, s.rows);
+      load_sample_weights(sample_weights, nullptr, s.start, s.rows);
+      exec_.set_global_rows(s.global_rows);
+      exec_.forward(s.rows, false);
+      sharded_loss_and_metrics(s, false);
+    });
+    return;
+  }
   for_each_batch(x[0].rows, batch_size, batch_begin, batch_end, [&](int64_t start, int64_t rows) {
     load_batch(x, &y, nullptr, start, rows);
     load_sample_weights(sample_weights, nullptr, start, rows);
@@ -614,6 +647,15 @@ void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
     reading = lock_weights_for_reading();
   exec_.reserve(std::max<int64_t>(rows, 1));
   load_batch(x, nullptr, nullptr, 0, rows);
+  // A pass of one rank alone (layer(x, training=True)): statistics over its own rows, as
+  // no other rank joins the collectives.
+  struct LocalPass {
+    Executor& e;
+    Reducer* reducer;
+    ~LocalPass() { e.set_reducer(reducer); }
+  } local{exec_, reducer_.get()};
+  exec_.set_reducer(nullptr);
+  exec_.set_global_rows(0);
   exec_.forward(rows, training);
   for (size_t o = 0; o < out.size(); ++o)
     be().copy_to_host(ctx(), out[o], exec_.output(o),
@@ -622,6 +664,31 @@ void Model::forward_pass(const std::vector<ArrayView>& x, bool training,
 
 std::vector<double> Model::metric_results() const {
   const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (reducer_) {
+    // Every rank's sums, added up: [loss sum, samples, per-output sums, metric states...].
+    std::vector<double> sums{loss_sum_, static_cast<double>(seen_)};
+    sums.insert(sums.end(), output_loss_sums_.begin(), output_loss_sums_.end());
+    std::vector<size_t> begin;
+    for (const MetricSpec& m : metrics_) {
+      begin.push_back(sums.size());
+      const std::vector<double> state = m.metric->state();
+      sums.insert(sums.end(), state.begin(), state.end());
+    }
+    begin.push_back(sums.size());
+    check_same_on_every_rank({{"the number of metric values", static_cast<double>(sums.size())}});
+    reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+    const double seen = sums[1] != 0.0 ? sums[1] : 1.0;
+    std::vector<double> r{sums[0] / seen};
+    if (num_outputs() > 1)
+      for (size_t o = 0; o < num_outputs(); ++o) r.push_back(sums[2 + o] / seen);
+    for (size_t i = 0; i < metrics_.size(); ++i) {
+      Metric all = *metrics_[i].metric;  // the sums in a copy: the local state stays
+      all.set_state({sums.begin() + static_cast<std::ptrdiff_t>(begin[i]),
+                     sums.begin() + static_cast<std::ptrdiff_t>(begin[i + 1])});
+      for (double v : all.result()) r.push_back(v);
+    }
+    return r;
+  }
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)
@@ -637,6 +704,278 @@ void Model::reset_metrics() {
   seen_ = 0;
   output_loss_sums_.assign(num_outputs(), 0.0);
   for (const MetricSpec& m : metrics_) m.metric->reset();
+}
+
+// ---- data parallel (issue 16) ---------------------------------------------------------------
+
+void Model::set_reducer(std::shared_ptr<Reducer> reducer) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (reducer && !device().is_cpu())
+    throw ValueError(
+        "set_reducer: data-parallel training exchanges host buffers; the model is on " +
+        device().str() + ", not the CPU");
+  if (reducer && reducer->size() < 1)
+    throw ValueError("set_reducer: the reducer has " + std::to_string(reducer->size()) + " ranks");
+  reducer_ = std::move(reducer);
+  exec_.set_reducer(reducer_.get());
+  exec_.set_global_rows(0);
+}
+
+void Model::broadcast_weights() {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (!reducer_) return;
+  const auto writing = lock_weights_for_writing();
+  // Every variable, then (compiled) every optimizer slot; and the optimizer's scalars.
+  std::vector<Tensor*> tensors;
+  for (const VariablePtr& v : exec_.variables()) tensors.push_back(&v->value);
+  std::vector<double> scalars;
+  if (optimizer_) {
+    for (std::vector<Tensor>& slots : optimizer_->slots())
+      for (Tensor& t : slots) tensors.push_back(&t);
+    scalars.push_back(static_cast<double>(optimizer_->iterations));
+    for (float v : optimizer_->scalar_state()) scalars.push_back(v);
+  }
+  int64_t total = 0;
+  for (const Tensor* t : tensors) total += t->size();
+  check_same_on_every_rank(
+      {{"the number of weight and optimizer tensors", static_cast<double>(tensors.size())},
+       {"the number of weight and optimizer values", static_cast<double>(total)},
+       {"the number of optimizer scalars", static_cast<double>(scalars.size())}});
+  // A sum to which only rank 0 contributes is rank 0's values, exactly.
+  const bool root = reducer_->rank() == 0;
+  std::vector<float> flat(static_cast<size_t>(total), 0.0f);
+  size_t at = 0;
+  for (const Tensor* t : tensors) {
+    const auto n = static_cast<size_t>(t->size());
+    if (root) be().copy_to_host(ctx(), flat.data() + at, t->data(), n * sizeof(float));
+    at += n;
+  }
+  if (!root) std::fill(scalars.begin(), scalars.end(), 0.0);
+  reducer_->allreduce_sum(flat.data(), total);
+  reducer_->allreduce_sum(scalars.data(), static_cast<int64_t>(scalars.size()));
+  at = 0;
+  for (Tensor* t : tensors) {
+    const auto n = static_cast<size_t>(t->size());
+    be().copy_from_host(ctx(), t->data(), flat.data() + at, n * sizeof(float));
+    at += n;
+  }
+  if (optimizer_) {
+    optimizer_->set_iterations(static_cast<int64_t>(scalars[0]));
+    optimizer_->set_scalar_state(std::vector<float>(scalars.begin() + 1, scalars.end()));
+  }
+}
+
+Model::BatchShard Model::shard(int64_t start, int64_t global_rows) const {
+  const int r = reducer_->rank(), n = reducer_->size();
+  const int64_t begin = shard_begin(global_rows, r, n);
+  return {start + begin, shard_end(global_rows, r, n) - begin, global_rows};
+}
+
+void Model::check_same_on_every_rank(
+    const std::vector<std::pair<const char*, double>>& values) const {
+  // Each value and its square, summed: all ranks agree exactly when every sum is N times
+  // the rank's own value and every sum of squares N times its square. The call's size is
+  // fixed by the list, so a mismatch is an error on every rank rather than a hang.
+  std::vector<double> sums;
+  for (const auto& [name, v] : values) {
+    sums.push_back(v);
+    sums.push_back(v * v);
+  }
+  reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  const auto n = static_cast<double>(reducer_->size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i].second;
+    if (sums[2 * i] != n * v || sums[2 * i + 1] != n * v * v) {
+      char mean[32];
+      std::snprintf(mean, sizeof mean, "%.6g", sums[2 * i] / n);
+      throw ValueError(std::string("data-parallel training: the ranks disagree on ") +
+                       values[i].first + " (rank " + std::to_string(reducer_->rank()) + " has " +
+                       std::to_string(static_cast<int64_t>(v)) + ", the mean over the " +
+                       std::to_string(reducer_->size()) + " ranks is " + mean +
+                       "); every rank must build the same model and pass the same arguments");
+    }
+  }
+}
+
+void Model::check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
+                              int64_t batch_end, bool ordered) const {
+  int64_t weights = 0;
+  for (const Variable* v : exec_.trainable()) weights += v->value.size();
+  double weighted = 0.0;
+  for (size_t o = 0; o < num_outputs(); ++o) weighted += weighted_[o] ? std::ldexp(1.0, int(o)) : 0;
+  check_same_on_every_rank(
+      {{"the call (train or test)", training ? 1.0 : 2.0},
+       {"the number of samples", static_cast<double>(n)},
+       {"batch_size", static_cast<double>(batch_size)},
+       {"the first batch", static_cast<double>(batch_begin)},
+       {"the end batch", static_cast<double>(batch_end)},
+       {"whether the batches are shuffled", ordered ? 1.0 : 0.0},
+       {"the number of trainable variables", static_cast<double>(exec_.trainable().size())},
+       {"the number of trainable weights", static_cast<double>(weights)},
+       {"the number of model nodes", static_cast<double>(graph_->size())},
+       {"the number of outputs", static_cast<double>(num_outputs())},
+       {"the number of metrics", static_cast<double>(metrics_.size())},
+       {"which outputs have sample weights", weighted}});
+}
+
+double Model::variable_penalty() const {
+  double sum = 0.0;
+  for (size_t i : regularized_) {
+    const Variable& v = *exec_.trainable()[i];
+    sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
+  }
+  return sum;
+}
+
+void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
+  const int64_t rows = s.rows, m = s.global_rows;
+  // Each output's divisor over the global batch. Where it depends on the data (sample
+  // weights under mean_with_sample_weight, a Keras mask, ignore_class) it is this rank's
+  // part here, and the parts are summed across ranks in one call.
+  const size_t outputs = num_outputs();
+  loss_divisors_.assign(outputs, 1.0);
+  std::vector<double> local_sums(outputs, 0.0);         // graph losses: this rank's weighted sum
+  std::vector<const float*> weights(outputs, nullptr);  // per row (graph) or entry (built-in)
+  std::vector<int64_t> weight_rows(outputs, rows), weight_cols(outputs, 1);
+  std::vector<size_t> summed;
+  for (size_t o = 0; o < outputs; ++o) {
+    const LossSpec& spec = losses_[o];
+    const int mask = mask_output_[o];
+    // Without the rescaling to the kept entries (apply_output_masks): that one is per batch.
+    if (mask >= 0) apply_output_masks(o, rows);
+    const float* mask_values = mask >= 0 ? exec_.output(static_cast<size_t>(mask)) : nullptr;
+    const int64_t mask_entries =
+        mask >= 0 ? rows * exec_.output_row_size(static_cast<size_t>(mask)) : 0;
+    double& divisor = loss_divisors_[o];
+    double unused = 0.0;
+    if (graph_losses_[o]) {
+      Executor& e = *graph_losses_[o];
+      run_targets_graph(e, o, rows, with_grad);
+      const int64_t k = e.output_row_size(0);
+      // As graph_loss: a masked output's loss with one value per step weights each value.
+      const bool by_mask = mask >= 0 && k == exec_.output_row_size(static_cast<size_t>(mask));
+      weights[o] = by_mask ? mask_loss_weights_[o].data() : row_weights(o, rows);
+      weight_rows[o] = by_mask ? rows * k : rows;
+      weight_cols[o] = by_mask ? 1 : k;
+      double weight_sum = 0.0;
+      be().weighted_sum(ctx(), e.output(0), weights[o], weight_rows[o], weight_cols[o],
+                        &local_sums[o], &weight_sum);
+      if (spec.reduction == Reduction::Sum) continue;
+      if (spec.reduction == Reduction::MeanWithSampleWeight) {
+        divisor = weight_sum;
+      } else if (by_mask) {  // the mean over the kept steps
+        be().weighted_sum(ctx(), mask_values, nullptr, mask_entries, 1, &divisor, &unused);
+      } else {
+        divisor = static_cast<double>(m * k);
+        continue;
+      }
+      summed.push_back(o);
+      continue;
+    }
+    const int64_t cols = output_classes(o);
+    const int64_t entries = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+    weights[o] = mask >= 0 ? mask_loss_weights_[o].data()
+                           : (weighted_[o] ? batch_weights_[o].data() : nullptr);
+    if (spec.reduction == Reduction::Sum) continue;
+    const bool by_weights = spec.reduction == Reduction::MeanWithSampleWeight && weights[o];
+    const bool ignoring =
+        spec.kind == LossKind::SparseCategoricalCrossentropy && spec.ignore_class.has_value();
+    if (ignoring && mask >= 0)
+      throw ValueError("data-parallel training: output " + std::to_string(o) +
+                       " has both a Keras mask and ignore_class, which is not supported");
+    if (ignoring) {  // the entries whose label is not ignore_class (weighted, by weights)
+      const int64_t per_row = exec_.output_row_size(o) / std::max<int64_t>(cols, 1);
+      if (kept_.size() < entries) kept_ = Tensor(Shape{exec_.capacity() * per_row}, 0.0f, device());
+      be().not_equal_mask(ctx(), targets_[o].data(), entries, 1,
+                          static_cast<float>(*spec.ignore_class), false, kept_.data());
+      be().weighted_sum(ctx(), kept_.data(), by_weights ? weights[o] : nullptr, entries, 1,
+                        &divisor, &unused);
+    } else if (by_weights) {  // the weights' sum (times the mask, where there is one)
+      be().weighted_sum(ctx(), weights[o], nullptr, entries, 1, &divisor, &unused);
+    } else if (mask >= 0) {  // the kept entries
+      be().weighted_sum(ctx(), mask_values, nullptr, mask_entries, 1, &divisor, &unused);
+    } else {
+      divisor = static_cast<double>(m * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1)));
+      continue;
+    }
+    summed.push_back(o);
+  }
+  if (!summed.empty()) {
+    std::vector<double> part;
+    for (size_t o : summed) part.push_back(loss_divisors_[o]);
+    reducer_->allreduce_sum(part.data(), static_cast<int64_t>(part.size()));
+    for (size_t i = 0; i < summed.size(); ++i) loss_divisors_[summed[i]] = part[i];
+  }
+  double total = 0.0;  // this rank's part of the global batch's weighted loss
+  for (size_t o = 0; o < outputs; ++o) {
+    const LossSpec& spec = losses_[o];
+    // The kernels' divide_no_nan: a zero divisor gives a zero loss and zero gradients; a
+    // graph loss divides by 1 instead (graph_loss).
+    double divisor = loss_divisors_[o];
+    if (graph_losses_[o] && divisor == 0.0) divisor = 1.0;
+    const double inv = divisor != 0.0 ? 1.0 / divisor : 0.0;
+    double sum = 0.0;  // this rank's sum of weighted values
+    if (graph_losses_[o]) {
+      Executor& e = *graph_losses_[o];
+      sum = local_sums[o];
+      if (with_grad) {
+        const int64_t pred_row = exec_.output_row_size(o);
+        be().fill_row_scales(ctx(), e.output_grad(0), weights[o], weight_rows[o], weight_cols[o],
+                             spec.weight, divisor);
+        e.backward(rows);
+        float* out_grad = exec_.output_grad(o);
+        const float* in_grad = e.input_grad(0);
+        if (in_grad)
+          be().copy(ctx(), out_grad, in_grad, static_cast<size_t>(rows * pred_row) * sizeof(float));
+        else
+          be().fill(ctx(), out_grad, rows * pred_row, 0.0f);
+      }
+    } else {
+      // The reduction's sum over this rank's rows, its gradient scaled by the global divisor.
+      LossSpec summing = spec;
+      summing.reduction = Reduction::Sum;
+      const int64_t cols = output_classes(o);
+      const int64_t samples = rows * (exec_.output_row_size(o) / std::max<int64_t>(cols, 1));
+      sum = be().loss_forward_backward(ctx(), summing, exec_.output(o), targets_[o].data(),
+                                       weights[o], samples, cols,
+                                       static_cast<float>(spec.weight * inv),
+                                       with_grad ? exec_.output_grad(o) : nullptr, nullptr);
+    }
+    const double part = sum * inv;
+    total += spec.weight * part;
+    output_loss_sums_[o] += part * static_cast<double>(m);
+  }
+  // The activity penalties are this rank's part of the global batch's mean already (the
+  // ops divide by the global rows); the weights' penalties are every rank's, once per sample.
+  loss_sum_ += (total + exec_.extra_loss()) * static_cast<double>(m) +
+               variable_penalty() * static_cast<double>(rows);
+  seen_ += rows;
+  update_metrics(rows);
+}
+
+void Model::reduce_gradients_and_apply() {
+  // The weights' penalty gradients are the same on every rank: added once, on rank 0.
+  if (reducer_->rank() == 0) add_penalty_gradients();
+  const std::vector<float*>& params = exec_.trainable_params();
+  const std::vector<const float*>& grads = exec_.trainable_grads();
+  const std::vector<Variable*>& vars = exec_.trainable();
+  size_t total = 0;
+  for (const Variable* v : vars) total += static_cast<size_t>(v->value.size());
+  flat_grads_.resize(total);
+  size_t at = 0;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const auto n = static_cast<size_t>(vars[i]->value.size());
+    be().copy_to_host(ctx(), flat_grads_.data() + at, grads[i], n * sizeof(float));
+    at += n;
+  }
+  reducer_->allreduce_sum(flat_grads_.data(), static_cast<int64_t>(total));
+  at = 0;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const auto n = static_cast<size_t>(vars[i]->value.size());
+    be().copy_from_host(ctx(), exec_.trainable_grad(i), flat_grads_.data() + at, n * sizeof(float));
+    at += n;
+  }
+  optimizer_->apply(params, grads);
 }
 
 }  // namespace ember

@@ -7,6 +7,7 @@
 #include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/layer_kernels.h"
+#include "ember/reducer.h"
 
 namespace ember {
 namespace {
@@ -107,6 +108,7 @@ Shape BatchNormalizationOp::build(const std::vector<Shape>& inputs) {
 std::vector<size_t> BatchNormalizationOp::scratch_bytes(int64_t /*max_rows*/) const {
   const auto c = static_cast<size_t>(channels_);
   std::vector<size_t> bytes(kWork, c * sizeof(float));
+  bytes[kSumDy] = 2 * c * sizeof(float);
   bytes.push_back(2 * c * sizeof(double));
   return bytes;
 }
@@ -124,6 +126,9 @@ std::vector<VariablePtr> BatchNormalizationOp::variables() const {
   return v;
 }
 
+// With data parallelism (a reducer in the context) the statistics are the global batch's
+// (f.global_rows rows, of which f.rows are this rank's): every rank computes the same ones
+// and updates the moving statistics alike - even a rank whose shard is empty.
 void BatchNormalizationOp::forward(const OpForward& f) {
   const int64_t m = f.rows * outer_;
   float *mean = f.scratch_as<float>(kMean), *var = f.scratch_as<float>(kVar);
@@ -131,9 +136,9 @@ void BatchNormalizationOp::forward(const OpForward& f) {
   float* mm = moving_mean_->value.data();
   float* mv = moving_variance_->value.data();
   Backend& be = f.ctx->be();
-  if (batch_statistics(f.training, m)) {
-    be.channel_moments(*f.ctx, f.in[0], m, channels_, inner_, mean, var,
-                       f.scratch_as<double>(kWork));
+  if (batch_statistics(f.training, f.global_rows * outer_)) {
+    be.channel_moments(*f.ctx, f.in[0], m, channels_, inner_, f.global_rows * outer_ * inner_, mean,
+                       var, f.scratch_as<double>(kWork));
     be.batch_norm_update_moving(*f.ctx, mean, var, mm, mv, channels_, momentum_,
                                 one_minus_momentum_);
   } else {
@@ -160,19 +165,24 @@ void BatchNormalizationOp::backward(const OpBackward& b) {
   for (size_t i = k; i < b.dvar.size(); ++i)
     if (b.dvar[i] && !b.dvar_accumulate[i]) be.fill(*b.ctx, b.dvar[i], channels_, 0.0f);
 
-  const bool batch_stats = batch_statistics(b.training, m);
+  const bool batch_stats = batch_statistics(b.training, b.global_rows * outer_);
   const float *mean = b.scratch_as<float>(kMean), *rstd = b.scratch_as<float>(kRstd);
-  float *sum_dy = b.scratch_as<float>(kSumDy), *sum_dy_xhat = b.scratch_as<float>(kSumDyXhat);
+  float* sum_dy = b.scratch_as<float>(kSumDy);
+  float* sum_dy_xhat = sum_dy + channels_;
   if (dgamma || dbeta || (b.din[0] && batch_stats))
     be.channel_grad_sums(*b.ctx, b.dout, b.in[0], mean, rstd, m, channels_, inner_, sum_dy,
                          sum_dy_xhat, b.scratch_as<double>(kWork));
   if (dgamma) be.add_into(*b.ctx, sum_dy_xhat, dgamma, channels_, dgamma_acc);
   if (dbeta) be.add_into(*b.ctx, sum_dy, dbeta, channels_, dbeta_acc);
   if (!b.din[0]) return;
+  // Data parallel: gamma's and beta's gradients above are this rank's part (the step sums
+  // them with the others); the input gradient needs the global batch's sums.
+  if (batch_stats && b.ctx->reducer) b.ctx->reducer->allreduce_sum(sum_dy, 2 * channels_);
   if (batch_stats)
     be.batch_norm_input_grad(*b.ctx, b.dout, b.in[0], mean, rstd,
                              gamma_ ? gamma_->value.data() : nullptr, sum_dy, sum_dy_xhat, m,
-                             channels_, inner_, b.din[0], b.din_accumulate[0]);
+                             channels_, inner_, b.global_rows * outer_ * inner_, b.din[0],
+                             b.din_accumulate[0]);
   else  // fixed statistics: y is affine in x
     be.channel_affine(*b.ctx, b.dout, b.scratch_as<float>(kScale), nullptr, b.din[0], m, channels_,
                       inner_, b.din_accumulate[0]);

@@ -5,6 +5,7 @@
 
 #include "ember/backend.h"
 #include "ember/error.h"
+#include "ember/reducer.h"
 
 namespace ember {
 namespace {
@@ -274,8 +275,8 @@ void RecurrentOp::forward(const OpForward& f) {
   const int64_t n_in = input_masks(f.training), n_rec = state_masks(f.training);
   if (n_in) {
     const int64_t n = n_in * B * I;
-    be.dropout_factors(ctx, key_, counter_, n, static_cast<float>(1.0 - config_.dropout), bits,
-                       in_mask);
+    be.dropout_factors(ctx, key_for_rank(key_, ctx.reducer), counter_, n,
+                       static_cast<float>(1.0 - config_.dropout), bits, in_mask);
     counter_ += static_cast<uint64_t>(n);
     for (int64_t g = 0; g < n_in; ++g)
       be.binary_forward(ctx, BinaryKind::Multiply, per_sample(B, T, I), x, in_mask + g * B * I,
@@ -283,8 +284,8 @@ void RecurrentOp::forward(const OpForward& f) {
   }
   if (n_rec) {
     const int64_t n = n_rec * BH;
-    be.dropout_factors(ctx, key_, counter_, n, static_cast<float>(1.0 - config_.recurrent_dropout),
-                       bits, rec_mask);
+    be.dropout_factors(ctx, key_for_rank(key_, ctx.reducer), counter_, n,
+                       static_cast<float>(1.0 - config_.recurrent_dropout), bits, rec_mask);
     counter_ += static_cast<uint64_t>(n);
   }
 

@@ -6,6 +6,7 @@
 #include "ember/backend.h"
 #include "ember/error.h"
 #include "ember/kernels.h"
+#include "ember/reducer.h"
 
 namespace ember {
 namespace {
@@ -98,7 +99,8 @@ void DropoutOp::forward(const OpForward& f) {
   }
   const int64_t count = mask_size(f.rows);
   auto* mask = f.scratch_as<uint8_t>(0);
-  f.ctx->be().bernoulli_mask(*f.ctx, key_, counter_, count, keep_prob_, mask);
+  f.ctx->be().bernoulli_mask(*f.ctx, key_for_rank(key_, f.ctx->reducer), counter_, count,
+                             keep_prob_, mask);
   counter_ += static_cast<uint64_t>(count);
   f.ctx->be().dropout_forward(*f.ctx, f.in[0], mask, layout_, f.rows, row_size_, keep_prob_, f.out);
 }
@@ -136,7 +138,8 @@ void GaussianNoiseOp::forward(const OpForward& f) {
     f.ctx->be().add_into(*f.ctx, f.in[0], f.out, n, false);
     return;
   }
-  f.ctx->be().add_gaussian_noise(*f.ctx, f.in[0], key_, counter_, n, stddev_, f.out);
+  f.ctx->be().add_gaussian_noise(*f.ctx, f.in[0], key_for_rank(key_, f.ctx->reducer), counter_, n,
+                                 stddev_, f.out);
   counter_ += static_cast<uint64_t>(n);
 }
 
@@ -163,8 +166,10 @@ Shape ActivityRegularizationOp::build(const std::vector<Shape>& inputs) {
 void ActivityRegularizationOp::forward(const OpForward& f) {
   const int64_t n = f.rows * row_size_;
   f.ctx->be().add_into(*f.ctx, f.in[0], f.out, n, false);
+  // Over the global batch's rows: a data-parallel rank adds its shard's part of the mean.
   if (f.rows > 0)
-    *f.extra_loss += f.ctx->be().penalty(*f.ctx, f.out, n, l1_, l2_) / static_cast<double>(f.rows);
+    *f.extra_loss +=
+        f.ctx->be().penalty(*f.ctx, f.out, n, l1_, l2_) / static_cast<double>(f.global_rows);
 }
 
 void ActivityRegularizationOp::backward(const OpBackward& b) {
@@ -172,8 +177,9 @@ void ActivityRegularizationOp::backward(const OpBackward& b) {
   const int64_t n = b.rows * row_size_;
   b.ctx->be().add_into(*b.ctx, b.dout, b.din[0], n, b.din_accumulate[0]);
   // Keras divides the penalty by the batch size; jax's gradient carries 1 / rows into both
-  // coefficients.
-  const float inv_rows = 1.0f / static_cast<float>(b.rows);
+  // coefficients (the global batch's rows when data-parallel).
+  if (b.rows == 0) return;
+  const float inv_rows = 1.0f / static_cast<float>(b.global_rows);
   b.ctx->be().add_penalty_gradient(*b.ctx, b.out, n, inv_rows * l1_, inv_rows * l2_, b.din[0]);
 }
 

@@ -204,8 +204,11 @@ class Backend {
 
   // ---- normalization (layer_kernels.h has the contracts)
   // ---------------------------------------------
+  // count: the values per channel (m * inner; with ctx.reducer, the global batch's, the
+  // per-channel sums being summed across ranks - layer_kernels.h).
   virtual void channel_moments(const Context&, const float* x, int64_t m, int64_t channels,
-                               int64_t inner, float* mean, float* var, double* work) {
+                               int64_t inner, int64_t count, float* mean, float* var,
+                               double* work) {
     no("channel_moments");
   }
   virtual void channel_affine(const Context&, const float* x, const float* scale,
@@ -221,7 +224,8 @@ class Backend {
   virtual void batch_norm_input_grad(const Context&, const float* dy, const float* x,
                                      const float* mean, const float* rstd, const float* gamma,
                                      const float* sum_dy, const float* sum_dy_xhat, int64_t m,
-                                     int64_t channels, int64_t inner, float* dx, bool accumulate) {
+                                     int64_t channels, int64_t inner, int64_t count, float* dx,
+                                     bool accumulate) {
     no("batch_norm_input_grad");
   }
   // BatchNormalization's per-channel arithmetic between the kernels above, on (channels)

@@ -45,6 +45,9 @@ using VariablePtr = std::shared_ptr<Variable>;
 struct OpForward {
   const Context* ctx = nullptr;  // the executor's device: every kernel goes through ctx->be()
   int64_t rows = 0;
+  // The rows of the batch a per-batch mean runs over: rows in one process; with data
+  // parallelism (issue 16), the global batch's, of which these rows are one rank's shard.
+  int64_t global_rows = 0;
   bool training = false;
   std::vector<const float*> in;  // in[i]: (rows, input row size i)
   float* out = nullptr;          // (rows, output row size)
@@ -65,6 +68,7 @@ struct OpForward {
 struct OpBackward {
   const Context* ctx = nullptr;
   int64_t rows = 0;
+  int64_t global_rows = 0;  // as in OpForward
   bool training = false;
   std::vector<const float*> in;  // the forward inputs
   const float* out = nullptr;    // the forward output
@@ -144,6 +148,11 @@ class Executor {
 
   Device device() const { return device_; }
   const Context& context() const { return ctx_; }
+  // Data-parallel training (issue 16): the ranks' collectives that ops reach through the
+  // context (null: one process), and the rows of the global batch the next passes' rows
+  // are a shard of (0: the rows are the batch).
+  void set_reducer(Reducer* reducer) { ctx_.reducer = reducer; }
+  void set_global_rows(int64_t rows) { global_rows_ = rows; }
 
   // Re-reads which variables are trainable (after layer.trainable changes).
   void plan_gradients();
@@ -215,6 +224,7 @@ class Executor {
   // On the heap so the ops' pointers to it survive a move of the executor.
   std::unique_ptr<double> extra_loss_ = std::make_unique<double>(0.0);
   int64_t capacity_ = 0;
+  int64_t global_rows_ = 0;
 };
 
 }  // namespace ember

@@ -4,6 +4,10 @@
 #pragma once
 #include <cstdint>
 
+namespace ember {
+class Reducer;
+}
+
 namespace ember::kernels {
 
 // ---- BatchNormalization -------------------------------------------------------------------
@@ -12,8 +16,11 @@ namespace ember::kernels {
 
 // mean(channels), var(channels) = the biased moments of each channel's m * inner values
 // (Keras: ops.moments, i.e. jnp.mean / jnp.var), accumulated in double in work (2, channels).
-void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner, float* mean,
-                     float* var, double* work);
+// count: the values per channel the moments are over, m * inner - or, with a reducer
+// (data-parallel training, issue 16), the global batch's, x being this rank's shard: the
+// per-channel sums are then summed across ranks after each of the two passes.
+void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner, int64_t count,
+                     Reducer* reducer, float* mean, float* var, double* work);
 
 // y(m, channels, inner) = x * scale[c] + shift[c]; shift may be null (zero). With accumulate,
 // y += instead (used for the input gradient with fixed statistics, shift null).
@@ -27,12 +34,14 @@ void channel_grad_sums(const float* dy, const float* x, const float* mean, const
                        float* sum_dy_xhat, double* work);
 
 // The input gradient of y = gamma * (x - mean) * rstd + beta when mean and rstd are the
-// batch's own statistics (n = m * inner values per channel):
+// batch's own statistics (n = count values per channel: m * inner, or with data parallelism
+// the global batch's; sum_dy and sum_dy_xhat are then the global batch's too):
 // dx = gamma rstd (dy - sum_dy / n - xhat sum_dy_xhat / n), xhat = (x - mean) rstd.
 // gamma may be null (scale=False). dx (+)= with accumulate.
 void batch_norm_input_grad(const float* dy, const float* x, const float* mean, const float* rstd,
                            const float* gamma, const float* sum_dy, const float* sum_dy_xhat,
-                           int64_t m, int64_t channels, int64_t inner, float* dx, bool accumulate);
+                           int64_t m, int64_t channels, int64_t inner, int64_t count, float* dx,
+                           bool accumulate);
 
 // ---- LayerNormalization -------------------------------------------------------------------
 // Values normalized together form a group; element j of group g of row r sits at

@@ -90,6 +90,14 @@ class Metric {
   // One value, or one per class / threshold (see vector_result).
   std::vector<double> result() const;
   void reset();
+  // Every accumulated number, flat in a fixed order (totals, counts, confusion counts and
+  // buckets, per-class sums, R2Score's samples). Each is a sum over the samples seen, so the
+  // sum of several metrics' states is the state of one that saw all their samples: data-
+  // parallel ranks sum theirs (Model::metric_results) and compute the result from the sum.
+  std::vector<double> state() const;
+  // Replaces the state with one state() gave for the same configuration and classes.
+  // Throws ValueError when its length differs.
+  void set_state(const std::vector<double>& state);
 
   const MetricConfig& config() const { return config_; }
   // AUC: every threshold it counts at, the end points (0 - 1e-7, 1 + 1e-7) included, in
@@ -116,8 +124,8 @@ class Metric {
                         int64_t cols, int64_t weight_cols);
   void update_fbeta(const float* pred, const float* target, const float* w, int64_t rows,
                     int64_t cols, int64_t weight_cols);
-  void update_r2(const float* pred, const float* target, const float* w, int64_t rows,
-                 int64_t cols, int64_t weight_cols);
+  void update_r2(const float* pred, const float* target, const float* w, int64_t rows, int64_t cols,
+                 int64_t weight_cols);
   // Per threshold (and label) counts tp, fp, tn, fn, from the buckets when they are used.
   void confusion_counts(std::vector<double>& tp, std::vector<double>& fp, std::vector<double>& tn,
                         std::vector<double>& fn) const;
@@ -140,17 +148,17 @@ class Metric {
   // FBetaScore and R2Score: per class (or one, for micro) sums.
   int64_t classes_ = -1;  // -1: not built yet
   std::vector<double> a_, b_, c_, d_;
-  double samples_ = 0.0;  // R2Score's num_samples
-  std::vector<float> scratch_;   // a row's values, for top_k filtering
-  std::vector<int64_t> order_;   // and its indices
+  double samples_ = 0.0;        // R2Score's num_samples
+  std::vector<float> scratch_;  // a row's values, for top_k filtering
+  std::vector<int64_t> order_;  // and its indices
 };
 
 // Keras's class names in snake case ("auc", "f_beta_score", ...) and the
 // engine's former names and aliases ("mae", "mse", "mape"). Throws ValueError.
 MetricKind metric_from_name(const std::string& name);
 const char* metric_name(MetricKind kind);
-AucCurve auc_curve_from_name(const std::string& name);              // Keras's AUCCurve.from_str
-AucSummation auc_summation_from_name(const std::string& name);      // AUCSummationMethod.from_str
+AucCurve auc_curve_from_name(const std::string& name);          // Keras's AUCCurve.from_str
+AucSummation auc_summation_from_name(const std::string& name);  // AUCSummationMethod.from_str
 FScoreAverage fscore_average_from_name(const std::optional<std::string>& name);
 R2Aggregation r2_aggregation_from_name(const std::optional<std::string>& name);
 

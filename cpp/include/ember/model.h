@@ -13,6 +13,7 @@
 #include "ember/losses.h"
 #include "ember/metrics.h"
 #include "ember/optimizers.h"
+#include "ember/reducer.h"
 
 namespace ember {
 
@@ -75,7 +76,9 @@ class Model {
 
   // [loss, per-output losses (only with several outputs), metric 0, metric 1, ...], each
   // over the samples since reset_metrics(). A metric with a vector result (F1Score with
-  // average=None, ...) contributes all its values, in order.
+  // average=None, ...) contributes all its values, in order. With a reducer this is a
+  // collective: the ranks' loss sums and metric states are summed and the results computed
+  // from the sums (every rank gets the one-process numbers; the local state is unchanged).
   std::vector<double> metric_results() const;
   void reset_metrics();
 
@@ -94,6 +97,24 @@ class Model {
   void set_graph_metric(std::shared_ptr<Metric> metric, std::shared_ptr<Graph> values_graph,
                         int prediction, int target, int value);
   void clear_graph_metrics();
+
+  // Data-parallel training (issue 16): every rank (process) holds this model and calls the
+  // same train_batches / test_batches / metric_results with the same arrays; batch_size is
+  // then the GLOBAL batch. Global batch b holds rows order[b * batch_size ...] (m rows), of
+  // which rank r of N takes the contiguous shard [m r / N, m (r + 1) / N) (possibly empty).
+  // Each rank's loss gradient is its part of the global batch's (the reduction's divisor
+  // is the global batch's), the gradients of all trainable variables are summed across
+  // ranks in one flat buffer per step, and every rank applies the same update, so N ranks
+  // train as one process would on the global batches. BatchNormalization normalizes over
+  // the global batch; dropout masks differ per rank. The first collective of each call
+  // compares the ranks' model and arguments and throws ValueError on a mismatch. The
+  // reducer's buffers are host memory: a CPU model only. Null: one process, as before.
+  void set_reducer(std::shared_ptr<Reducer> reducer);
+  const std::shared_ptr<Reducer>& reducer() const { return reducer_; }
+  // Copies rank 0's weights (every variable, trainable or not) and, once compiled, its
+  // optimizer's state (slots, iterations, scalars) to every rank: a collective, so that
+  // ranks that built or loaded their models apart start alike. A no-op without a reducer.
+  void broadcast_weights();
 
   // The lock every running call takes (recursive: a caller may hold it across
   // several calls, as the Python bindings do to wait for it without the GIL).
@@ -150,6 +171,28 @@ class Model {
   // Trainable variable i = its constraint(variable i), if it has one: right after the
   // optimizer updated it, as Keras's optimizer assigns constraints after its update.
   void apply_constraint(size_t i);
+
+  // Data parallel (issue 16): see set_reducer.
+  struct BatchShard {
+    int64_t start = 0, rows = 0;  // this rank's rows of the global batch, in the epoch's order
+    int64_t global_rows = 0;      // the global batch's
+  };
+  BatchShard shard(int64_t start, int64_t global_rows) const;
+  // Throws ValueError unless every rank passed the same numbers (a collective).
+  void check_same_on_every_rank(const std::vector<std::pair<const char*, double>>& values) const;
+  void check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
+                         int64_t batch_end, bool ordered) const;
+  // The global batch's loss: every output's reduction divides by the global batch's
+  // divisor, so this rank's gradient and values are its part of the one-process ones.
+  void sharded_loss_and_metrics(const BatchShard& s, bool with_grad);
+  // Sums the trainable gradients across ranks (one flat buffer) and applies the update.
+  void reduce_gradients_and_apply();
+  double variable_penalty() const;
+  void update_metrics(int64_t rows);
+  std::shared_ptr<Reducer> reducer_;
+  std::vector<float> flat_grads_;      // the step's gradients, packed for the one allreduce
+  std::vector<double> loss_divisors_;  // per output, the global batch's
+  Tensor kept_;                        // 1 where a label is not ignore_class
 
   mutable std::recursive_mutex mutex_;
   std::shared_mutex weights_mutex_;

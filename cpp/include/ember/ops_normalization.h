@@ -30,8 +30,9 @@ class BatchNormalizationOp final : public Op {
   std::vector<VariablePtr> variables() const override;
   // Per channel, from the forward pass: the statistics used (mean, var), 1 / sqrt(var + eps),
   // the folded scale (rstd * gamma) and shift (beta - mean * scale); the backward's sums of
-  // dy and dy * xhat; and (2, channels) doubles, the kernels' accumulators.
-  enum Scratch : size_t { kMean, kVar, kRstd, kScale, kShift, kSumDy, kSumDyXhat, kWork };
+  // dy and dy * xhat, side by side (2, channels) so that data-parallel training sums them
+  // across ranks in one call; and (2, channels) doubles, the kernels' accumulators.
+  enum Scratch : size_t { kMean, kVar, kRstd, kScale, kShift, kSumDy, kWork };
   std::vector<size_t> scratch_bytes(int64_t max_rows) const override;
   void forward(const OpForward& f) override;
   void backward(const OpBackward& b) override;

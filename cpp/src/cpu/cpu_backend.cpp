@@ -178,9 +178,10 @@ void CpuBackend::gather_rows(const Context&, const float* src, int64_t row_size,
   kernels::gather_rows(src, row_size, order, begin, count, out);
 }
 
-void CpuBackend::channel_moments(const Context&, const float* x, int64_t m, int64_t channels,
-                                 int64_t inner, float* mean, float* var, double* work) {
-  kernels::channel_moments(x, m, channels, inner, mean, var, work);
+void CpuBackend::channel_moments(const Context& ctx, const float* x, int64_t m, int64_t channels,
+                                 int64_t inner, int64_t count, float* mean, float* var,
+                                 double* work) {
+  kernels::channel_moments(x, m, channels, inner, count, ctx.reducer, mean, var, work);
 }
 
 void CpuBackend::channel_affine(const Context&, const float* x, const float* scale,
@@ -199,10 +200,10 @@ void CpuBackend::channel_grad_sums(const Context&, const float* dy, const float*
 void CpuBackend::batch_norm_input_grad(const Context&, const float* dy, const float* x,
                                        const float* mean, const float* rstd, const float* gamma,
                                        const float* sum_dy, const float* sum_dy_xhat, int64_t m,
-                                       int64_t channels, int64_t inner, float* dx,
+                                       int64_t channels, int64_t inner, int64_t count, float* dx,
                                        bool accumulate) {
   kernels::batch_norm_input_grad(dy, x, mean, rstd, gamma, sum_dy, sum_dy_xhat, m, channels, inner,
-                                 dx, accumulate);
+                                 count, dx, accumulate);
 }
 
 void CpuBackend::layer_norm_forward(const Context&, const kernels::GroupLayout& layout,

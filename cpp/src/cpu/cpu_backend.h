@@ -80,7 +80,7 @@ class CpuBackend final : public Backend {
   void strided_copy(const Context&, const StridedLayout& layout, const float* src, float* dst,
                     bool accumulate) override;
   void channel_moments(const Context&, const float* x, int64_t m, int64_t channels, int64_t inner,
-                       float* mean, float* var, double* work) override;
+                       int64_t count, float* mean, float* var, double* work) override;
   void channel_affine(const Context&, const float* x, const float* scale, const float* shift,
                       float* y, int64_t m, int64_t channels, int64_t inner,
                       bool accumulate) override;
@@ -90,7 +90,7 @@ class CpuBackend final : public Backend {
   void batch_norm_input_grad(const Context&, const float* dy, const float* x, const float* mean,
                              const float* rstd, const float* gamma, const float* sum_dy,
                              const float* sum_dy_xhat, int64_t m, int64_t channels, int64_t inner,
-                             float* dx, bool accumulate) override;
+                             int64_t count, float* dx, bool accumulate) override;
   void batch_norm_update_moving(const Context&, const float* mean, const float* var,
                                 float* moving_mean, float* moving_var, int64_t channels,
                                 float momentum, float one_minus_momentum) override;

@@ -9,16 +9,17 @@
 
 #include "cpu/parallel.h"
 #include "ember/layer_kernels.h"
+#include "ember/reducer.h"
 
 namespace ember::kernels {
 
 // ---- BatchNormalization -------------------------------------------------------------------
 
-void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner, float* mean,
-                     float* var, double* work) {
+void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner, int64_t count,
+                     Reducer* reducer, float* mean, float* var, double* work) {
   double* mu = work;             // (channels)
   double* sq = work + channels;  // (channels)
-  const double n = static_cast<double>(m * inner);
+  const double n = static_cast<double>(count);
   for (int64_t c = 0; c < channels; ++c) mu[c] = sq[c] = 0.0;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t c = 0; c < channels; ++c) {
@@ -27,6 +28,7 @@ void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner,
       for (int64_t k = 0; k < inner; ++k) s += p[k];
       mu[c] += s;
     }
+  if (reducer) reducer->allreduce_sum(mu, channels);
   for (int64_t c = 0; c < channels; ++c) mu[c] /= n;
   // A second pass about the mean: no cancellation for data far from zero.
   for (int64_t i = 0; i < m; ++i)
@@ -39,6 +41,7 @@ void channel_moments(const float* x, int64_t m, int64_t channels, int64_t inner,
       }
       sq[c] += s;
     }
+  if (reducer) reducer->allreduce_sum(sq, channels);
   for (int64_t c = 0; c < channels; ++c) {
     mean[c] = static_cast<float>(mu[c]);
     var[c] = static_cast<float>(sq[c] / n);
@@ -84,8 +87,9 @@ void channel_grad_sums(const float* dy, const float* x, const float* mean, const
 
 void batch_norm_input_grad(const float* dy, const float* x, const float* mean, const float* rstd,
                            const float* gamma, const float* sum_dy, const float* sum_dy_xhat,
-                           int64_t m, int64_t channels, int64_t inner, float* dx, bool accumulate) {
-  const float inv_n = 1.0f / static_cast<float>(m * inner);
+                           int64_t m, int64_t channels, int64_t inner, int64_t count, float* dx,
+                           bool accumulate) {
+  const float inv_n = 1.0f / static_cast<float>(count);
   cpu::parallel_for(m, m * channels * inner, [&](int64_t i) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (i * channels + c) * inner;
