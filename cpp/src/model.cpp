@@ -976,6 +976,7 @@ void Model::reduce_gradients_and_apply() {
     at += n;
   }
   optimizer_->apply(params, grads);
+  for (size_t i = 0; i < params.size(); ++i) apply_constraint(i);
 }
 
 }  // namespace ember
