@@ -176,7 +176,7 @@ class Model {
   };
   BatchShard shard(int64_t start, int64_t global_rows) const;
   // Throws ValueError unless every rank passed the same numbers (a collective).
-  void check_same_on_every_rank(const std::vector<std::pair<const char*, double>>& values) const;
+  void check_same_on_every_rank(const std::vector<std::pair<const char*, int64_t>>& values) const;
   void check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
                          int64_t batch_end, bool ordered) const;
   // The global batch's loss: every output's reduction divides by the global batch's
