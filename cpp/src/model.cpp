@@ -1,7 +1,6 @@
 #include "ember/model.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
