@@ -680,6 +680,11 @@ std::vector<double> Model::metric_results() const {
     }
     return r;
   }
+  return local_metric_results();
+}
+
+std::vector<double> Model::local_metric_results() const {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)

@@ -299,6 +299,8 @@ void test_null_reducer_is_one_process() {
   const Outcome oa = train(*a, d, setup, 16, 2), ob = train(*b, d, setup, 16, 2);
   check(!errors[0] && oa.weights == ob.weights && oa.history == ob.history,
         "a removed reducer leaves one process's training, bit for bit");
+  check(a->local_metric_results() == a->metric_results(),
+        "without a reducer, local_metric_results is metric_results");
 }
 
 // broadcast_weights gives every rank rank 0's weights.

@@ -80,6 +80,8 @@ class Model {
   // collective: the ranks' loss sums and metric states are summed and the results computed
   // from the sums (every rank gets the one-process numbers; the local state is unchanged).
   std::vector<double> metric_results() const;
+  // The same over this rank's samples alone, no collective (a progress bar on one rank).
+  std::vector<double> local_metric_results() const;
   void reset_metrics();
 
   // Output `output` takes its loss from a graph of its own (a custom loss written with
