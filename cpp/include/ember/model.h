@@ -80,6 +80,8 @@ class Model {
   // collective: the ranks' loss sums and metric states are summed and the results computed
   // from the sums (every rank gets the one-process numbers; the local state is unchanged).
   std::vector<double> metric_results() const;
+  // The same over this rank's samples alone, no collective (a progress bar on one rank).
+  std::vector<double> local_metric_results() const;
   void reset_metrics();
 
   // Output `output` takes its loss from a graph of its own (a custom loss written with
@@ -179,7 +181,7 @@ class Model {
   };
   BatchShard shard(int64_t start, int64_t global_rows) const;
   // Throws ValueError unless every rank passed the same numbers (a collective).
-  void check_same_on_every_rank(const std::vector<std::pair<const char*, double>>& values) const;
+  void check_same_on_every_rank(const std::vector<std::pair<const char*, int64_t>>& values) const;
   void check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
                          int64_t batch_end, bool ordered) const;
   // The global batch's loss: every output's reduction divides by the global batch's
