@@ -92,6 +92,25 @@ void bind_layers(py::module_& m) {
   m.def("set_regularization", &Variable::set_regularization, py::arg("variable"), py::arg("l1"),
         py::arg("l2"),
         "Puts l1 * sum|w| + l2 * sum w^2 on the loss while the variable is trainable.");
+  m.def(
+      "set_constraint",
+      [](Variable& v, const std::string& kind, double min_value, double max_value, double rate,
+         std::vector<int64_t> axes) {
+        using Kind = WeightConstraint::Kind;
+        Kind k;
+        if (kind == "none") k = Kind::kNone;
+        else if (kind == "max_norm") k = Kind::kMaxNorm;
+        else if (kind == "min_max_norm") k = Kind::kMinMaxNorm;
+        else if (kind == "non_neg") k = Kind::kNonNeg;
+        else if (kind == "unit_norm") k = Kind::kUnitNorm;
+        else throw ValueError("set_constraint: unknown constraint kind '" + kind + "'");
+        v.constraint = WeightConstraint::make(k, min_value, max_value, rate, std::move(axes),
+                                              v.value.shape(), v.name);
+      },
+      py::arg("variable"), py::arg("kind"), py::arg("min_value") = 0.0,
+      py::arg("max_value") = 0.0, py::arg("rate") = 1.0, py::arg("axes") = std::vector<int64_t>{},
+      "Applies a built-in constraint (max_norm, min_max_norm, non_neg, unit_norm or none) "
+      "after each optimizer update of the variable; axes empty means every axis.");
 }
 
 }  // namespace ember::bindings

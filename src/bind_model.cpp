@@ -145,9 +145,24 @@ void bind_model(py::module_& m) {
            "Data-parallel training (a Reducer, or None for one process): batch sizes become "
            "global, each rank trains on its shard, gradients and metrics are summed.")
       .def_property_readonly("reducer", &Model::reducer)
-      .def("broadcast_weights", locked(&Model::broadcast_weights),
-           "Copies rank 0's weights to every rank (a collective; a no-op without a reducer).")
-      .def("metric_results", locked(&Model::metric_results))
+      // The collectives wait for the other ranks without the GIL, as train_batches does.
+      .def(
+          "broadcast_weights",
+          [](Model& model) {
+            const auto lock = lock_model(model);
+            py::gil_scoped_release release;
+            model.broadcast_weights();
+          },
+          "Copies rank 0's weights and optimizer state to every rank (a collective; a no-op "
+          "without a reducer).")
+      .def("metric_results",
+           [](const Model& model) {
+             const auto lock = lock_model(model);
+             py::gil_scoped_release release;
+             return model.metric_results();
+           })
+      .def("local_metric_results", locked(&Model::local_metric_results),
+           "metric_results over this rank's samples alone: no collective (data parallelism).")
       .def("reset_metrics", locked(&Model::reset_metrics))
       .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"),

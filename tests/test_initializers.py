@@ -153,3 +153,71 @@ def test_lecun_initializer_works_as_a_dense_kernel_initializer():
     layer.build((None, 50))
 
     assert np.abs(layer.kernel.numpy()).max() <= math.sqrt(3 / 50)
+
+
+LOWERCASE = ["zeros", "ones", "constant", "random_uniform", "random_normal",
+             "variance_scaling", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+             "lecun_uniform", "lecun_normal", "truncated_normal", "orthogonal", "identity"]
+
+
+@pytest.mark.parametrize("name", LOWERCASE)
+def test_every_lowercase_alias_is_the_class_keras_names(keras, name):
+    ours, theirs = getattr(initializers, name), getattr(keras.initializers, name)
+    assert isinstance(ours, type) and ours.__name__ == theirs.__name__
+    assert initializers.get(name).__class__ is ours
+
+
+# The spread each lowercase name's samples have (shape (FAN_IN, FAN_OUT)), from Keras's
+# formulas: variance scale / fan, a uniform's limit sqrt(3 * that), truncated normals'
+# draws within two standard deviations keep the variance by construction.
+SPREADS = {
+    "glorot_uniform": math.sqrt(2.0 / (FAN_IN + FAN_OUT)),
+    "glorot_normal": math.sqrt(2.0 / (FAN_IN + FAN_OUT)),
+    "he_uniform": math.sqrt(2.0 / FAN_IN),
+    "he_normal": math.sqrt(2.0 / FAN_IN),
+    "lecun_uniform": math.sqrt(1.0 / FAN_IN),
+    "lecun_normal": math.sqrt(1.0 / FAN_IN),
+    "variance_scaling": math.sqrt(1.0 / FAN_IN),
+    "random_normal": 0.05,
+    "random_uniform": 0.1 / math.sqrt(12.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPREADS))
+def test_lowercase_initializers_have_keras_spread_and_zero_mean(name):
+    values = getattr(initializers, name)()((FAN_IN, FAN_OUT))
+    assert values.shape == (FAN_IN, FAN_OUT) and values.dtype == np.float32
+    values = values.astype(np.float64)
+    assert spread_ok(values, SPREADS[name]), (values.std(), SPREADS[name])
+    assert abs(values.mean()) < 5 * SPREADS[name] / math.sqrt(values.size)
+
+
+def test_orthogonal_of_a_conv_kernel_is_orthonormal_over_its_flattened_rows():
+    kernel = initializers.orthogonal(seed=7)((3, 3, 4, 8)).astype(np.float64)
+    flat = kernel.reshape(-1, 8)  # 36 x 8: orthonormal columns
+    np.testing.assert_allclose(flat.T @ flat, np.eye(8), atol=1e-6)
+
+
+def test_get_serialize_deserialize_as_keras(keras, rng):
+    assert initializers.get(None) is None
+    assert isinstance(initializers.get(initializers.HeNormal), initializers.HeNormal)
+    value = rng.normal(0, 1, (3, 2)).astype(np.float32)
+    np.testing.assert_array_equal(initializers.get(value)((3, 2)), value)
+    with pytest.raises(ValueError, match="Expected `shape`"):
+        initializers.get(value)((2, 3))
+    with pytest.raises(ValueError, match="Could not interpret initializer"):
+        initializers.get("no_such_initializer")
+    config = keras.initializers.serialize(keras.initializers.HeUniform(seed=3))
+    assert initializers.serialize(initializers.deserialize(config)) == config
+    legacy = {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 0.5, "seed": 2}}
+    assert initializers.deserialize(legacy).get_config() == {"mean": 1.0, "stddev": 0.5,
+                                                             "seed": 2}
+
+    @ember.saving.register_keras_serializable(package="ember_tests")
+    class Halves(initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            return np.full(shape, 0.5, np.float32)
+
+    config = initializers.serialize(Halves())
+    assert config["registered_name"] == "ember_tests>Halves"
+    assert type(initializers.deserialize(config)) is Halves

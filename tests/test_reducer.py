@@ -43,12 +43,14 @@ SCRIPT = textwrap.dedent(
     y = data.standard_normal((37, 2)).astype(np.float32)
     order = data.permutation(37).astype(np.int64)
 
-    # A Dense + BatchNormalization model: 2 ranks on shards of global batches of 16 (the data
-    # set's 37 rows end in a batch of 5) against one process on whole batches.
+    # A Dense (with a MaxNorm constraint) + BatchNormalization model: 2 ranks on shards of
+    # global batches of 16 (the data set's 37 rows end in a batch of 5) against one process
+    # on whole batches.
     def build():
         model = ember.Sequential([
             ember.layers.Input((5,)),
-            ember.layers.Dense(8, activation="relu"),
+            ember.layers.Dense(8, activation="relu",
+                               kernel_constraint=ember.constraints.MaxNorm(1.0)),
             ember.layers.BatchNormalization(),
             ember.layers.Dense(2),
         ])

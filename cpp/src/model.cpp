@@ -1,7 +1,6 @@
 #include "ember/model.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -518,6 +517,12 @@ void Model::add_penalty_gradients() {
   for (size_t i : regularized_) add_penalty_gradient(i);
 }
 
+void Model::apply_constraint(size_t i) {
+  const WeightConstraint& c = exec_.trainable()[i]->constraint;
+  if (c.kind != WeightConstraint::Kind::kNone)
+    be().apply_weight_constraint(ctx(), exec_.trainable_params()[i], c);
+}
+
 void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<ArrayView>& y,
                           const int64_t* order, int64_t batch_size, int64_t batch_begin,
                           int64_t batch_end, const std::vector<ArrayView>& sample_weights) {
@@ -537,6 +542,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
   const std::function<void(size_t)> update_variable = [this, &params](size_t i) {
     add_penalty_gradient(i);
     optimizer_->apply_one(i, params[i], exec_.trainable_grads()[i]);
+    apply_constraint(i);
   };
   if (reducer_) {
     check_ranks_agree(true, n, batch_size, batch_begin, batch_end, order != nullptr);
@@ -565,6 +571,7 @@ void Model::train_batches(const std::vector<ArrayView>& x, const std::vector<Arr
       exec_.backward(rows);
       add_penalty_gradients();
       optimizer_->apply(params, exec_.trainable_grads());
+      for (size_t i = 0; i < params.size(); ++i) apply_constraint(i);
     }
   });
 }
@@ -667,7 +674,7 @@ std::vector<double> Model::metric_results() const {
       sums.insert(sums.end(), state.begin(), state.end());
     }
     begin.push_back(sums.size());
-    check_same_on_every_rank({{"the number of metric values", static_cast<double>(sums.size())}});
+    check_same_on_every_rank({{"the number of metric values", static_cast<int64_t>(sums.size())}});
     reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
     const double seen = sums[1] != 0.0 ? sums[1] : 1.0;
     std::vector<double> r{sums[0] / seen};
@@ -681,6 +688,11 @@ std::vector<double> Model::metric_results() const {
     }
     return r;
   }
+  return local_metric_results();
+}
+
+std::vector<double> Model::local_metric_results() const {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
   const double seen = seen_ ? static_cast<double>(seen_) : 1.0;
   std::vector<double> r{loss_sum_ / seen};
   if (num_outputs() > 1)
@@ -764,25 +776,38 @@ Model::BatchShard Model::shard(int64_t start, int64_t global_rows) const {
 }
 
 void Model::check_same_on_every_rank(
-    const std::vector<std::pair<const char*, double>>& values) const {
-  // Each value and its square, summed: all ranks agree exactly when every sum is N times
-  // the rank's own value and every sum of squares N times its square. The call's size is
-  // fixed by the list, so a mismatch is an error on every rank rather than a hang.
+    const std::vector<std::pair<const char*, int64_t>>& values) const {
+  // Only sums are at hand, so each value goes as its four 16-bit pieces c and their squares:
+  // all ranks hold the same piece exactly when the sum of c is N c and the sum of c^2 is
+  // N c^2 on every rank (the variance is zero), and these sums are exact in double. The
+  // call's size is fixed by the list, so a mismatch is an error on every rank, not a hang.
+  constexpr int kPieces = 4;
   std::vector<double> sums;
   for (const auto& [name, v] : values) {
-    sums.push_back(v);
-    sums.push_back(v * v);
+    sums.push_back(static_cast<double>(v));  // for the message
+    for (int k = 0; k < kPieces; ++k) {
+      const auto c = static_cast<double>((static_cast<uint64_t>(v) >> (16 * k)) & 0xFFFFu);
+      sums.push_back(c);
+      sums.push_back(c * c);
+    }
   }
   reducer_->allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
   const auto n = static_cast<double>(reducer_->size());
+  const size_t stride = 1 + 2 * kPieces;
   for (size_t i = 0; i < values.size(); ++i) {
-    const double v = values[i].second;
-    if (sums[2 * i] != n * v || sums[2 * i + 1] != n * v * v) {
+    const int64_t v = values[i].second;
+    bool same = true;
+    for (int k = 0; k < kPieces; ++k) {
+      const auto c = static_cast<double>((static_cast<uint64_t>(v) >> (16 * k)) & 0xFFFFu);
+      same = same && sums[i * stride + 1 + 2 * static_cast<size_t>(k)] == n * c &&
+             sums[i * stride + 2 + 2 * static_cast<size_t>(k)] == n * c * c;
+    }
+    if (!same) {
       char mean[32];
-      std::snprintf(mean, sizeof mean, "%.6g", sums[2 * i] / n);
+      std::snprintf(mean, sizeof mean, "%.6g", sums[i * stride] / n);
       throw ValueError(std::string("data-parallel training: the ranks disagree on ") +
                        values[i].first + " (rank " + std::to_string(reducer_->rank()) + " has " +
-                       std::to_string(static_cast<int64_t>(v)) + ", the mean over the " +
+                       std::to_string(v) + ", the mean over the " +
                        std::to_string(reducer_->size()) + " ranks is " + mean +
                        "); every rank must build the same model and pass the same arguments");
     }
@@ -793,20 +818,21 @@ void Model::check_ranks_agree(bool training, int64_t n, int64_t batch_size, int6
                               int64_t batch_end, bool ordered) const {
   int64_t weights = 0;
   for (const Variable* v : exec_.trainable()) weights += v->value.size();
-  double weighted = 0.0;
-  for (size_t o = 0; o < num_outputs(); ++o) weighted += weighted_[o] ? std::ldexp(1.0, int(o)) : 0;
+  int64_t weighted = 0;  // a bit per output (the first 62)
+  for (size_t o = 0; o < std::min<size_t>(num_outputs(), 62); ++o)
+    if (weighted_[o]) weighted |= int64_t{1} << o;
   check_same_on_every_rank(
-      {{"the call (train or test)", training ? 1.0 : 2.0},
-       {"the number of samples", static_cast<double>(n)},
-       {"batch_size", static_cast<double>(batch_size)},
-       {"the first batch", static_cast<double>(batch_begin)},
-       {"the end batch", static_cast<double>(batch_end)},
-       {"whether the batches are shuffled", ordered ? 1.0 : 0.0},
-       {"the number of trainable variables", static_cast<double>(exec_.trainable().size())},
-       {"the number of trainable weights", static_cast<double>(weights)},
-       {"the number of model nodes", static_cast<double>(graph_->size())},
-       {"the number of outputs", static_cast<double>(num_outputs())},
-       {"the number of metrics", static_cast<double>(metrics_.size())},
+      {{"the call (train or test)", training ? int64_t{1} : int64_t{2}},
+       {"the number of samples", n},
+       {"batch_size", batch_size},
+       {"the first batch", batch_begin},
+       {"the end batch", batch_end},
+       {"whether the batches are shuffled", ordered ? int64_t{1} : int64_t{0}},
+       {"the number of trainable variables", static_cast<int64_t>(exec_.trainable().size())},
+       {"the number of trainable weights", weights},
+       {"the number of model nodes", static_cast<int64_t>(graph_->size())},
+       {"the number of outputs", static_cast<int64_t>(num_outputs())},
+       {"the number of metrics", static_cast<int64_t>(metrics_.size())},
        {"which outputs have sample weights", weighted}});
 }
 
@@ -968,6 +994,7 @@ void Model::reduce_gradients_and_apply() {
     at += n;
   }
   optimizer_->apply(params, grads);
+  for (size_t i = 0; i < params.size(); ++i) apply_constraint(i);
 }
 
 }  // namespace ember

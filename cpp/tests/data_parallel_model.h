@@ -29,7 +29,8 @@ constexpr int64_t kIn = 6, kHidden = 16, kOut = 3;
 
 // The same MLP on every rank (weights from a fixed seed): Dense + L2 -> BatchNormalization
 // -> ActivityRegularization -> Dense(sigmoid), binary crossentropy, Adam, and metrics of
-// every kind of state (totals and counts, confusion buckets, per-class sums, R2's samples).
+// every kind of state (totals and counts, confusion buckets, per-class sums, R2's samples);
+// dense2's kernel has a MaxNorm constraint.
 inline std::unique_ptr<Model> build_model(const Setup& setup) {
   std::mt19937 rng(11);
   auto g = std::make_shared<Graph>();
@@ -52,8 +53,13 @@ inline std::unique_ptr<Model> build_model(const Setup& setup) {
                       -1, 0.9, 1e-3, nullptr),
                   {h}, "bn");
   const int act = g->add_node(std::make_shared<ActivityRegularizationOp>(1e-3, 1e-3), {bn}, "act");
+  // A MaxNorm constraint (active: the columns start with norms near 1.15), applied after
+  // every update on every rank as in one process.
+  auto k2 = weights("k2", {kHidden, kOut}, 0.5f);
+  k2->constraint = WeightConstraint::make(WeightConstraint::Kind::kMaxNorm, 0.0, 0.9, 1.0, {0},
+                                          k2->value.shape(), k2->name);
   const int y =
-      g->add_node(std::make_shared<DenseOp>(weights("k2", {kHidden, kOut}, 0.5f),
+      g->add_node(std::make_shared<DenseOp>(k2,
                                             weights("b2", {kOut}, 0.1f), ActivationKind::Sigmoid),
                   {act}, "dense2");
   auto model = std::make_unique<Model>(g, std::vector<int>{x}, std::vector<int>{y});

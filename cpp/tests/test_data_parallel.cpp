@@ -266,6 +266,27 @@ void test_mismatch_is_an_error() {
   }
 }
 
+// A rank whose value is the mean of the others' (batch sizes 8, 16, 24) is told too.
+void test_mismatch_at_the_mean_is_an_error() {
+  const Data d = make_data(40);
+  std::vector<std::string> messages(3);
+  const auto errors = run_ranks(3, [&](std::shared_ptr<Reducer> reducer) {
+    const int r = reducer->rank();
+    auto model = build_model({});
+    model->set_reducer(std::move(reducer));
+    const std::vector<ArrayView> x{{d.x.data(), d.n, kIn}}, y{{d.y.data(), d.n, kOut}};
+    try {
+      model->test_batches(x, y, 8 * (r + 1), 0, 2);
+    } catch (const ValueError& e) {
+      messages[static_cast<size_t>(r)] = e.what();
+    }
+  });
+  for (int r = 0; r < 3; ++r)
+    check(!errors[static_cast<size_t>(r)] &&
+              messages[static_cast<size_t>(r)].find("disagree on batch_size") != std::string::npos,
+          "batch sizes 8, 16, 24: a ValueError on rank " + std::to_string(r) + " too");
+}
+
 // Without a reducer, and after one is removed, training is one process's.
 void test_null_reducer_is_one_process() {
   const Data d = make_data(50);
@@ -278,6 +299,8 @@ void test_null_reducer_is_one_process() {
   const Outcome oa = train(*a, d, setup, 16, 2), ob = train(*b, d, setup, 16, 2);
   check(!errors[0] && oa.weights == ob.weights && oa.history == ob.history,
         "a removed reducer leaves one process's training, bit for bit");
+  check(a->local_metric_results() == a->metric_results(),
+        "without a reducer, local_metric_results is metric_results");
 }
 
 // broadcast_weights gives every rank rank 0's weights.
@@ -331,6 +354,7 @@ int main() {
   for (const auto& [c, name] : cases)
     for (int ranks : {2, 3}) test_case_ranks_equal_one_process(c, name, ranks);
   test_mismatch_is_an_error();
+  test_mismatch_at_the_mean_is_an_error();
   test_null_reducer_is_one_process();
   test_broadcast_weights();
   std::printf("%d failed\n", failures);

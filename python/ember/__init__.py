@@ -11,13 +11,30 @@
 from ember import _openblas  # noqa: F401  (OpenBLAS must be loaded before _core)
 from ember import _core  # noqa: F401
 from ember import (
-    activations, backend, callbacks, datasets, distribution, initializers, layers, losses,
-    metrics, models, ops, optimizers, regularizers, saving, utils)
-from ember.layers import Input
+    activations, backend, callbacks, constraints, datasets, distribution, initializers, layers,
+    losses, metrics, models, ops, optimizers, regularizers, saving, utils)
+from ember.constraints import Constraint
+from ember.initializers import Initializer
+from ember.layers import Input, InputSpec, KerasTensor, Layer
+from ember.losses import Loss
+from ember.metrics import Metric
 from ember.models import Model, Sequential
+from ember.optimizers import Optimizer
+from ember.regularizers import Regularizer
+from ember.variables import Variable
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-           "distribution", "initializers", "layers", "losses", "metrics", "models", "ops",
-           "optimizers", "regularizers", "saving", "utils"]
+
+def version():
+    """ember's version string (Keras's `keras.version()`)."""
+    return __version__
+
+
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
+           "datasets", "distribution",
+           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
+           "regularizers", "saving", "utils"]
+# Keras's top-level aliases (issue 17)
+__all__ += ["Constraint", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
+            "Optimizer", "Regularizer", "Variable", "version"]

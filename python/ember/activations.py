@@ -307,7 +307,7 @@ def emit(graph, node, activation, name):
     a custom function by recording its ember.ops."""
     if is_builtin(activation):
         return graph.add_activation(node, activation.__name__, name)
-    from ember import ops
+    from ember import _ops as ops
 
     return ops.record(graph, activation, [ops.GraphTensor(graph, node)],
                       f"{name}: the activation function")

@@ -1,5 +1,7 @@
 """`ember.backend`: which engine runs the model, and Keras's numeric constants."""
 
+import gc
+
 from ember import _core
 
 
@@ -21,3 +23,21 @@ def floatx():
 def cuda_available():
     """True when ember was built with CUDA and a device is visible."""
     return _core.cuda_built() and _core.cuda_device_count() > 0
+
+
+def clear_session(free_memory=True):
+    """Forgets the names given so far (the next Dense is "dense" again), as Keras's global
+    state reset does; with `free_memory`, also runs Python's garbage collector. Models
+    already built keep working."""
+    from ember.layers import layer
+
+    layer._uids.clear()
+    if free_memory:
+        gc.collect()
+
+
+def is_keras_tensor(x):
+    """True for a symbolic tensor (what `ember.Input` and layer calls on it return)."""
+    from ember.layers.layer import KerasTensor
+
+    return isinstance(x, KerasTensor)

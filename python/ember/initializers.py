@@ -263,6 +263,24 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+# Keras's lowercase names are the classes themselves (`initializers.he_normal()`), as
+# are its compatibility names.
+zeros = Zeros
+ones = Ones
+constant = Constant
+random_uniform = RandomUniform
+random_normal = RandomNormal
+variance_scaling = VarianceScaling
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_uniform = HeUniform
+he_normal = HeNormal
+lecun_uniform = LecunUniform
+lecun_normal = LecunNormal
+truncated_normal = TruncatedNormal
+orthogonal = OrthogonalInitializer = Orthogonal
+identity = IdentityInitializer = Identity
+
 _ALIASES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
@@ -271,27 +289,65 @@ _ALIASES = {
     "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "truncated_normal": TruncatedNormal, "orthogonal": Orthogonal, "identity": Identity,
+    "initializer": Initializer,
     # Keras's other aliases
     "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
     "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity,
 }
 _ALIASES.update({cls.__name__: cls for cls in set(_ALIASES.values())})
-
-
-def get(identifier):
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"Could not interpret initializer identifier: '{identifier}'")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        return _ALIASES[identifier["class_name"]].from_config(identifier.get("config", {}))
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+ALL_OBJECTS_DICT = _ALIASES
 
 
 def serialize(initializer):
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    """The config dict of an initializer (Keras's form)."""
+    from ember.saving import serialization_lib
+
+    return serialization_lib.serialize_keras_object(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """An initializer from its config, a name, or a registered custom class."""
+    from ember.saving import serialization_lib
+
+    return serialization_lib.deserialize_keras_object(
+        config, module_objects=ALL_OBJECTS_DICT, custom_objects=custom_objects)
+
+
+def get(identifier):
+    """None, an initializer, a name ("he_normal", "Zeros", ...), a config dict, a class, a
+    callable `f(shape, dtype=None)`, or an array whose values a weight takes (its shape must
+    be the weight's)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = ALL_OBJECTS_DICT.get(identifier)
+        if obj is None:
+            obj = deserialize(identifier)
+            if isinstance(obj, str):
+                raise ValueError(f"Could not interpret initializer identifier: '{identifier}'")
+    elif isinstance(identifier, (np.generic, np.ndarray)):
+        value = np.asarray(identifier)
+
+        def initialize_fn(shape, dtype=None):
+            if tuple(shape) != value.shape:
+                raise ValueError(f"Expected `shape` to be {value.shape} for direct tensor as "
+                                 f"initializer. Received shape={tuple(shape)}")
+            return value.astype(np.float32)
+
+        obj = initialize_fn
+    else:
+        obj = identifier
+    if callable(obj):
+        return obj() if isinstance(obj, type) else obj
+    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+__all__ = ["Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+           "IdentityInitializer", "Initializer", "LecunNormal", "LecunUniform", "Ones",
+           "Orthogonal", "OrthogonalInitializer", "RandomNormal", "RandomUniform",
+           "TruncatedNormal", "VarianceScaling", "Zeros", "constant", "deserialize", "get",
+           "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "identity",
+           "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal",
+           "random_uniform", "serialize", "truncated_normal", "variance_scaling", "zeros"]

@@ -786,12 +786,18 @@ def get(identifier):
     if isinstance(identifier, dict):
         obj = deserialize(identifier)
     elif isinstance(identifier, str):
-        obj = _BY_NAME.get(identifier)
+        obj = _BY_NAME.get(identifier) or _registered(identifier)
     else:
         obj = identifier
     if callable(obj):
         return obj() if isinstance(obj, type) else obj
     raise ValueError(f"Could not interpret metric identifier: {identifier}")
+
+
+def _registered(name):
+    """A metric registered with `register_keras_serializable` (a file names it "pkg>name")."""
+    from ember.saving import object_registration
+    return object_registration.get_registered_object(name)
 
 
 def _is_accuracy(identifier):
@@ -819,9 +825,11 @@ def check_compile_identifier(identifier):
             or isinstance(identifier, MeanMetricWrapper):
         return
     if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
+        obj = _BY_NAME.get(identifier) or _registered(identifier)
+        if obj is None:
             raise ValueError(f"Could not interpret metric identifier: {identifier}")
-        obj = _BY_NAME[identifier]
+        if _is_custom_function(obj):
+            return
     elif isinstance(identifier, dict):
         return
     else:

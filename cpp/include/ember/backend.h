@@ -17,6 +17,7 @@
 #include "ember/activations.h"
 #include "ember/buffer.h"
 #include "ember/context.h"
+#include "ember/constraints.h"
 #include "ember/conv_geometry.h"
 #include "ember/device.h"
 #include "ember/element/arith.h"
@@ -298,6 +299,10 @@ class Backend {
   virtual void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
                                     float* grad) {
     no("add_penalty_gradient");
+  }
+  // w = constraint(w) in place; w holds c.outer * c.mid * c.inner values (constraints.h).
+  virtual void apply_weight_constraint(const Context&, float* w, const WeightConstraint& c) {
+    no("apply_weight_constraint");
   }
 
   // ---- losses (losses.h)

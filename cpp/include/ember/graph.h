@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ember/constraints.h"
 #include "ember/context.h"
 #include "ember/device.h"
 #include "ember/op_kind.h"
@@ -33,6 +34,9 @@ struct Variable {
   float l1 = 0.0f, l2 = 0.0f;
   // Sets l1 and l2; ValueError unless both are >= 0.
   void set_regularization(float l1_, float l2_);
+  // kernel_constraint, ...: the Model applies it right after each optimizer update of the
+  // variable (kind kNone, the default, costs nothing).
+  WeightConstraint constraint;
 };
 using VariablePtr = std::shared_ptr<Variable>;
 

@@ -80,6 +80,8 @@ class Model {
   // collective: the ranks' loss sums and metric states are summed and the results computed
   // from the sums (every rank gets the one-process numbers; the local state is unchanged).
   std::vector<double> metric_results() const;
+  // The same over this rank's samples alone, no collective (a progress bar on one rank).
+  std::vector<double> local_metric_results() const;
   void reset_metrics();
 
   // Output `output` takes its loss from a graph of its own (a custom loss written with
@@ -168,6 +170,9 @@ class Model {
   double graph_loss(size_t output, int64_t rows, bool with_grad);
   void add_penalty_gradients();         // the variables' part; the ops add theirs in backward
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
+  // Trainable variable i = its constraint(variable i), if it has one: right after the
+  // optimizer updated it, as Keras's optimizer assigns constraints after its update.
+  void apply_constraint(size_t i);
 
   // Data parallel (issue 16): see set_reducer.
   struct BatchShard {
@@ -176,7 +181,7 @@ class Model {
   };
   BatchShard shard(int64_t start, int64_t global_rows) const;
   // Throws ValueError unless every rank passed the same numbers (a collective).
-  void check_same_on_every_rank(const std::vector<std::pair<const char*, double>>& values) const;
+  void check_same_on_every_rank(const std::vector<std::pair<const char*, int64_t>>& values) const;
   void check_ranks_agree(bool training, int64_t n, int64_t batch_size, int64_t batch_begin,
                          int64_t batch_end, bool ordered) const;
   // The global batch's loss: every output's reduction divides by the global batch's

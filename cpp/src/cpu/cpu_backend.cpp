@@ -256,6 +256,10 @@ void CpuBackend::dropout_backward(const Context&, const float* dy, const uint8_t
   kernels::dropout_backward(dy, mask, layout, rows, row_size, keep_prob, dx, accumulate);
 }
 
+void CpuBackend::apply_weight_constraint(const Context&, float* w, const WeightConstraint& c) {
+  kernels::apply_weight_constraint(w, c);
+}
+
 double CpuBackend::penalty(const Context&, const float* w, int64_t n, float l1, float l2) {
   return kernels::penalty(w, n, l1, l2);
 }

@@ -124,6 +124,7 @@ class CpuBackend final : public Backend {
                         const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
                         float keep_prob, float* dx, bool accumulate) override;
   double penalty(const Context&, const float* w, int64_t n, float l1, float l2) override;
+  void apply_weight_constraint(const Context&, float* w, const WeightConstraint& c) override;
   void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
                             float* grad) override;
   double loss_forward_backward(const Context&, const LossSpec& spec, const float* pred,

@@ -5,6 +5,7 @@ from ember.layers.core import Activation, Dense, Input, InputLayer, Lambda
 
 # sequences (issue 11)
 from ember.layers.embedding import Embedding
+from ember.layers.input_spec import InputSpec
 from ember.layers.layer import KerasTensor, Layer
 from ember.layers.masking import Masking
 from ember.layers.merging import (
@@ -97,3 +98,25 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
             "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
             "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
             "SeparableConvolution1D", "SeparableConvolution2D"]
+__all__ += ["InputSpec"]  # issue 17
+
+
+def serialize(layer):
+    """A layer's config in Keras 3's form (`keras.layers.serialize`)."""
+    from ember.saving import serialization_lib
+
+    return serialization_lib.serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """The layer a config describes (either Keras form); ValueError if it is not a layer."""
+    from ember.saving import serialization_lib
+
+    obj = serialization_lib.deserialize_layer(config, custom_objects)
+    if not isinstance(obj, Layer):
+        raise ValueError(f"`keras.layers.deserialize` was passed a `config` object that is not "
+                         f"a `keras.layers.Layer`. Received: {config}")
+    return obj
+
+
+__all__ += ["deserialize", "serialize"]

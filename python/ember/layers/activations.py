@@ -6,7 +6,7 @@ its own op, which also learns `alpha`).
 
 import warnings
 
-from ember import _core, initializers
+from ember import _core, constraints, initializers
 from ember.layers.layer import Layer
 
 
@@ -156,14 +156,12 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("alpha_regularizer", alpha_regularizer),
-                           ("alpha_constraint", alpha_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"PReLU: `{arg}` is not supported yet")
+        if alpha_regularizer is not None:
+            raise NotImplementedError("PReLU: `alpha_regularizer` is not supported yet")
         self.supports_masking = True
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = None
-        self.alpha_constraint = None
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         elif not isinstance(shared_axes, (list, tuple)):
@@ -182,7 +180,8 @@ class PReLU(Layer):
                 f"input shape {tuple(input_shape)} with shared_axes={self.shared_axes}"
             )
         self.alpha = self.add_weight(shape=param_shape, name="alpha",
-                                     initializer=self.alpha_initializer)
+                                     initializer=self.alpha_initializer,
+                                     constraint=self.alpha_constraint)
         self.built = True
 
     def _emit(self, graph, input_nodes):
@@ -191,7 +190,8 @@ class PReLU(Layer):
     def get_config(self):
         return {**super().get_config(),
                 "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": None, "alpha_constraint": None,
+                "alpha_regularizer": None,
+                "alpha_constraint": constraints.serialize(self.alpha_constraint),
                 "shared_axes": self.shared_axes}
 
     @classmethod

@@ -10,7 +10,7 @@ the configs are Keras 3's, so weights and files move between Keras and ember unc
 import functools
 import numbers
 
-from ember import _core, activations, initializers, regularizers
+from ember import _core, activations, constraints, initializers, regularizers
 from ember.layers.layer import Layer
 
 # Softmax-like activations normalise an axis of their own, not the fused GEMM's channels.
@@ -62,10 +62,10 @@ def _standardize_data_format(value):
     return data_format
 
 
-def _no_constraints(layer, **constraints):
-    for arg, value in constraints.items():
-        if value is not None:
-            raise NotImplementedError(f"{type(layer).__name__}: `{arg}` is not supported yet")
+def _set_constraints(layer, **given):
+    """Sets each `*_constraint` attribute from what the user gave (a name, config or object)."""
+    for arg, value in given.items():
+        setattr(layer, arg, constraints.get(value))
 
 
 def _resolve(config, keys, module):
@@ -236,8 +236,10 @@ class BaseConv(_Conv):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
         super().__init__(**kwargs)
-        _no_constraints(self, kernel_constraint=kernel_constraint,
-                        bias_constraint=bias_constraint, lora_rank=lora_rank)
+        if lora_rank is not None:
+            raise NotImplementedError(f"{type(self).__name__}: `lora_rank` is not supported yet")
+        _set_constraints(self, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint)
         self._init_common(rank, kernel_size, strides, padding, data_format, dilation_rate,
                           activation, use_bias, activity_regularizer, allow_causal=rank == 1)
         if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters <= 0:
@@ -270,10 +272,12 @@ class BaseConv(_Conv):
         self.kernel = self.add_weight(
             shape=self.kernel_size + (channels // self.groups, self.filters),
             initializer=self.kernel_initializer, name="kernel",
-            regularizer=self.kernel_regularizer)
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                        name="bias", regularizer=self.bias_regularizer)
+                                        name="bias", regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _emit(self, graph, input_nodes):
@@ -291,7 +295,8 @@ class BaseConv(_Conv):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": None, "bias_constraint": None})
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint)})
         return config
 
 
@@ -346,8 +351,8 @@ class BaseConvTranspose(_Conv):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        _no_constraints(self, kernel_constraint=kernel_constraint,
-                        bias_constraint=bias_constraint)
+        _set_constraints(self, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint)
         self._init_common(rank, kernel_size, strides, padding, data_format, dilation_rate,
                           activation, use_bias, activity_regularizer)
         if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters <= 0:
@@ -379,10 +384,12 @@ class BaseConvTranspose(_Conv):
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight(shape=self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                        name="bias", regularizer=self.bias_regularizer)
+                                        name="bias", regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _emit(self, graph, input_nodes):
@@ -400,7 +407,8 @@ class BaseConvTranspose(_Conv):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": None, "bias_constraint": None})
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint)})
         return config
 
 
@@ -453,7 +461,7 @@ class BaseDepthwiseConv(_Conv):
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        _no_constraints(self, depthwise_constraint=depthwise_constraint,
+        _set_constraints(self, depthwise_constraint=depthwise_constraint,
                         bias_constraint=bias_constraint)
         self._init_common(rank, kernel_size, strides, padding, data_format, dilation_rate,
                           activation, use_bias, activity_regularizer)
@@ -477,11 +485,13 @@ class BaseDepthwiseConv(_Conv):
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.depth_multiplier),
                                       initializer=self.depthwise_initializer, name="kernel",
-                                      regularizer=self.depthwise_regularizer)
+                                      regularizer=self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=(channels * self.depth_multiplier,),
                                         initializer=self.bias_initializer, name="bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _emit(self, graph, input_nodes):
@@ -499,7 +509,8 @@ class BaseDepthwiseConv(_Conv):
             "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": None, "bias_constraint": None})
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint)})
         return config
 
 
@@ -557,7 +568,7 @@ class BaseSeparableConv(_Conv):
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
-        _no_constraints(self, depthwise_constraint=depthwise_constraint,
+        _set_constraints(self, depthwise_constraint=depthwise_constraint,
                         pointwise_constraint=pointwise_constraint,
                         bias_constraint=bias_constraint)
         self._init_common(rank, kernel_size, strides, padding, data_format, dilation_rate,
@@ -587,14 +598,17 @@ class BaseSeparableConv(_Conv):
         self.depthwise_kernel = self.add_weight(
             shape=self.kernel_size + (channels, self.depth_multiplier),
             initializer=self.depthwise_initializer, name="depthwise_kernel",
-            regularizer=self.depthwise_regularizer)
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
             shape=(1,) * self.rank + (channels * self.depth_multiplier, self.filters),
             initializer=self.pointwise_initializer, name="pointwise_kernel",
-            regularizer=self.pointwise_regularizer)
+            regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                        name="bias", regularizer=self.bias_regularizer)
+                                        name="bias", regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _emit(self, graph, input_nodes):
@@ -619,8 +633,9 @@ class BaseSeparableConv(_Conv):
             "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": None, "pointwise_constraint": None,
-            "bias_constraint": None})
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint)})
         return config
 
 

@@ -1,6 +1,6 @@
 """Input, InputLayer, Dense and Activation."""
 
-from ember import _core, activations, initializers, regularizers
+from ember import _core, activations, constraints, initializers, regularizers
 from ember.layers.layer import (
     INT_DTYPES,
     KerasTensor,
@@ -89,8 +89,7 @@ class Dense(Layer):
                 f"Received an invalid value for `units`, expected a positive integer. "
                 f"Received: units={units}"
             )
-        for arg, value in (("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank),
+        for arg, value in (("lora_rank", lora_rank),
                            ("quantization_config", quantization_config)):
             if value is not None:
                 raise NotImplementedError(f"Dense: `{arg}` is not supported yet")
@@ -104,6 +103,8 @@ class Dense(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         if self.activity_regularizer is not None:  # fail here, not when the model is built
             regularizers.engine_factors(self.activity_regularizer, self.name)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = None
         self.bias = None
 
@@ -112,10 +113,12 @@ class Dense(Layer):
             raise ValueError(f"{self.name}: the last dimension of the input must be known")
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
                                       initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                        name="bias", regularizer=self.bias_regularizer)
+                                        name="bias", regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -149,7 +152,9 @@ class Dense(Layer):
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 **({"activity_regularizer": regularizers.serialize(self.activity_regularizer)}
                    if self.activity_regularizer is not None else {}),
-                "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
+                "quantization_config": None}
 
     @classmethod
     def from_config(cls, config):

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, initializers, regularizers
+from ember import _core, constraints, initializers, regularizers
 from ember.layers.layer import KerasTensor, Layer
 
 
@@ -29,14 +29,14 @@ class Embedding(Layer):
             raise ValueError(f"`input_dim` must be below 2**31 (ids are int32), got {input_dim}.")
         if kwargs.pop("input_length", None) is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
-        for arg, value in (("embeddings_constraint", embeddings_constraint),
-                           ("lora_rank", lora_rank), ("quantization_config", quantization_config)):
+        for arg, value in (("lora_rank", lora_rank), ("quantization_config", quantization_config)):
             if value is not None:
                 raise NotImplementedError(f"Embedding: `{arg}` is not supported yet")
         super().__init__(**kwargs)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         if self.activity_regularizer is not None:
             regularizers.engine_factors(self.activity_regularizer, self.name)
@@ -52,7 +52,8 @@ class Embedding(Layer):
         if self.embeddings is None:
             self.embeddings = self.add_weight(
                 shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
-                name="embeddings", regularizer=self.embeddings_regularizer)
+                name="embeddings", regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -87,5 +88,6 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "embeddings_constraint": None, "mask_zero": self.mask_zero,
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+                "mask_zero": self.mask_zero,
                 "quantization_config": None}

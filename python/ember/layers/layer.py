@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 
-from ember import _core, initializers, ops, regularizers
+from ember import _core, _ops, constraints, initializers, ops, regularizers
+from ember.layers.input_spec import assert_input_compatibility
 from ember.variables import Variable
 
 _uids = collections.defaultdict(int)
@@ -200,6 +201,7 @@ class Layer:
 
     supports_masking = False
     _consumes_mask = False
+    input_spec = None  # an InputSpec (or a list of them) each call's inputs are checked against
 
     def __init__(self, *, name=None, trainable=True, dtype=None, autocast=True, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -254,6 +256,10 @@ class Layer:
         if variable.regularizer is not None:
             _core.set_regularization(core, *regularizers.engine_factors(
                 variable.regularizer, f"{self.name}/{name}"))
+        variable.constraint = constraints.get(constraint)
+        spec = constraints.engine_spec(variable.constraint)
+        if spec is not None:  # the built-in ones run in the engine; others from Python
+            _core.set_constraint(core, *spec)
         self._weights.append(variable)
         return variable
 
@@ -410,7 +416,7 @@ class Layer:
             raise NotImplementedError(f"{type(self).__name__} cannot run in the engine yet")
         values = [ops.GraphTensor(graph, n) for n in input_nodes]
         arg = values if getattr(self, "_called_with_list", len(values) > 1) else values[0]
-        return ops.record(graph, self.call, [arg], f"Layer {self.name}: call()")
+        return _ops.record(graph, self.call, [arg], f"Layer {self.name}: call()")
 
     def _maybe_build(self, input_shape):
         if not self.built:
@@ -423,6 +429,8 @@ class Layer:
         symbolic outputs; on arrays runs the layer at once and returns arrays."""
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         self._called_with_list = isinstance(inputs, (list, tuple))
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         if any(isinstance(t, ops.GraphTensor) for t in flat):
             return self._call_in_graph(inputs, flat)
         symbolic = [isinstance(t, KerasTensor) for t in flat]

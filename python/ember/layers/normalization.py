@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, initializers, regularizers
+from ember import _core, constraints, initializers, regularizers
 from ember.layers.layer import Layer
 from ember.layers.regularization import _TrainingCallMixin
 
@@ -20,10 +20,10 @@ def _resolve(config, key, module):
                                                                  module_objects=vars(module))
 
 
-def _no_constraints(layer, **constraints):
-    for arg, value in constraints.items():
-        if value is not None:
-            raise NotImplementedError(f"{type(layer).__name__}: `{arg}` is not supported yet")
+def _set_constraints(layer, **given):
+    """Sets each `*_constraint` attribute from what the user gave (a name, config or object)."""
+    for arg, value in given.items():
+        setattr(layer, arg, constraints.get(value))
 
 
 def _check_axes(axes, input_shape, shown_axis):
@@ -78,7 +78,7 @@ class BatchNormalization(_TrainingCallMixin, Layer):
                              "backend.")
         if renorm:
             raise NotImplementedError("BatchNormalization: `renorm=True` is not supported yet")
-        _no_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.synchronized = synchronized
         self.momentum = _checked_number(momentum, "BatchNormalization", "momentum", 0.0, 1.0)
         self.epsilon = _checked_epsilon(epsilon, "BatchNormalization")
@@ -90,8 +90,6 @@ class BatchNormalization(_TrainingCallMixin, Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = None
-        self.gamma_constraint = None
         self.renorm = renorm
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum
@@ -113,11 +111,13 @@ class BatchNormalization(_TrainingCallMixin, Layer):
         if self.scale:
             self.gamma = self.add_weight(shape=shape, name="gamma",
                                          initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer, trainable=True)
+                                         regularizer=self.gamma_regularizer, trainable=True,
+                                         constraint=self.gamma_constraint)
         if self.center:
             self.beta = self.add_weight(shape=shape, name="beta",
                                         initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer, trainable=True)
+                                        regularizer=self.beta_regularizer, trainable=True,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean",
                                            initializer=self.moving_mean_initializer,
                                            trainable=False)
@@ -153,7 +153,8 @@ class BatchNormalization(_TrainingCallMixin, Layer):
                     initializers.serialize(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None,
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint),
                 "synchronized": self.synchronized, "renorm": self.renorm,
                 "renorm_clipping": self.renorm_clipping,
                 "renorm_momentum": self.renorm_momentum}
@@ -194,7 +195,7 @@ class LayerNormalization(Layer):
         else:
             raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
                             f"but received: {axis!r}")
-        _no_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.epsilon = _checked_epsilon(epsilon, "LayerNormalization")
         self.center = center
         self.scale = scale
@@ -203,8 +204,6 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = None
-        self.gamma_constraint = None
         self.supports_masking = True
         self.gamma = self.beta = None
 
@@ -225,11 +224,13 @@ class LayerNormalization(Layer):
         if self.scale or self.rms_scaling:
             self.gamma = self.add_weight(shape=shape, name="gamma",
                                          initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer, trainable=True)
+                                         regularizer=self.gamma_regularizer, trainable=True,
+                                         constraint=self.gamma_constraint)
         if self.center and not self.rms_scaling:
             self.beta = self.add_weight(shape=shape, name="beta",
                                         initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer, trainable=True)
+                                        regularizer=self.beta_regularizer, trainable=True,
+                                        constraint=self.beta_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -250,7 +251,8 @@ class LayerNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None}
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
 
     @classmethod
     def from_config(cls, config):

@@ -12,7 +12,7 @@ timesteps as Keras does: the states carry over and the output repeats the carrie
 
 import numpy as np
 
-from ember import _core, activations, initializers, regularizers
+from ember import _core, activations, constraints, initializers, regularizers
 from ember.layers.layer import KerasTensor, Layer
 from ember.layers.regularization import _layer_seed, _op_seed
 
@@ -89,11 +89,6 @@ class _RNN(Layer):
         if stateful:
             raise ValueError(f"{kind}: `stateful=True` is not supported by ember (states are "
                              "not kept between batches); use stateful=False.")
-        for arg, value in (("kernel_constraint", kernel_constraint),
-                           ("recurrent_constraint", recurrent_constraint),
-                           ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{kind}: `{arg}` is not supported yet")
         for arg, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{kind}: `{arg}` must be a float in [0, 1], got {value!r}")
@@ -111,7 +106,9 @@ class _RNN(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         if self.activity_regularizer is not None:
             regularizers.engine_factors(self.activity_regularizer, self.name)
-        self.kernel_constraint = self.recurrent_constraint = self.bias_constraint = None
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         # Keras clips the rates into [0, 1].
         self.dropout = min(1.0, max(0.0, float(dropout)))
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
@@ -147,14 +144,17 @@ class _RNN(Layer):
         gh = self._gates * self.units
         self.kernel = self.add_weight(shape=(input_shape[-1], gh), name="kernel",
                                       initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(self.units, gh), name="recurrent_kernel",
                                                 initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             self.bias = self.add_weight(shape=self._bias_shape(), name="bias",
                                         initializer=self._bias_initializer(),
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self._set_paths(self.name)
         self.built = True
 
@@ -293,7 +293,9 @@ class _RNN(Layer):
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout})
         if self._cell_kind == "gru":
             config["reset_after"] = self.reset_after

@@ -30,3 +30,25 @@ def calls_in_order(outputs):
         stack.append((tensor, True))
         stack.extend((t, False) for t in reversed(call.inputs) if id(t._call) not in seen)
     return order
+
+
+def get_source_inputs(tensor):
+    """The model inputs (`ember.Input` tensors) that `tensor` is computed from, each once,
+    in the order they are first reached; a tensor without history is its own source."""
+    from ember.layers.core import InputLayer
+    from ember.layers.layer import KerasTensor
+
+    if not isinstance(tensor, KerasTensor):
+        raise ValueError(f"get_source_inputs: expected a KerasTensor (a symbolic tensor), got "
+                         f"{type(tensor).__name__}")
+    sources, seen, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop()
+        call = t._call
+        if call is None or isinstance(call.layer, InputLayer) or not call.inputs:
+            if id(t) not in seen:
+                seen.add(id(t))
+                sources.append(t)
+            continue
+        stack.extend(reversed(flatten(call.inputs)))
+    return sources

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core
+from ember import _core, constraints
 from ember.layers.layer import to_snake_case, unique_name
 from ember.optimizers.schedules import learning_rate_schedule as lrs
 
@@ -225,6 +225,7 @@ class Optimizer:
             [_core_variable(v) for v in self._built_variables],
             [np.asarray(grads[order[id(_core_variable(v))]], np.float32)
              for v in self._built_variables])
+        constraints.apply_constraints(trainable_variables)  # after the update, as Keras
 
     def apply_gradients(self, grads_and_vars):
         grads, trainable_variables = zip(*grads_and_vars)

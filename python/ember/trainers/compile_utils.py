@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ember import _core, ops
+from ember import _core, _ops, ops
 from ember import losses as losses_module
 from ember import metrics as metrics_module
 from ember.models.functional import flatten
@@ -105,7 +105,7 @@ class CompiledLossesAndMetrics:
                 y_true, y_pred = losses_module.squeeze_or_expand_to_same_rank(y_true, y_pred)
             return fn(y_true, y_pred)
 
-        value = ops.record(graph, aligned,
+        value = _ops.record(graph, aligned,
                            [ops.GraphTensor(graph, true), ops.GraphTensor(graph, pred)], what)
         return graph, pred, true, value
 

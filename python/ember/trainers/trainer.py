@@ -12,11 +12,11 @@ import warnings
 
 import numpy as np
 
+from ember import constraints, optimizers
 from ember import losses as losses_module
 from ember import metrics as metrics_module
-from ember import optimizers
 from ember import random as _random
-from ember.callbacks import CallbackList
+from ember.callbacks import Callback, CallbackList
 from ember.distribution.distribution_lib import data_parallel_world
 from ember.models.functional import flatten
 from ember.models.run_lock import RunLock, exclusive
@@ -130,6 +130,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
             if validation_split:
                 raise ValueError("`validation_split` is only supported for NumPy arrays, "
                                  "lists and DataFrames, not for a generator or PyDataset.")
+            if not self.built or constraints.python_only(self.trainable_weights):
+                callbacks = [_PythonConstraints()] + list(callbacks or [])
             return self._fit_stream(x, epochs, verbose, callbacks, validation_data, shuffle,
                                     class_weight, initial_epoch, steps_per_epoch,
                                     validation_steps, validation_freq, validation_batch_size,
@@ -168,6 +170,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         self._sync_compile(ys)
         self.optimizer.built = True
         world = self._parallel()
+        if constraints.python_only(self.trainable_weights):
+            callbacks = [_PythonConstraints()] + list(callbacks or [])
         batches = math.ceil(n / batch_size)
         steps = int(steps_per_epoch) if steps_per_epoch else batches
         # params["verbose"] stays "auto" as in Keras; the progress bar reads it as 1.
@@ -371,6 +375,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         self._parallel()  # under DataParallel: x is the global batch, sharded by the engine
         self._core.reset_metrics()
         self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1, sample_weights=sws)
+        constraints.apply_constraints(constraints.python_only(self.trainable_weights))
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
 
@@ -392,3 +397,13 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         """The outputs for one batch (x as a whole)."""
         xs = self._prepare_inputs(x)
         return self._structure_outputs(self._core.predict(xs, max(xs[0].shape[0], 1)))
+
+
+class _PythonConstraints(Callback):
+    """Applies the constraints only Python can compute (a user's `Constraint` subclass)
+    after each training batch, as Keras's optimizer does after its update. Its presence
+    makes the batch loop return to Python once per batch; the built-in constraints run
+    inside the engine's step and need no such hook."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        constraints.apply_constraints(constraints.python_only(self.model.trainable_weights))

@@ -1,0 +1,203 @@
+"""Keras 3's public names, module by module, against ember's.
+
+The test fails when Keras has a name that ember neither has nor lists below, and when a
+name listed in NOT_YET now exists in ember (strike it from the list: the list only
+shrinks). OUT_OF_SCOPE holds what ember leaves out by design (README: "Out of scope").
+"""
+
+import importlib
+
+import pytest
+
+MODULES = ["", "layers", "metrics", "losses", "optimizers", "optimizers.schedules",
+           "initializers", "constraints", "regularizers", "activations", "callbacks", "utils",
+           "saving", "models", "ops", "distribution", "backend", "random", "datasets"]
+
+
+def _names(text):
+    return set(text.split())
+
+
+# What ember leaves out by design (issue 17, "Out of scope"), by module.
+OUT_OF_SCOPE = {
+    # Pretrained models, SavedModel/ONNX export, quantization, mixed precision and dtype
+    # policies (ember computes in float32), the JAX/Flax/Torch/TF wrappers, Keras 2's
+    # `legacy` namespace, knowledge distillation recipes, and Keras's source tree itself.
+    "": _names("""
+        applications export quantizers Quantizer mixed_precision dtype_policies DTypePolicy
+        FloatDTypePolicy wrappers legacy distillation preprocessing src
+    """)
+    # Keras's multi-backend tracing machinery: ember records layers into its own C++ graph.
+    | _names("Function Operation StatelessScope SymbolicScope RematScope remat"),
+    "layers": _names("""
+        AugMix AutoContrast CategoryEncoding CenterCrop
+        ContrastLimitedAdaptiveHistogramEqualization CutMix Discretization Equalization
+        HashedCrossing Hashing IntegerLookup MaxNumBoundingBoxes MelSpectrogram MixUp
+        Pipeline RandAugment RandomBrightness RandomColorDegeneration RandomColorJitter
+        RandomContrast RandomCrop RandomElasticTransform RandomErasing RandomFlip
+        RandomGaussianBlur RandomGrayscale RandomHue RandomInvert RandomPerspective
+        RandomPosterization RandomRotation RandomSaturation RandomSharpness RandomShear
+        RandomTranslation RandomZoom Rescaling Resizing STFTSpectrogram Solarization
+        StringLookup TextVectorization
+        FlaxLayer JaxLayer TFSMLayer TorchModuleWrapper
+    """),
+    "optimizers": _names("LossScaleOptimizer legacy"),  # mixed precision; Keras 2's API
+    # The STFT initializer only serves STFTSpectrogram, a preprocessing layer.
+    "initializers": _names("STFT STFTInitializer stft"),
+    # Image/audio/text loading and preprocessing (TensorFlow-based in Keras) and Keras 2's API.
+    "utils": _names("""
+        FeatureSpace array_to_img img_to_array load_img save_img bounding_boxes legacy
+        image_dataset_from_directory audio_dataset_from_directory text_dataset_from_directory
+    """),
+    # Orbax is a JAX checkpointing library.
+    "callbacks": _names("OrbaxCheckpoint"),
+    # The image-processing ops serve the preprocessing and augmentation layers.
+    "ops": _names("image"),
+}
+
+# Names still to build, by module. Each group says which work covers it; strike a name
+# when ember gains it (the test fails until then).
+NOT_YET = {
+    "": _names("config device name_scope tree"),
+    "layers": (
+        # issue 17: attention, normalization, core/reshaping/merging and dropout layers
+        _names("""
+        AdditiveAttention AlphaDropout Attention Dot EinsumDense GaussianDropout
+        GroupNormalization GroupQueryAttention Identity MultiHeadAttention Permute
+        RMSNormalization RepeatVector ReversibleEmbedding SpectralNormalization
+        UnitNormalization Wrapper dot
+        """)
+        # the convolution/recurrent issue: 3-D and adaptive pooling/convolution, ConvLSTM,
+        # RNN cells and the generic RNN layer
+        | _names("""
+        AdaptiveAveragePooling1D AdaptiveAveragePooling2D AdaptiveAveragePooling3D
+        AdaptiveMaxPooling1D AdaptiveMaxPooling2D AdaptiveMaxPooling3D AveragePooling3D
+        AvgPool3D Conv3D Conv3DTranspose ConvLSTM1D ConvLSTM2D ConvLSTM3D Convolution3D
+        Convolution3DTranspose Cropping3D GRUCell GlobalAveragePooling3D GlobalAvgPool3D
+        GlobalMaxPool3D GlobalMaxPooling3D LSTMCell MaxPool3D MaxPooling3D RNN SimpleRNNCell
+        SpatialDropout3D StackedRNNCells UpSampling3D ZeroPadding3D
+        """)),
+    # issue 17: every metric
+    "metrics": _names("""
+        BinaryCrossentropy BinaryIoU CategoricalCrossentropy CategoricalHinge
+        ConcordanceCorrelation CosineSimilarity FalseNegatives FalsePositives Hinge IoU
+        KLDivergence LogCoshError MeanIoU MeanSquaredLogarithmicError OneHotIoU
+        OneHotMeanIoU PearsonCorrelation Poisson PrecisionAtRecall RecallAtPrecision
+        SensitivityAtSpecificity SparseCategoricalCrossentropy SpecificityAtSensitivity
+        SquaredHinge TrueNegatives TruePositives binary_crossentropy
+        binary_focal_crossentropy categorical_crossentropy categorical_focal_crossentropy
+        categorical_hinge concordance_correlation hinge huber kl_divergence log_cosh
+        mean_squared_logarithmic_error pearson_correlation poisson
+        sparse_categorical_crossentropy squared_hinge
+    """),
+    # issue 17: every loss
+    "losses": _names("""
+        CTC CategoricalFocalCrossentropy CategoricalGeneralizedCrossEntropy Circle Dice
+        Tversky categorical_focal_crossentropy categorical_generalized_cross_entropy circle
+        ctc dice tversky
+    """),
+    # issue 17: optimizers
+    "optimizers": _names("Adafactor Ftrl Lamb Muon MultiOptimizer OptimizerMap ScheduleFreeAdamW"),
+    "regularizers": _names("OrthogonalRegularizer orthogonal_regularizer"),
+    "callbacks": _names("BackupAndRestore RemoteMonitor SwapEMAWeights"),
+    "utils": _names("""
+        Config disable_interactive_logging enable_interactive_logging
+        is_interactive_logging_enabled standardize_dtype
+    """),
+    "saving": _names("KerasFileEditor"),
+    # issue 17: the whole backend-agnostic NumPy/NN API (and its nn/linalg/numpy namespaces)
+    "ops": _names("""
+        adaptive_average_pool adaptive_max_pool all allclose amax amin angle any append
+        arange arccos arccosh arcsin arcsinh arctan arctan2 arctanh argmax argmin
+        argpartition argsort array array_split associative_scan average average_pool
+        bartlett batch_normalization binary_crossentropy bincount bitwise_and bitwise_invert
+        bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman
+        broadcast_to categorical_crossentropy cbrt cdist ceil celu cholesky cholesky_inverse
+        cond conj conjugate conv conv_transpose copy corrcoef correlate cos cosh
+        count_nonzero cross ctc_decode ctc_loss cumprod cumsum custom_gradient deg2rad
+        depth_to_space depthwise_conv det diag diagflat diagonal diff digitize divide_no_nan
+        dot_product_attention dsplit dstack dtype eig eigh einsum empty empty_like equal erf
+        erfc erfinv exp2 expm1 extract_sequences eye fabs fft fft2 flip fliplr flipud floor
+        floor_divide fmax fmin fmod fold fori_loop full full_like gcd geomspace get_item glu
+        greater greater_equal hamming hanning hard_shrink hard_tanh heaviside histogram
+        hsplit hstack hypot i0 identity ifft2 imag in_top_k inner inv irfft is_tensor
+        isclose isfinite isin isinf isnan isneginf isposinf isreal istft jvp kaiser kron
+        layer_normalization lcm ldexp left_shift less less_equal linalg linspace log10 log1p
+        log2 log_sigmoid logaddexp logaddexp2 logdet logical_and logical_not logical_or
+        logical_xor logspace logsumexp lstsq lu_factor map matrix_rank max_pool median
+        meshgrid mod moments moveaxis multi_hot nan_to_num nanargmax nanargmin nancumprod
+        nancumsum nanmax nanmean nanmedian nanmin nanpercentile nanprod nanquantile nanstd
+        nansum nanvar ndim nextafter nn nonzero norm normalize not_equal numpy one_hot outer
+        pad percentile pinv polar prod psnr ptp qr quantile rad2deg ravel real rearrange
+        repeat rfft right_shift rms_normalization roll rot90 round rsqrt saturate_cast scan
+        scatter scatter_update searchsorted segment_max segment_min segment_prod segment_sum
+        select separable_conv signbit sin sinc sinh size slice slice_update slogdet
+        soft_shrink solve solve_triangular sort space_to_depth
+        sparse_categorical_crossentropy sparse_plus sparse_sigmoid sparsemax split
+        squareplus stack stft stop_gradient svd swapaxes switch take_along_axis tan
+        tanh_shrink tensordot threshold tile top_k trace trapezoid tri tril triu trunc
+        unfold unique unravel_index unstack vander vdot vectorize vectorized_map view
+        view_as_complex view_as_real vsplit vstack where while_loop
+    """),
+    # the data-parallel work (Keras's distribution API): ember's fit/evaluate/predict shard
+    # the data themselves; a tensor-level layout is not built yet.
+    "distribution": _names("distribute_tensor"),
+    "backend": _names("""
+        get_uid image_data_format is_float_dtype is_int_dtype result_type set_epsilon
+        set_floatx set_image_data_format standardize_dtype
+    """),
+    "random": _names("""
+        SeedGenerator beta binomial categorical dropout gamma normal randint shuffle
+        truncated_normal uniform
+    """),
+}
+
+# Public names ember.ops has beyond Keras's: the type a layer's call() receives while
+# ember records it, and mish (Keras has it only in keras.activations).
+OPS_EXTRAS = {"GraphTensor", "mish"}
+
+
+@pytest.fixture(scope="module")
+def keras_names(keras):
+    return {m: _public(importlib.import_module("keras" + ("." + m if m else "")))
+            for m in MODULES}
+
+
+def _public(module):
+    return {n for n in dir(module) if not n.startswith("_")}
+
+
+def _ember_names(module):
+    try:
+        return _public(importlib.import_module("ember" + ("." + module if module else "")))
+    except ImportError:
+        return set()
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[m or "keras" for m in MODULES])
+def test_every_keras_name_is_in_ember_or_listed(keras_names, module):
+    missing = keras_names[module] - _ember_names(module) - OUT_OF_SCOPE.get(module, set()) \
+        - NOT_YET.get(module, set())
+    assert not missing, (f"keras.{module or '<top>'} has names ember neither has nor lists "
+                         f"in OUT_OF_SCOPE / NOT_YET: {sorted(missing)}")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[m or "keras" for m in MODULES])
+def test_not_yet_lists_only_names_ember_lacks(module):
+    built = NOT_YET.get(module, set()) & _ember_names(module)
+    assert not built, (f"ember.{module} now has {sorted(built)}: strike them from NOT_YET "
+                       "in tests/test_keras_names.py")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[m or "keras" for m in MODULES])
+def test_the_lists_name_only_keras_names(keras_names, module):
+    stale = (OUT_OF_SCOPE.get(module, set()) | NOT_YET.get(module, set())) - keras_names[module]
+    assert not stale, f"not names of keras.{module or '<top>'}: {sorted(stale)}"
+
+
+def test_ember_ops_exposes_only_keras_names(keras_names):
+    import ember
+
+    extra = _public(ember.ops) - keras_names["ops"] - OPS_EXTRAS
+    assert not extra, f"ember.ops exposes names keras.ops lacks: {sorted(extra)}"
+    assert not [n for n in _public(ember.ops) if type(getattr(ember.ops, n)).__name__ == "module"]
