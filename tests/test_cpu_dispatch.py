@@ -4,6 +4,7 @@ compute the same bits: the same training, run once per path in a fresh process
 (EMBER_CPU_ISA caps the choice), gives identical weights, losses and predictions."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -76,3 +77,36 @@ def test_every_instruction_set_path_computes_the_same_bits(tmp_path, rng):
 
 def test_the_choice_is_reported():
     assert ISA in ("baseline", "avx2", "avx512")
+
+
+# Run under QEMU as an x86-64 CPU without AVX (Nehalem: SSE4.2, what NumPy itself needs), a
+# portable build must take its baseline path and train; a -march=native build dies of SIGILL.
+# As Haswell (AVX2, no AVX-512) it takes the AVX2 path.
+OLD_CPU_SCRIPT = """
+import numpy as np
+import ember
+rng = np.random.default_rng(int(__import__("sys").argv[1]))
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, :1] * x[:, 1:2] + np.tanh(x[:, 2:3])).astype("float32")
+model = ember.Sequential([ember.Input((8,)), ember.layers.Dense(64, activation="relu"),
+                          ember.layers.Dense(64, activation="tanh"), ember.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+loss = model.fit(x, y, batch_size=32, epochs=5, verbose=0).history["loss"]
+print(ember._core.cpu_instruction_set(), loss[-1] < loss[0])
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="emulates x86-64 CPUs on Linux")
+@pytest.mark.parametrize("cpu, path", [("Nehalem", "baseline"), ("Haswell", "avx2")])
+def test_a_portable_build_runs_on_an_older_cpu(tmp_path, rng, cpu, path):
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.skip("qemu-x86_64 not installed (Debian's qemu-user; .ci/install-system-deps)")
+    script = tmp_path / "old_cpu.py"
+    script.write_text(OLD_CPU_SCRIPT)
+    done = subprocess.run([qemu, "-cpu", cpu, sys.executable, str(script),
+                           str(int(rng.integers(2**31)))],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == [path, "True"]
