@@ -109,6 +109,7 @@ void bind_functions(py::module_& m) {
       "per-sample values or None). sample_weight: one per sample.");
   m.def("cuda_built", &device::cuda_built);
   m.def("cuda_device_count", &device::cuda_device_count);
+  m.def("cpu_instruction_set", &device::cpu_instruction_set);
 }
 
 }  // namespace ember::bindings

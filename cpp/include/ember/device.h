@@ -34,6 +34,11 @@ int cuda_device_count();  // 0 when none is usable
 // The CUDA backend of GPU `index`, or null when ember was built without CUDA, the GPU is
 // not there, or the backend is not yet there to run on it. Lives in cuda/ (or its stub).
 Backend* cuda_backend(int index);
+// The instruction set the CPU kernels' hot loops run with: "native" in a build tuned for
+// its machine (-march=native) or without run-time dispatch; in a portable build
+// (EMBER_NATIVE=OFF, the wheel) the path chosen for this CPU: "avx512", "avx2" or
+// "baseline" (capped by the environment variable EMBER_CPU_ISA). cpu/isa.h.
+const char* cpu_instruction_set();
 }  // namespace device
 
 }  // namespace ember

@@ -215,10 +215,10 @@ namespace kernels {
 void column_sums(const float* dy, float* db, int64_t rows, int64_t cols, bool accumulate) {
   if (!accumulate) std::fill(db, db + cols, 0.0f);
   // Row-major walk keeps dy streaming; cols is small next to rows * cols.
-  for (int64_t r = 0; r < rows; ++r) {
+  EMBER_ISA_DISPATCH(for (int64_t r = 0; r < rows; ++r) {
     const float* row = dy + r * cols;
     for (int64_t j = 0; j < cols; ++j) db[j] += row[j];
-  }
+  });
 }
 
 void add_into(const float* x, float* y, int64_t n, bool accumulate) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cpu/isa.h"
 #include "ember/element/loss.h"
 #include "ember/error.h"
 #include "ember/losses.h"
@@ -198,9 +199,11 @@ double reduce_rows(const Row& row, const Ignored& ignored, const LossSpec& spec,
 
 }  // namespace
 
-double loss_forward_backward(const LossSpec& spec, const float* pred, const float* target,
-                             const float* sample_weight, int64_t rows, int64_t cols,
-                             float grad_scale, float* dpred, float* per_sample) {
+namespace {
+
+double loss_rows(const LossSpec& spec, const float* pred, const float* target,
+                 const float* sample_weight, int64_t rows, int64_t cols, float grad_scale,
+                 float* dpred, float* per_sample) {
   const Rows b{pred, target, rows, cols};
   const auto run = [&](const auto& row) {
     return reduce_rows(
@@ -250,6 +253,17 @@ double loss_forward_backward(const LossSpec& spec, const float* pred, const floa
     default: break;
   }
   throw ValueError("invalid loss kind " + std::to_string(static_cast<int>(spec.kind)));
+}
+
+}  // namespace
+
+double loss_forward_backward(const LossSpec& spec, const float* pred, const float* target,
+                             const float* sample_weight, int64_t rows, int64_t cols,
+                             float grad_scale, float* dpred, float* per_sample) {
+  double loss = 0.0;  // the rows in one pass, compiled for this CPU (cpu/isa.h)
+  EMBER_ISA_DISPATCH(loss = loss_rows(spec, pred, target, sample_weight, rows, cols, grad_scale,
+                                      dpred, per_sample));
+  return loss;
 }
 
 double loss_forward_backward(LossKind kind, const float* pred, const float* target, int64_t rows,
