@@ -63,9 +63,8 @@ NOT_YET = {
         # issue 17: attention, normalization, core/reshaping/merging and dropout layers
         _names("""
         AdditiveAttention AlphaDropout Attention Dot EinsumDense GaussianDropout
-        GroupNormalization GroupQueryAttention Identity MultiHeadAttention Permute
-        RMSNormalization RepeatVector ReversibleEmbedding SpectralNormalization
-        UnitNormalization Wrapper dot
+        GroupQueryAttention MultiHeadAttention ReversibleEmbedding SpectralNormalization
+        Wrapper dot
         """)
         # the convolution/recurrent issue: 3-D and adaptive pooling/convolution, ConvLSTM,
         # RNN cells and the generic RNN layer

