@@ -62,7 +62,7 @@ NOT_YET = {
     "layers": (
         # issue 17: attention, normalization, core/reshaping/merging and dropout layers
         _names("""
-        AdditiveAttention AlphaDropout Attention Dot EinsumDense GaussianDropout
+        AdditiveAttention Attention Dot EinsumDense
         GroupQueryAttention MultiHeadAttention ReversibleEmbedding SpectralNormalization
         Wrapper dot
         """)

@@ -135,3 +135,57 @@ def test_bad_arguments_raise_clearly(make, error, match):
 def test_inputs_the_layer_cannot_take_raise_clearly(layer, shape, match):
     with pytest.raises(ValueError, match=match):
         ember.Sequential([ember.Input(shape), layer()])
+
+
+# ---- GaussianDropout and AlphaDropout ---------------------------------------------------------
+SELU_ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.layers.GaussianDropout(0.3, seed=4, name="x"),
+    lambda lib: lib.layers.AlphaDropout(0.2, noise_shape=(None, 1, 5), seed=4, name="x"),
+], ids=["gaussian_dropout", "alpha_dropout"])
+def test_dropout_config_matches_keras_and_inference_passes_through(keras, rng, make):
+    keras_config, ember_config = make(keras).get_config(), make(ember).get_config()
+    keras_config.pop("dtype")
+    ember_config.pop("dtype")
+    assert ember_config == keras_config
+    x = rng.normal(size=(6, 3, 5)).astype("float32")
+    model = ember.Sequential([ember.Input((3, 5)), make(ember)])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+
+
+def test_gaussian_dropout_multiplies_by_noise_of_keras_mean_and_stddev(rng):
+    x = rng.uniform(0.5, 1.5, size=(400, 50)).astype("float32")
+    factor = np.asarray(ember.layers.GaussianDropout(0.3)(x, training=True)) / x
+    assert abs(factor.mean() - 1.0) < 0.01
+    assert abs(factor.std() - np.sqrt(0.3 / 0.7)) < 0.01
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_alpha_dropout_gives_keras_affine_values_and_keeps_the_moments(rng, rate):
+    x = rng.normal(size=(400, 50)).astype("float32")
+    y = np.asarray(ember.layers.AlphaDropout(rate)(x, training=True))
+    a = ((1 - rate) * (1 + rate * SELU_ALPHA_P**2)) ** -0.5
+    b = -a * SELU_ALPHA_P * rate
+    kept = np.isclose(y, a * x + b, rtol=1e-5, atol=1e-5)
+    dropped = np.isclose(y, a * SELU_ALPHA_P + b, rtol=1e-5, atol=1e-5)
+    assert (kept | dropped).all()
+    assert abs(dropped.mean() - rate) < 0.01
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02
+
+
+def test_alpha_dropout_noise_shape_drops_whole_rows(rng):
+    x = rng.normal(size=(300, 4, 6)).astype("float32")
+    y = np.asarray(ember.layers.AlphaDropout(0.5, noise_shape=(None, 4, 1))(x, training=True))
+    a = (0.5 * (1 + 0.5 * SELU_ALPHA_P**2)) ** -0.5
+    dropped = np.isclose(y, a * SELU_ALPHA_P - a * SELU_ALPHA_P * 0.5, atol=1e-5)
+    assert (dropped.all(axis=-1) | ~dropped.any(axis=-1)).all()
+    assert 0.4 < dropped.mean() < 0.6
+
+
+@pytest.mark.parametrize("layer", [ember.layers.GaussianDropout, ember.layers.AlphaDropout])
+def test_dropout_rates_outside_zero_to_one_raise(layer):
+    for rate in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="rate"):
+            layer(rate)

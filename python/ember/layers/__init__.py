@@ -33,7 +33,13 @@ from ember.layers.normalization import (
     UnitNormalization,
 )
 from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
-from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
+from ember.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+)
 from ember.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from ember.layers.time_distributed import TimeDistributed
 
@@ -107,7 +113,7 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
             "SeparableConvolution1D", "SeparableConvolution2D"]
 __all__ += ["InputSpec"]  # issue 17
 __all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
-            "UnitNormalization"]  # issue 17
+            "UnitNormalization", "AlphaDropout", "GaussianDropout"]  # issue 17
 
 
 def serialize(layer):
