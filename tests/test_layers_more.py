@@ -189,3 +189,72 @@ def test_dropout_rates_outside_zero_to_one_raise(layer):
     for rate in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError, match="rate"):
             layer(rate)
+
+
+# ---- Dot --------------------------------------------------------------------------------------
+DOT_CASES = [((5,), (5,), 1, False), ((5,), (5,), -1, True), ((3, 5), (4, 5), 2, False),
+             ((3, 5), (3, 4), (1, 1), True), ((2, 3, 5), (5,), (3, 1), False),
+             ((4,), (3, 4, 2), (1, 2), False), ((2, 3, 4), (3, 2, 4), (1, 2), False)]
+
+
+def _dot_model(lib, shapes, axes, normalize):
+    inputs = [lib.Input(shape) for shape in shapes]
+    branches = [lib.layers.Dense(shape[-1], name=f"branch_{i}")(x)
+                for i, (shape, x) in enumerate(zip(shapes, inputs))]
+    out = lib.layers.Dot(axes, normalize=normalize, name="dot")(branches)
+    if len(out.shape) > 2:
+        out = lib.layers.Flatten()(out)
+    return lib.Model(inputs, lib.layers.Dense(2, name="head")(out))
+
+
+@pytest.mark.parametrize(("shape1", "shape2", "axes", "normalize"), DOT_CASES)
+def test_dot_matches_keras_forward(keras, rng, shape1, shape2, axes, normalize):
+    keras_model = _dot_model(keras, (shape1, shape2), axes, normalize)
+    ember_model = _dot_model(ember, (shape1, shape2), axes, normalize)
+    assert ember_model.get_layer("dot").output.shape == keras_model.get_layer("dot").output.shape
+    _randomize(keras_model, rng)
+    ember_model.set_weights(keras_model.get_weights())
+    xs = [rng.normal(size=(7, *s)).astype("float32") for s in (shape1, shape2)]
+    np.testing.assert_allclose(ember_model.predict(xs, verbose=0),
+                               keras_model.predict(xs, verbose=0), **FORWARD_TOL)
+
+
+@pytest.mark.parametrize(("shape1", "shape2", "axes", "normalize"),
+                         [DOT_CASES[1], DOT_CASES[3], DOT_CASES[5]])
+def test_training_through_dot_matches_keras(keras, rng, shape1, shape2, axes, normalize):
+    keras_model = _dot_model(keras, (shape1, shape2), axes, normalize)
+    ember_model = _dot_model(ember, (shape1, shape2), axes, normalize)
+    _randomize(keras_model, rng)
+    ember_model.set_weights(keras_model.get_weights())
+    xs = [rng.normal(size=(40, *s)).astype("float32") for s in (shape1, shape2)]
+    y = rng.normal(size=(40, 2)).astype("float32")
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
+    keras_model.fit(xs, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    ember_model.fit(xs, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights(), strict=True):
+        assert_weights_close(e, k)
+
+
+def test_dot_config_matches_keras_and_eager_call(keras, rng):
+    keras_config = keras.layers.Dot((1, 2), normalize=True, name="d").get_config()
+    ember_config = ember.layers.Dot((1, 2), normalize=True, name="d").get_config()
+    keras_config.pop("dtype")
+    ember_config.pop("dtype")
+    assert ember_config == keras_config
+    a, b = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 6, 4))
+    np.testing.assert_allclose(ember.layers.dot([a, b], axes=(1, 2)),
+                               np.einsum("bkm,bnk->bmn", a, b), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("axes", "shapes", "error", "match"), [
+    ("1", [(3,), (3,)], TypeError, "axes"),
+    ((1, 2, 3), [(3,), (3,)], ValueError, "two elements"),
+    (1, [(3,), (4,)], ValueError, "Incompatible input shapes"),
+    (0, [(3,), (3,)], ValueError, "axis 0"),
+    (4, [(3,), (3,)], ValueError, "out of range"),
+])
+def test_dot_bad_axes_raise_clearly(axes, shapes, error, match):
+    with pytest.raises(error, match=match):
+        inputs = [ember.Input(s) for s in shapes]
+        ember.layers.Dot(axes)(inputs)

@@ -12,6 +12,7 @@ from ember.layers.merging import (
                                   Add,
                                   Average,
                                   Concatenate,
+                                  Dot,
                                   Maximum,
                                   Minimum,
                                   Multiply,
@@ -19,6 +20,7 @@ from ember.layers.merging import (
                                   add,
                                   average,
                                   concatenate,
+                                  dot,
                                   maximum,
                                   minimum,
                                   multiply,
@@ -113,7 +115,7 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
             "SeparableConvolution1D", "SeparableConvolution2D"]
 __all__ += ["InputSpec"]  # issue 17
 __all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
-            "UnitNormalization", "AlphaDropout", "GaussianDropout"]  # issue 17
+            "UnitNormalization", "AlphaDropout", "GaussianDropout", "Dot", "dot"]  # issue 17
 
 
 def serialize(layer):
