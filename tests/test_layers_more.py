@@ -52,18 +52,52 @@ SINGLE = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(SINGLE))
-def test_layer_matches_keras_forward_and_after_two_epochs(keras, rng, case):
-    shape, make = SINGLE[case]
+def _chain(lib):
+    """The weightless reshaping layers in a row: (3, 4, 5) -> (3, 5, 4) -> (3, 20) ...,
+    so one training run sends gradients back through all three."""
+    def call(x):
+        x = lib.layers.Permute((1, 3, 2))(x)
+        x = lib.layers.Reshape((3, 20))(lib.layers.Identity()(x))
+        x = lib.layers.Dense(6)(lib.layers.Flatten()(x))
+        return lib.layers.RepeatVector(2)(x)
+    return call
+
+
+def _twins(keras, rng, shape, make):
     keras_model, ember_model = _sandwich(keras, shape, make), _sandwich(ember, shape, make)
     _randomize(keras_model, rng)
     assert [w.path for w in ember_model.weights] == [w.path for w in keras_model.weights]
     ember_model.set_weights(keras_model.get_weights())
-    x = rng.normal(size=(40, *shape)).astype("float32")
-    y = rng.normal(size=(40, 3)).astype("float32")
+    return keras_model, ember_model
+
+
+@pytest.mark.parametrize("case", sorted(SINGLE))
+def test_layer_matches_keras_forward(keras, rng, case):
+    shape, make = SINGLE[case]
+    keras_model, ember_model = _twins(keras, rng, shape, make)
+    x = rng.normal(size=(9, *shape)).astype("float32")
     np.testing.assert_allclose(ember_model.predict(x, verbose=0),
                                keras_model.predict(x, verbose=0), **FORWARD_TOL)
 
+
+# Training runs are what take time (Keras compiles each model), so they cover each kind of
+# gradient once: the gathers, multi-axis reductions with and without a weight, and groups
+# with the channel axis last and first.
+TRAINED = {
+    "reshaping_chain": ((3, 4, 5), _chain),
+    "unit_norm_axes": SINGLE["unit_norm_axes"],
+    "rms_norm_axes": SINGLE["rms_norm_axes"],
+    "group_norm": SINGLE["group_norm"],
+    "group_norm_channels_first": SINGLE["group_norm_channels_first"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAINED))
+def test_two_epochs_through_the_layer_match_keras(keras, rng, case):
+    shape, make = TRAINED[case]
+    keras_model, ember_model = _twins(keras, rng, shape, make)
+    x = rng.normal(size=(32, *shape)).astype("float32")
+    y = rng.normal(size=(32, 3)).astype("float32")
     keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
     ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
     keras_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
@@ -219,15 +253,14 @@ def test_dot_matches_keras_forward(keras, rng, shape1, shape2, axes, normalize):
                                keras_model.predict(xs, verbose=0), **FORWARD_TOL)
 
 
-@pytest.mark.parametrize(("shape1", "shape2", "axes", "normalize"),
-                         [DOT_CASES[1], DOT_CASES[3], DOT_CASES[5]])
+@pytest.mark.parametrize(("shape1", "shape2", "axes", "normalize"), [DOT_CASES[3]])
 def test_training_through_dot_matches_keras(keras, rng, shape1, shape2, axes, normalize):
     keras_model = _dot_model(keras, (shape1, shape2), axes, normalize)
     ember_model = _dot_model(ember, (shape1, shape2), axes, normalize)
     _randomize(keras_model, rng)
     ember_model.set_weights(keras_model.get_weights())
-    xs = [rng.normal(size=(40, *s)).astype("float32") for s in (shape1, shape2)]
-    y = rng.normal(size=(40, 2)).astype("float32")
+    xs = [rng.normal(size=(32, *s)).astype("float32") for s in (shape1, shape2)]
+    y = rng.normal(size=(32, 2)).astype("float32")
     keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
     ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
     keras_model.fit(xs, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
