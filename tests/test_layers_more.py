@@ -291,3 +291,75 @@ def test_dot_bad_axes_raise_clearly(axes, shapes, error, match):
     with pytest.raises(error, match=match):
         inputs = [ember.Input(s) for s in shapes]
         ember.layers.Dot(axes)(inputs)
+
+
+# ---- 3-D shape layers -------------------------------------------------------------------------
+SHAPE_3D = {
+    "zero_padding": lambda lib, fmt: lib.layers.ZeroPadding3D(((1, 0), 2, (0, 1)),
+                                                              data_format=fmt),
+    "cropping": lambda lib, fmt: lib.layers.Cropping3D(((1, 0), 1, (0, 2)), data_format=fmt),
+    "up_sampling": lambda lib, fmt: lib.layers.UpSampling3D((2, 1, 3), data_format=fmt),
+}
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("case", sorted(SHAPE_3D))
+def test_3d_shape_layer_matches_keras_and_its_config(keras, rng, case, fmt):
+    x = rng.normal(size=(2, 3, 4, 5, 6)).astype("float32")
+    keras_layer, ember_layer = SHAPE_3D[case](keras, fmt), SHAPE_3D[case](ember, fmt)
+    expected = np.asarray(keras_layer(x))
+    assert ember_layer.compute_output_shape(x.shape) == expected.shape
+    np.testing.assert_array_equal(ember_layer(x), expected)
+    keras_config, ember_config = keras_layer.get_config(), ember_layer.get_config()
+    keras_config.pop("dtype"), ember_config.pop("dtype"), keras_config.pop("name")
+    ember_config.pop("name")
+    assert ember_config == keras_config
+
+
+def test_training_through_the_3d_shape_layers_matches_keras(keras, rng):
+    def build(lib):
+        inputs = lib.Input((3, 4, 5, 2))
+        x = lib.layers.Dense(2, use_bias=False)(inputs)
+        x = lib.layers.ZeroPadding3D(1)(x)
+        x = lib.layers.Cropping3D(((0, 1), (1, 0), (2, 1)))(x)
+        x = lib.layers.UpSampling3D((1, 2, 2))(x)
+        return lib.Model(inputs, lib.layers.Dense(3)(lib.layers.Flatten()(x)))
+
+    keras_model, ember_model = build(keras), build(ember)
+    _randomize(keras_model, rng)
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(32, 3, 4, 5, 2)).astype("float32")
+    y = rng.normal(size=(32, 3)).astype("float32")
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
+    keras_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    ember_model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for e, k in zip(ember_model.get_weights(), keras_model.get_weights(), strict=True):
+        assert_weights_close(e, k)
+
+
+def test_spatial_dropout_3d_drops_whole_volumes_per_channel(keras, rng):
+    x = rng.uniform(0.5, 1.5, size=(40, 2, 3, 2, 8)).astype("float32")
+    y = np.asarray(ember.layers.SpatialDropout3D(0.5)(x, training=True))
+    zero = y == 0
+    assert (zero.all(axis=(1, 2, 3)) | ~zero.any(axis=(1, 2, 3))).all()
+    np.testing.assert_allclose(y[~zero], 2 * x[~zero], rtol=1e-6)
+    layer = ember.layers.SpatialDropout3D(0.2, data_format="channels_first", seed=3, name="s")
+    assert layer.get_config() == {**keras.layers.SpatialDropout3D(
+        0.2, data_format="channels_first", seed=3, name="s").get_config(), "dtype": "float32"}
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: ember.layers.ZeroPadding3D((1, 2)), "3 elements"),
+    (lambda: ember.layers.ZeroPadding3D(-1), "cannot be negative"),
+    (lambda: ember.layers.Cropping3D(1.5), "should be either an int"),
+    (lambda: ember.layers.UpSampling3D((2, 2)), "size"),
+])
+def test_3d_shape_layer_bad_arguments_raise_clearly(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_cropping_3d_more_than_the_volume_raises():
+    with pytest.raises(ValueError, match="smaller than the corresponding spatial dimension"):
+        ember.Sequential([ember.Input((2, 4, 4, 1)), ember.layers.Cropping3D(1)])

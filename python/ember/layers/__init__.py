@@ -57,10 +57,13 @@ __all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
 from ember.layers.image_reshaping import (  # noqa: E402
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from ember.layers.pooling import (  # noqa: E402
     AveragePooling1D,
@@ -80,7 +83,11 @@ from ember.layers.pooling import (  # noqa: E402
     MaxPooling1D,
     MaxPooling2D,
 )
-from ember.layers.regularization import SpatialDropout1D, SpatialDropout2D  # noqa: E402
+from ember.layers.regularization import (  # noqa: E402
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 
 __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Cropping1D",
             "Cropping2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
@@ -116,6 +123,7 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
 __all__ += ["InputSpec"]  # issue 17
 __all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
             "UnitNormalization", "AlphaDropout", "GaussianDropout", "Dot", "dot"]  # issue 17
+__all__ += ["Cropping3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
 
 
 def serialize(layer):

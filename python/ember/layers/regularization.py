@@ -326,3 +326,10 @@ class SpatialDropout2D(_SpatialDropout):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Drops whole feature volumes of 3-D inputs in training (one draw per sample and
+    channel)."""
+
+    _ndim = 5
