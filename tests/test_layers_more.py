@@ -58,7 +58,7 @@ def _chain(lib):
     def call(x):
         x = lib.layers.Permute((1, 3, 2))(x)
         x = lib.layers.Reshape((3, 20))(lib.layers.Identity()(x))
-        x = lib.layers.Dense(6)(lib.layers.Flatten()(x))
+        x = lib.layers.Dense(6, name="middle")(lib.layers.Flatten()(x))
         return lib.layers.RepeatVector(2)(x)
     return call
 
