@@ -6,7 +6,8 @@ Parity: Keras's randomized weights copied into ember, same outputs on fresh rand
 inputs, then two epochs of Adam on the same batches (shuffle=False) and the same
 weights; layers with weights also go through `.keras` files both ways. The dropout
 layers are random (their draws differ from jax's), so their training-mode outputs
-are checked for the statistics Keras's formulas give, and inference for identity.
+are checked for the statistics Keras's formulas give, their training gradients against
+those formulas (one sample, one SGD step), and inference for identity.
 """
 
 import ember
@@ -363,3 +364,38 @@ def test_3d_shape_layer_bad_arguments_raise_clearly(make, match):
 def test_cropping_3d_more_than_the_volume_raises():
     with pytest.raises(ValueError, match="smaller than the corresponding spatial dimension"):
         ember.Sequential([ember.Input((2, 4, 4, 1)), ember.layers.Cropping3D(1)])
+
+
+@pytest.mark.parametrize("make", [lambda: ember.layers.GaussianDropout(0.5),
+                                  lambda: ember.layers.AlphaDropout(0.3)],
+                         ids=["gaussian_dropout", "alpha_dropout"])
+def test_training_gradient_through_the_dropout_is_keras_formula(rng, make):
+    """out = f(w * x) for one sample and weight: from the step's loss r**2 and SGD's update
+    of w, the draw and the gradient must agree with Keras's formula (GaussianDropout:
+    out = z * noise, d out / dz = noise; AlphaDropout: out = a * z + b where kept, d = a,
+    and a constant where dropped, d = 0)."""
+    layer = make()
+    model = ember.Sequential([ember.Input((1,)), ember.layers.Dense(1, use_bias=False), layer])
+    model.compile(optimizer=ember.optimizers.SGD(learning_rate=0.1), loss="mse")
+    rate = layer.rate
+    a = ((1 - rate) * (1 + rate * SELU_ALPHA_P**2)) ** -0.5
+    b = -a * SELU_ALPHA_P * rate
+    for _ in range(6):
+        x, y = rng.uniform(0.5, 1.5, size=(1, 1)), rng.normal(size=(1, 1))
+        w = float(model.get_weights()[0][0, 0])
+        loss = model.fit(x, y, batch_size=1, epochs=1, verbose=0).history["loss"][0]
+        step = float(model.get_weights()[0][0, 0]) - w
+        z, y = w * float(x[0, 0]), float(y[0, 0])
+        explained = []
+        for r in (np.sqrt(loss), -np.sqrt(loss)):  # the residual out - y, up to its sign
+            if isinstance(layer, ember.layers.GaussianDropout):
+                d_out_dz = (r + y) / z  # the noise draw
+            else:
+                kept = np.isclose(r + y, a * z + b, rtol=1e-4, atol=1e-5)
+                dropped = np.isclose(r + y, a * SELU_ALPHA_P + b, rtol=1e-4, atol=1e-5)
+                if not (kept or dropped):
+                    continue
+                d_out_dz = a if kept else 0.0
+            explained.append(np.isclose(step, -0.1 * 2 * r * d_out_dz * x[0, 0],
+                                        rtol=1e-3, atol=1e-6))
+        assert any(explained), (loss, step)
