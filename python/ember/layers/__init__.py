@@ -1,7 +1,7 @@
 """`ember.layers`: Keras's layers, running on the C++ engine."""
 
 from ember.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from ember.layers.core import Activation, Dense, Input, InputLayer, Lambda
+from ember.layers.core import Activation, Dense, Identity, Input, InputLayer, Lambda
 
 # sequences (issue 11)
 from ember.layers.embedding import Embedding
@@ -12,6 +12,7 @@ from ember.layers.merging import (
                                   Add,
                                   Average,
                                   Concatenate,
+                                  Dot,
                                   Maximum,
                                   Minimum,
                                   Multiply,
@@ -19,15 +20,29 @@ from ember.layers.merging import (
                                   add,
                                   average,
                                   concatenate,
+                                  dot,
                                   maximum,
                                   minimum,
                                   multiply,
                                   subtract,
 )
-from ember.layers.normalization import BatchNormalization, LayerNormalization, Normalization
+from ember.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    Normalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from ember.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # issue 11
-from ember.layers.regularization import ActivityRegularization, Dropout, GaussianNoise
-from ember.layers.reshaping import Flatten, Reshape
+from ember.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+)
+from ember.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from ember.layers.time_distributed import TimeDistributed
 
 __all__ = ["Activation", "Add", "Average", "Concatenate", "Dense", "Input", "InputLayer",
@@ -42,10 +57,13 @@ __all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
 from ember.layers.image_reshaping import (  # noqa: E402
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from ember.layers.pooling import (  # noqa: E402
     AveragePooling1D,
@@ -65,7 +83,11 @@ from ember.layers.pooling import (  # noqa: E402
     MaxPooling1D,
     MaxPooling2D,
 )
-from ember.layers.regularization import SpatialDropout1D, SpatialDropout2D  # noqa: E402
+from ember.layers.regularization import (  # noqa: E402
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 
 __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Cropping1D",
             "Cropping2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
@@ -99,6 +121,9 @@ __all__ += ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convoluti
             "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
             "SeparableConvolution1D", "SeparableConvolution2D"]
 __all__ += ["InputSpec"]  # issue 17
+__all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
+            "UnitNormalization", "AlphaDropout", "GaussianDropout", "Dot", "dot"]  # issue 17
+__all__ += ["Cropping3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
 
 
 def serialize(layer):

@@ -189,6 +189,19 @@ class Activation(Layer):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder layer); adds nothing to the engine graph."""
+
+    supports_masking = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True
+
+    def _emit(self, graph, input_nodes):
+        return input_nodes[0]
+
+
 class Lambda(Layer):
     """Wraps a function of `ember.ops` as a layer: `Lambda(lambda x: ops.square(x))`.
 

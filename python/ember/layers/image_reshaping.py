@@ -1,29 +1,40 @@
-"""Reshaping layers of convolutional networks: ZeroPadding1D/2D and Cropping1D/2D (one engine
-op, padding by signed amounts: a negative one crops) and UpSampling1D/2D (nearest-neighbour
-repetition, or bilinear interpolation as `jax.image.resize` computes it).
+"""Reshaping layers of convolutional networks: ZeroPadding1D/2D/3D and Cropping1D/2D/3D (one
+engine op, padding by signed amounts: a negative one crops), UpSampling1D/2D (nearest-neighbour
+repetition, or bilinear interpolation as `jax.image.resize` computes it) and UpSampling3D
+(nearest-neighbour repetition as a Gather: a copy through an index map).
 
 Arguments, defaults, config keys and error messages are Keras 3's.
 """
 
 import numbers
 
+import numpy as np
+
 from ember import _core
 from ember.layers.layer import Layer
 from ember.layers.pooling import check_ndim, standardize_data_format, standardize_tuple
 
+_ORDINALS = ("1st", "2nd", "3rd")
 
-def _pairs(value, name):
-    """ZeroPadding2D's / Cropping2D's argument: an int, 2 ints or 2 pairs -> 2 pairs."""
+
+def _pairs(value, name, count=2):
+    """ZeroPadding2D/3D's and Cropping2D/3D's argument: an int, `count` ints or `count`
+    pairs -> `count` pairs."""
     what = "padding" if name == "padding" else "crop"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"`{name}` cannot be negative. Received: {name}={value}.")
-        return ((int(value),) * 2,) * 2
+        return ((int(value),) * 2,) * count
     if hasattr(value, "__len__"):
-        if len(value) != 2:
-            raise ValueError(f"`{name}` should have two elements. Received: {name}={value}.")
-        return (standardize_tuple(value[0], 2, f"1st entry of {name}", allow_zero=True),
-                standardize_tuple(value[1], 2, f"2nd entry of {name}", allow_zero=True))
+        if len(value) != count:
+            raise ValueError(f"`{name}` should have {'two' if count == 2 else count} elements. "
+                             f"Received: {name}={value}.")
+        return tuple(standardize_tuple(v, 2, f"{_ORDINALS[i]} entry of {name}", allow_zero=True)
+                     for i, v in enumerate(value))
+    if count == 3:
+        raise ValueError(
+            f"`{name}` should be either an int, a tuple of 3 ints, or a tuple of 3 tuples of 2 "
+            f"ints ((left_dim1_{what}, right_dim1_{what}), ...). Received: {name}={value}.")
     raise ValueError(
         f"`{name}` should be either an int, a tuple of 2 ints "
         f"(symmetric_height_{what}, symmetric_width_{what}), "
@@ -102,6 +113,23 @@ class ZeroPadding2D(_Pad):
         return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
 
 
+class ZeroPadding3D(_Pad):
+    """Adds zeros around a volume: `padding` is an int, 3 ints (one per spatial axis) or 3
+    `(before, after)` pairs."""
+
+    _ndim = 5
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.padding = _pairs(padding, "padding", 3)
+        self._amounts = self.padding
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
 class Cropping1D(_Pad):
     """Removes `cropping` steps (an int, or `(before, after)`) from the ends of the steps
     axis."""
@@ -148,6 +176,20 @@ class Cropping2D(_Pad):
     def get_config(self):
         return {**super().get_config(), "cropping": self.cropping,
                 "data_format": self.data_format}
+
+
+class Cropping3D(Cropping2D):
+    """Removes slices from the borders of a volume: `cropping` is an int, 3 ints (one per
+    spatial axis) or 3 `(before, after)` pairs."""
+
+    _ndim = 5
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        Layer.__init__(self, **kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.cropping = _pairs(cropping, "cropping", 3)
+        self._amounts = self.cropping
+        self.built = True
 
 
 class _UpSampling(Layer):
@@ -220,3 +262,33 @@ class UpSampling2D(_UpSampling):
     def get_config(self):
         return {**super().get_config(), "size": self.size, "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+class UpSampling3D(_UpSampling):
+    """Enlarges a volume by `size = (dim1, dim2, dim3)`, repeating each voxel."""
+
+    _ndim = 5
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.size = standardize_tuple(size, 3, "size")
+        self.built = True
+
+    def _factors(self):
+        return self.size
+
+    def _emit(self, graph, input_nodes):
+        # The engine's UpSampling op covers one or two spatial axes; three are a Gather whose
+        # index map repeats each voxel (its gradient sums the copies back, as jax's repeat).
+        row = tuple(graph.row_shape(input_nodes[0]))
+        out_row = self.compute_output_shape((None, *row))[1:]
+        index = np.arange(int(np.prod(row)), dtype=np.int64).reshape(row)
+        offset = self._spatial_offset() - 1
+        for i, factor in enumerate(self.size):
+            index = np.repeat(index, factor, axis=offset + i)
+        return _core.add_gather(graph, input_nodes[0], list(out_row),
+                                np.ascontiguousarray(index).ravel(), self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format}

@@ -1,12 +1,14 @@
-"""Normalization layers: BatchNormalization, LayerNormalization, and the
-Normalization preprocessing layer with `adapt()`."""
+"""Normalization layers: BatchNormalization, LayerNormalization, the Normalization
+preprocessing layer with `adapt()`, and UnitNormalization, RMSNormalization and
+GroupNormalization (written with the engine's reduce and element-wise ops, through
+ember.ops, so each op's gradient comes from the engine)."""
 
 import math
 import warnings
 
 import numpy as np
 
-from ember import _core, constraints, initializers, regularizers
+from ember import _core, _ops, constraints, initializers, regularizers
 from ember.layers.layer import Layer
 from ember.layers.regularization import _TrainingCallMixin
 
@@ -429,3 +431,206 @@ class Normalization(Layer):
         return {**super().get_config(), "axis": self.axis, "invert": self.invert,
                 "mean": np.array(self.input_mean).tolist(),
                 "variance": np.array(self.input_variance).tolist()}
+
+
+def _axes_argument(axis, layer):
+    """An int, or a list of ints for a tuple/list (Keras keeps lists as lists)."""
+    if isinstance(axis, (list, tuple)):
+        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axis):
+            raise TypeError(f"{layer}: `axis` must be an int or a list/tuple of ints, "
+                            f"got {axis!r}")
+        return [int(a) for a in axis]
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError("Invalid value for `axis` argument: expected an int or a list/tuple of "
+                        f"ints. Received: axis={axis}")
+    return int(axis)
+
+
+def _feature_axes(layer, input_shape):
+    """The layer's axes as a list, checked against the input's rank and kept off the batch
+    axis (which ops inside the engine cannot reduce along)."""
+    axes = layer.axis if isinstance(layer.axis, list) else [layer.axis]
+    _check_axes(axes, input_shape, layer.axis)
+    if any(a % len(input_shape) == 0 for a in axes):
+        raise ValueError(f"{layer.name}: axis={layer.axis} includes the batch axis of input "
+                         f"shape {tuple(input_shape)}; it normalizes each sample over its "
+                         "feature axes")
+    return axes
+
+
+def _rsqrt(x):
+    return _ops.power(x, -0.5)
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm along `axis`: `x * min(rsqrt(sum(x**2)), 1e12)`
+    (Keras's `ops.normalize` with epsilon 1e-12)."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axes_argument(axis, "UnitNormalization")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        _feature_axes(self, input_shape)
+        return tuple(input_shape)
+
+    def _emit(self, graph, input_nodes):
+        x = _ops.GraphTensor(graph, input_nodes[0])
+        axes = _feature_axes(self, x.shape)
+        inv_norm = _rsqrt(_ops.sum(_ops.square(x), axis=axes, keepdims=True))
+        return _ops.multiply(x, _ops.minimum(inv_norm, 1e12))._node
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalization: `x * rsqrt(mean(x**2, axis) + epsilon) * scale`,
+    with a trainable `scale` shaped like the normalized axes (initialized to ones)."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axes_argument(axis, "RMSNormalization")
+        self.epsilon = _checked_epsilon(epsilon, "RMSNormalization")
+        self.scale = None
+
+    def build(self, input_shape):
+        axes = _feature_axes(self, input_shape)
+        # As Keras: the axis becomes a sorted list once built.
+        self.axis = sorted(axes)
+        shape = tuple(input_shape[a] for a in self.axis)
+        if any(d is None for d in shape):
+            raise ValueError(f"{self.name}: the normalized axes {self.axis} of input shape "
+                             f"{tuple(input_shape)} must have known sizes")
+        self.scale = self.add_weight(name="scale", shape=shape, initializer="ones")
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        _feature_axes(self, input_shape)
+        return tuple(input_shape)
+
+    def _emit(self, graph, input_nodes):
+        x = _ops.GraphTensor(graph, input_nodes[0])
+        axes = _feature_axes(self, x.shape)
+        rrms = _rsqrt(_ops.add(_ops.mean(_ops.square(x), axis=axes, keepdims=True),
+                               self.epsilon))
+        # The scale broadcasts against the trailing axes, as in Keras's ops.rms_normalization.
+        return _ops.multiply(_ops.multiply(x, rrms), self.scale)._node
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+class GroupNormalization(Layer):
+    """Splits the channels (`axis`) into `groups` groups and normalizes each sample's
+    group (its channels and all other axes) to zero mean and unit variance, then scales
+    by `gamma` and shifts by `beta` per channel. `groups=-1` is instance normalization
+    (one group per channel)."""
+
+    supports_masking = True
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0
+                                                                      and groups != -1):
+            raise ValueError(
+                "Received an invalid value for argument `groups`, expected a positive integer "
+                f"(or `-1` for instance normalization). Received: groups={groups}"
+            )
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"GroupNormalization: `axis` must be an int, got {axis!r}")
+        self.groups = groups
+        self.axis = int(axis)
+        self.epsilon = _checked_epsilon(epsilon, "GroupNormalization")
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        _feature_axes(self, input_shape)
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
+                             f"but the layer received an input with shape {input_shape}.")
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number "
+                             f"of channels ({dim}).")
+        if dim % self.groups != 0:
+            raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the "
+                             f"number of channels ({dim}).")
+        if self.scale:
+            self.gamma = self.add_weight(shape=(dim,), name="gamma",
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight(shape=(dim,), name="beta",
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        _feature_axes(self, input_shape)
+        return tuple(input_shape)
+
+    def _emit(self, graph, input_nodes):
+        x = _ops.GraphTensor(graph, input_nodes[0])
+        _feature_axes(self, x.shape)
+        rank = x.ndim
+        axis = self.axis % rank
+        # The per-channel weights are (channels,) and broadcast along the last axis only, so
+        # another channel axis is moved last (and back) around the normalization.
+        moved = axis != rank - 1
+        if moved:
+            to_last = [0] + [a for a in range(1, rank) if a != axis] + [axis]
+            x = _ops.transpose(x, to_last)
+        channels = x.shape[-1]
+        grouped = _ops.reshape(x, (-1, *x.shape[1:-1], self.groups, channels // self.groups))
+        # Statistics over everything in a group: all row axes but the group axis.
+        reduce_axes = [a for a in range(1, rank + 1) if a != rank - 1]
+        mean = _ops.mean(grouped, axis=reduce_axes, keepdims=True)
+        variance = _ops.var(grouped, axis=reduce_axes, keepdims=True)
+        normalized = _ops.multiply(_ops.subtract(grouped, mean),
+                                   _rsqrt(_ops.add(variance, self.epsilon)))
+        out = _ops.reshape(normalized, (-1, *x.shape[1:]))
+        if self.gamma is not None:
+            out = _ops.multiply(out, self.gamma)
+        if self.beta is not None:
+            out = _ops.add(out, self.beta)
+        if moved:
+            out = _ops.transpose(out, list(np.argsort(to_last)))
+        return out._node
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("beta_initializer", "gamma_initializer"):
+            _resolve(config, key, initializers)
+        for key in ("beta_regularizer", "gamma_regularizer"):
+            _resolve(config, key, regularizers)
+        return super().from_config(config)

@@ -1,4 +1,5 @@
-"""Regularization layers: Dropout, GaussianNoise and ActivityRegularization.
+"""Regularization layers: Dropout, GaussianNoise, GaussianDropout, AlphaDropout and
+ActivityRegularization.
 
 Dropout and GaussianNoise act only in training (`fit`); in `evaluate`,
 `predict` and eager calls they pass their input through. Their randomness is
@@ -7,9 +8,11 @@ drawn from ember's global generator when the layer is made, so
 `ember.utils.set_random_seed` makes runs repeat.
 """
 
+import math
+
 import numpy as np
 
-from ember import _core, regularizers
+from ember import _core, _ops, regularizers
 from ember import random as _random
 from ember.layers.layer import KerasTensor, Layer
 
@@ -155,6 +158,96 @@ class GaussianNoise(_TrainingCallMixin, Layer):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
 
 
+def _checked_rate(rate, layer):
+    """A rate in [0, 1): at 1 Keras's noise would be infinite (NaN outputs)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{layer}: `rate` must be a number, got {rate!r}")
+    if not 0 <= rate <= 1:
+        raise ValueError("Invalid value received for argument `rate`. Expected a float value "
+                         f"between 0 and 1. Received: rate={rate}")
+    if rate == 1:
+        raise ValueError(f"{layer}: rate=1 makes the noise infinite (every output NaN); "
+                         "use a rate below 1")
+    return rate
+
+
+class GaussianDropout(_TrainingCallMixin, Layer):
+    """Multiplies its input by Gaussian noise of mean 1 and standard deviation
+    `sqrt(rate / (1 - rate))` in training; passes it through otherwise."""
+
+    supports_masking = True
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _checked_rate(rate, "GaussianDropout")
+        self.seed = seed
+        self._seed = _layer_seed(seed)
+        _passes_through(self)
+
+    def _emit(self, graph, input_nodes):
+        if self.rate == 0:
+            return input_nodes[0]
+        x = _ops.GraphTensor(graph, input_nodes[0])
+        # The engine's GaussianNoise acts only in training: noise added to ones is the
+        # multiplier there and exactly 1 in inference.
+        noise = _core.add_gaussian_noise(graph, _ops.ones_like(x)._node,
+                                         math.sqrt(self.rate / (1.0 - self.rate)),
+                                         _op_seed(self, graph), self.name)
+        return _ops.multiply(x, _ops.GraphTensor(graph, noise))._node
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class AlphaDropout(_TrainingCallMixin, Layer):
+    """Dropout for SELU networks: in training, drops a fraction `rate` of the inputs to
+    SELU's negative saturation value and applies the affine map that keeps the mean and
+    variance (Keras's `a * (x * kept + alpha_p * (1 - kept)) + b`); passes them through
+    otherwise. `noise_shape` shapes the mask as Dropout's does."""
+
+    supports_masking = True
+
+    _ALPHA = 1.6732632423543772848170429916717
+    _SCALE = 1.0507009873554804934193349852946
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _checked_rate(rate, "AlphaDropout")
+        self.seed = seed
+        self.noise_shape = Dropout._validate_noise_shape(noise_shape)
+        self._seed = _layer_seed(seed)
+        _passes_through(self)
+
+    def _emit(self, graph, input_nodes):
+        if self.rate == 0:
+            return input_nodes[0]
+        x = _ops.GraphTensor(graph, input_nodes[0])
+        rate = float(self.rate)
+        noise = [] if self.noise_shape is None else [-1 if d is None else d
+                                                     for d in self.noise_shape]
+        # The engine's Dropout acts only in training; applied to ones it gives 0 (dropped) or
+        # 1 / (1 - rate) (kept) there and 1 in inference. From u = that - 1 (-1, rate /
+        # (1 - rate), or 0): `dropped` is 1 where dropped, else 0, and `training` 1 in
+        # training, 0 in inference, so one graph serves both modes.
+        draw = _core.add_dropout(graph, _ops.ones_like(x)._node, rate, noise,
+                                 _op_seed(self, graph), self.name)
+        u = _ops.subtract(_ops.GraphTensor(graph, draw), 1.0)
+        dropped = _ops.relu(_ops.negative(u))
+        training = _ops.add(_ops.multiply(_ops.relu(u), (1.0 - rate) / rate), dropped)
+        alpha_p = -self._ALPHA * self._SCALE
+        a = ((1.0 - rate) * (1.0 + rate * alpha_p**2)) ** -0.5
+        b = -a * alpha_p * rate
+        # x + training * (a * (x * (1 - dropped) + alpha_p * dropped) + b - x), expanded.
+        factor = _ops.subtract(_ops.add(_ops.multiply(training, a - 1.0), 1.0),
+                               _ops.multiply(dropped, a))
+        offset = _ops.add(_ops.multiply(training, b), _ops.multiply(dropped, a * alpha_p))
+        return _ops.add(_ops.multiply(x, factor), offset)._node
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": self.noise_shape}
+
+
 class ActivityRegularization(Layer):
     """Passes its input through and adds `(l1 * sum(|x|) + l2 * sum(x**2)) / batch_size`
     to the loss, in training and evaluation, as Keras does."""
@@ -233,3 +326,10 @@ class SpatialDropout2D(_SpatialDropout):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Drops whole feature volumes of 3-D inputs in training (one draw per sample and
+    channel)."""
+
+    _ndim = 5

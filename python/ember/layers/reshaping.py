@@ -1,7 +1,10 @@
-"""Reshaping layers: Flatten and Reshape (a row-major copy in the engine)."""
+"""Reshaping layers: Flatten and Reshape (a row-major copy in the engine), Permute and
+RepeatVector (the engine's Gather op: a copy through an index map)."""
 
 import math
 import numbers
+
+import numpy as np
 
 from ember import _core
 from ember.layers.layer import Layer
@@ -102,3 +105,76 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
+
+
+class Permute(Layer):
+    """Permutes the axes after the batch axis: `dims` is a permutation of 1..rank-1,
+    e.g. `Permute((2, 1))` swaps the two axes of `(batch, steps, features)`."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            dims = tuple(dims)
+        except TypeError:
+            raise TypeError(f"Permute: `dims` must be a tuple of integers, got {dims!r}") from None
+        if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
+            raise TypeError(f"Permute: `dims` must be a tuple of integers, got {dims!r}")
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(
+                "Invalid permutation argument `dims` for Permute Layer. The set of indices in "
+                f"`dims` must be consecutive and start from 1. Received dims={dims}"
+            )
+        self.dims = tuple(int(d) for d in dims)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != len(self.dims) + 1:
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                f"ndim={len(self.dims) + 1}, found ndim={len(input_shape)}. Full shape "
+                f"received: {tuple(input_shape)}"
+            )
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def _emit(self, graph, input_nodes):
+        row = tuple(graph.row_shape(input_nodes[0]))
+        self.compute_output_shape((None,) + row)
+        # Where each output element comes from, as row-major positions of the input row.
+        index = np.transpose(np.arange(math.prod(row), dtype=np.int64).reshape(row),
+                             [d - 1 for d in self.dims])
+        return _core.add_gather(graph, input_nodes[0], list(index.shape),
+                                np.ascontiguousarray(index).ravel(), self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}
+
+
+class RepeatVector(Layer):
+    """Repeats each sample's vector `n` times: `(batch, features)` -> `(batch, n, features)`."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise TypeError(f"Expected an integer value for `n`, got {type(n)}.")
+        if n <= 0:
+            raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
+        self.n = int(n)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                f"ndim=2, found ndim={len(input_shape)}. Full shape received: "
+                f"{tuple(input_shape)}"
+            )
+        return (input_shape[0], self.n, input_shape[1])
+
+    def _emit(self, graph, input_nodes):
+        row = tuple(graph.row_shape(input_nodes[0]))
+        self.compute_output_shape((None,) + row)
+        index = np.tile(np.arange(row[0], dtype=np.int64), self.n)
+        return _core.add_gather(graph, input_nodes[0], [self.n, row[0]], index, self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
