@@ -400,4 +400,50 @@ void Lion::update(std::vector<Tensor>& slot, float* param, const float* grad, in
   be().lion_update(context(), param, grad, slot[0].data(), n, lr, beta_1, beta_2);
 }
 
+Ftrl::Ftrl(float lr, double learning_rate_power_, double initial_accumulator_value_,
+           double l1_regularization_strength_, double l2_regularization_strength_,
+           double l2_shrinkage_regularization_strength_, double beta_)
+    : Optimizer(lr),
+      learning_rate_power(learning_rate_power_),
+      initial_accumulator_value(initial_accumulator_value_),
+      l1_regularization_strength(l1_regularization_strength_),
+      l2_regularization_strength(l2_regularization_strength_),
+      l2_shrinkage_regularization_strength(l2_shrinkage_regularization_strength_),
+      beta(beta_) {
+  check_non_negative(initial_accumulator_value, "Ftrl", "initial_accumulator_value");
+  if (!(learning_rate_power <= 0.0))
+    throw ValueError("Ftrl: `learning_rate_power` needs to be negative or zero, got " +
+                     number(learning_rate_power));
+  check_non_negative(l1_regularization_strength, "Ftrl", "l1_regularization_strength");
+  check_non_negative(l2_regularization_strength, "Ftrl", "l2_regularization_strength");
+  check_non_negative(l2_shrinkage_regularization_strength, "Ftrl",
+                     "l2_shrinkage_regularization_strength");
+}
+float Ftrl::slot_initial_value(size_t slot) const {
+  return slot == 0 ? static_cast<float>(initial_accumulator_value) : 0.0f;
+}
+void Ftrl::begin_step(int64_t /*step*/, float lr) {
+  scalars_ =
+      kernels::ftrl_scalars(lr, learning_rate_power, l1_regularization_strength,
+                            l2_regularization_strength, l2_shrinkage_regularization_strength, beta);
+}
+void Ftrl::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float /*lr*/) {
+  be().ftrl_update(context(), param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+}
+
+Lamb::Lamb(float lr, double beta_1_, double beta_2_, double epsilon_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_) {
+  check_in_unit_interval(beta_1, "Lamb", "beta_1");
+  check_in_unit_interval(beta_2, "Lamb", "beta_2");
+  check_non_negative(epsilon, "Lamb", "epsilon");
+}
+void Lamb::begin_step(int64_t step, float /*lr*/) {
+  scalars_ = kernels::lamb_scalars(beta_1, beta_2, epsilon, step);
+}
+void Lamb::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float lr) {
+  be().lamb_update(context(), param, grad, slot[0].data(), slot[1].data(), n, lr, scalars_);
+}
+
 }  // namespace ember

@@ -160,6 +160,60 @@ void test_update_rules() {
         return w - eta * (c > 0 ? 1.0 : (c < 0 ? -1.0 : 0.0));
       },
       1, lr);
+  // Ftrl with every term on: power -0.7, l1 0.05, l2 0.2, shrinkage 0.1, beta 0.5.
+  check_optimizer(
+      "Ftrl", [&] { return std::make_unique<Ftrl>(0.1f, -0.7, 0.3, 0.05, 0.2, 0.1, 0.5); },
+      [](double w, double g, std::vector<double>& s, int64_t, double eta) {
+        const double n = s[0] + g * g;
+        s[1] += g + 0.2 * w - (std::pow(n, 0.7) - std::pow(s[0], 0.7)) / eta * w;
+        s[0] = n;
+        const double clipped = std::min(std::max(s[1], -0.05), 0.05);
+        return (clipped - s[1]) / (std::pow(n, 0.7) / eta + 2 * (0.2 + 0.5 / (2 * eta)));
+      },
+      2, 0.1);
+}
+
+// Lamb scales each variable's step by ||w|| / ||step||, so its reference runs over
+// the whole variable; one small and one past cpu::kParallelWork (the reduction's
+// multi-threaded path).
+bool lamb_matches_reference(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  Lamb opt(0.01f, 0.8, 0.95, 1e-3);
+  std::vector<float> param = random_vector(rng, n);
+  std::vector<double> w(param.begin(), param.end()), m(n, 0.0), v(n, 0.0), u(n);
+  opt.build(std::vector<int64_t>{static_cast<int64_t>(n)});
+  bool ok = true;
+  for (int64_t t = 1; t <= kSteps; ++t) {
+    const std::vector<float> grad = random_vector(rng, n);
+    opt.apply({param.data()}, {grad.data()});
+    double w2 = 0.0, u2 = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      m[i] += (grad[i] - m[i]) * 0.2;
+      v[i] += (double(grad[i]) * grad[i] - v[i]) * 0.05;
+      u[i] = (m[i] / (1 - std::pow(0.8, t))) / (std::sqrt(v[i] / (1 - std::pow(0.95, t))) + 1e-3);
+      w2 += w[i] * w[i];
+      u2 += u[i] * u[i];
+    }
+    const double ratio = std::sqrt(w2) / std::sqrt(u2);
+    for (size_t i = 0; i < n; ++i) {
+      w[i] -= ratio * 0.01 * u[i];
+      ok &= close(param[i], w[i], 2e-6, 2e-5);
+    }
+  }
+  return ok && opt.iterations == kSteps;
+}
+
+void test_lamb() {
+  check(lamb_matches_reference(37, 5), "Lamb matches double reference");
+  check(lamb_matches_reference(40000, 6), "Lamb matches double reference (multi-threaded)");
+  // A zero variable takes Adam's plain step (the ratio is 1 when ||w|| is 0).
+  Lamb opt(0.5f, 0.9, 0.999, 1e-7);
+  std::vector<float> w(3, 0.0f), g{1.0f, -2.0f, 0.5f};
+  opt.build(std::vector<int64_t>{3});
+  opt.apply({w.data()}, {g.data()});
+  check(close(w[0], -0.5, 1e-6, 1e-5) && close(w[1], 0.5, 1e-6, 1e-5) &&
+            close(w[2], -0.5, 1e-6, 1e-5),
+        "Lamb's ratio is 1 for a zero variable");
 }
 
 // Two variables through plain SGD (lr 0.1), so the clipped gradient shows
@@ -450,6 +504,11 @@ void test_state_and_errors() {
   check(throws_value_error([] { SGD(-0.1f); }), "a negative learning rate raises ValueError");
   check(throws_value_error([] { RMSprop(0.001f, 1.5); }), "rho outside [0, 1] raises ValueError");
   check(throws_value_error([] { Lion(0.001f, 0.0); }), "Lion beta_1 = 0 raises ValueError");
+  check(throws_value_error([] { Ftrl(0.001f, 0.5); }),
+        "Ftrl learning_rate_power > 0 raises ValueError");
+  check(throws_value_error([] { Ftrl(0.001f, -0.5, 0.1, -1.0); }),
+        "Ftrl negative l1 raises ValueError");
+  check(throws_value_error([] { Lamb(0.001f, 1.5); }), "Lamb beta_1 > 1 raises ValueError");
   check(throws_value_error([] { SGD().set_clipping(1.0, std::nullopt, 1.0); }),
         "clipnorm with global_clipnorm raises ValueError");
   check(throws_value_error([] { SGD().set_weight_decay(-1.0); }),
@@ -472,6 +531,7 @@ void test_state_and_errors() {
 
 int main() {
   test_update_rules();
+  test_lamb();
   test_clipping_and_weight_decay();
   test_schedules();
   test_state_and_errors();

@@ -372,6 +372,14 @@ class Backend {
                             int64_t n, const kernels::NadamScalars& s) {
     no("nadam_update");
   }
+  virtual void ftrl_update(const Context&, float* param, const float* grad, float* accumulator,
+                           float* linear, int64_t n, const kernels::FtrlScalars& s) {
+    no("ftrl_update");
+  }
+  virtual void lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
+                           int64_t n, float lr, const kernels::LambScalars& s) {
+    no("lamb_update");
+  }
   virtual double sum_of_squares(const Context&, const float* x, int64_t n) {
     no("sum_of_squares");
     return 0.0;

@@ -58,6 +58,17 @@ void nadam_update(float* param, const float* grad, float* m, float* v, int64_t n
 // Nadam's running product after one more step: u_product * b1 * (1 - 0.96^step / 2).
 float nadam_u_product_step(float u_product, double beta_1, int64_t step);
 
+// Ftrl's per-step scalars (element/optimizer.h's FtrlScalars) from its arguments.
+FtrlScalars ftrl_scalars(float lr, double learning_rate_power, double l1, double l2,
+                         double l2_shrinkage, double beta);
+void ftrl_update(float* param, const float* grad, float* accumulator, float* linear, int64_t n,
+                 const FtrlScalars& s);
+
+// Lamb: Adam's step scaled per variable by ||w|| / ||step|| (1 when either is 0).
+LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step);
+void lamb_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 const LambScalars& s);
+
 // Sum of x(n)^2, accumulated in double.
 double sum_of_squares(const float* x, int64_t n);
 // out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
@@ -328,6 +339,47 @@ class Lion final : public Optimizer {
  protected:
   void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
               float lr) override;
+};
+
+// FTRL-proximal: n += g^2; z += g + 2 s w - (n^-p - n_prev^-p) / lr w;
+// w = (clip(z, -l1, l1) - z) / (n^-p / lr + 2 (l2 + beta / (2 lr))).
+class Ftrl final : public Optimizer {
+ public:
+  Ftrl(float lr = 0.001f, double learning_rate_power_ = -0.5,
+       double initial_accumulator_value_ = 0.1, double l1_regularization_strength_ = 0.0,
+       double l2_regularization_strength_ = 0.0, double l2_shrinkage_regularization_strength_ = 0.0,
+       double beta_ = 0.0);
+  std::string name() const override { return "Ftrl"; }
+  std::vector<std::string> slot_names() const override { return {"accumulator", "linear"}; }
+  double learning_rate_power, initial_accumulator_value, l1_regularization_strength,
+      l2_regularization_strength, l2_shrinkage_regularization_strength, beta;
+
+ protected:
+  float slot_initial_value(size_t slot) const override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::FtrlScalars scalars_{};
+};
+
+// Adam's moments; the step u = m_hat / (sqrt(v_hat) + eps) is scaled by the
+// layer-wise trust ratio ||w|| / ||u|| (1 when either norm is 0): w -= ratio lr u.
+class Lamb final : public Optimizer {
+ public:
+  Lamb(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.999, double epsilon_ = 1e-7);
+  std::string name() const override { return "Lamb"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  double beta_1, beta_2, epsilon;
+
+ protected:
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::LambScalars scalars_{};
 };
 
 }  // namespace ember

@@ -92,6 +92,16 @@ void lion_range(float* __restrict param, const float* __restrict grad, float* __
     opt::lion(param[i], grad[i], m[i], lr, b1, b2, one_minus_b1, one_minus_b2);
 }
 
+void ftrl_range(float* __restrict param, const float* __restrict grad,
+                float* __restrict accumulator, float* __restrict linear, int64_t n, FtrlScalars c) {
+  for (int64_t i = 0; i < n; ++i) opt::ftrl(param[i], grad[i], accumulator[i], linear[i], c);
+}
+
+void lamb_apply_range(float* __restrict param, const float* __restrict m, const float* __restrict v,
+                      int64_t n, float scale, LambScalars c) {
+  for (int64_t i = 0; i < n; ++i) param[i] -= scale * opt::lamb_step(m[i], v[i], c);
+}
+
 // p + b for an optional slot pointer.
 template <typename T>
 T* at(T* p, int64_t b) {
@@ -223,6 +233,59 @@ void lion_update(float* param, const float* grad, float* m, int64_t n, float lr,
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     lion_range(param + b, grad + b, m + b, e - b, lr, b1, b2, one_minus_b1, one_minus_b2);
   });
+}
+
+FtrlScalars ftrl_scalars(float lr, double learning_rate_power, double l1, double l2,
+                         double l2_shrinkage, double beta) {
+  // `l2 + beta / (2.0 * lr)` meets the float32 lr, so it is float32 arithmetic; the
+  // Python products `2 * l2_shrinkage` and `-lr_power` are rounded once.
+  const float l2_reg = f32(l2) + f32(beta) / (2.0f * lr);
+  return {lr, f32(-learning_rate_power), 2.0f * l2_reg, f32(2.0 * l2_shrinkage), f32(l1)};
+}
+
+void ftrl_update(float* param, const float* grad, float* accumulator, float* linear, int64_t n,
+                 const FtrlScalars& s) {
+  const FtrlScalars c = s;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    ftrl_range(param + b, grad + b, accumulator + b, linear + b, e - b, c);
+  });
+}
+
+LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step) {
+  const auto t = static_cast<float>(step);
+  return {1.0f - std::pow(f32(beta_1), t), 1.0f - std::pow(f32(beta_2), t),
+          f32(1.0 - beta_1),  // Python's `1 - self.beta_1`
+          f32(1.0 - beta_2), f32(epsilon)};
+}
+
+void lamb_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 const LambScalars& s) {
+  const LambScalars c = s;
+  // Pass 1: the moments, and the squared norms of w and of the step (whole-variable
+  // sums, in double). Pass 2 recomputes the step from the stored moments: the same
+  // float32 operations give the same value, and no scratch buffer is needed.
+  double w2 = 0.0, u2 = 0.0;
+  if (n < cpu::kParallelWork || !cpu::enter_parallel_region()) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float u = opt::lamb_moments(grad[i], m[i], v[i], c);
+      w2 += double(param[i]) * double(param[i]);
+      u2 += double(u) * double(u);
+    }
+  } else {
+#pragma omp parallel for schedule(static) reduction(+ : w2, u2)
+    for (int64_t i = 0; i < n; ++i) {
+      const float u = opt::lamb_moments(grad[i], m[i], v[i], c);
+      w2 += double(param[i]) * double(param[i]);
+      u2 += double(u) * double(u);
+    }
+  }
+  const float w_norm = std::sqrt(static_cast<float>(w2)),
+              u_norm = std::sqrt(static_cast<float>(u2));
+  // Keras: where(w_norm > 0, where(u_norm > 0, w_norm / u_norm, 1), 1); NaN compares false.
+  const float ratio = w_norm > 0.0f && u_norm > 0.0f ? w_norm / u_norm : 1.0f;
+  const float scale = ratio * lr;
+  cpu::parallel_chunks(
+      n, [=](int64_t b, int64_t e) { lamb_apply_range(param + b, m + b, v + b, e - b, scale, c); });
 }
 
 double sum_of_squares(const float* x, int64_t n) {
