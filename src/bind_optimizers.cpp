@@ -290,6 +290,15 @@ void bind_optimizers(py::module_& m) {
       .def_readwrite("l2_shrinkage_regularization_strength",
                      &Ftrl::l2_shrinkage_regularization_strength)
       .def_readwrite("beta", &Ftrl::beta);
+  py::class_<Adafactor, Optimizer, std::shared_ptr<Adafactor>>(m, "Adafactor")
+      .def(py::init<float, double, double, double, double, bool>(), py::arg("learning_rate"),
+           py::arg("beta_2_decay"), py::arg("epsilon_1"), py::arg("epsilon_2"),
+           py::arg("clip_threshold"), py::arg("relative_step"))
+      .def_readwrite("beta_2_decay", &Adafactor::beta_2_decay)
+      .def_readwrite("epsilon_1", &Adafactor::epsilon_1)
+      .def_readwrite("epsilon_2", &Adafactor::epsilon_2)
+      .def_readwrite("clip_threshold", &Adafactor::clip_threshold)
+      .def_readwrite("relative_step", &Adafactor::relative_step);
   py::class_<Lamb, Optimizer, std::shared_ptr<Lamb>>(m, "Lamb")
       .def(py::init<float, double, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
            py::arg("beta_2"), py::arg("epsilon"))

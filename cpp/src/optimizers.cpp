@@ -73,33 +73,42 @@ void Optimizer::set_iterations(int64_t steps) {
 }
 
 void Optimizer::build(const std::vector<int64_t>& sizes) {
-  // Rebuilt for the same sizes (a recompile), the variables are the ones named before.
-  if (sizes != sizes_) names_.clear();
-  allocate_slots(sizes);
+  // Rebuilt for the same sizes (a recompile), the variables are the ones named (and
+  // shaped) before.
+  if (sizes == sizes_) {
+    allocate_slots(shapes_);
+    return;
+  }
+  names_.clear();
+  std::vector<Shape> shapes;
+  for (int64_t n : sizes) shapes.push_back(Shape{n});
+  allocate_slots(shapes);
 }
 
 void Optimizer::build(const std::vector<Variable*>& variables) {
-  std::vector<int64_t> sizes;
+  std::vector<Shape> shapes;
   std::vector<std::string> names;
   for (const Variable* v : variables) {
     if (!v) throw ValueError(name() + ": build() got a null variable");
-    sizes.push_back(v->value.size());
+    shapes.push_back(v->value.shape());
     names.push_back(v->name);
   }
-  allocate_slots(sizes);
+  allocate_slots(shapes);
   names_ = std::move(names);
 }
 
-void Optimizer::allocate_slots(const std::vector<int64_t>& sizes) {
-  decays_.assign(sizes.size(), 1);
+void Optimizer::allocate_slots(const std::vector<Shape>& shapes) {
+  decays_.assign(shapes.size(), 1);
   decays_resolved_ = false;
   const size_t per_var = slot_names().size();
-  if (sizes == sizes_ && !slots_.empty() && slots_[0].size() == per_var) return;
-  sizes_ = sizes;
-  slots_.assign(sizes.size(), {});
-  for (size_t i = 0; i < sizes.size(); ++i)
+  if (shapes == shapes_ && !slots_.empty() && slots_[0].size() == per_var) return;
+  shapes_ = shapes;
+  sizes_.clear();
+  for (const Shape& shape : shapes) sizes_.push_back(num_elements(shape));
+  slots_.assign(shapes.size(), {});
+  for (size_t i = 0; i < shapes.size(); ++i)
     for (size_t s = 0; s < per_var; ++s)
-      slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s), be().device());
+      slots_[i].emplace_back(Shape{slot_size(s, shapes[i])}, slot_initial_value(s), be().device());
   clip_scratch_.clear();
 }
 
@@ -217,6 +226,7 @@ void Optimizer::apply_one(size_t i, float* param, const float* grad) {
   const float* g = clipped_one(i, grad);
   if (is_on(weight_decay_) && decays_[i])
     be().decay_weights(ctx_, param, sizes_[i], *weight_decay_, open_lr_);
+  current_ = i;
   update(slots_[i], param, g, sizes_[i], open_step_, open_lr_);
 }
 
@@ -251,6 +261,7 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
     be().scale_gradient(ctx_, grads[i], g, sizes_[i], scale);
     if (is_on(weight_decay_) && decays_[i])
       be().decay_weights(ctx_, params[i], sizes_[i], *weight_decay_, lr);
+    current_ = i;
     update(slots_[i], params[i], g, sizes_[i], step, lr);
   }
   iterations = step;
@@ -444,6 +455,42 @@ void Lamb::begin_step(int64_t step, float /*lr*/) {
 void Lamb::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                   int64_t /*step*/, float lr) {
   be().lamb_update(context(), param, grad, slot[0].data(), slot[1].data(), n, lr, scalars_);
+}
+
+Adafactor::Adafactor(float lr, double beta_2_decay_, double epsilon_1_, double epsilon_2_,
+                     double clip_threshold_, bool relative_step_)
+    : Optimizer(lr),
+      beta_2_decay(beta_2_decay_),
+      epsilon_1(epsilon_1_),
+      epsilon_2(epsilon_2_),
+      clip_threshold(clip_threshold_),
+      relative_step(relative_step_) {
+  check_non_negative(epsilon_1, "Adafactor", "epsilon_1");
+  check_non_negative(epsilon_2, "Adafactor", "epsilon_2");
+  if (!(clip_threshold > 0.0))
+    throw ValueError("Adafactor: `clip_threshold` must be a positive float, got " +
+                     number(clip_threshold));
+}
+// Keras factors the last two dimensions of a variable of rank >= 2: r drops the last,
+// c the second last. Below rank 2 r and c are scalar placeholders.
+int64_t Adafactor::slot_size(size_t slot, const Shape& shape) const {
+  if (slot == 2) return num_elements(shape);
+  if (shape.size() < 2) return 1;
+  const int64_t dropped = shape[shape.size() - (slot == 0 ? 1 : 2)];
+  return dropped == 0 ? 0 : num_elements(shape) / dropped;
+}
+void Adafactor::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::adafactor_scalars(lr, relative_step, schedule != nullptr, beta_2_decay,
+                                        epsilon_1, epsilon_2, clip_threshold, step);
+}
+void Adafactor::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                       int64_t /*step*/, float /*lr*/) {
+  const Shape& shape = variable_shape();
+  const bool factored = shape.size() >= 2;
+  const int64_t cols = factored ? shape.back() : n, rows = factored ? shape[shape.size() - 2] : 1;
+  const int64_t prefix = factored && rows * cols > 0 ? n / (rows * cols) : 1;
+  be().adafactor_update(context(), param, grad, slot[0].data(), slot[1].data(), slot[2].data(),
+                        prefix, rows, cols, factored, scalars_);
 }
 
 }  // namespace ember

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "ember/error.h"
+#include "ember/graph.h"
 #include "ember/optimizers.h"
 #include "ember/schedules.h"
 
@@ -201,6 +202,28 @@ bool lamb_matches_reference(size_t n, unsigned seed) {
     }
   }
   return ok && opt.iterations == kSteps;
+}
+
+// Adafactor keeps r and c over a kernel's last two axes (a placeholder element each
+// for a rank-1 variable). With a gradient of ones, step 1 gives r = c = v = 1 and u = 1,
+// so w -= max(epsilon_2, rms(w)) * min(lr, 1): 0.5 - 0.5 * 0.001.
+void test_adafactor() {
+  Adafactor opt;
+  Variable kernel("kernel", Tensor(Shape{2, 3, 4}, 0.5f)), bias("bias", Tensor(Shape{4}, 0.5f));
+  opt.build(std::vector<Variable*>{&kernel, &bias});
+  const auto& s = opt.slots();
+  check(s[0][0].size() == 6 && s[0][1].size() == 8 && s[0][2].size() == 24 && s[1][0].size() == 1 &&
+            s[1][1].size() == 1 && s[1][2].size() == 4,
+        "Adafactor factors a kernel's last two axes; placeholders for a bias");
+  const std::vector<float> g_kernel(24, 1.0f), g_bias(4, 1.0f);
+  opt.apply({kernel.value.data(), bias.value.data()}, {g_kernel.data(), g_bias.data()});
+  bool ok = true;
+  for (int64_t i = 0; i < 24; ++i) ok &= close(kernel.value.data()[i], 0.4995, 1e-7, 1e-6);
+  for (int64_t i = 0; i < 4; ++i) ok &= close(bias.value.data()[i], 0.4995, 1e-7, 1e-6);
+  check(ok && s[0][0].data()[5] == 1.0f && s[0][1].data()[7] == 1.0f && s[1][0].data()[0] == 0.0f,
+        "Adafactor's first step with unit gradients");
+  check(throws_value_error([] { Adafactor(0.001f, -0.8, 1e-30, 1e-3, 0.0); }),
+        "Adafactor clip_threshold = 0 raises ValueError");
 }
 
 void test_lamb() {
@@ -532,6 +555,7 @@ void test_state_and_errors() {
 int main() {
   test_update_rules();
   test_lamb();
+  test_adafactor();
   test_clipping_and_weight_decay();
   test_schedules();
   test_state_and_errors();

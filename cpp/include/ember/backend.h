@@ -376,6 +376,11 @@ class Backend {
                            float* linear, int64_t n, const kernels::FtrlScalars& s) {
     no("ftrl_update");
   }
+  virtual void adafactor_update(const Context&, float* param, const float* grad, float* r, float* c,
+                                float* v, int64_t prefix, int64_t rows, int64_t cols, bool factored,
+                                const kernels::AdafactorScalars& s) {
+    no("adafactor_update");
+  }
   virtual void lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
                            int64_t n, float lr, const kernels::LambScalars& s) {
     no("lamb_update");

@@ -69,6 +69,17 @@ LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t s
 void lamb_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
                  const LambScalars& s);
 
+// Adafactor's per-step scalars; schedule: the rate comes from a schedule or callable
+// (Keras then leaves it as it is where relative_step would cap it at 1 / sqrt(t)).
+AdafactorScalars adafactor_scalars(float lr, bool relative_step, bool schedule, double beta_2_decay,
+                                   double epsilon_1, double epsilon_2, double clip_threshold,
+                                   int64_t step);
+// A variable of shape (prefix, rows, cols): factored, r(prefix, rows) and c(prefix, cols)
+// hold the second moment's row and column means and v(n) is rebuilt from them; else
+// v(n) is the second moment itself (r and c unused).
+void adafactor_update(float* param, const float* grad, float* r, float* c, float* v, int64_t prefix,
+                      int64_t rows, int64_t cols, bool factored, const AdafactorScalars& s);
+
 // Sum of x(n)^2, accumulated in double.
 double sum_of_squares(const float* x, int64_t n);
 // out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
@@ -159,6 +170,14 @@ class Optimizer {
  protected:
   // Initial value of every element of slot `slot` (Adagrad starts above zero).
   virtual float slot_initial_value(size_t /*slot*/) const { return 0.0f; }
+  // Elements of slot `slot` for a variable of this shape: the variable's own count
+  // unless the slot is smaller (Adafactor's factored moments).
+  virtual int64_t slot_size(size_t /*slot*/, const Shape& shape) const {
+    return num_elements(shape);
+  }
+  // The shape of the variable update() is updating: as built from variables, or
+  // {n} when built from sizes.
+  const Shape& variable_shape() const { return shapes_[current_]; }
   // Once per step, before any variable's update; step counts from 1.
   virtual void begin_step(int64_t /*step*/, float /*lr*/) {}
   // Restores this optimizer's scalars (as many as scalar_names()).
@@ -170,7 +189,7 @@ class Optimizer {
                       int64_t step, float lr) = 0;
 
  private:
-  void allocate_slots(const std::vector<int64_t>& sizes);
+  void allocate_slots(const std::vector<Shape>& shapes);
   void check_count(size_t count) const;
   // Decides once (until the next build or exclusion) which variables weight decay skips.
   void resolve_decays(const std::vector<float*>& params);
@@ -185,6 +204,8 @@ class Optimizer {
   float open_lr_ = 0.0f;
 
   std::vector<int64_t> sizes_;
+  std::vector<Shape> shapes_;
+  size_t current_ = 0;              // the variable being updated (variable_shape())
   std::vector<std::string> names_;  // empty when built from sizes alone
   std::vector<std::vector<Tensor>> slots_;
 
@@ -362,6 +383,31 @@ class Ftrl final : public Optimizer {
 
  private:
   kernels::FtrlScalars scalars_{};
+};
+
+// Adafactor (Shazeer & Stern 2018), Keras's variant: a variable of rank >= 2 keeps
+// its second moment factored over the last two dimensions (row means r, column means
+// c; v = r / mean(r) x c), others keep v. With t the step, rho = min(lr, 1/sqrt(t)),
+// b = 1 - t^beta_2_decay and G = g^2 + epsilon_1: r = b r + (1 - b) mean_cols(G) (c
+// likewise, or v = b v + (1 - b) G); u = g / sqrt(v), u /= max(1, rms(u) / clip);
+// w -= max(epsilon_2, rms(w)) rho u.
+class Adafactor final : public Optimizer {
+ public:
+  Adafactor(float lr = 0.001f, double beta_2_decay_ = -0.8, double epsilon_1_ = 1e-30,
+            double epsilon_2_ = 1e-3, double clip_threshold_ = 1.0, bool relative_step_ = true);
+  std::string name() const override { return "Adafactor"; }
+  std::vector<std::string> slot_names() const override { return {"r", "c", "velocity"}; }
+  double beta_2_decay, epsilon_1, epsilon_2, clip_threshold;
+  bool relative_step;
+
+ protected:
+  int64_t slot_size(size_t slot, const Shape& shape) const override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::AdafactorScalars scalars_{};
 };
 
 // Adam's moments; the step u = m_hat / (sqrt(v_hat) + eps) is scaled by the

@@ -325,6 +325,12 @@ void CpuBackend::ftrl_update(const Context&, float* param, const float* grad, fl
   kernels::ftrl_update(param, grad, accumulator, linear, n, s);
 }
 
+void CpuBackend::adafactor_update(const Context&, float* param, const float* grad, float* r,
+                                  float* c, float* v, int64_t prefix, int64_t rows, int64_t cols,
+                                  bool factored, const kernels::AdafactorScalars& s) {
+  kernels::adafactor_update(param, grad, r, c, v, prefix, rows, cols, factored, s);
+}
+
 void CpuBackend::lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
                              int64_t n, float lr, const kernels::LambScalars& s) {
   kernels::lamb_update(param, grad, m, v, n, lr, s);

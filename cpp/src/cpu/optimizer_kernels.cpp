@@ -251,6 +251,75 @@ void ftrl_update(float* param, const float* grad, float* accumulator, float* lin
   });
 }
 
+AdafactorScalars adafactor_scalars(float lr, bool relative_step, bool schedule, double beta_2_decay,
+                                   double epsilon_1, double epsilon_2, double clip_threshold,
+                                   int64_t step) {
+  const auto t = static_cast<float>(step);
+  const float inverse_sqrt_t = 1.0f / std::sqrt(t);
+  const float rate = relative_step && !schedule ? std::min(lr, inverse_sqrt_t) : lr;
+  const float beta_2_t = 1.0f - std::pow(t, f32(beta_2_decay));
+  return {std::min(rate, inverse_sqrt_t),
+          beta_2_t,
+          1.0f - beta_2_t,
+          f32(epsilon_1),
+          f32(epsilon_2),
+          f32(clip_threshold)};
+}
+
+void adafactor_update(float* param, const float* grad, float* r, float* c, float* v, int64_t prefix,
+                      int64_t rows, int64_t cols, bool factored, const AdafactorScalars& s) {
+  const int64_t n = prefix * rows * cols;
+  if (n == 0) return;
+  const auto count = static_cast<float>(n);
+  // rms(w) before the update: sqrt(mean(w^2)), the mean a float32 sum over n.
+  const float rms_w = std::sqrt(static_cast<float>(sum_of_squares(param, n)) / count);
+  const float alpha = std::max(s.epsilon_2, rms_w) * s.rho;
+  const auto regulated = [&](int64_t k) { return grad[k] * grad[k] + s.epsilon_1; };
+  if (factored) {
+    // Row means (over the last axis) into r, column means (over the second last) into c,
+    // then v = r / mean(r) x c per leading index. Sums in double, rounded once.
+    for (int64_t p = 0; p < prefix; ++p) {
+      const int64_t base = p * rows * cols;
+      std::vector<double> col_sums(static_cast<size_t>(cols), 0.0);
+      double r_sum = 0.0;
+      for (int64_t i = 0; i < rows; ++i) {
+        double row_sum = 0.0;
+        for (int64_t j = 0; j < cols; ++j) {
+          const float x = regulated(base + i * cols + j);
+          row_sum += x;
+          col_sums[static_cast<size_t>(j)] += x;
+        }
+        float& ri = r[p * rows + i];
+        ri = s.beta_2_t * ri +
+             s.one_minus_beta_2_t * (static_cast<float>(row_sum) / static_cast<float>(cols));
+        r_sum += ri;
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        float& cj = c[p * cols + j];
+        cj = s.beta_2_t * cj +
+             s.one_minus_beta_2_t *
+                 (static_cast<float>(col_sums[static_cast<size_t>(j)]) / static_cast<float>(rows));
+      }
+      const float r_mean = static_cast<float>(r_sum) / static_cast<float>(rows);
+      for (int64_t i = 0; i < rows; ++i) {
+        const float ratio = r[p * rows + i] / r_mean;
+        for (int64_t j = 0; j < cols; ++j) v[base + i * cols + j] = ratio * c[p * cols + j];
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) v[k] = s.beta_2_t * v[k] + s.one_minus_beta_2_t * regulated(k);
+  }
+  // u = g / sqrt(v), scaled down to rms(u) <= clip_threshold; two passes, no scratch.
+  double u2 = 0.0;
+  for (int64_t k = 0; k < n; ++k) {
+    const float u = grad[k] / std::sqrt(v[k]);
+    u2 += double(u) * double(u);
+  }
+  const float rms_u = std::sqrt(static_cast<float>(u2) / count);
+  const float divisor = std::max(1.0f, rms_u / s.clip_threshold);
+  for (int64_t k = 0; k < n; ++k) param[k] -= alpha * ((grad[k] / std::sqrt(v[k])) / divisor);
+}
+
 LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step) {
   const auto t = static_cast<float>(step);
   return {1.0f - std::pow(f32(beta_1), t), 1.0f - std::pow(f32(beta_2), t),

@@ -7,6 +7,7 @@ cpp/src/schedules.cpp, cpp/src/cpu/optimizer_kernels.cpp).
 
 from ember.optimizers import schedules
 from ember.optimizers.adadelta import Adadelta
+from ember.optimizers.adafactor import Adafactor
 from ember.optimizers.adagrad import Adagrad
 from ember.optimizers.adam import Adam
 from ember.optimizers.adamax import Adamax
@@ -20,12 +21,13 @@ from ember.optimizers.rmsprop import RMSprop
 from ember.optimizers.sgd import SGD
 
 ALL_OBJECTS = {Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Nadam, Lion, Ftrl,
-               Lamb}
+               Lamb, Adafactor}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 __all__ = [
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",

@@ -33,6 +33,10 @@ struct NadamScalars {
 struct FtrlScalars {
   float lr, power, two_l2, two_shrinkage, l1;
 };
+// rho: min(lr, 1 / sqrt(t)); beta_2_t: 1 - t^beta_2_decay.
+struct AdafactorScalars {
+  float rho, beta_2_t, one_minus_beta_2_t, epsilon_1, epsilon_2, clip_threshold;
+};
 struct LambScalars {
   float one_minus_beta_1_power, one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
 };
