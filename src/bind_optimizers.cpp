@@ -299,6 +299,14 @@ void bind_optimizers(py::module_& m) {
       .def_readwrite("epsilon_2", &Adafactor::epsilon_2)
       .def_readwrite("clip_threshold", &Adafactor::clip_threshold)
       .def_readwrite("relative_step", &Adafactor::relative_step);
+  py::class_<ScheduleFreeAdamW, Optimizer, std::shared_ptr<ScheduleFreeAdamW>>(m,
+                                                                               "ScheduleFreeAdamW")
+      .def(py::init<float, double, double, double, int64_t>(), py::arg("learning_rate"),
+           py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"), py::arg("warmup_steps"))
+      .def_readwrite("beta_1", &ScheduleFreeAdamW::beta_1)
+      .def_readwrite("beta_2", &ScheduleFreeAdamW::beta_2)
+      .def_readwrite("epsilon", &ScheduleFreeAdamW::epsilon)
+      .def_readwrite("warmup_steps", &ScheduleFreeAdamW::warmup_steps);
   py::class_<Lamb, Optimizer, std::shared_ptr<Lamb>>(m, "Lamb")
       .def(py::init<float, double, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
            py::arg("beta_2"), py::arg("epsilon"))

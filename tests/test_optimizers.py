@@ -39,7 +39,7 @@ LOSS_RTOL = 5e-6
 KERAS_EAGER = os.environ.get("EMBER_PARITY_JIT", "") in ("", "0")
 
 OPTIMIZER_NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
-                   "Lion", "Ftrl", "Lamb", "Adafactor"]
+                   "Lion", "Ftrl", "Lamb", "Adafactor", "ScheduleFreeAdamW"]
 
 # Adam's family divides by sqrt(v) + 1e-7, so an element whose gradient nearly cancels
 # (a nearly dead ReLU's) moves by lr * g / 1e-7: the summation-order difference in g
@@ -69,6 +69,8 @@ OPTIMIZERS = {
     "lamb": ("Lamb", {"learning_rate": 0.003}),
     # The kernels' second moments factored, the biases' not; the step clipped to rms 0.5.
     "adafactor": ("Adafactor", {"learning_rate": 0.01, "clip_threshold": 0.5}),
+    "schedule_free_adamw": ("ScheduleFreeAdamW", {"learning_rate": 0.003, "warmup_steps": 5,
+                                                  "weight_decay": 0.1}),
 }
 
 # name: (optimizer class, its arguments, the common argument under test)
@@ -424,7 +426,7 @@ def test_deserialize_restores_a_schedule(keras):
 
 @pytest.mark.parametrize("identifier", ["adamw", "AdamW", "nadam", "lion", "adadelta", "adagrad",
                                         "adamax", "sgd", "rmsprop", "adam", "ftrl", "Lamb",
-                                        "adafactor"])
+                                        "adafactor", "ScheduleFreeAdamW"])
 def test_get_by_name(identifier):
     # Keras 3.15's `get` misses "lamb" (Lamb is not in its ALL_OBJECTS); ember finds it.
     optimizer = ember.optimizers.get(identifier)
@@ -502,6 +504,21 @@ def lamb_reference(w, g, slots, lr, step, beta_1=0.9, beta_2=0.999, epsilon=1e-7
     return w - ratio * lr * u
 
 
+def schedule_free_reference(w, g, slots, lr, step, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                            warmup_steps=0):
+    z, v = slots
+    if step == 1:
+        z[...] = w  # the momentum starts at the variable's value
+    if warmup_steps:
+        lr *= min(step / warmup_steps, 1.0)
+    z_old = z.copy()
+    v += (g * g - v) * (1 - beta_2)
+    z -= lr * g / (np.sqrt(v / (1 - beta_2 ** step)) + epsilon)
+    x_old = (w - (1 - beta_1) * z_old) / beta_1
+    x_new = (1 - 1 / step) * x_old + z / step
+    return (1 - beta_1) * z + beta_1 * x_new
+
+
 # name: (ember's arguments, the reference's, the initial slot values)
 REFERENCE_CASES = {
     "ftrl": ("Ftrl", {"learning_rate": 0.1, "learning_rate_power": -0.7,
@@ -513,6 +530,12 @@ REFERENCE_CASES = {
     "lamb": ("Lamb", {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-3},
              lambda w, g, s, step: lamb_reference(w, g, s, 0.02, step, 0.8, 0.95, 1e-3),
              (0.0, 0.0)),
+    "schedule_free_adamw": ("ScheduleFreeAdamW", {"learning_rate": 0.05, "beta_1": 0.7,
+                                                  "beta_2": 0.9, "epsilon": 1e-3,
+                                                  "warmup_steps": 3},
+                            lambda w, g, s, step: schedule_free_reference(
+                                w, g, s, 0.05, step, 0.7, 0.9, 1e-3, 3),
+                            (0.0, 0.0)),
 }
 
 
@@ -630,6 +653,9 @@ def test_learning_rate_of_wrong_type_raises():
     ("Lamb", {"beta_2": 1.5}, "beta_2"),
     ("Adafactor", {"clip_threshold": 0.0}, "clip_threshold"),
     ("Adafactor", {"epsilon_2": -1.0}, "epsilon_2"),
+    ("ScheduleFreeAdamW", {"beta_1": 0.0}, "beta_1"),
+    ("ScheduleFreeAdamW", {"warmup_steps": -1}, "warmup_steps"),
+    ("ScheduleFreeAdamW", {"warmup_steps": 1.5}, "warmup_steps"),
     ("SGD", {"weight_decay": -0.1}, "weight_decay"),
     ("SGD", {"clipnorm": -1.0}, "clipnorm"),
 ])

@@ -312,7 +312,7 @@ def test_h5_and_weights_layouts_are_keras_3s(kind, keras, tmp_path):
 OPTIMIZER_ARGS = {"SGD": {"momentum": 0.9, "nesterov": True}, "Adam": {"amsgrad": True},
                   "RMSprop": {"momentum": 0.3}, "Adadelta": {}, "Adagrad": {}, "Adamax": {},
                   "AdamW": {}, "Lion": {}, "Nadam": {}, "Lamb": {},
-                  "Adafactor": {"learning_rate": 0.01},
+                  "Adafactor": {"learning_rate": 0.01}, "ScheduleFreeAdamW": {},
                   "Ftrl": {"l1_regularization_strength": 0.01, "beta": 0.1,
                            "l2_shrinkage_regularization_strength": 0.01}}
 

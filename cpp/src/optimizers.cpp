@@ -224,6 +224,7 @@ void Optimizer::apply_one(size_t i, float* param, const float* grad) {
   if (i >= slots_.size())
     throw ValueError(name() + ": no variable " + std::to_string(i) + " in this optimizer");
   const float* g = clipped_one(i, grad);
+  before_update(slots_[i], param, sizes_[i], open_step_);
   if (is_on(weight_decay_) && decays_[i])
     be().decay_weights(ctx_, param, sizes_[i], *weight_decay_, open_lr_);
   current_ = i;
@@ -259,6 +260,7 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
   for (size_t i = 0; i < params.size(); ++i) {
     float* g = clip_scratch(i);
     be().scale_gradient(ctx_, grads[i], g, sizes_[i], scale);
+    before_update(slots_[i], params[i], sizes_[i], step);
     if (is_on(weight_decay_) && decays_[i])
       be().decay_weights(ctx_, params[i], sizes_[i], *weight_decay_, lr);
     current_ = i;
@@ -491,6 +493,38 @@ void Adafactor::update(std::vector<Tensor>& slot, float* param, const float* gra
   const int64_t prefix = factored && rows * cols > 0 ? n / (rows * cols) : 1;
   be().adafactor_update(context(), param, grad, slot[0].data(), slot[1].data(), slot[2].data(),
                         prefix, rows, cols, factored, scalars_);
+}
+
+ScheduleFreeAdamW::ScheduleFreeAdamW(float lr, double beta_1_, double beta_2_, double epsilon_,
+                                     int64_t warmup_steps_)
+    : Optimizer(lr),
+      beta_1(beta_1_),
+      beta_2(beta_2_),
+      epsilon(epsilon_),
+      warmup_steps(warmup_steps_) {
+  // x is recovered as (y - (1 - b1) z) / b1: beta_1 = 0 would divide by zero.
+  if (!(beta_1 > 0.0 && beta_1 <= 1.0))
+    throw ValueError("ScheduleFreeAdamW: `beta_1` must be in (0, 1], got " + number(beta_1));
+  check_in_unit_interval(beta_2, "ScheduleFreeAdamW", "beta_2");
+  check_non_negative(epsilon, "ScheduleFreeAdamW", "epsilon");
+  if (warmup_steps < 0)
+    throw ValueError("ScheduleFreeAdamW: `warmup_steps` must be >= 0, got " +
+                     std::to_string(warmup_steps));
+}
+// Keras sets the momentum to the variable's value when it builds, right before the
+// first step (and before that step's weight decay).
+void ScheduleFreeAdamW::before_update(std::vector<Tensor>& slot, float* param, int64_t n,
+                                      int64_t step) {
+  if (step == 1)
+    be().copy(context(), slot[0].data(), param, static_cast<size_t>(n) * sizeof(float));
+}
+void ScheduleFreeAdamW::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::schedule_free_scalars(lr, beta_1, beta_2, epsilon, warmup_steps, step);
+}
+void ScheduleFreeAdamW::update(std::vector<Tensor>& slot, float* param, const float* grad,
+                               int64_t n, int64_t /*step*/, float /*lr*/) {
+  be().schedule_free_adamw_update(context(), param, grad, slot[0].data(), slot[1].data(), n,
+                                  scalars_);
 }
 
 }  // namespace ember

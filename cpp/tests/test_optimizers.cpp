@@ -172,6 +172,20 @@ void test_update_rules() {
         return (clipped - s[1]) / (std::pow(n, 0.7) / eta + 2 * (0.2 + 0.5 / (2 * eta)));
       },
       2, 0.1);
+  // ScheduleFreeAdamW, 3 warmup steps: z (s[0]) starts at w on the first step.
+  check_optimizer(
+      "ScheduleFreeAdamW",
+      [&] { return std::make_unique<ScheduleFreeAdamW>(flr, 0.9, 0.999, 1e-8, 3); },
+      [](double w, double g, std::vector<double>& s, int64_t t, double eta) {
+        if (t == 1) s[0] = w;
+        const double rate = eta * std::min(double(t) / 3.0, 1.0), z_old = s[0];
+        s[1] += (g * g - s[1]) * 0.001;
+        s[0] -= rate * g / (std::sqrt(s[1] / (1 - std::pow(0.999, t))) + 1e-8);
+        const double x_old = (w - 0.1 * z_old) / 0.9;
+        const double x_new = (1 - 1.0 / double(t)) * x_old + s[0] / double(t);
+        return 0.1 * s[0] + 0.9 * x_new;
+      },
+      2, lr);
 }
 
 // Lamb scales each variable's step by ||w|| / ||step||, so its reference runs over

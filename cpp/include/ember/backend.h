@@ -381,6 +381,11 @@ class Backend {
                                 const kernels::AdafactorScalars& s) {
     no("adafactor_update");
   }
+  virtual void schedule_free_adamw_update(const Context&, float* param, const float* grad, float* z,
+                                          float* v, int64_t n,
+                                          const kernels::ScheduleFreeScalars& s) {
+    no("schedule_free_adamw_update");
+  }
   virtual void lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
                            int64_t n, float lr, const kernels::LambScalars& s) {
     no("lamb_update");

@@ -80,6 +80,11 @@ AdafactorScalars adafactor_scalars(float lr, bool relative_step, bool schedule, 
 void adafactor_update(float* param, const float* grad, float* r, float* c, float* v, int64_t prefix,
                       int64_t rows, int64_t cols, bool factored, const AdafactorScalars& s);
 
+ScheduleFreeScalars schedule_free_scalars(float lr, double beta_1, double beta_2, double epsilon,
+                                          int64_t warmup_steps, int64_t step);
+void schedule_free_adamw_update(float* param, const float* grad, float* z, float* v, int64_t n,
+                                const ScheduleFreeScalars& s);
+
 // Sum of x(n)^2, accumulated in double.
 double sum_of_squares(const float* x, int64_t n);
 // out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
@@ -175,6 +180,10 @@ class Optimizer {
   virtual int64_t slot_size(size_t /*slot*/, const Shape& shape) const {
     return num_elements(shape);
   }
+  // Once per variable per step, before weight decay and update() (ScheduleFreeAdamW
+  // starts its momentum at the variable's value on the first step).
+  virtual void before_update(std::vector<Tensor>& /*slot*/, float* /*param*/, int64_t /*n*/,
+                             int64_t /*step*/) {}
   // The shape of the variable update() is updating: as built from variables, or
   // {n} when built from sizes.
   const Shape& variable_shape() const { return shapes_[current_]; }
@@ -408,6 +417,28 @@ class Adafactor final : public Optimizer {
 
  private:
   kernels::AdafactorScalars scalars_{};
+};
+
+// Schedule-free AdamW (Defazio et al. 2024), Keras's variant: z (`momentum`, starting
+// at the variable's value) takes Adam-scaled steps, x averages the z's uniformly, and
+// the variable holds y = (1 - b1) z + b1 x; no learning-rate schedule is needed.
+class ScheduleFreeAdamW final : public Optimizer {
+ public:
+  ScheduleFreeAdamW(float lr = 0.0025f, double beta_1_ = 0.9, double beta_2_ = 0.999,
+                    double epsilon_ = 1e-8, int64_t warmup_steps_ = 0);
+  std::string name() const override { return "ScheduleFreeAdamW"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  double beta_1, beta_2, epsilon;
+  int64_t warmup_steps;
+
+ protected:
+  void before_update(std::vector<Tensor>& slot, float* param, int64_t n, int64_t step) override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::ScheduleFreeScalars scalars_{};
 };
 
 // Adam's moments; the step u = m_hat / (sqrt(v_hat) + eps) is scaled by the

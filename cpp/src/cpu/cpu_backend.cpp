@@ -331,6 +331,12 @@ void CpuBackend::adafactor_update(const Context&, float* param, const float* gra
   kernels::adafactor_update(param, grad, r, c, v, prefix, rows, cols, factored, s);
 }
 
+void CpuBackend::schedule_free_adamw_update(const Context&, float* param, const float* grad,
+                                            float* z, float* v, int64_t n,
+                                            const kernels::ScheduleFreeScalars& s) {
+  kernels::schedule_free_adamw_update(param, grad, z, v, n, s);
+}
+
 void CpuBackend::lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
                              int64_t n, float lr, const kernels::LambScalars& s) {
   kernels::lamb_update(param, grad, m, v, n, lr, s);

@@ -154,6 +154,9 @@ class CpuBackend final : public Backend {
   void adafactor_update(const Context&, float* param, const float* grad, float* r, float* c,
                         float* v, int64_t prefix, int64_t rows, int64_t cols, bool factored,
                         const kernels::AdafactorScalars& s) override;
+  void schedule_free_adamw_update(const Context&, float* param, const float* grad, float* z,
+                                  float* v, int64_t n,
+                                  const kernels::ScheduleFreeScalars& s) override;
   void lamb_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n,
                    float lr, const kernels::LambScalars& s) override;
   double sum_of_squares(const Context&, const float* x, int64_t n) override;

@@ -97,6 +97,11 @@ void ftrl_range(float* __restrict param, const float* __restrict grad,
   for (int64_t i = 0; i < n; ++i) opt::ftrl(param[i], grad[i], accumulator[i], linear[i], c);
 }
 
+void schedule_free_range(float* __restrict param, const float* __restrict grad, float* __restrict z,
+                         float* __restrict v, int64_t n, ScheduleFreeScalars c) {
+  for (int64_t i = 0; i < n; ++i) opt::schedule_free_adamw(param[i], grad[i], z[i], v[i], c);
+}
+
 void lamb_apply_range(float* __restrict param, const float* __restrict m, const float* __restrict v,
                       int64_t n, float scale, LambScalars c) {
   for (int64_t i = 0; i < n; ++i) param[i] -= scale * opt::lamb_step(m[i], v[i], c);
@@ -318,6 +323,24 @@ void adafactor_update(float* param, const float* grad, float* r, float* c, float
   const float rms_u = std::sqrt(static_cast<float>(u2) / count);
   const float divisor = std::max(1.0f, rms_u / s.clip_threshold);
   for (int64_t k = 0; k < n; ++k) param[k] -= alpha * ((grad[k] / std::sqrt(v[k])) / divisor);
+}
+
+ScheduleFreeScalars schedule_free_scalars(float lr, double beta_1, double beta_2, double epsilon,
+                                          int64_t warmup_steps, int64_t step) {
+  // Keras casts the betas and epsilon first: `1 - beta` is float32 arithmetic here.
+  const auto t = static_cast<float>(step);
+  if (warmup_steps > 0) lr *= std::min(t / static_cast<float>(warmup_steps), 1.0f);
+  const float b1 = f32(beta_1), b2 = f32(beta_2), weight = 1.0f / t;
+  return {lr,           b1,     1.0f - b1,    1.0f - b2, 1.0f - std::pow(b2, t),
+          f32(epsilon), weight, 1.0f - weight};
+}
+
+void schedule_free_adamw_update(float* param, const float* grad, float* z, float* v, int64_t n,
+                                const ScheduleFreeScalars& s) {
+  const ScheduleFreeScalars c = s;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    schedule_free_range(param + b, grad + b, z + b, v + b, e - b, c);
+  });
 }
 
 LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step) {

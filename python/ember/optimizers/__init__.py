@@ -18,10 +18,11 @@ from ember.optimizers.lion import Lion
 from ember.optimizers.nadam import Nadam
 from ember.optimizers.optimizer import Optimizer
 from ember.optimizers.rmsprop import RMSprop
+from ember.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from ember.optimizers.sgd import SGD
 
 ALL_OBJECTS = {Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Nadam, Lion, Ftrl,
-               Lamb, Adafactor}
+               Lamb, Adafactor, ScheduleFreeAdamW}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Nadam",
     "Optimizer",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "schedules",

@@ -37,6 +37,11 @@ struct FtrlScalars {
 struct AdafactorScalars {
   float rho, beta_2_t, one_minus_beta_2_t, epsilon_1, epsilon_2, clip_threshold;
 };
+// lr: with warmup applied; weight: 1 / t.
+struct ScheduleFreeScalars {
+  float lr, beta_1, one_minus_beta_1, one_minus_beta_2, bias_correction_2, epsilon, weight,
+      one_minus_weight;
+};
 struct LambScalars {
   float one_minus_beta_1_power, one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
 };
@@ -182,6 +187,22 @@ EMBER_HD void ftrl(float& param, float grad, float& accumulator, float& linear,
   accumulator = new_acc;
   const float clipped = clip(z, -c.l1, c.l1);
   param = (clipped - z) / (new_pow / c.lr + c.two_l2);
+}
+
+// Schedule-free AdamW: z (the momentum slot) takes Adam-scaled SGD steps; the variable
+// holds y, the interpolation of z and the running average x of the z's, which is
+// recovered from y and the old z rather than stored.
+EMBER_HD void schedule_free_adamw(float& param, float grad, float& z, float& v,
+                                  const kernels::ScheduleFreeScalars& c) {
+  const float z_old = z;
+  const float vi = v + (grad * grad - v) * c.one_minus_beta_2;
+  v = vi;
+  const float denom = std::sqrt(vi / c.bias_correction_2) + c.epsilon;
+  const float zi = z_old - (c.lr * grad) / denom;
+  z = zi;
+  const float x_old = (param - c.one_minus_beta_1 * z_old) / c.beta_1;
+  const float x_new = c.one_minus_weight * x_old + c.weight * zi;
+  param = c.one_minus_beta_1 * zi + c.beta_1 * x_new;
 }
 
 // Lamb's step from the updated moments: (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
