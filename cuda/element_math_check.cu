@@ -133,6 +133,12 @@ __global__ void optimizer_kernel(const float* x, float* out, int64_t n) {
   nadam(p, g, a, b,
         kernels::NadamScalars{0.001f, 0.9f, 0.1f, 0.1f, 0.1f, 0.001f, 0.1f, 0.001f, 1e-7f});
   lion(p, g, a, 0.001f, 0.9f, 0.99f, 0.1f, 0.01f);
+  ftrl(p, g, a, b, kernels::FtrlScalars{0.001f, 0.5f, 0.02f, 0.01f, 0.001f});
+  schedule_free_adamw(
+      p, g, a, b,
+      kernels::ScheduleFreeScalars{0.001f, 0.9f, 0.1f, 0.001f, 0.5f, 1e-8f, 0.5f, 0.5f});
+  const kernels::LambScalars lamb_c{0.1f, 0.001f, 0.1f, 0.001f, 1e-7f};
+  p -= 0.001f * (lamb_moments(g, a, b, lamb_c) + lamb_step(a, b, lamb_c));
   decay(p, 0.004f, 0.001f);
   out[i] =
       p + a + b + c + clip_by_norm(g, 1.0f, 2.0f) + scale(g, 0.5f) + clip_by_value(g, -1.0f, 1.0f);

@@ -277,6 +277,42 @@ void bind_optimizers(py::module_& m) {
            py::arg("beta_2"))
       .def_readwrite("beta_1", &Lion::beta_1)
       .def_readwrite("beta_2", &Lion::beta_2);
+  py::class_<Ftrl, Optimizer, std::shared_ptr<Ftrl>>(m, "Ftrl")
+      .def(py::init<float, double, double, double, double, double, double>(),
+           py::arg("learning_rate"), py::arg("learning_rate_power"),
+           py::arg("initial_accumulator_value"), py::arg("l1_regularization_strength"),
+           py::arg("l2_regularization_strength"), py::arg("l2_shrinkage_regularization_strength"),
+           py::arg("beta"))
+      .def_readwrite("learning_rate_power", &Ftrl::learning_rate_power)
+      .def_readwrite("initial_accumulator_value", &Ftrl::initial_accumulator_value)
+      .def_readwrite("l1_regularization_strength", &Ftrl::l1_regularization_strength)
+      .def_readwrite("l2_regularization_strength", &Ftrl::l2_regularization_strength)
+      .def_readwrite("l2_shrinkage_regularization_strength",
+                     &Ftrl::l2_shrinkage_regularization_strength)
+      .def_readwrite("beta", &Ftrl::beta);
+  py::class_<Adafactor, Optimizer, std::shared_ptr<Adafactor>>(m, "Adafactor")
+      .def(py::init<float, double, double, double, double, bool>(), py::arg("learning_rate"),
+           py::arg("beta_2_decay"), py::arg("epsilon_1"), py::arg("epsilon_2"),
+           py::arg("clip_threshold"), py::arg("relative_step"))
+      .def_readwrite("beta_2_decay", &Adafactor::beta_2_decay)
+      .def_readwrite("epsilon_1", &Adafactor::epsilon_1)
+      .def_readwrite("epsilon_2", &Adafactor::epsilon_2)
+      .def_readwrite("clip_threshold", &Adafactor::clip_threshold)
+      .def_readwrite("relative_step", &Adafactor::relative_step);
+  py::class_<ScheduleFreeAdamW, Optimizer, std::shared_ptr<ScheduleFreeAdamW>>(m,
+                                                                               "ScheduleFreeAdamW")
+      .def(py::init<float, double, double, double, int64_t>(), py::arg("learning_rate"),
+           py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"), py::arg("warmup_steps"))
+      .def_readwrite("beta_1", &ScheduleFreeAdamW::beta_1)
+      .def_readwrite("beta_2", &ScheduleFreeAdamW::beta_2)
+      .def_readwrite("epsilon", &ScheduleFreeAdamW::epsilon)
+      .def_readwrite("warmup_steps", &ScheduleFreeAdamW::warmup_steps);
+  py::class_<Lamb, Optimizer, std::shared_ptr<Lamb>>(m, "Lamb")
+      .def(py::init<float, double, double, double>(), py::arg("learning_rate"), py::arg("beta_1"),
+           py::arg("beta_2"), py::arg("epsilon"))
+      .def_readwrite("beta_1", &Lamb::beta_1)
+      .def_readwrite("beta_2", &Lamb::beta_2)
+      .def_readwrite("epsilon", &Lamb::epsilon);
 }
 
 }  // namespace ember::bindings

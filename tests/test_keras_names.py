@@ -96,7 +96,7 @@ NOT_YET = {
         ctc dice tversky
     """),
     # issue 17: optimizers
-    "optimizers": _names("Adafactor Ftrl Lamb Muon MultiOptimizer OptimizerMap ScheduleFreeAdamW"),
+    "optimizers": _names("Muon MultiOptimizer OptimizerMap"),
     "regularizers": _names("OrthogonalRegularizer orthogonal_regularizer"),
     "callbacks": _names("BackupAndRestore RemoteMonitor SwapEMAWeights"),
     "utils": _names("""

@@ -311,7 +311,10 @@ def test_h5_and_weights_layouts_are_keras_3s(kind, keras, tmp_path):
 # -- every optimizer's state layout ------------------------------------------------------------
 OPTIMIZER_ARGS = {"SGD": {"momentum": 0.9, "nesterov": True}, "Adam": {"amsgrad": True},
                   "RMSprop": {"momentum": 0.3}, "Adadelta": {}, "Adagrad": {}, "Adamax": {},
-                  "AdamW": {}, "Lion": {}, "Nadam": {}}
+                  "AdamW": {}, "Lion": {}, "Nadam": {}, "Lamb": {},
+                  "Adafactor": {"learning_rate": 0.01}, "ScheduleFreeAdamW": {},
+                  "Ftrl": {"l1_regularization_strength": 0.01, "beta": 0.1,
+                           "l2_shrinkage_regularization_strength": 0.01}}
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZER_ARGS))

@@ -73,33 +73,42 @@ void Optimizer::set_iterations(int64_t steps) {
 }
 
 void Optimizer::build(const std::vector<int64_t>& sizes) {
-  // Rebuilt for the same sizes (a recompile), the variables are the ones named before.
-  if (sizes != sizes_) names_.clear();
-  allocate_slots(sizes);
+  // Rebuilt for the same sizes (a recompile), the variables are the ones named (and
+  // shaped) before.
+  if (sizes == sizes_) {
+    allocate_slots(shapes_);
+    return;
+  }
+  names_.clear();
+  std::vector<Shape> shapes;
+  for (int64_t n : sizes) shapes.push_back(Shape{n});
+  allocate_slots(shapes);
 }
 
 void Optimizer::build(const std::vector<Variable*>& variables) {
-  std::vector<int64_t> sizes;
+  std::vector<Shape> shapes;
   std::vector<std::string> names;
   for (const Variable* v : variables) {
     if (!v) throw ValueError(name() + ": build() got a null variable");
-    sizes.push_back(v->value.size());
+    shapes.push_back(v->value.shape());
     names.push_back(v->name);
   }
-  allocate_slots(sizes);
+  allocate_slots(shapes);
   names_ = std::move(names);
 }
 
-void Optimizer::allocate_slots(const std::vector<int64_t>& sizes) {
-  decays_.assign(sizes.size(), 1);
+void Optimizer::allocate_slots(const std::vector<Shape>& shapes) {
+  decays_.assign(shapes.size(), 1);
   decays_resolved_ = false;
   const size_t per_var = slot_names().size();
-  if (sizes == sizes_ && !slots_.empty() && slots_[0].size() == per_var) return;
-  sizes_ = sizes;
-  slots_.assign(sizes.size(), {});
-  for (size_t i = 0; i < sizes.size(); ++i)
+  if (shapes == shapes_ && !slots_.empty() && slots_[0].size() == per_var) return;
+  shapes_ = shapes;
+  sizes_.clear();
+  for (const Shape& shape : shapes) sizes_.push_back(num_elements(shape));
+  slots_.assign(shapes.size(), {});
+  for (size_t i = 0; i < shapes.size(); ++i)
     for (size_t s = 0; s < per_var; ++s)
-      slots_[i].emplace_back(Shape{sizes[i]}, slot_initial_value(s), be().device());
+      slots_[i].emplace_back(Shape{slot_size(s, shapes[i])}, slot_initial_value(s), be().device());
   clip_scratch_.clear();
 }
 
@@ -215,8 +224,10 @@ void Optimizer::apply_one(size_t i, float* param, const float* grad) {
   if (i >= slots_.size())
     throw ValueError(name() + ": no variable " + std::to_string(i) + " in this optimizer");
   const float* g = clipped_one(i, grad);
+  before_update(slots_[i], param, sizes_[i], open_step_);
   if (is_on(weight_decay_) && decays_[i])
     be().decay_weights(ctx_, param, sizes_[i], *weight_decay_, open_lr_);
+  current_ = i;
   update(slots_[i], param, g, sizes_[i], open_step_, open_lr_);
 }
 
@@ -249,8 +260,10 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
   for (size_t i = 0; i < params.size(); ++i) {
     float* g = clip_scratch(i);
     be().scale_gradient(ctx_, grads[i], g, sizes_[i], scale);
+    before_update(slots_[i], params[i], sizes_[i], step);
     if (is_on(weight_decay_) && decays_[i])
       be().decay_weights(ctx_, params[i], sizes_[i], *weight_decay_, lr);
+    current_ = i;
     update(slots_[i], params[i], g, sizes_[i], step, lr);
   }
   iterations = step;
@@ -398,6 +411,120 @@ Lion::Lion(float lr, double beta_1_, double beta_2_)
 void Lion::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
                   int64_t /*step*/, float lr) {
   be().lion_update(context(), param, grad, slot[0].data(), n, lr, beta_1, beta_2);
+}
+
+Ftrl::Ftrl(float lr, double learning_rate_power_, double initial_accumulator_value_,
+           double l1_regularization_strength_, double l2_regularization_strength_,
+           double l2_shrinkage_regularization_strength_, double beta_)
+    : Optimizer(lr),
+      learning_rate_power(learning_rate_power_),
+      initial_accumulator_value(initial_accumulator_value_),
+      l1_regularization_strength(l1_regularization_strength_),
+      l2_regularization_strength(l2_regularization_strength_),
+      l2_shrinkage_regularization_strength(l2_shrinkage_regularization_strength_),
+      beta(beta_) {
+  check_non_negative(initial_accumulator_value, "Ftrl", "initial_accumulator_value");
+  if (!(learning_rate_power <= 0.0))
+    throw ValueError("Ftrl: `learning_rate_power` needs to be negative or zero, got " +
+                     number(learning_rate_power));
+  check_non_negative(l1_regularization_strength, "Ftrl", "l1_regularization_strength");
+  check_non_negative(l2_regularization_strength, "Ftrl", "l2_regularization_strength");
+  check_non_negative(l2_shrinkage_regularization_strength, "Ftrl",
+                     "l2_shrinkage_regularization_strength");
+}
+float Ftrl::slot_initial_value(size_t slot) const {
+  return slot == 0 ? static_cast<float>(initial_accumulator_value) : 0.0f;
+}
+void Ftrl::begin_step(int64_t /*step*/, float lr) {
+  scalars_ =
+      kernels::ftrl_scalars(lr, learning_rate_power, l1_regularization_strength,
+                            l2_regularization_strength, l2_shrinkage_regularization_strength, beta);
+}
+void Ftrl::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float /*lr*/) {
+  be().ftrl_update(context(), param, grad, slot[0].data(), slot[1].data(), n, scalars_);
+}
+
+Lamb::Lamb(float lr, double beta_1_, double beta_2_, double epsilon_)
+    : Optimizer(lr), beta_1(beta_1_), beta_2(beta_2_), epsilon(epsilon_) {
+  check_in_unit_interval(beta_1, "Lamb", "beta_1");
+  check_in_unit_interval(beta_2, "Lamb", "beta_2");
+  check_non_negative(epsilon, "Lamb", "epsilon");
+}
+void Lamb::begin_step(int64_t step, float /*lr*/) {
+  scalars_ = kernels::lamb_scalars(beta_1, beta_2, epsilon, step);
+}
+void Lamb::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float lr) {
+  be().lamb_update(context(), param, grad, slot[0].data(), slot[1].data(), n, lr, scalars_);
+}
+
+Adafactor::Adafactor(float lr, double beta_2_decay_, double epsilon_1_, double epsilon_2_,
+                     double clip_threshold_, bool relative_step_)
+    : Optimizer(lr),
+      beta_2_decay(beta_2_decay_),
+      epsilon_1(epsilon_1_),
+      epsilon_2(epsilon_2_),
+      clip_threshold(clip_threshold_),
+      relative_step(relative_step_) {
+  check_non_negative(epsilon_1, "Adafactor", "epsilon_1");
+  check_non_negative(epsilon_2, "Adafactor", "epsilon_2");
+  if (!(clip_threshold > 0.0))
+    throw ValueError("Adafactor: `clip_threshold` must be a positive float, got " +
+                     number(clip_threshold));
+}
+// Keras factors the last two dimensions of a variable of rank >= 2: r drops the last,
+// c the second last. Below rank 2 r and c are scalar placeholders.
+int64_t Adafactor::slot_size(size_t slot, const Shape& shape) const {
+  if (slot == 2) return num_elements(shape);
+  if (shape.size() < 2) return 1;
+  const int64_t dropped = shape[shape.size() - (slot == 0 ? 1 : 2)];
+  return dropped == 0 ? 0 : num_elements(shape) / dropped;
+}
+void Adafactor::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::adafactor_scalars(lr, relative_step, schedule != nullptr, beta_2_decay,
+                                        epsilon_1, epsilon_2, clip_threshold, step);
+}
+void Adafactor::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                       int64_t /*step*/, float /*lr*/) {
+  const Shape& shape = variable_shape();
+  const bool factored = shape.size() >= 2;
+  const int64_t cols = factored ? shape.back() : n, rows = factored ? shape[shape.size() - 2] : 1;
+  const int64_t prefix = factored && rows * cols > 0 ? n / (rows * cols) : 1;
+  be().adafactor_update(context(), param, grad, slot[0].data(), slot[1].data(), slot[2].data(),
+                        prefix, rows, cols, factored, scalars_);
+}
+
+ScheduleFreeAdamW::ScheduleFreeAdamW(float lr, double beta_1_, double beta_2_, double epsilon_,
+                                     int64_t warmup_steps_)
+    : Optimizer(lr),
+      beta_1(beta_1_),
+      beta_2(beta_2_),
+      epsilon(epsilon_),
+      warmup_steps(warmup_steps_) {
+  // x is recovered as (y - (1 - b1) z) / b1: beta_1 = 0 would divide by zero.
+  if (!(beta_1 > 0.0 && beta_1 <= 1.0))
+    throw ValueError("ScheduleFreeAdamW: `beta_1` must be in (0, 1], got " + number(beta_1));
+  check_in_unit_interval(beta_2, "ScheduleFreeAdamW", "beta_2");
+  check_non_negative(epsilon, "ScheduleFreeAdamW", "epsilon");
+  if (warmup_steps < 0)
+    throw ValueError("ScheduleFreeAdamW: `warmup_steps` must be >= 0, got " +
+                     std::to_string(warmup_steps));
+}
+// Keras sets the momentum to the variable's value when it builds, right before the
+// first step (and before that step's weight decay).
+void ScheduleFreeAdamW::before_update(std::vector<Tensor>& slot, float* param, int64_t n,
+                                      int64_t step) {
+  if (step == 1)
+    be().copy(context(), slot[0].data(), param, static_cast<size_t>(n) * sizeof(float));
+}
+void ScheduleFreeAdamW::begin_step(int64_t step, float lr) {
+  scalars_ = kernels::schedule_free_scalars(lr, beta_1, beta_2, epsilon, warmup_steps, step);
+}
+void ScheduleFreeAdamW::update(std::vector<Tensor>& slot, float* param, const float* grad,
+                               int64_t n, int64_t /*step*/, float /*lr*/) {
+  be().schedule_free_adamw_update(context(), param, grad, slot[0].data(), slot[1].data(), n,
+                                  scalars_);
 }
 
 }  // namespace ember

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "ember/error.h"
+#include "ember/graph.h"
 #include "ember/optimizers.h"
 #include "ember/schedules.h"
 
@@ -160,6 +161,96 @@ void test_update_rules() {
         return w - eta * (c > 0 ? 1.0 : (c < 0 ? -1.0 : 0.0));
       },
       1, lr);
+  // Ftrl with every term on: power -0.7, l1 0.05, l2 0.2, shrinkage 0.1, beta 0.5.
+  check_optimizer(
+      "Ftrl", [&] { return std::make_unique<Ftrl>(0.1f, -0.7, 0.3, 0.05, 0.2, 0.1, 0.5); },
+      [](double w, double g, std::vector<double>& s, int64_t, double eta) {
+        const double n = s[0] + g * g;
+        s[1] += g + 0.2 * w - (std::pow(n, 0.7) - std::pow(s[0], 0.7)) / eta * w;
+        s[0] = n;
+        const double clipped = std::min(std::max(s[1], -0.05), 0.05);
+        return (clipped - s[1]) / (std::pow(n, 0.7) / eta + 2 * (0.2 + 0.5 / (2 * eta)));
+      },
+      2, 0.1);
+  // ScheduleFreeAdamW, 3 warmup steps: z (s[0]) starts at w on the first step.
+  check_optimizer(
+      "ScheduleFreeAdamW",
+      [&] { return std::make_unique<ScheduleFreeAdamW>(flr, 0.9, 0.999, 1e-8, 3); },
+      [](double w, double g, std::vector<double>& s, int64_t t, double eta) {
+        if (t == 1) s[0] = w;
+        const double rate = eta * std::min(double(t) / 3.0, 1.0), z_old = s[0];
+        s[1] += (g * g - s[1]) * 0.001;
+        s[0] -= rate * g / (std::sqrt(s[1] / (1 - std::pow(0.999, t))) + 1e-8);
+        const double x_old = (w - 0.1 * z_old) / 0.9;
+        const double x_new = (1 - 1.0 / double(t)) * x_old + s[0] / double(t);
+        return 0.1 * s[0] + 0.9 * x_new;
+      },
+      2, lr);
+}
+
+// Lamb scales each variable's step by ||w|| / ||step||, so its reference runs over
+// the whole variable; one small and one past cpu::kParallelWork (the reduction's
+// multi-threaded path).
+bool lamb_matches_reference(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  Lamb opt(0.01f, 0.8, 0.95, 1e-3);
+  std::vector<float> param = random_vector(rng, n);
+  std::vector<double> w(param.begin(), param.end()), m(n, 0.0), v(n, 0.0), u(n);
+  opt.build(std::vector<int64_t>{static_cast<int64_t>(n)});
+  bool ok = true;
+  for (int64_t t = 1; t <= kSteps; ++t) {
+    const std::vector<float> grad = random_vector(rng, n);
+    opt.apply({param.data()}, {grad.data()});
+    double w2 = 0.0, u2 = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      m[i] += (grad[i] - m[i]) * 0.2;
+      v[i] += (double(grad[i]) * grad[i] - v[i]) * 0.05;
+      u[i] = (m[i] / (1 - std::pow(0.8, t))) / (std::sqrt(v[i] / (1 - std::pow(0.95, t))) + 1e-3);
+      w2 += w[i] * w[i];
+      u2 += u[i] * u[i];
+    }
+    const double ratio = std::sqrt(w2) / std::sqrt(u2);
+    for (size_t i = 0; i < n; ++i) {
+      w[i] -= ratio * 0.01 * u[i];
+      ok &= close(param[i], w[i], 2e-6, 2e-5);
+    }
+  }
+  return ok && opt.iterations == kSteps;
+}
+
+// Adafactor keeps r and c over a kernel's last two axes (a placeholder element each
+// for a rank-1 variable). With a gradient of ones, step 1 gives r = c = v = 1 and u = 1,
+// so w -= max(epsilon_2, rms(w)) * min(lr, 1): 0.5 - 0.5 * 0.001.
+void test_adafactor() {
+  Adafactor opt;
+  Variable kernel("kernel", Tensor(Shape{2, 3, 4}, 0.5f)), bias("bias", Tensor(Shape{4}, 0.5f));
+  opt.build(std::vector<Variable*>{&kernel, &bias});
+  const auto& s = opt.slots();
+  check(s[0][0].size() == 6 && s[0][1].size() == 8 && s[0][2].size() == 24 && s[1][0].size() == 1 &&
+            s[1][1].size() == 1 && s[1][2].size() == 4,
+        "Adafactor factors a kernel's last two axes; placeholders for a bias");
+  const std::vector<float> g_kernel(24, 1.0f), g_bias(4, 1.0f);
+  opt.apply({kernel.value.data(), bias.value.data()}, {g_kernel.data(), g_bias.data()});
+  bool ok = true;
+  for (int64_t i = 0; i < 24; ++i) ok &= close(kernel.value.data()[i], 0.4995, 1e-7, 1e-6);
+  for (int64_t i = 0; i < 4; ++i) ok &= close(bias.value.data()[i], 0.4995, 1e-7, 1e-6);
+  check(ok && s[0][0].data()[5] == 1.0f && s[0][1].data()[7] == 1.0f && s[1][0].data()[0] == 0.0f,
+        "Adafactor's first step with unit gradients");
+  check(throws_value_error([] { Adafactor(0.001f, -0.8, 1e-30, 1e-3, 0.0); }),
+        "Adafactor clip_threshold = 0 raises ValueError");
+}
+
+void test_lamb() {
+  check(lamb_matches_reference(37, 5), "Lamb matches double reference");
+  check(lamb_matches_reference(40000, 6), "Lamb matches double reference (multi-threaded)");
+  // A zero variable takes Adam's plain step (the ratio is 1 when ||w|| is 0).
+  Lamb opt(0.5f, 0.9, 0.999, 1e-7);
+  std::vector<float> w(3, 0.0f), g{1.0f, -2.0f, 0.5f};
+  opt.build(std::vector<int64_t>{3});
+  opt.apply({w.data()}, {g.data()});
+  check(close(w[0], -0.5, 1e-6, 1e-5) && close(w[1], 0.5, 1e-6, 1e-5) &&
+            close(w[2], -0.5, 1e-6, 1e-5),
+        "Lamb's ratio is 1 for a zero variable");
 }
 
 // Two variables through plain SGD (lr 0.1), so the clipped gradient shows
@@ -450,6 +541,11 @@ void test_state_and_errors() {
   check(throws_value_error([] { SGD(-0.1f); }), "a negative learning rate raises ValueError");
   check(throws_value_error([] { RMSprop(0.001f, 1.5); }), "rho outside [0, 1] raises ValueError");
   check(throws_value_error([] { Lion(0.001f, 0.0); }), "Lion beta_1 = 0 raises ValueError");
+  check(throws_value_error([] { Ftrl(0.001f, 0.5); }),
+        "Ftrl learning_rate_power > 0 raises ValueError");
+  check(throws_value_error([] { Ftrl(0.001f, -0.5, 0.1, -1.0); }),
+        "Ftrl negative l1 raises ValueError");
+  check(throws_value_error([] { Lamb(0.001f, 1.5); }), "Lamb beta_1 > 1 raises ValueError");
   check(throws_value_error([] { SGD().set_clipping(1.0, std::nullopt, 1.0); }),
         "clipnorm with global_clipnorm raises ValueError");
   check(throws_value_error([] { SGD().set_weight_decay(-1.0); }),
@@ -472,6 +568,8 @@ void test_state_and_errors() {
 
 int main() {
   test_update_rules();
+  test_lamb();
+  test_adafactor();
   test_clipping_and_weight_decay();
   test_schedules();
   test_state_and_errors();

@@ -372,6 +372,24 @@ class Backend {
                             int64_t n, const kernels::NadamScalars& s) {
     no("nadam_update");
   }
+  virtual void ftrl_update(const Context&, float* param, const float* grad, float* accumulator,
+                           float* linear, int64_t n, const kernels::FtrlScalars& s) {
+    no("ftrl_update");
+  }
+  virtual void adafactor_update(const Context&, float* param, const float* grad, float* r, float* c,
+                                float* v, int64_t prefix, int64_t rows, int64_t cols, bool factored,
+                                const kernels::AdafactorScalars& s) {
+    no("adafactor_update");
+  }
+  virtual void schedule_free_adamw_update(const Context&, float* param, const float* grad, float* z,
+                                          float* v, int64_t n,
+                                          const kernels::ScheduleFreeScalars& s) {
+    no("schedule_free_adamw_update");
+  }
+  virtual void lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
+                           int64_t n, float lr, const kernels::LambScalars& s) {
+    no("lamb_update");
+  }
   virtual double sum_of_squares(const Context&, const float* x, int64_t n) {
     no("sum_of_squares");
     return 0.0;

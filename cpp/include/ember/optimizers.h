@@ -58,6 +58,33 @@ void nadam_update(float* param, const float* grad, float* m, float* v, int64_t n
 // Nadam's running product after one more step: u_product * b1 * (1 - 0.96^step / 2).
 float nadam_u_product_step(float u_product, double beta_1, int64_t step);
 
+// Ftrl's per-step scalars (element/optimizer.h's FtrlScalars) from its arguments.
+FtrlScalars ftrl_scalars(float lr, double learning_rate_power, double l1, double l2,
+                         double l2_shrinkage, double beta);
+void ftrl_update(float* param, const float* grad, float* accumulator, float* linear, int64_t n,
+                 const FtrlScalars& s);
+
+// Lamb: Adam's step scaled per variable by ||w|| / ||step|| (1 when either is 0).
+LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step);
+void lamb_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 const LambScalars& s);
+
+// Adafactor's per-step scalars; schedule: the rate comes from a schedule or callable
+// (Keras then leaves it as it is where relative_step would cap it at 1 / sqrt(t)).
+AdafactorScalars adafactor_scalars(float lr, bool relative_step, bool schedule, double beta_2_decay,
+                                   double epsilon_1, double epsilon_2, double clip_threshold,
+                                   int64_t step);
+// A variable of shape (prefix, rows, cols): factored, r(prefix, rows) and c(prefix, cols)
+// hold the second moment's row and column means and v(n) is rebuilt from them; else
+// v(n) is the second moment itself (r and c unused).
+void adafactor_update(float* param, const float* grad, float* r, float* c, float* v, int64_t prefix,
+                      int64_t rows, int64_t cols, bool factored, const AdafactorScalars& s);
+
+ScheduleFreeScalars schedule_free_scalars(float lr, double beta_1, double beta_2, double epsilon,
+                                          int64_t warmup_steps, int64_t step);
+void schedule_free_adamw_update(float* param, const float* grad, float* z, float* v, int64_t n,
+                                const ScheduleFreeScalars& s);
+
 // Sum of x(n)^2, accumulated in double.
 double sum_of_squares(const float* x, int64_t n);
 // out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
@@ -148,6 +175,18 @@ class Optimizer {
  protected:
   // Initial value of every element of slot `slot` (Adagrad starts above zero).
   virtual float slot_initial_value(size_t /*slot*/) const { return 0.0f; }
+  // Elements of slot `slot` for a variable of this shape: the variable's own count
+  // unless the slot is smaller (Adafactor's factored moments).
+  virtual int64_t slot_size(size_t /*slot*/, const Shape& shape) const {
+    return num_elements(shape);
+  }
+  // Once per variable per step, before weight decay and update() (ScheduleFreeAdamW
+  // starts its momentum at the variable's value on the first step).
+  virtual void before_update(std::vector<Tensor>& /*slot*/, float* /*param*/, int64_t /*n*/,
+                             int64_t /*step*/) {}
+  // The shape of the variable update() is updating: as built from variables, or
+  // {n} when built from sizes.
+  const Shape& variable_shape() const { return shapes_[current_]; }
   // Once per step, before any variable's update; step counts from 1.
   virtual void begin_step(int64_t /*step*/, float /*lr*/) {}
   // Restores this optimizer's scalars (as many as scalar_names()).
@@ -159,7 +198,7 @@ class Optimizer {
                       int64_t step, float lr) = 0;
 
  private:
-  void allocate_slots(const std::vector<int64_t>& sizes);
+  void allocate_slots(const std::vector<Shape>& shapes);
   void check_count(size_t count) const;
   // Decides once (until the next build or exclusion) which variables weight decay skips.
   void resolve_decays(const std::vector<float*>& params);
@@ -174,6 +213,8 @@ class Optimizer {
   float open_lr_ = 0.0f;
 
   std::vector<int64_t> sizes_;
+  std::vector<Shape> shapes_;
+  size_t current_ = 0;              // the variable being updated (variable_shape())
   std::vector<std::string> names_;  // empty when built from sizes alone
   std::vector<std::vector<Tensor>> slots_;
 
@@ -328,6 +369,94 @@ class Lion final : public Optimizer {
  protected:
   void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
               float lr) override;
+};
+
+// FTRL-proximal: n += g^2; z += g + 2 s w - (n^-p - n_prev^-p) / lr w;
+// w = (clip(z, -l1, l1) - z) / (n^-p / lr + 2 (l2 + beta / (2 lr))).
+class Ftrl final : public Optimizer {
+ public:
+  Ftrl(float lr = 0.001f, double learning_rate_power_ = -0.5,
+       double initial_accumulator_value_ = 0.1, double l1_regularization_strength_ = 0.0,
+       double l2_regularization_strength_ = 0.0, double l2_shrinkage_regularization_strength_ = 0.0,
+       double beta_ = 0.0);
+  std::string name() const override { return "Ftrl"; }
+  std::vector<std::string> slot_names() const override { return {"accumulator", "linear"}; }
+  double learning_rate_power, initial_accumulator_value, l1_regularization_strength,
+      l2_regularization_strength, l2_shrinkage_regularization_strength, beta;
+
+ protected:
+  float slot_initial_value(size_t slot) const override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::FtrlScalars scalars_{};
+};
+
+// Adafactor (Shazeer & Stern 2018), Keras's variant: a variable of rank >= 2 keeps
+// its second moment factored over the last two dimensions (row means r, column means
+// c; v = r / mean(r) x c), others keep v. With t the step, rho = min(lr, 1/sqrt(t)),
+// b = 1 - t^beta_2_decay and G = g^2 + epsilon_1: r = b r + (1 - b) mean_cols(G) (c
+// likewise, or v = b v + (1 - b) G); u = g / sqrt(v), u /= max(1, rms(u) / clip);
+// w -= max(epsilon_2, rms(w)) rho u.
+class Adafactor final : public Optimizer {
+ public:
+  Adafactor(float lr = 0.001f, double beta_2_decay_ = -0.8, double epsilon_1_ = 1e-30,
+            double epsilon_2_ = 1e-3, double clip_threshold_ = 1.0, bool relative_step_ = true);
+  std::string name() const override { return "Adafactor"; }
+  std::vector<std::string> slot_names() const override { return {"r", "c", "velocity"}; }
+  double beta_2_decay, epsilon_1, epsilon_2, clip_threshold;
+  bool relative_step;
+
+ protected:
+  int64_t slot_size(size_t slot, const Shape& shape) const override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::AdafactorScalars scalars_{};
+};
+
+// Schedule-free AdamW (Defazio et al. 2024), Keras's variant: z (`momentum`, starting
+// at the variable's value) takes Adam-scaled steps, x averages the z's uniformly, and
+// the variable holds y = (1 - b1) z + b1 x; no learning-rate schedule is needed.
+class ScheduleFreeAdamW final : public Optimizer {
+ public:
+  ScheduleFreeAdamW(float lr = 0.0025f, double beta_1_ = 0.9, double beta_2_ = 0.999,
+                    double epsilon_ = 1e-8, int64_t warmup_steps_ = 0);
+  std::string name() const override { return "ScheduleFreeAdamW"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  double beta_1, beta_2, epsilon;
+  int64_t warmup_steps;
+
+ protected:
+  void before_update(std::vector<Tensor>& slot, float* param, int64_t n, int64_t step) override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::ScheduleFreeScalars scalars_{};
+};
+
+// Adam's moments; the step u = m_hat / (sqrt(v_hat) + eps) is scaled by the
+// layer-wise trust ratio ||w|| / ||u|| (1 when either norm is 0): w -= ratio lr u.
+class Lamb final : public Optimizer {
+ public:
+  Lamb(float lr = 0.001f, double beta_1_ = 0.9, double beta_2_ = 0.999, double epsilon_ = 1e-7);
+  std::string name() const override { return "Lamb"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  double beta_1, beta_2, epsilon;
+
+ protected:
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::LambScalars scalars_{};
 };
 
 }  // namespace ember

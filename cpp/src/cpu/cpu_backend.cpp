@@ -320,6 +320,28 @@ void CpuBackend::nadam_update(const Context&, float* param, const float* grad, f
   kernels::nadam_update(param, grad, m, v, n, s);
 }
 
+void CpuBackend::ftrl_update(const Context&, float* param, const float* grad, float* accumulator,
+                             float* linear, int64_t n, const kernels::FtrlScalars& s) {
+  kernels::ftrl_update(param, grad, accumulator, linear, n, s);
+}
+
+void CpuBackend::adafactor_update(const Context&, float* param, const float* grad, float* r,
+                                  float* c, float* v, int64_t prefix, int64_t rows, int64_t cols,
+                                  bool factored, const kernels::AdafactorScalars& s) {
+  kernels::adafactor_update(param, grad, r, c, v, prefix, rows, cols, factored, s);
+}
+
+void CpuBackend::schedule_free_adamw_update(const Context&, float* param, const float* grad,
+                                            float* z, float* v, int64_t n,
+                                            const kernels::ScheduleFreeScalars& s) {
+  kernels::schedule_free_adamw_update(param, grad, z, v, n, s);
+}
+
+void CpuBackend::lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
+                             int64_t n, float lr, const kernels::LambScalars& s) {
+  kernels::lamb_update(param, grad, m, v, n, lr, s);
+}
+
 double CpuBackend::sum_of_squares(const Context&, const float* x, int64_t n) {
   return kernels::sum_of_squares(x, n);
 }

@@ -149,6 +149,16 @@ class CpuBackend final : public Backend {
                      const kernels::AdamaxScalars& s) override;
   void nadam_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n,
                     const kernels::NadamScalars& s) override;
+  void ftrl_update(const Context&, float* param, const float* grad, float* accumulator,
+                   float* linear, int64_t n, const kernels::FtrlScalars& s) override;
+  void adafactor_update(const Context&, float* param, const float* grad, float* r, float* c,
+                        float* v, int64_t prefix, int64_t rows, int64_t cols, bool factored,
+                        const kernels::AdafactorScalars& s) override;
+  void schedule_free_adamw_update(const Context&, float* param, const float* grad, float* z,
+                                  float* v, int64_t n,
+                                  const kernels::ScheduleFreeScalars& s) override;
+  void lamb_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n,
+                   float lr, const kernels::LambScalars& s) override;
   double sum_of_squares(const Context&, const float* x, int64_t n) override;
   void clip_by_norm(const Context&, const float* grad, float* out, int64_t n,
                     double clipnorm) override;

@@ -92,6 +92,21 @@ void lion_range(float* __restrict param, const float* __restrict grad, float* __
     opt::lion(param[i], grad[i], m[i], lr, b1, b2, one_minus_b1, one_minus_b2);
 }
 
+void ftrl_range(float* __restrict param, const float* __restrict grad,
+                float* __restrict accumulator, float* __restrict linear, int64_t n, FtrlScalars c) {
+  for (int64_t i = 0; i < n; ++i) opt::ftrl(param[i], grad[i], accumulator[i], linear[i], c);
+}
+
+void schedule_free_range(float* __restrict param, const float* __restrict grad, float* __restrict z,
+                         float* __restrict v, int64_t n, ScheduleFreeScalars c) {
+  for (int64_t i = 0; i < n; ++i) opt::schedule_free_adamw(param[i], grad[i], z[i], v[i], c);
+}
+
+void lamb_apply_range(float* __restrict param, const float* __restrict m, const float* __restrict v,
+                      int64_t n, float scale, LambScalars c) {
+  for (int64_t i = 0; i < n; ++i) param[i] -= scale * opt::lamb_step(m[i], v[i], c);
+}
+
 // p + b for an optional slot pointer.
 template <typename T>
 T* at(T* p, int64_t b) {
@@ -223,6 +238,146 @@ void lion_update(float* param, const float* grad, float* m, int64_t n, float lr,
   cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
     lion_range(param + b, grad + b, m + b, e - b, lr, b1, b2, one_minus_b1, one_minus_b2);
   });
+}
+
+FtrlScalars ftrl_scalars(float lr, double learning_rate_power, double l1, double l2,
+                         double l2_shrinkage, double beta) {
+  // `l2 + beta / (2.0 * lr)` meets the float32 lr, so it is float32 arithmetic; the
+  // Python products `2 * l2_shrinkage` and `-lr_power` are rounded once.
+  const float l2_reg = f32(l2) + f32(beta) / (2.0f * lr);
+  return {lr, f32(-learning_rate_power), 2.0f * l2_reg, f32(2.0 * l2_shrinkage), f32(l1)};
+}
+
+void ftrl_update(float* param, const float* grad, float* accumulator, float* linear, int64_t n,
+                 const FtrlScalars& s) {
+  const FtrlScalars c = s;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    ftrl_range(param + b, grad + b, accumulator + b, linear + b, e - b, c);
+  });
+}
+
+AdafactorScalars adafactor_scalars(float lr, bool relative_step, bool schedule, double beta_2_decay,
+                                   double epsilon_1, double epsilon_2, double clip_threshold,
+                                   int64_t step) {
+  const auto t = static_cast<float>(step);
+  const float inverse_sqrt_t = 1.0f / std::sqrt(t);
+  const float rate = relative_step && !schedule ? std::min(lr, inverse_sqrt_t) : lr;
+  const float beta_2_t = 1.0f - std::pow(t, f32(beta_2_decay));
+  return {std::min(rate, inverse_sqrt_t),
+          beta_2_t,
+          1.0f - beta_2_t,
+          f32(epsilon_1),
+          f32(epsilon_2),
+          f32(clip_threshold)};
+}
+
+void adafactor_update(float* param, const float* grad, float* r, float* c, float* v, int64_t prefix,
+                      int64_t rows, int64_t cols, bool factored, const AdafactorScalars& s) {
+  const int64_t n = prefix * rows * cols;
+  if (n == 0) return;
+  const auto count = static_cast<float>(n);
+  // rms(w) before the update: sqrt(mean(w^2)), the mean a float32 sum over n.
+  const float rms_w = std::sqrt(static_cast<float>(sum_of_squares(param, n)) / count);
+  const float alpha = std::max(s.epsilon_2, rms_w) * s.rho;
+  const auto regulated = [&](int64_t k) { return grad[k] * grad[k] + s.epsilon_1; };
+  if (factored) {
+    // Row means (over the last axis) into r, column means (over the second last) into c,
+    // then v = r / mean(r) x c per leading index. Sums in double, rounded once.
+    for (int64_t p = 0; p < prefix; ++p) {
+      const int64_t base = p * rows * cols;
+      std::vector<double> col_sums(static_cast<size_t>(cols), 0.0);
+      double r_sum = 0.0;
+      for (int64_t i = 0; i < rows; ++i) {
+        double row_sum = 0.0;
+        for (int64_t j = 0; j < cols; ++j) {
+          const float x = regulated(base + i * cols + j);
+          row_sum += x;
+          col_sums[static_cast<size_t>(j)] += x;
+        }
+        float& ri = r[p * rows + i];
+        ri = s.beta_2_t * ri +
+             s.one_minus_beta_2_t * (static_cast<float>(row_sum) / static_cast<float>(cols));
+        r_sum += ri;
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        float& cj = c[p * cols + j];
+        cj = s.beta_2_t * cj +
+             s.one_minus_beta_2_t *
+                 (static_cast<float>(col_sums[static_cast<size_t>(j)]) / static_cast<float>(rows));
+      }
+      const float r_mean = static_cast<float>(r_sum) / static_cast<float>(rows);
+      for (int64_t i = 0; i < rows; ++i) {
+        const float ratio = r[p * rows + i] / r_mean;
+        for (int64_t j = 0; j < cols; ++j) v[base + i * cols + j] = ratio * c[p * cols + j];
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) v[k] = s.beta_2_t * v[k] + s.one_minus_beta_2_t * regulated(k);
+  }
+  // u = g / sqrt(v), scaled down to rms(u) <= clip_threshold; two passes, no scratch.
+  double u2 = 0.0;
+  for (int64_t k = 0; k < n; ++k) {
+    const float u = grad[k] / std::sqrt(v[k]);
+    u2 += double(u) * double(u);
+  }
+  const float rms_u = std::sqrt(static_cast<float>(u2) / count);
+  const float divisor = std::max(1.0f, rms_u / s.clip_threshold);
+  for (int64_t k = 0; k < n; ++k) param[k] -= alpha * ((grad[k] / std::sqrt(v[k])) / divisor);
+}
+
+ScheduleFreeScalars schedule_free_scalars(float lr, double beta_1, double beta_2, double epsilon,
+                                          int64_t warmup_steps, int64_t step) {
+  // Keras casts the betas and epsilon first: `1 - beta` is float32 arithmetic here.
+  const auto t = static_cast<float>(step);
+  if (warmup_steps > 0) lr *= std::min(t / static_cast<float>(warmup_steps), 1.0f);
+  const float b1 = f32(beta_1), b2 = f32(beta_2), weight = 1.0f / t;
+  return {lr,           b1,     1.0f - b1,    1.0f - b2, 1.0f - std::pow(b2, t),
+          f32(epsilon), weight, 1.0f - weight};
+}
+
+void schedule_free_adamw_update(float* param, const float* grad, float* z, float* v, int64_t n,
+                                const ScheduleFreeScalars& s) {
+  const ScheduleFreeScalars c = s;
+  cpu::parallel_chunks(n, [=](int64_t b, int64_t e) {
+    schedule_free_range(param + b, grad + b, z + b, v + b, e - b, c);
+  });
+}
+
+LambScalars lamb_scalars(double beta_1, double beta_2, double epsilon, int64_t step) {
+  const auto t = static_cast<float>(step);
+  return {1.0f - std::pow(f32(beta_1), t), 1.0f - std::pow(f32(beta_2), t),
+          f32(1.0 - beta_1),  // Python's `1 - self.beta_1`
+          f32(1.0 - beta_2), f32(epsilon)};
+}
+
+void lamb_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 const LambScalars& s) {
+  const LambScalars c = s;
+  // Pass 1: the moments, and the squared norms of w and of the step (whole-variable
+  // sums, in double). Pass 2 recomputes the step from the stored moments: the same
+  // float32 operations give the same value, and no scratch buffer is needed.
+  double w2 = 0.0, u2 = 0.0;
+  if (n < cpu::kParallelWork || !cpu::enter_parallel_region()) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float u = opt::lamb_moments(grad[i], m[i], v[i], c);
+      w2 += double(param[i]) * double(param[i]);
+      u2 += double(u) * double(u);
+    }
+  } else {
+#pragma omp parallel for schedule(static) reduction(+ : w2, u2)
+    for (int64_t i = 0; i < n; ++i) {
+      const float u = opt::lamb_moments(grad[i], m[i], v[i], c);
+      w2 += double(param[i]) * double(param[i]);
+      u2 += double(u) * double(u);
+    }
+  }
+  const float w_norm = std::sqrt(static_cast<float>(w2)),
+              u_norm = std::sqrt(static_cast<float>(u2));
+  // Keras: where(w_norm > 0, where(u_norm > 0, w_norm / u_norm, 1), 1); NaN compares false.
+  const float ratio = w_norm > 0.0f && u_norm > 0.0f ? w_norm / u_norm : 1.0f;
+  const float scale = ratio * lr;
+  cpu::parallel_chunks(
+      n, [=](int64_t b, int64_t e) { lamb_apply_range(param + b, m + b, v + b, e - b, scale, c); });
 }
 
 double sum_of_squares(const float* x, int64_t n) {

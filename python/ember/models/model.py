@@ -238,7 +238,9 @@ class Model(Trainer, Layer):
             # learning rate unless a schedule computes it, and extras such as Nadam's.
             core = self.optimizer._core
             scalars = 1 + (core.schedule is None) + len(core.scalar_names())
-            optimizer_params = scalars + len(core.slot_names()) * trainable
+            optimizer_params = scalars + int(sum(
+                np.prod(self.optimizer._keras_slot_shape(name, w.shape))
+                for w in self.trainable_weights for name in core.slot_names()))
         summary_utils.print_summary(
             self.name, rows, total + (optimizer_params or 0), trainable, total - trainable,
             line_length=line_length, positions=positions, print_fn=print_fn,

@@ -7,30 +7,39 @@ cpp/src/schedules.cpp, cpp/src/cpu/optimizer_kernels.cpp).
 
 from ember.optimizers import schedules
 from ember.optimizers.adadelta import Adadelta
+from ember.optimizers.adafactor import Adafactor
 from ember.optimizers.adagrad import Adagrad
 from ember.optimizers.adam import Adam
 from ember.optimizers.adamax import Adamax
 from ember.optimizers.adamw import AdamW
+from ember.optimizers.ftrl import Ftrl
+from ember.optimizers.lamb import Lamb
 from ember.optimizers.lion import Lion
 from ember.optimizers.nadam import Nadam
 from ember.optimizers.optimizer import Optimizer
 from ember.optimizers.rmsprop import RMSprop
+from ember.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from ember.optimizers.sgd import SGD
 
-ALL_OBJECTS = {Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Nadam, Lion}
+ALL_OBJECTS = {Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Nadam, Lion, Ftrl,
+               Lamb, Adafactor, ScheduleFreeAdamW}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 __all__ = [
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Ftrl",
+    "Lamb",
     "Lion",
     "Nadam",
     "Optimizer",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "schedules",

@@ -193,6 +193,11 @@ class Optimizer:
                                              [str(n) for n in var_names or []])
 
     # -- applying gradients directly ------------------------------------------------
+    def _keras_slot_shape(self, slot, shape):
+        """The shape of slot `slot` for a variable of this shape, as Keras keeps it: the
+        variable's own unless an optimizer keeps smaller slots (Adafactor)."""
+        return tuple(shape)
+
     def build(self, variables):
         """Creates the optimizer's state (slots) for these variables."""
         variables = list(variables)

@@ -80,7 +80,8 @@ def keras_optimizer_variables(model):
                 path = keras_variable_path(model, variable).replace("/", "_")
                 for slot in group:
                     value = np.asarray(slots[names.index(slot)], dtype=np.float32)
-                    out.append((f"{prefix}/{path}_{slot}", value.reshape(variable.shape)))
+                    shape = optimizer._keras_slot_shape(slot, variable.shape)
+                    out.append((f"{prefix}/{path}_{slot}", value.reshape(shape)))
         for name, value in zip(state.get("scalar_names", []), state.get("scalars", [])):
             out.append((f"{prefix}/{name}", np.asarray(value, dtype=np.float32)))
     return out
@@ -158,10 +159,12 @@ def restore_keras_optimizer_variables(model, values):
             for slot in group:
                 value = values[k]
                 k += 1
-                if value.shape != variable.shape:
+                shape = optimizer._keras_slot_shape(slot, variable.shape)
+                if value.shape != shape:
                     return _skip(optimizer, f"its '{slot}' slot for {variable.path} has shape "
-                                            f"{value.shape} in the file, but the variable has "
-                                            f"shape {variable.shape}.")
+                                            f"{value.shape} in the file, but {shape} is "
+                                            f"expected for a variable of shape "
+                                            f"{variable.shape}.")
                 slots[i][names.index(slot)] = value.astype(np.float32)
     if any(v.shape != () for v in values[k:]):
         return _skip(optimizer, f"its scalars {scalar_names} are not scalars in the file.")

@@ -81,7 +81,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
             "iterations": int(core.iterations),
             "learning_rate": float(core.learning_rate),
             "slot_names": list(core.slot_names()),
-            "slots": [[s.reshape(v.shape) for s in slots]
+            "slots": [[s.reshape(self.optimizer._keras_slot_shape(name, v.shape))
+                       for name, s in zip(core.slot_names(), slots)]
                       for v, slots in zip(variables, core.slots())],
             # Optimizer-wide scalars besides these (Nadam's u_product).
             "scalar_names": list(core.scalar_names()),

@@ -29,6 +29,22 @@ struct NadamScalars {
   float lr, u_t_next, one_minus_u_t, one_minus_u_product, one_minus_u_product_next,
       one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
 };
+// power: -learning_rate_power; two_l2: 2 (l2 + beta / (2 lr)); two_shrinkage: 2 l2_shrinkage.
+struct FtrlScalars {
+  float lr, power, two_l2, two_shrinkage, l1;
+};
+// rho: min(lr, 1 / sqrt(t)); beta_2_t: 1 - t^beta_2_decay.
+struct AdafactorScalars {
+  float rho, beta_2_t, one_minus_beta_2_t, epsilon_1, epsilon_2, clip_threshold;
+};
+// lr: with warmup applied; weight: 1 / t.
+struct ScheduleFreeScalars {
+  float lr, beta_1, one_minus_beta_1, one_minus_beta_2, bias_correction_2, epsilon, weight,
+      one_minus_weight;
+};
+struct LambScalars {
+  float one_minus_beta_1_power, one_minus_beta_2_power, one_minus_beta_1, one_minus_beta_2, epsilon;
+};
 }  // namespace kernels
 
 namespace element::optimizer {
@@ -156,6 +172,52 @@ EMBER_HD float clip_by_value(float grad, float lo, float hi) {
 // Decoupled weight decay (AdamW and every optimizer's weight_decay): w -= w wd lr.
 EMBER_HD void decay(float& param, float weight_decay, float lr) {
   param -= param * weight_decay * lr;
+}
+
+// Ftrl (McMahan et al.): the linear term z gathers the shrunk gradient less the
+// change of n^power / lr times w; w is then z's L1-clipped remainder over the quadratic.
+EMBER_HD void ftrl(float& param, float grad, float& accumulator, float& linear,
+                   const kernels::FtrlScalars& c) {
+  const float w = param, acc = accumulator;
+  const float new_acc = acc + grad * grad;
+  const float new_pow = std::pow(new_acc, c.power);
+  const float sigma = (new_pow - std::pow(acc, c.power)) / c.lr;
+  const float z = linear + ((grad + c.two_shrinkage * w) - sigma * w);
+  linear = z;
+  accumulator = new_acc;
+  const float clipped = clip(z, -c.l1, c.l1);
+  param = (clipped - z) / (new_pow / c.lr + c.two_l2);
+}
+
+// Schedule-free AdamW: z (the momentum slot) takes Adam-scaled SGD steps; the variable
+// holds y, the interpolation of z and the running average x of the z's, which is
+// recovered from y and the old z rather than stored.
+EMBER_HD void schedule_free_adamw(float& param, float grad, float& z, float& v,
+                                  const kernels::ScheduleFreeScalars& c) {
+  const float z_old = z;
+  const float vi = v + (grad * grad - v) * c.one_minus_beta_2;
+  v = vi;
+  const float denom = std::sqrt(vi / c.bias_correction_2) + c.epsilon;
+  const float zi = z_old - (c.lr * grad) / denom;
+  z = zi;
+  const float x_old = (param - c.one_minus_beta_1 * z_old) / c.beta_1;
+  const float x_new = c.one_minus_weight * x_old + c.weight * zi;
+  param = c.one_minus_beta_1 * zi + c.beta_1 * x_new;
+}
+
+// Lamb's step from the updated moments: (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+EMBER_HD float lamb_step(float m, float v, const kernels::LambScalars& c) {
+  return (m / c.one_minus_beta_1_power) / (std::sqrt(v / c.one_minus_beta_2_power) + c.epsilon);
+}
+
+// Lamb's first pass over an element: Adam's moments, and the bias-corrected step
+// m_hat / (sqrt(v_hat) + eps) it returns (the layer-wise ratio needs all of them).
+EMBER_HD float lamb_moments(float grad, float& m, float& v, const kernels::LambScalars& c) {
+  const float mi = m + (grad - m) * c.one_minus_beta_1;
+  const float vi = v + (grad * grad - v) * c.one_minus_beta_2;
+  m = mi;
+  v = vi;
+  return lamb_step(mi, vi, c);
 }
 
 }  // namespace element::optimizer
