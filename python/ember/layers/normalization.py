@@ -22,6 +22,24 @@ def _resolve(config, key, module):
                                                                  module_objects=vars(module))
 
 
+def _gamma_beta_config(layer):
+    """The gamma/beta entries of a normalization layer's config, as Keras writes them."""
+    return {"beta_initializer": initializers.serialize(layer.beta_initializer),
+            "gamma_initializer": initializers.serialize(layer.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(layer.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(layer.gamma_regularizer),
+            "beta_constraint": constraints.serialize(layer.beta_constraint),
+            "gamma_constraint": constraints.serialize(layer.gamma_constraint)}
+
+
+def _resolve_gamma_beta(config):
+    """Rebuilds the serialized gamma/beta initializers and regularizers of a config."""
+    for key in ("beta_initializer", "gamma_initializer"):
+        _resolve(config, key, initializers)
+    for key in ("beta_regularizer", "gamma_regularizer"):
+        _resolve(config, key, regularizers)
+
+
 def _set_constraints(layer, **given):
     """Sets each `*_constraint` attribute from what the user gave (a name, config or object)."""
     for arg, value in given.items():
@@ -148,15 +166,10 @@ class BatchNormalization(_TrainingCallMixin, Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                **_gamma_beta_config(self),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
                     initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint),
                 "synchronized": self.synchronized, "renorm": self.renorm,
                 "renorm_clipping": self.renorm_clipping,
                 "renorm_momentum": self.renorm_momentum}
@@ -164,11 +177,9 @@ class BatchNormalization(_TrainingCallMixin, Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                    "moving_variance_initializer"):
+        _resolve_gamma_beta(config)
+        for key in ("moving_mean_initializer", "moving_variance_initializer"):
             _resolve(config, key, initializers)
-        for key in ("beta_regularizer", "gamma_regularizer"):
-            _resolve(config, key, regularizers)
         return super().from_config(config)
 
 
@@ -249,20 +260,12 @@ class LayerNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+                **_gamma_beta_config(self)}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("beta_initializer", "gamma_initializer"):
-            _resolve(config, key, initializers)
-        for key in ("beta_regularizer", "gamma_regularizer"):
-            _resolve(config, key, regularizers)
+        _resolve_gamma_beta(config)
         return super().from_config(config)
 
 
@@ -619,18 +622,10 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+                **_gamma_beta_config(self)}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("beta_initializer", "gamma_initializer"):
-            _resolve(config, key, initializers)
-        for key in ("beta_regularizer", "gamma_regularizer"):
-            _resolve(config, key, regularizers)
+        _resolve_gamma_beta(config)
         return super().from_config(config)
