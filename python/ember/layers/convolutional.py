@@ -11,7 +11,7 @@ import functools
 import numbers
 
 from ember import _core, activations, constraints, initializers, regularizers
-from ember.layers.layer import Layer
+from ember.layers.layer import Layer, weight_options_config
 
 # Softmax-like activations normalise an axis of their own, not the fused GEMM's channels.
 _UNFUSED = ("softmax", "log_softmax")
@@ -290,13 +290,8 @@ class BaseConv(_Conv):
         config.update({
             "filters": self.filters, "groups": self.groups,
             "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint)})
+            **weight_options_config(self, "kernel", "bias")})
         return config
 
 
@@ -402,13 +397,8 @@ class BaseConvTranspose(_Conv):
         config.update({
             "filters": self.filters, "output_padding": self.output_padding,
             "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint)})
+            **weight_options_config(self, "kernel", "bias")})
         return config
 
 
@@ -504,13 +494,8 @@ class BaseDepthwiseConv(_Conv):
         config.update({
             "depth_multiplier": self.depth_multiplier,
             "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint)})
+            **weight_options_config(self, "depthwise", "bias")})
         return config
 
 
@@ -626,16 +611,8 @@ class BaseSeparableConv(_Conv):
         config.update({
             "depth_multiplier": self.depth_multiplier, "filters": self.filters,
             "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint)})
+            **weight_options_config(self, "depthwise", "pointwise", "bias")})
         return config
 
 

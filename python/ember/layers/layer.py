@@ -181,6 +181,17 @@ def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, cas
     return outs, isinstance(out, list), out_masks
 
 
+
+def weight_options_config(layer, *weights):
+    """The `<weight>_initializer`, `_regularizer` and `_constraint` entries of a layer's
+    config for each named weight ("kernel", "bias", ...), serialized as Keras writes them."""
+    config = {}
+    for w in weights:
+        config[f"{w}_initializer"] = initializers.serialize(getattr(layer, f"{w}_initializer"))
+        config[f"{w}_regularizer"] = regularizers.serialize(getattr(layer, f"{w}_regularizer"))
+        config[f"{w}_constraint"] = constraints.serialize(getattr(layer, f"{w}_constraint"))
+    return config
+
 class Layer:
     """Base class of all layers.
 

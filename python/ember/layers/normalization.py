@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ember import _core, _ops, constraints, initializers, regularizers
-from ember.layers.layer import Layer
+from ember.layers.layer import Layer, weight_options_config
 from ember.layers.regularization import _TrainingCallMixin
 
 
@@ -20,16 +20,6 @@ def _resolve(config, key, module):
     if isinstance(config.get(key), dict):
         config[key] = serialization_lib.deserialize_keras_object(config[key],
                                                                  module_objects=vars(module))
-
-
-def _gamma_beta_config(layer):
-    """The gamma/beta entries of a normalization layer's config, as Keras writes them."""
-    return {"beta_initializer": initializers.serialize(layer.beta_initializer),
-            "gamma_initializer": initializers.serialize(layer.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(layer.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(layer.gamma_regularizer),
-            "beta_constraint": constraints.serialize(layer.beta_constraint),
-            "gamma_constraint": constraints.serialize(layer.gamma_constraint)}
 
 
 def _resolve_gamma_beta(config):
@@ -166,7 +156,7 @@ class BatchNormalization(_TrainingCallMixin, Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **_gamma_beta_config(self),
+                **weight_options_config(self, "beta", "gamma"),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
                     initializers.serialize(self.moving_variance_initializer),
@@ -260,7 +250,7 @@ class LayerNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
-                **_gamma_beta_config(self)}
+                **weight_options_config(self, "beta", "gamma")}
 
     @classmethod
     def from_config(cls, config):
@@ -622,7 +612,7 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **_gamma_beta_config(self)}
+                **weight_options_config(self, "beta", "gamma")}
 
     @classmethod
     def from_config(cls, config):
