@@ -8,28 +8,10 @@ import pytest
 from ember import saving, utils
 
 
-def _ember_scale():
-    @saving.register_keras_serializable(package="ember_tests", name="Scale")
-    class Scale(ember.layers.Layer):
-        def __init__(self, offset=0.0, **kwargs):
-            super().__init__(**kwargs)
-            self.offset = offset
-
-        def build(self, input_shape):
-            self.k = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="k")
-
-        def call(self, x):
-            return x * self.k + self.offset
-
-        def get_config(self):
-            return {**super().get_config(), "offset": self.offset}
-
-    return Scale
-
-
-def _keras_scale(keras):
-    @keras.saving.register_keras_serializable(package="ember_tests", name="Scale")
-    class Scale(keras.layers.Layer):
+def _scale(lib):
+    """The same registered custom layer, written against ember or Keras (`lib`)."""
+    @lib.saving.register_keras_serializable(package="ember_tests", name="Scale")
+    class Scale(lib.layers.Layer):
         def __init__(self, offset=0.0, **kwargs):
             super().__init__(**kwargs)
             self.offset = offset
@@ -49,7 +31,7 @@ def _keras_scale(keras):
 @pytest.mark.parametrize("direction", ["ember_to_keras", "keras_to_ember"])
 def test_a_registered_custom_layer_travels_between_ember_and_keras(direction, keras, rng,
                                                                    tmp_path):
-    classes = {"ember": _ember_scale(), "keras": _keras_scale(keras)}
+    classes = {"ember": _scale(ember), "keras": _scale(keras)}
     libs = {"ember": ember, "keras": keras}
     src, dst = direction.split("_to_")
     K = libs[src]
