@@ -284,8 +284,6 @@ def test_training_resumes_exactly_with_a_learning_rate_schedule(ext, rng, tmp_pa
 def test_loading_does_not_advance_the_global_random_generator(with_dropout, ext, rng, tmp_path):
     model = all_layers_sequential()
     if with_dropout:
-        if not hasattr(ember.layers, "Dropout"):
-            pytest.skip("ember has no Dropout yet")
         model.add(ember.layers.Dropout(0.5))  # draws its seed when it is made
     model.save(tmp_path / f"m{ext}")
     ember.utils.set_random_seed(3)

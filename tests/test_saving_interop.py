@@ -321,8 +321,6 @@ OPTIMIZER_ARGS = {"SGD": {"momentum": 0.9, "nesterov": True}, "Adam": {"amsgrad"
 def test_optimizer_state_moves_both_ways(name, keras, tmp_path):
     """Each optimizer's variables (slots, and Nadam's u_product) in Keras's order: a
     model saved mid-training by one library resumes in the other exactly as in itself."""
-    if not hasattr(ember.optimizers, name):
-        pytest.skip(f"ember has no {name} yet")
     x, y = make_data(5, n=40)
 
     def small(k):
@@ -510,11 +508,6 @@ def test_split_h5_attributes_read_both_ways(keras, rng, tmp_path):
 
 
 # -- the other layers: a functional graph with merges, normalization, reshaping ------------
-GRAPH_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-                "BatchNormalization", "LayerNormalization", "Dropout", "GaussianNoise",
-                "ActivityRegularization", "Reshape", "Flatten")
-
-
 def build_graph(k):
     """A DAG using every merge, normalization, regularization and reshaping layer."""
     L = k.layers
@@ -536,13 +529,6 @@ def build_graph(k):
     return k.Model(inputs, outputs, name="graph")
 
 
-@pytest.fixture
-def graph_layers():
-    missing = [name for name in GRAPH_LAYERS if not hasattr(ember.layers, name)]
-    if missing:
-        pytest.skip(f"ember has no {missing} yet")
-
-
 def randomize(model, rng):
     """Fresh random weights (positive where they are variances), so every weight,
     moving statistics included, is checked to arrive in the right place."""
@@ -552,7 +538,6 @@ def randomize(model, rng):
     return model
 
 
-@pytest.mark.usefixtures("graph_layers")
 def test_graph_of_every_other_layer_moves_both_ways(keras, rng, tmp_path):
     x = rng.normal(size=(10, 6)).astype("float32")
     ours = randomize(build_graph(ember), rng)
