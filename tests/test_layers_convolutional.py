@@ -179,13 +179,17 @@ def test_training_matches_keras(keras, rng, build):
 
 def test_training_in_chunks_of_images_matches_keras(keras, rng):
     """The MNIST convnet's second convolution at batch 48: its columns take more than the op's
-    cache budget, so each batch runs in chunks of images (forward and backward)."""
+    cache budget, so each batch runs in chunks of images (forward and backward).
+
+    tanh, not the convnet's relu: with 743k pre-activations a few land within float32 rounding
+    of zero, and a relu that flips there in one library and not the other moves the first
+    kernel by ~1e-4 (4 seeds in 10 did). A smooth activation keeps the two within rounding."""
     def build(lib):
         L = lib.layers
         return lib.Sequential([
             lib.Input((13, 13, 32)),
             L.Conv2D(16, 1, kernel_initializer="zeros"),
-            L.Conv2D(64, 3, activation="relu", kernel_initializer="zeros"),
+            L.Conv2D(64, 3, activation="tanh", kernel_initializer="zeros"),
             L.Flatten(), L.Dense(10, activation="softmax", kernel_initializer="zeros")])
 
     keras_model, ember_model = build(keras), build(ember)
