@@ -155,7 +155,6 @@ void check_vlen_attribute(const std::vector<char>& file, std::uint64_t header_ad
                     "(Keras's and h5py's files never share them)");
     }
     if ((r.at(type_at, 1) & 0x0f) != 9) return;  // not variable-length: nothing to follow
-    const bool is_string = (r.at(type_at + 1, 1) & 0x0f) == 1;
     // Dataspace: version, rank, flags, then (version 1) 5 reserved bytes or (2) a type byte.
     const auto space_version = r.at(space_at, 1), rank = r.at(space_at + 1, 1);
     std::uint64_t count = 1;
@@ -169,15 +168,18 @@ void check_vlen_attribute(const std::vector<char>& file, std::uint64_t header_ad
       count *= dim;
     }
     if (count > (m.data + m.size - data_at) / 16) r.bad("an attribute's data");
-    // A sequence's base type size (bytes 4-7 of the base datatype, after the 8-byte header).
-    const std::uint64_t element = is_string ? 1 : r.at(type_at + 8 + 4, 4);
+    // The base type's size (bytes 4-7 of the base datatype, after the 8-byte header): libhdf5
+    // allocates and clears length x that for each value (a string's base type is 1 byte).
+    const std::uint64_t element = r.at(type_at + 8 + 4, 4);
+    if (element == 0 || element > 64) r.bad("a variable-length value's base type");
     for (std::uint64_t i = 0; i < count; ++i) {
       const std::uint64_t ref = data_at + 16 * i;
       const auto length = r.at(ref, 4), address = r.at(ref + 4, 8), index = r.at(ref + 12, 4);
       if (length == 0) continue;  // libhdf5 reads nothing for an empty string
-      if (length > kMaxAttributeBytes) {  // libhdf5 allocates what the length says
+      if (length > kMaxAttributeBytes / element) {  // libhdf5 allocates what the length says
         throw IOError(where + ": attribute '" + name + "' claims a value of " +
-                      std::to_string(length) + " elements; the file is damaged");
+                      std::to_string(length) + " elements of " + std::to_string(element) +
+                      " bytes; the file is damaged");
       }
       std::uint64_t size = 0;
       if (!heap_object_size(r, address, index, size)) {
@@ -186,7 +188,7 @@ void check_vlen_attribute(const std::vector<char>& file, std::uint64_t header_ad
                       std::to_string(address) + ", which holds no such object; the file is "
                       "damaged");
       }
-      if (element == 0 || size > length * element) {
+      if (size > length * element) {
         throw IOError(where + ": attribute '" + name + "' refers to a global heap object of " +
                       std::to_string(size) + " bytes for a value of " +
                       std::to_string(length * element) + "; the file is damaged");
