@@ -10,6 +10,7 @@
 #include "ember/device.h"
 #include "ember/error.h"
 #include "ember/graph.h"
+#include "ember/layer_builder.h"
 #include "ember/losses.h"
 #include "ember/metrics.h"
 #include "ember/model.h"
