@@ -28,7 +28,8 @@ class Model;
 
 class LoadedModel {
  public:
-  // Rows of one float32 input, row-major: rows x (product of input_shape(0)) values.
+  // Rows of one float32 input, row-major: rows x (product of input_shape(0)) values. An
+  // integer input (token ids for an Embedding) takes its values as floats too (12.0f).
   // Returns the single output, rows x (product of output_shape(0)) values. The model must
   // have one input and one output (else ValueError: use the overload below).
   // Rows go through the engine batch_size at a time (Keras's default: 32), as Python's

@@ -101,16 +101,6 @@ bool is_op_node(const json& layer) {
   return cls == "NotEqual" || cls == "Any";
 }
 
-bool is_int_dtype(const json& dtype) {
-  std::string name;
-  if (dtype.is_string()) name = dtype.get<std::string>();
-  else if (dtype.is_object() && dtype.contains("config") && dtype["config"].is_object() &&
-           dtype["config"].contains("name") && dtype["config"]["name"].is_string()) {
-    name = dtype["config"]["name"].get<std::string>();
-  }
-  return name.rfind("int", 0) == 0 || name.rfind("uint", 0) == 0;
-}
-
 // An InputLayer's (or Keras 2 first layer's) shape without the batch axis.
 Shape input_row_shape(const json& config, const std::string& where) {
   const json* shape = nullptr;
@@ -231,7 +221,9 @@ class Builder {
     const Shape row = input_row_shape(config, "InputLayer '" + name + "'");
     TensorRef t;
     t.node = graph_.add_input(row, name);
-    t.ids = config.contains("dtype") && is_int_dtype(config["dtype"]);
+    // An integer input (Embedding's ids) is fed as floats too, as predict() takes them: the
+    // layers that read ids cast it (build_layer), exactly as they cast Python's int arrays.
+    t.ids = false;
     input_names.push_back(name);
     return t;
   }
