@@ -3,9 +3,9 @@ ember and by Keras 3 as .keras and .h5 (and Keras 2's legacy .h5), predicted by 
 example examples/cpp_consumer/predict.cpp (ember::load_model, no Python) - within 1e-5 of
 Keras's predictions and bit for bit equal to ember Python's.
 
-The C++ program comes from the README's C++ build (build/cpp, which the test command builds before
-pytest runs) or the module's (build/py); the tests skip when neither has it. EMBER_CPP_PREDICT=<path>
-names another build of it.
+The C++ program comes from the README's C++ build (build/cpp, which the test command builds
+before pytest runs) or the module's (build/py); the tests skip when neither has it.
+EMBER_CPP_PREDICT=<path> names another build of it.
 """
 
 import os
@@ -32,7 +32,8 @@ def _predict_program():
 
 PROGRAM = _predict_program()
 pytestmark = pytest.mark.skipif(
-    PROGRAM is None, reason="the C++ example_cpp_predict is not built (build/cpp or build/py, with HDF5 and libzip)")
+    PROGRAM is None,
+    reason="the C++ example_cpp_predict is not built (build/cpp or build/py, with HDF5 and libzip)")
 
 
 def cpp_predict(path, xs, tmp_path):
