@@ -2,7 +2,8 @@
 # ember_development) into PREFIX, then configure, build and run the consumer project
 # examples/cpp_consumer against it with find_package(ember), as a user would.
 #
-#   cmake -DEMBER_BUILD=... -DCONSUMER_SOURCE=... -DWORK=... -DCXX=... -P test_installed_package.cmake
+#   cmake -DEMBER_BUILD=... -DCONSUMER_SOURCE=... -DWORK=... -DCXX=... [-DMODEL_FILE=...]
+#         -P test_installed_package.cmake
 foreach(var EMBER_BUILD CONSUMER_SOURCE WORK CXX)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "test_installed_package.cmake: -D${var}=... is required")
@@ -29,3 +30,6 @@ run("configure the consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE}" -B "${WO
     -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_COMPILER=${CXX}" "-DCMAKE_PREFIX_PATH=${prefix}")
 run("build the consumer" "${CMAKE_COMMAND}" --build "${WORK}/consumer")
 run("run the consumer" "${WORK}/consumer/ember_consumer")
+if(DEFINED MODEL_FILE)  # load_model through the package: HDF5 and libzip found transitively
+  run("predict from a saved model" "${WORK}/consumer/ember_predict" "${MODEL_FILE}")
+endif()

@@ -5,6 +5,7 @@ package: no network needed), with a validation split, then evaluates on
 held-out data and predicts. Only the import differs from the Keras original.
 """
 
+import sys
 import time
 
 import ember as keras
@@ -46,6 +47,9 @@ def main():
           "predicted:", np.argmax(probabilities, axis=1).tolist())
     if accuracy < 0.9:
         raise SystemExit(f"unexpectedly low test accuracy: {accuracy:.3f}")
+    if len(sys.argv) == 3 and sys.argv[1] == "--save":  # for C++: examples/cpp_consumer/predict.cpp
+        model.save(sys.argv[2])
+        print("saved", sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -65,5 +65,6 @@ void bind_embedding(py::module_& m);  // Embedding, casts, masks
 void bind_recurrent(py::module_& m);  // recurrent layers (issue 11)
 // convolution (issue 11)
 void bind_conv(py::module_& m);  // the convolution op
+void bind_builders(py::module_& m);  // build_layer: Keras configs to ops (issue 12)
 
 }  // namespace ember::bindings

@@ -342,6 +342,12 @@ void Model::gather_inputs(Executor& e, const std::vector<ArrayView>& x, const in
     be().gather_rows(e.context(), x[i].data, x[i].row_size, order, begin, rows, e.input_buffer(i));
 }
 
+void Model::write_weights(const std::function<void()>& write) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  const auto writing = lock_weights_for_writing();
+  write();
+}
+
 std::shared_lock<std::shared_mutex> Model::lock_weights_for_reading() {
   {
     const std::lock_guard<std::mutex> wait_for_writers(turnstile_);

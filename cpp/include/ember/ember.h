@@ -1,6 +1,7 @@
 // The one header a C++ program includes to embed ember: tensors and devices, the graph and
 // its executor, every op a layer is built from, the model (compile, train, evaluate,
-// predict), losses, metrics, optimizers with their schedules, and the typed exceptions.
+// predict), losses, metrics, optimizers with their schedules, the typed exceptions, and
+// load_model() for the .keras / .h5 files Python saves (ember/load_model.h).
 // The kernel boundary (backend.h, kernels.h, layer_kernels.h) is for backends, not users,
 // and is not included. With the installed package: find_package(ember CONFIG REQUIRED) and
 // target_link_libraries(app PRIVATE ember::ember).
@@ -10,6 +11,8 @@
 #include "ember/device.h"
 #include "ember/error.h"
 #include "ember/graph.h"
+#include "ember/layer_builder.h"
+#include "ember/load_model.h"
 #include "ember/losses.h"
 #include "ember/metrics.h"
 #include "ember/model.h"

@@ -7,14 +7,18 @@
 
 namespace ember {
 
-struct ValueError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
-struct TypeError : std::runtime_error {
+// The base of every error the engine throws on bad input: what a C++ program catches.
+struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-struct IOError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct ValueError : Error {
+  using Error::Error;
+};
+struct TypeError : Error {
+  using Error::Error;
+};
+struct IOError : Error {
+  using Error::Error;
 };
 
 }  // namespace ember

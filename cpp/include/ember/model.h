@@ -3,6 +3,7 @@
 // metric accumulation - is one call into here.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -117,6 +118,10 @@ class Model {
   // optimizer's state (slots, iterations, scalars) to every rank: a collective, so that
   // ranks that built or loaded their models apart start alike. A no-op without a reducer.
   void broadcast_weights();
+
+  // Runs `write`, which changes variables' values in place (a C++ load_weights), with the
+  // weights locked as a training step locks them: no prediction sees them half written.
+  void write_weights(const std::function<void()>& write);
 
   // The lock every running call takes (recursive: a caller may hold it across
   // several calls, as the Python bindings do to wait for it without the GIL).

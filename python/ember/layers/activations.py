@@ -6,7 +6,7 @@ its own op, which also learns `alpha`).
 
 import warnings
 
-from ember import _core, constraints, initializers
+from ember import constraints, initializers
 from ember.layers.layer import Layer
 
 
@@ -14,6 +14,7 @@ class ReLU(Layer):
     """Rectified linear unit: `max_value` if `x >= max_value`, `x` if
     `threshold <= x < max_value`, `negative_slope * (x - threshold)` otherwise."""
 
+    _engine_class = "ReLU"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
@@ -39,11 +40,6 @@ class ReLU(Layer):
         self.supports_masking = True
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        activation = _core.Activation("relu", negative_slope=self.negative_slope,
-                                      max_value=self.max_value, threshold=self.threshold)
-        return graph.add_activation(input_nodes[0], activation, self.name)
-
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value,
                 "negative_slope": self.negative_slope, "threshold": self.threshold}
@@ -52,6 +48,7 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """`negative_slope * x` for `x < 0`, `x` for `x >= 0`."""
 
+    _engine_class = "LeakyReLU"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, negative_slope=0.3, **kwargs):
@@ -69,10 +66,6 @@ class LeakyReLU(Layer):
         self.supports_masking = True
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        activation = _core.Activation("leaky_relu", negative_slope=self.negative_slope)
-        return graph.add_activation(input_nodes[0], activation, self.name)
-
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
@@ -80,6 +73,7 @@ class LeakyReLU(Layer):
 class ELU(Layer):
     """Exponential linear unit: `alpha * (exp(x) - 1)` for `x < 0`, `x` for `x >= 0`."""
 
+    _engine_class = "ELU"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, alpha=1.0, **kwargs):
@@ -88,10 +82,6 @@ class ELU(Layer):
         self.supports_masking = True
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        return graph.add_activation(input_nodes[0], _core.Activation("elu", alpha=self.alpha),
-                                    self.name)
-
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
 
@@ -99,6 +89,7 @@ class ELU(Layer):
 class Softmax(Layer):
     """Softmax along `axis` (an int or a list of ints; not the batch axis)."""
 
+    _engine_class = "Softmax"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, **kwargs):
@@ -112,37 +103,6 @@ class Softmax(Layer):
             raise NotImplementedError("Softmax: the `mask` argument is not supported yet")
         return super().__call__(inputs, **kwargs)
 
-    def _row_axes(self, rank):
-        """Keras's axes (batch axis 0) as axes of a sample of `rank` axes."""
-        axes = list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis]
-        if not axes:
-            raise ValueError(f"{self.name}: `axis` must name at least one axis")
-        row_axes = []
-        for axis in axes:
-            if not isinstance(axis, int) or isinstance(axis, bool):
-                raise TypeError(f"{self.name}: `axis` must be an int or a list of ints, "
-                                f"got {self.axis!r}")
-            full = axis + rank + 1 if axis < 0 else axis
-            if full == 0:
-                raise NotImplementedError(
-                    f"{self.name}: a softmax over the batch axis is not supported; ember "
-                    "normalises within each sample"
-                )
-            if not 0 < full <= rank:
-                raise ValueError(f"{self.name}: axis {axis} is out of range for inputs of rank "
-                                 f"{rank + 1}")
-            row_axes.append(full - 1)
-        return sorted(set(row_axes))
-
-    def _emit(self, graph, input_nodes):
-        rank = len(graph.row_shape(input_nodes[0]))
-        row_axes = self._row_axes(rank)
-        if len(row_axes) == 1:
-            activation = _core.Activation("softmax", axis=row_axes[0])
-        else:
-            activation = _core.Activation("softmax", axes=row_axes)
-        return graph.add_activation(input_nodes[0], activation, self.name)
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -151,6 +111,7 @@ class PReLU(Layer):
     """Parametric ReLU: `alpha * x` for `x < 0`, `x` for `x >= 0`, with `alpha` a
     learned array shaped like a sample, of size 1 along `shared_axes`."""
 
+    _engine_class = "PReLU"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
@@ -183,9 +144,6 @@ class PReLU(Layer):
                                      initializer=self.alpha_initializer,
                                      constraint=self.alpha_constraint)
         self.built = True
-
-    def _emit(self, graph, input_nodes):
-        return graph.add_prelu(input_nodes[0], self.alpha._core, self.name)
 
     def get_config(self):
         return {**super().get_config(),

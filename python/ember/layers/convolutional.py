@@ -10,11 +10,8 @@ the configs are Keras 3's, so weights and files move between Keras and ember unc
 import functools
 import numbers
 
-from ember import _core, activations, constraints, initializers, regularizers
+from ember import activations, constraints, initializers, regularizers
 from ember.layers.layer import Layer, weight_options_config
-
-# Softmax-like activations normalise an axis of their own, not the fused GEMM's channels.
-_UNFUSED = ("softmax", "log_softmax")
 
 
 def _standardize_tuple(value, n, name, allow_zero=False):
@@ -122,7 +119,6 @@ class _Conv(Layer):
     the output shape, and emitting the engine's op."""
 
     _transpose = False
-    _depthwise = False
 
     def _init_common(self, rank, kernel_size, strides, padding, data_format, dilation_rate,
                      activation, use_bias, activity_regularizer, allow_causal=False):
@@ -190,28 +186,6 @@ class _Conv(Layer):
                                   self._output_channels(input_shape))
 
     # -- the engine --------------------------------------------------------------------------
-    def _add_conv(self, graph, node, kernel, bias, activation, name, *, kernel_size=None,
-                  strides=None, dilation_rate=None, padding=None, groups=1, depthwise=False):
-        """The ConvOp; an activation the op cannot fuse follows as an op of its own."""
-        fused = activations.is_builtin(activation) and activation.__name__ not in _UNFUSED
-        output_padding = getattr(self, "output_padding", None) if self._transpose else None
-        node = _core.add_conv(
-            graph, node, kernel._core, bias._core if bias is not None else None,
-            list(kernel_size or self.kernel_size), list(strides or self.strides),
-            list(dilation_rate or self.dilation_rate), padding or self.padding,
-            list(output_padding or []), groups, self.data_format == "channels_first",
-            self._transpose, depthwise, activation.__name__ if fused else "linear", name)
-        if not fused and activation is not activations.get("linear"):
-            node = activations.emit(graph, node, activation, f"{name}/activation")
-        return node
-
-    def _emit_activity_regularizer(self, graph, node):
-        if self.activity_regularizer is None:
-            return node
-        l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
-        return _core.add_activity_regularization(graph, node, l1, l2,
-                                                 f"{self.name}/activity_regularizer")
-
     @classmethod
     def from_config(cls, config):
         config = dict(config)
@@ -280,11 +254,6 @@ class BaseConv(_Conv):
                                         constraint=self.bias_constraint)
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        node = self._add_conv(graph, input_nodes[0], self.kernel, self.bias, self.activation,
-                              self.name, groups=self.groups)
-        return self._emit_activity_regularizer(graph, node)
-
     def get_config(self):
         config = self._common_config()
         config.update({
@@ -298,6 +267,8 @@ class BaseConv(_Conv):
 class Conv1D(BaseConv):
     """1-D convolution over (batch, steps, channels); `padding="causal"` pads the start only,
     so that output t sees inputs up to t."""
+
+    _engine_class = "Conv1D"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
@@ -317,6 +288,8 @@ class Conv1D(BaseConv):
 class Conv2D(BaseConv):
     """2-D convolution over (batch, rows, cols, channels) (channels_first: (batch, channels,
     rows, cols))."""
+
+    _engine_class = "Conv2D"
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -387,11 +360,6 @@ class BaseConvTranspose(_Conv):
                                         constraint=self.bias_constraint)
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        node = self._add_conv(graph, input_nodes[0], self.kernel, self.bias, self.activation,
-                              self.name)
-        return self._emit_activity_regularizer(graph, node)
-
     def get_config(self):
         config = self._common_config()
         config.update({
@@ -404,6 +372,8 @@ class BaseConvTranspose(_Conv):
 
 class Conv1DTranspose(BaseConvTranspose):
     """Transposed 1-D convolution ("deconvolution") over (batch, steps, channels)."""
+
+    _engine_class = "Conv1DTranspose"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
@@ -423,6 +393,8 @@ class Conv1DTranspose(BaseConvTranspose):
 class Conv2DTranspose(BaseConvTranspose):
     """Transposed 2-D convolution ("deconvolution") over (batch, rows, cols, channels)."""
 
+    _engine_class = "Conv2DTranspose"
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -441,8 +413,6 @@ class Conv2DTranspose(BaseConvTranspose):
 class BaseDepthwiseConv(_Conv):
     """DepthwiseConv1D / 2D: each input channel convolved with its own `depth_multiplier`
     filters (kernel (k..., in, depth_multiplier); output channel c * multiplier + m)."""
-
-    _depthwise = True
 
     @_names_layer_in_errors
     def __init__(self, rank, kernel_size, strides=1, padding="valid", depth_multiplier=1,
@@ -484,11 +454,6 @@ class BaseDepthwiseConv(_Conv):
                                         constraint=self.bias_constraint)
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        node = self._add_conv(graph, input_nodes[0], self.kernel, self.bias, self.activation,
-                              self.name, depthwise=True)
-        return self._emit_activity_regularizer(graph, node)
-
     def get_config(self):
         config = self._common_config()
         config.update({
@@ -501,6 +466,8 @@ class BaseDepthwiseConv(_Conv):
 
 class DepthwiseConv1D(BaseDepthwiseConv):
     """Depthwise 1-D convolution over (batch, steps, channels)."""
+
+    _engine_class = "DepthwiseConv1D"
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
@@ -521,6 +488,8 @@ class DepthwiseConv1D(BaseDepthwiseConv):
 
 class DepthwiseConv2D(BaseDepthwiseConv):
     """Depthwise 2-D convolution over (batch, rows, cols, channels)."""
+
+    _engine_class = "DepthwiseConv2D"
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -596,16 +565,6 @@ class BaseSeparableConv(_Conv):
                                         constraint=self.bias_constraint)
         self.built = True
 
-    def _emit(self, graph, input_nodes):
-        linear = activations.get("linear")
-        node = self._add_conv(graph, input_nodes[0], self.depthwise_kernel, None, linear,
-                              f"{self.name}/depthwise", depthwise=True)
-        ones = (1,) * self.rank
-        node = self._add_conv(graph, node, self.pointwise_kernel, self.bias, self.activation,
-                              self.name, kernel_size=ones, strides=ones, dilation_rate=ones,
-                              padding="valid")
-        return self._emit_activity_regularizer(graph, node)
-
     def get_config(self):
         config = self._common_config()
         config.update({
@@ -618,6 +577,8 @@ class BaseSeparableConv(_Conv):
 
 class SeparableConv1D(BaseSeparableConv):
     """Depthwise-separable 1-D convolution over (batch, steps, channels)."""
+
+    _engine_class = "SeparableConv1D"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
@@ -643,6 +604,8 @@ class SeparableConv1D(BaseSeparableConv):
 
 class SeparableConv2D(BaseSeparableConv):
     """Depthwise-separable 2-D convolution over (batch, rows, cols, channels)."""
+
+    _engine_class = "SeparableConv2D"
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,

@@ -1,6 +1,6 @@
 """Input, InputLayer, Dense and Activation."""
 
-from ember import _core, activations, constraints, initializers, regularizers
+from ember import activations, constraints, initializers, regularizers
 from ember.layers.layer import (
     INT_DTYPES,
     KerasTensor,
@@ -78,6 +78,7 @@ class Dense(Layer):
     fused into a single pass over its output."""
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
+    _engine_class = "Dense"
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -129,20 +130,6 @@ class Dense(Layer):
             )
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def _emit(self, graph, input_nodes):
-        builtin = activations.is_builtin(self.activation)
-        node = graph.add_dense(input_nodes[0], self.kernel._core,
-                               self.bias._core if self.bias is not None else None,
-                               self.activation.__name__ if builtin else "linear", self.name)
-        if not builtin:
-            node = activations.emit(graph, node, self.activation, f"{self.name}/activation")
-        if self.activity_regularizer is not None:
-            # An identity op after the output puts the penalty (over the batch size) on the loss.
-            l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
-            node = _core.add_activity_regularization(graph, node, l1, l2,
-                                                     f"{self.name}/activity_regularizer")
-        return node
-
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
@@ -176,14 +163,12 @@ class Activation(Layer):
     """Applies an activation function to its input."""
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
+    _engine_class = "Activation"
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
         self.built = True
-
-    def _emit(self, graph, input_nodes):
-        return activations.emit(graph, input_nodes[0], self.activation, self.name)
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
@@ -193,13 +178,11 @@ class Identity(Layer):
     """Returns its input unchanged (a placeholder layer); adds nothing to the engine graph."""
 
     supports_masking = True
+    _engine_class = "Identity"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.built = True
-
-    def _emit(self, graph, input_nodes):
-        return input_nodes[0]
 
 
 class Lambda(Layer):

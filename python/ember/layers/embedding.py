@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, constraints, initializers, regularizers
+from ember import constraints, initializers, regularizers
 from ember.layers.layer import KerasTensor, Layer
 
 
@@ -16,6 +16,8 @@ class Embedding(Layer):
     raises ValueError naming it and its position. The gradient is a scatter-add into the
     rows the batch used. `mask_zero=True` masks the steps whose id is 0.
     """
+
+    _engine_class = "Embedding"
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
@@ -68,19 +70,6 @@ class Embedding(Layer):
 
     def _wanted_input_dtype(self, index):
         return "int32"
-
-    def _emit(self, graph, input_nodes):
-        node = _core.add_embedding(graph, input_nodes[0], self.embeddings._core, self.name)
-        if self.activity_regularizer is not None:
-            l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
-            node = _core.add_activity_regularization(graph, node, l1, l2,
-                                                     f"{self.name}/activity_regularizer")
-        return node
-
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        if not self.mask_zero:
-            return None
-        return _core.add_mask(graph, input_nodes[0], True, 0.0, f"{self.name}/mask")
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim,

@@ -8,9 +8,6 @@ Arguments, defaults, config keys and error messages are Keras 3's.
 
 import numbers
 
-import numpy as np
-
-from ember import _core
 from ember.layers.layer import Layer
 from ember.layers.pooling import check_ndim, standardize_data_format, standardize_tuple
 
@@ -72,18 +69,11 @@ class _Pad(Layer):
     def _too_much_cropping(self, input_shape):
         raise NotImplementedError
 
-    def _emit(self, graph, input_nodes):
-        row = graph.row_shape(input_nodes[0])
-        self.compute_output_shape((None, *row))
-        before, after = [0] * len(row), [0] * len(row)
-        offset = self._spatial_offset() - 1  # row axes have no batch axis
-        for i, (b, a) in enumerate(self._amounts):
-            before[offset + i], after[offset + i] = self._sign * b, self._sign * a
-        return _core.add_padding(graph, input_nodes[0], before, after, self.name)
-
 
 class ZeroPadding1D(_Pad):
     """Adds `padding` zeros (an int, or `(before, after)`) at the ends of the steps axis."""
+
+    _engine_class = "ZeroPadding1D"
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -100,6 +90,7 @@ class ZeroPadding2D(_Pad):
     """Adds rows and columns of zeros around an image: `padding` is an int, `(rows, cols)`
     or `((top, bottom), (left, right))`."""
 
+    _engine_class = "ZeroPadding2D"
     _ndim = 4
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
@@ -117,6 +108,7 @@ class ZeroPadding3D(_Pad):
     """Adds zeros around a volume: `padding` is an int, 3 ints (one per spatial axis) or 3
     `(before, after)` pairs."""
 
+    _engine_class = "ZeroPadding3D"
     _ndim = 5
 
     def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
@@ -134,6 +126,7 @@ class Cropping1D(_Pad):
     """Removes `cropping` steps (an int, or `(before, after)`) from the ends of the steps
     axis."""
 
+    _engine_class = "Cropping1D"
     _sign = -1
 
     def __init__(self, cropping=(1, 1), **kwargs):
@@ -156,6 +149,7 @@ class Cropping2D(_Pad):
     """Removes rows and columns from the borders of an image: `cropping` is an int,
     `(rows, cols)` or `((top, bottom), (left, right))`."""
 
+    _engine_class = "Cropping2D"
     _sign = -1
     _ndim = 4
 
@@ -182,6 +176,7 @@ class Cropping3D(Cropping2D):
     """Removes slices from the borders of a volume: `cropping` is an int, 3 ints (one per
     spatial axis) or 3 `(before, after)` pairs."""
 
+    _engine_class = "Cropping3D"
     _ndim = 5
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
@@ -209,16 +204,11 @@ class _UpSampling(Layer):
                 out[offset + i] *= factor
         return tuple(out)
 
-    def _emit(self, graph, input_nodes):
-        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
-        return _core.add_upsampling(graph, input_nodes[0], list(self._factors()),
-                                    getattr(self, "interpolation", "nearest") == "bilinear",
-                                    self._spatial_offset() == 2, self.name)
-
 
 class UpSampling1D(_UpSampling):
     """Repeats each step `size` times along the steps axis."""
 
+    _engine_class = "UpSampling1D"
     _ndim = 3
 
     def __init__(self, size=2, **kwargs):
@@ -241,6 +231,7 @@ class UpSampling2D(_UpSampling):
     """Enlarges an image by `size = (rows, cols)`: `interpolation="nearest"` repeats each
     pixel, `"bilinear"` interpolates between pixel centres (as `jax.image.resize`)."""
 
+    _engine_class = "UpSampling2D"
     _ndim = 4
     _interpolations = ("nearest", "bilinear")
 
@@ -267,6 +258,7 @@ class UpSampling2D(_UpSampling):
 class UpSampling3D(_UpSampling):
     """Enlarges a volume by `size = (dim1, dim2, dim3)`, repeating each voxel."""
 
+    _engine_class = "UpSampling3D"
     _ndim = 5
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
@@ -277,18 +269,6 @@ class UpSampling3D(_UpSampling):
 
     def _factors(self):
         return self.size
-
-    def _emit(self, graph, input_nodes):
-        # The engine's UpSampling op covers one or two spatial axes; three are a Gather whose
-        # index map repeats each voxel (its gradient sums the copies back, as jax's repeat).
-        row = tuple(graph.row_shape(input_nodes[0]))
-        out_row = self.compute_output_shape((None, *row))[1:]
-        index = np.arange(int(np.prod(row)), dtype=np.int64).reshape(row)
-        offset = self._spatial_offset() - 1
-        for i, factor in enumerate(self.size):
-            index = np.repeat(index, factor, axis=offset + i)
-        return _core.add_gather(graph, input_nodes[0], list(out_row),
-                                np.ascontiguousarray(index).ravel(), self.name)
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "data_format": self.data_format}

@@ -8,6 +8,7 @@ engine model of its own.
 
 import collections
 import contextlib
+import json
 import math
 import re
 import warnings
@@ -145,6 +146,60 @@ def is_int_dtype(dtype):
     return str(dtype) in INT_DTYPES
 
 
+def _json_value(value):
+    """What json.dumps cannot write itself in a layer config: NumPy scalars and arrays."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)  # read by no builder (it would name the key it cannot read)
+
+
+# Spreads apart the random streams of one layer's eager training calls (the engine spreads its
+# calls within a graph apart the same way: LayerBuildOptions::seed).
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def engine_build_layer(layer, graph, input_nodes, dtypes=None, mask_nodes=None):
+    """Adds one call of a built-in layer through the engine's build_layer, the one mapping
+    from a Keras config to ops (cpp/include/ember/layer_builder.h), which also casts int32
+    ids and carries the masks. Returns (output nodes, whether the layer returned a list,
+    mask node per output).
+
+    A custom activation function (and an activity regularizer after it) stays in Python:
+    the engine builds the layer with a linear activation and the function's ember.ops are
+    recorded on top."""
+    from ember import activations
+
+    config = layer._engine_config()
+    custom_activation = None
+    if "activation" in config and not activations.is_builtin(layer.activation):
+        custom_activation = layer.activation
+        config = {**config, "activation": "linear", "activity_regularizer": None}
+    n = len(input_nodes)
+    masks = [-1 if m is None else m for m in (mask_nodes or [None] * n)]
+    ids = [is_int_dtype(d) for d in (dtypes or ["float32"] * n)]
+    seed = getattr(layer, "_seed", None)
+    if seed is not None:
+        seed = (seed + (getattr(layer, "_eager_draws", 0) << 32) * _GOLDEN) % 2**64
+    outs, out_masks, multi = _core.build_layer(
+        graph, layer._engine_class, json.dumps(config, default=_json_value),
+        [w._core for w in layer.weights], list(input_nodes), masks, ids, "null",
+        getattr(layer, "_trainable_flag", None), seed)
+    out_masks = [None if m < 0 else m for m in out_masks]
+    if custom_activation is not None:
+        from ember.activations import emit
+        from ember.regularizers import engine_factors
+
+        name = layer.name if layer._engine_class == "Activation" else f"{layer.name}/activation"
+        outs[0] = emit(graph, outs[0], custom_activation, name)
+        if getattr(layer, "activity_regularizer", None) is not None:
+            l1, l2 = engine_factors(layer.activity_regularizer, layer.name)
+            outs[0] = _core.add_activity_regularization(graph, outs[0], l1, l2,
+                                                        f"{layer.name}/activity_regularizer")
+    return outs, multi, out_masks
+
+
 def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, casts=None):
     """Adds one call of `layer` to an engine graph: the one code path every emitter takes
     (a functional model, a nested model, a layer called on arrays).
@@ -156,6 +211,8 @@ def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, cas
     mask_nodes: per input node its Keras mask (a float node, 1 keep, 0 masked) or None;
     layers with `_consumes_mask` receive them.
     Returns (output nodes, whether the layer returned a list, mask node per output)."""
+    if layer._builds_in_engine():
+        return engine_build_layer(layer, graph, input_nodes, dtypes, mask_nodes)
     n = len(input_nodes)
     dtypes = list(dtypes) if dtypes is not None else ["float32"] * n
     masks = list(mask_nodes) if mask_nodes is not None else [None] * n
@@ -181,7 +238,6 @@ def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, cas
     return outs, isinstance(out, list), out_masks
 
 
-
 def weight_options_config(layer, *weights):
     """The `<weight>_initializer`, `_regularizer` and `_constraint` entries of a layer's
     config for each named weight ("kernel", "bias", ...), serialized as Keras writes them."""
@@ -192,15 +248,21 @@ def weight_options_config(layer, *weights):
         config[f"{w}_constraint"] = constraints.serialize(getattr(layer, f"{w}_constraint"))
     return config
 
+
 class Layer:
     """Base class of all layers.
 
-    Subclasses set weights up in `build(input_shape)` with `add_weight`, state
-    their output shape in `compute_output_shape`, and add their op(s) to an
-    engine graph in `_emit(graph, input_nodes)`.
+    Subclasses set weights up in `build(input_shape)` with `add_weight` and state
+    their output shape in `compute_output_shape`. A built-in layer names its Keras class
+    in `_engine_class`: the engine builds its ops from `get_config()` and its weights
+    (`_core.build_layer`, the one mapping from a Keras config to ops, which the C++ model
+    loader uses too), casts and masks included. A layer with a `call()` has it recorded op
+    by op; a layer may instead override `_emit(graph, input_nodes)`.
 
-    Masks (issue 11), as Keras has them: `supports_masking` says a layer passes its
-    input's mask on unchanged (the default `compute_mask` / `_emit_mask`). A layer that
+    Masks (issue 11), as Keras has them (for built-in layers the engine's builders make
+    and pass the mask nodes; what follows is the protocol for the others):
+    `supports_masking` says a layer passes its input's mask on unchanged (the default
+    `compute_mask` / `_emit_mask`). A layer that
     makes or changes a mask overrides `compute_mask` (Keras's API, on symbolic tensors or
     arrays) and `_emit_mask(graph, input_nodes, mask_nodes)`, which returns the output's
     mask node (or a list aligned with a multi-output layer's outputs; a single value then
@@ -213,6 +275,10 @@ class Layer:
     supports_masking = False
     _consumes_mask = False
     input_spec = None  # an InputSpec (or a list of them) each call's inputs are checked against
+    # The Keras class the engine builds this layer as, from its get_config()
+    # (engine_build_layer): set by the built-in layers. None: a layer whose call() Python
+    # records op by op.
+    _engine_class = None
 
     def __init__(self, *, name=None, trainable=True, dtype=None, autocast=True, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -420,9 +486,22 @@ class Layer:
         """The dtype input `index` is read as: "int32" for ids (Embedding), else float."""
         return "float32"
 
-    def _emit(self, graph, input_nodes):
-        """Adds the layer's op(s) to an engine graph. Built-in layers add their own
-        kernels; a subclass with a `call()` is recorded op by op through ember.ops."""
+    def _engine_config(self):
+        """The Keras config the engine builds this layer from (engine_build_layer)."""
+        return self.get_config()
+
+    def _builds_in_engine(self):
+        """Whether the engine builds this layer from its config (a built-in one whose
+        call() no subclass replaced)."""
+        return self._engine_class is not None and not self._has_custom_call()
+
+    def _emit(self, graph, input_nodes, mask_nodes=None):
+        """Adds the layer's op(s) to an engine graph. Built-in layers are built by the
+        engine from their config; a subclass with a `call()` is recorded op by op through
+        ember.ops."""
+        if self._builds_in_engine():
+            outs, multi, _ = engine_build_layer(self, graph, input_nodes, None, mask_nodes)
+            return outs if multi else outs[0]
         if not self._has_custom_call():
             raise NotImplementedError(f"{type(self).__name__} cannot run in the engine yet")
         values = [ops.GraphTensor(graph, n) for n in input_nodes]

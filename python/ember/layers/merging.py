@@ -4,11 +4,8 @@ Each is called on a list of symbolic tensors (or arrays) and runs as one engine
 op (Dot: the engine's per-row MatMul, with Gather transposes around it); shapes are
 checked when the layer is called, naming both shapes."""
 
-import math
-
 import numpy as np
 
-from ember import _core, _ops
 from ember.layers.layer import KerasTensor, Layer
 
 
@@ -16,8 +13,6 @@ class Merge(Layer):
     """Element-wise merge of a list of same-shaped inputs."""
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
-
-    _kind = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -50,9 +45,6 @@ class Merge(Layer):
                 )
         return tuple(input_shape[0])
 
-    def _emit(self, graph, input_nodes):
-        return _core.add_merge(graph, list(input_nodes), self._kind, self.name)
-
     # Masks (issue 11), as Keras 3's merges: the or of the inputs' masks, none when an input
     # has none. (Keras's Maximum and Minimum also skip masked values; ember's do not yet.)
     def compute_mask(self, inputs, previous_mask=None):
@@ -63,22 +55,17 @@ class Merge(Layer):
             return masks[0]
         return np.logical_or.reduce([np.asarray(m, bool) for m in masks])
 
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        if not mask_nodes or any(m is None for m in mask_nodes):
-            return None
-        return _core.add_merge(graph, list(mask_nodes), "maximum", f"{self.name}/mask")
-
 
 class Add(Merge):
     """Sums its inputs: `Add()([x1, x2])`."""
 
-    _kind = "add"
+    _engine_class = "Add"
 
 
 class Subtract(Merge):
     """`x1 - x2`, for exactly two inputs."""
 
-    _kind = "subtract"
+    _engine_class = "Subtract"
 
     def _check_inputs(self, input_shape):
         super()._check_inputs(input_shape)
@@ -92,29 +79,31 @@ class Subtract(Merge):
 class Multiply(Merge):
     """Element-wise product of its inputs."""
 
-    _kind = "multiply"
+    _engine_class = "Multiply"
 
 
 class Average(Merge):
     """Element-wise mean of its inputs."""
 
-    _kind = "average"
+    _engine_class = "Average"
 
 
 class Maximum(Merge):
     """Element-wise maximum of its inputs."""
 
-    _kind = "maximum"
+    _engine_class = "Maximum"
 
 
 class Minimum(Merge):
     """Element-wise minimum of its inputs."""
 
-    _kind = "minimum"
+    _engine_class = "Minimum"
 
 
 class Concatenate(Layer):
     """Concatenates a list of inputs along `axis` (default: the last)."""
+
+    _engine_class = "Concatenate"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -145,9 +134,6 @@ class Concatenate(Layer):
             out[axis] = out[axis] + shape[axis] if known else None
         return tuple(out)
 
-    def _emit(self, graph, input_nodes):
-        return _core.add_concatenate(graph, list(input_nodes), int(self.axis), self.name)
-
     # Masks (issue 11), as Keras's Concatenate: each input's mask (all ones where it has
     # none) broadcast over its features, concatenated along `axis`, then any() over the last
     # axis. Along the features that is the or of the masks; along a step axis the masks are
@@ -170,54 +156,8 @@ class Concatenate(Layer):
             return np.logical_or.reduce(full)
         return np.concatenate(full, axis=self.axis)
 
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        if not mask_nodes or all(m is None for m in mask_nodes):
-            return None
-        rank = len(graph.row_shape(input_nodes[0])) + 1
-        if self._along_features(rank):
-            if any(m is None for m in mask_nodes):
-                return None  # or with an all-ones mask: every step kept
-            return _core.add_merge(graph, list(mask_nodes), "maximum", f"{self.name}/mask")
-        # An input without a mask keeps every step: x != NaN holds everywhere.
-        full = [_core.add_mask(graph, x, False, float("nan"), f"{self.name}/ones_{i}")
-                if m is None else m for i, (x, m) in enumerate(zip(input_nodes, mask_nodes))]
-        axis = self.axis + rank if self.axis < 0 else self.axis
-        return _core.add_concatenate(graph, full, axis, f"{self.name}/mask")
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
-
-
-def _normalize_l2(x, axis):
-    """Keras's `normalize` (ops.nn.normalize, epsilon 1e-7): x * min(rsqrt(sum(x**2)), 1e7)."""
-    inv_norm = _ops.power(_ops.sum(_ops.square(x), axis=axis, keepdims=True), -0.5)
-    return _ops.multiply(x, _ops.minimum(inv_norm, 1e7))
-
-
-def _batch_dot(x, y, axes):
-    """Keras's `batch_dot` on two graph values: the contracted axes moved to the end of x
-    and the front of y (after the batch axis), any further axes folded into one, one
-    MatMul per sample, then the folded axes unfolded and a rank-2 operand's axis dropped."""
-    x_ndim, y_ndim = x.ndim, y.ndim
-    a0, a1 = axes
-    if x_ndim == 2:
-        x = _ops.expand_dims(x, 1)
-        a0 += 1
-    if y_ndim == 2:
-        y = _ops.expand_dims(y, 2)
-    if a0 != x.ndim - 1:
-        x = _ops.transpose(x, [a for a in range(x.ndim) if a != a0] + [a0])
-    if a1 != 1:
-        y = _ops.transpose(y, [0, a1] + [a for a in range(1, y.ndim) if a != a1])
-    x_mid, y_trail = x.shape[1:-1], y.shape[2:]
-    x = _ops.reshape(x, (-1, math.prod(x_mid), x.shape[-1]))
-    y = _ops.reshape(y, (-1, y.shape[1], math.prod(y_trail)))
-    result = _ops.reshape(_ops.matmul(x, y), (-1, *x_mid, *y_trail))
-    if x_ndim == 2:
-        result = _ops.squeeze(result, 1)
-    elif y_ndim == 2:
-        result = _ops.squeeze(result, -1)
-    return result
 
 
 class Dot(Layer):
@@ -225,6 +165,8 @@ class Dot(Layer):
     of both) or a pair; with `normalize=True` both are L2-normalized along it first (the
     cosine similarity). `(b, 3, 5)` and `(b, 10, 3)` with `axes=(1, 2)` give `(b, 5, 10)`;
     `(b, n)` and `(b, n)` with `axes=1` give `(b, 1)`."""
+
+    _engine_class = "Dot"
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
@@ -277,21 +219,8 @@ class Dot(Layer):
         out = shape1 + shape2
         return tuple(out) if len(out) > 1 else (out[0], 1)
 
-    def _emit(self, graph, input_nodes):
-        if len(input_nodes) != 2:
-            raise ValueError("A `Dot` layer should be called on exactly 2 inputs. Received "
-                             f"{len(input_nodes)} inputs.")
-        x, y = (_ops.GraphTensor(graph, n) for n in input_nodes)
-        axes = self._axes_for([x.shape, y.shape])
-        if self.normalize:
-            x, y = _normalize_l2(x, axes[0]), _normalize_l2(y, axes[1])
-        return _batch_dot(x, y, axes)._node
-
     def compute_mask(self, inputs, previous_mask=None):
         return None  # as Keras's Dot
-
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        return None
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ember import _core, _ops, constraints, initializers, regularizers
+from ember import _core, constraints, initializers, regularizers
 from ember.layers.layer import Layer, weight_options_config
 from ember.layers.regularization import _TrainingCallMixin
 
@@ -46,7 +46,6 @@ def _check_axes(axes, input_shape, shown_axis):
             )
 
 
-
 def _checked_number(value, layer, argument, low=-math.inf, high=math.inf):
     """A float argument in [low, high] (a config from a file may hold anything)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -64,6 +63,7 @@ def _checked_epsilon(value, layer):
         raise ValueError(f"{layer}: `epsilon` must be a positive, finite number, got {value}")
     return value
 
+
 class BatchNormalization(_TrainingCallMixin, Layer):
     """Normalizes each channel (`axis`) with the batch's mean and variance in training,
     and with moving averages of them (updated by every training step:
@@ -73,6 +73,7 @@ class BatchNormalization(_TrainingCallMixin, Layer):
     `fit`, and leaves its moving statistics alone.
     """
 
+    _engine_class = "BatchNormalization"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -140,13 +141,6 @@ class BatchNormalization(_TrainingCallMixin, Layer):
         _check_axes([self.axis], input_shape, self.axis)
         return tuple(input_shape)
 
-    def _emit(self, graph, input_nodes):
-        return _core.add_batch_normalization(
-            graph, input_nodes[0], self.gamma._core if self.gamma is not None else None,
-            self.beta._core if self.beta is not None else None, self.moving_mean._core,
-            self.moving_variance._core, self.axis, self.momentum, self.epsilon,
-            self._trainable_flag, self.name)
-
     @Layer.trainable.setter
     def trainable(self, value):
         Layer.trainable.fset(self, value)
@@ -177,6 +171,7 @@ class LayerNormalization(Layer):
     """Normalizes each sample over `axis` (an int or a list of axes) to zero mean and unit
     variance, then scales by `gamma` and shifts by `beta` (shaped like those axes)."""
 
+    _engine_class = "LayerNormalization"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
@@ -241,12 +236,6 @@ class LayerNormalization(Layer):
         _check_axes(axes, input_shape, self.axis)
         return tuple(input_shape)
 
-    def _emit(self, graph, input_nodes):
-        return _core.add_layer_normalization(
-            graph, input_nodes[0], self.gamma._core if self.gamma is not None else None,
-            self.beta._core if self.beta is not None else None, list(self.axis),
-            float(self.epsilon), bool(self.rms_scaling), self.name)
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
@@ -268,6 +257,7 @@ class Normalization(Layer):
     which may be called again later: a model already built reads the new values.
     """
 
+    _engine_class = "Normalization"
     supports_masking = True  # passes masks on, as Keras's (issue 11)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
@@ -413,13 +403,6 @@ class Normalization(Layer):
             total_mean = new_mean
         return total_mean, total_var
 
-    def _emit(self, graph, input_nodes):
-        if 0 in self._keep_axis:
-            raise NotImplementedError(f"{self.name}: statistics per batch position (axis 0) "
-                                      "are not supported")
-        return _core.add_normalization(graph, input_nodes[0], self.mean, self.variance,
-                                       list(self._keep_axis), bool(self.invert), self.name)
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "invert": self.invert,
                 "mean": np.array(self.input_mean).tolist(),
@@ -451,14 +434,11 @@ def _feature_axes(layer, input_shape):
     return axes
 
 
-def _rsqrt(x):
-    return _ops.power(x, -0.5)
-
-
 class UnitNormalization(Layer):
     """Scales each sample to unit L2 norm along `axis`: `x * min(rsqrt(sum(x**2)), 1e12)`
     (Keras's `ops.normalize` with epsilon 1e-12)."""
 
+    _engine_class = "UnitNormalization"
     supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
@@ -470,12 +450,6 @@ class UnitNormalization(Layer):
         _feature_axes(self, input_shape)
         return tuple(input_shape)
 
-    def _emit(self, graph, input_nodes):
-        x = _ops.GraphTensor(graph, input_nodes[0])
-        axes = _feature_axes(self, x.shape)
-        inv_norm = _rsqrt(_ops.sum(_ops.square(x), axis=axes, keepdims=True))
-        return _ops.multiply(x, _ops.minimum(inv_norm, 1e12))._node
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -484,6 +458,7 @@ class RMSNormalization(Layer):
     """Root-mean-square normalization: `x * rsqrt(mean(x**2, axis) + epsilon) * scale`,
     with a trainable `scale` shaped like the normalized axes (initialized to ones)."""
 
+    _engine_class = "RMSNormalization"
     supports_masking = True
 
     def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
@@ -507,14 +482,6 @@ class RMSNormalization(Layer):
         _feature_axes(self, input_shape)
         return tuple(input_shape)
 
-    def _emit(self, graph, input_nodes):
-        x = _ops.GraphTensor(graph, input_nodes[0])
-        axes = _feature_axes(self, x.shape)
-        rrms = _rsqrt(_ops.add(_ops.mean(_ops.square(x), axis=axes, keepdims=True),
-                               self.epsilon))
-        # The scale broadcasts against the trailing axes, as in Keras's ops.rms_normalization.
-        return _ops.multiply(_ops.multiply(x, rrms), self.scale)._node
-
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
 
@@ -525,6 +492,7 @@ class GroupNormalization(Layer):
     by `gamma` and shifts by `beta` per channel. `groups=-1` is instance normalization
     (one group per channel)."""
 
+    _engine_class = "GroupNormalization"
     supports_masking = True
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
@@ -580,34 +548,6 @@ class GroupNormalization(Layer):
     def compute_output_shape(self, input_shape):
         _feature_axes(self, input_shape)
         return tuple(input_shape)
-
-    def _emit(self, graph, input_nodes):
-        x = _ops.GraphTensor(graph, input_nodes[0])
-        _feature_axes(self, x.shape)
-        rank = x.ndim
-        axis = self.axis % rank
-        # The per-channel weights are (channels,) and broadcast along the last axis only, so
-        # another channel axis is moved last (and back) around the normalization.
-        moved = axis != rank - 1
-        if moved:
-            to_last = [0] + [a for a in range(1, rank) if a != axis] + [axis]
-            x = _ops.transpose(x, to_last)
-        channels = x.shape[-1]
-        grouped = _ops.reshape(x, (-1, *x.shape[1:-1], self.groups, channels // self.groups))
-        # Statistics over everything in a group: all row axes but the group axis.
-        reduce_axes = [a for a in range(1, rank + 1) if a != rank - 1]
-        mean = _ops.mean(grouped, axis=reduce_axes, keepdims=True)
-        variance = _ops.var(grouped, axis=reduce_axes, keepdims=True)
-        normalized = _ops.multiply(_ops.subtract(grouped, mean),
-                                   _rsqrt(_ops.add(variance, self.epsilon)))
-        out = _ops.reshape(normalized, (-1, *x.shape[1:]))
-        if self.gamma is not None:
-            out = _ops.multiply(out, self.gamma)
-        if self.beta is not None:
-            out = _ops.add(out, self.beta)
-        if moved:
-            out = _ops.transpose(out, list(np.argsort(to_last)))
-        return out._node
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,

@@ -9,9 +9,7 @@ pixels in each window, as Keras on jax does.
 
 import numbers
 
-from ember import _core
 from ember.layers.layer import Layer
-from ember.layers.masking import masked_mean
 
 
 def standardize_data_format(data_format):
@@ -68,8 +66,6 @@ def check_ndim(layer, input_shape, ndim):
 class _Pooling(Layer):
     """Max or average pooling over `pool_dimensions` spatial axes."""
 
-    _pool_mode = "max"
-
     def __init__(self, pool_size, strides, pool_dimensions, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -112,13 +108,6 @@ class _Pooling(Layer):
             return (input_shape[0], *out, input_shape[-1])
         return (input_shape[0], input_shape[1], *out)
 
-    def _emit(self, graph, input_nodes):
-        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
-        return _core.add_pooling(graph, input_nodes[0], self._pool_mode == "max",
-                                 list(self.pool_size), list(self.strides),
-                                 self.padding.lower() == "same",
-                                 self.data_format == "channels_first", self.name)
-
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
                 "strides": self.strides, "data_format": self.data_format}
@@ -126,6 +115,8 @@ class _Pooling(Layer):
 
 class MaxPooling1D(_Pooling):
     """Max pooling over windows of `pool_size` steps, `strides` apart (default: `pool_size`)."""
+
+    _engine_class = "MaxPooling1D"
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):
@@ -136,6 +127,8 @@ class MaxPooling2D(_Pooling):
     """Max pooling over `pool_size` windows of an image, `strides` apart (default:
     `pool_size`)."""
 
+    _engine_class = "MaxPooling2D"
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(pool_size, strides, 2, padding, data_format, name, **kwargs)
@@ -145,7 +138,7 @@ class AveragePooling1D(_Pooling):
     """Average pooling over windows of `pool_size` steps; with `padding="same"` each window
     averages the steps it covers."""
 
-    _pool_mode = "average"
+    _engine_class = "AveragePooling1D"
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):
@@ -156,7 +149,7 @@ class AveragePooling2D(_Pooling):
     """Average pooling over `pool_size` windows of an image; with `padding="same"` each window
     averages the pixels it covers."""
 
-    _pool_mode = "average"
+    _engine_class = "AveragePooling2D"
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):
@@ -165,8 +158,6 @@ class AveragePooling2D(_Pooling):
 
 class _GlobalPooling(Layer):
     """A max or mean over every spatial axis (`keepdims` keeps them with length 1)."""
-
-    _reduce = "max"
 
     def __init__(self, pool_dimensions, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -190,16 +181,6 @@ class _GlobalPooling(Layer):
             return (input_shape[0], input_shape[1]) + (1,) * spatial
         return (input_shape[0], input_shape[1])
 
-    def _spatial_row_axes(self):
-        """The spatial axes as indices into the row shape (no batch axis)."""
-        first = 0 if self.data_format == "channels_last" else 1
-        return list(range(first, first + self._ndim - 2))
-
-    def _emit(self, graph, input_nodes):
-        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
-        return _core.add_reduce(graph, self._reduce, input_nodes[0], self._spatial_row_axes(),
-                                bool(self.keepdims), self.name)
-
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format,
                 "keepdims": self.keepdims}
@@ -208,12 +189,16 @@ class _GlobalPooling(Layer):
 class GlobalMaxPooling1D(_GlobalPooling):
     """The max over the steps axis: `(batch, steps, features)` -> `(batch, features)`."""
 
+    _engine_class = "GlobalMaxPooling1D"
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(1, data_format, keepdims, **kwargs)
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
     """The max over height and width: `(batch, h, w, channels)` -> `(batch, channels)`."""
+
+    _engine_class = "GlobalMaxPooling2D"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(2, data_format, keepdims, **kwargs)
@@ -225,39 +210,17 @@ class GlobalAveragePooling1D(_GlobalPooling):
     Keras averages only the unmasked steps when a mask arrives (from Embedding(mask_zero)
     or Masking): sum(x * mask) / sum(mask) over the steps."""
 
-    _reduce = "mean"
-    _consumes_mask = True
+    _engine_class = "GlobalAveragePooling1D"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(1, data_format, keepdims, **kwargs)
         self.supports_masking = True
 
-    def _steps_row_axis(self):
-        """The steps axis as an index into the row shape (what a masked mean sums over)."""
-        return self._spatial_row_axes()[0]
-
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        """Keras's compute_mask: the steps are averaged away, and the mask with them."""
-        return None
-
-    def _emit(self, graph, input_nodes, mask_nodes=None):
-        mask = mask_nodes[0] if mask_nodes else None
-        if mask is None:
-            return super()._emit(graph, input_nodes)
-        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
-        axis = self._steps_row_axis()
-        if not self.keepdims:
-            return masked_mean(graph, input_nodes[0], mask, axis, self.name)
-        mean = masked_mean(graph, input_nodes[0], mask, axis, f"{self.name}/mean")
-        row = list(graph.row_shape(input_nodes[0]))
-        row[axis] = 1
-        return _core.add_reshape(graph, mean, row, self.name)
-
 
 class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over height and width: `(batch, h, w, channels)` -> `(batch, channels)`."""
 
-    _reduce = "mean"
+    _engine_class = "GlobalAveragePooling2D"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(2, data_format, keepdims, **kwargs)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ember import _core, activations, constraints, initializers, regularizers
 from ember.layers.layer import KerasTensor, Layer
-from ember.layers.regularization import _layer_seed, _op_seed
+from ember.layers.regularization import _layer_seed
 
 # The activations the fused gate passes compute (element math in C++).
 _FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
@@ -61,7 +61,6 @@ class _RNN(Layer):
 
     _cell_kind = None  # "simple_rnn", "lstm", "gru"
     _gates = 1
-    _consumes_mask = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -193,48 +192,6 @@ class _RNN(Layer):
         return out
 
     # -- the engine --------------------------------------------------------------
-    def _emit(self, graph, input_nodes, mask_nodes=None):
-        mask = mask_nodes[0] if mask_nodes else None
-        inputs = [input_nodes[0]] + ([mask] if mask is not None else [])
-        if len(graph.row_shape(input_nodes[0])) != 2:
-            raise ValueError(f"{self.name}: expected inputs of rank 3 (batch, timesteps, "
-                             f"features), got row shape {tuple(graph.row_shape(input_nodes[0]))}")
-        node = _core.add_recurrent(
-            graph, inputs, self._cell_kind, self.kernel._core, self.recurrent_kernel._core,
-            self.bias._core if self.bias is not None else None, self.activation.__name__,
-            self.recurrent_activation.__name__, getattr(self, "reset_after", True),
-            self.return_sequences, self.return_state, self.go_backwards,
-            self.zero_output_for_mask, self.dropout, self.recurrent_dropout,
-            self.implementation == 1, _op_seed(self, graph), self.name)
-        if not self.return_state:
-            return self._regularize(graph, node)
-        # One flat row [output, h, (c)]: gathers slice the outputs apart.
-        steps = graph.row_shape(input_nodes[0])[0]
-        size = steps * self.units if self.return_sequences else self.units
-        shape = [steps, self.units] if self.return_sequences else [self.units]
-        out = [_core.add_gather(graph, node, shape, np.arange(size, dtype=np.int64),
-                                f"{self.name}/output")]
-        for i in range(self.states_count):
-            begin = size + i * self.units
-            out.append(_core.add_gather(graph, node, [self.units],
-                                        np.arange(begin, begin + self.units, dtype=np.int64),
-                                        f"{self.name}/state_{i}"))
-        out[0] = self._regularize(graph, out[0])
-        return out
-
-    def _regularize(self, graph, node):
-        if self.activity_regularizer is None:
-            return node
-        l1, l2 = regularizers.engine_factors(self.activity_regularizer, self.name)
-        return _core.add_activity_regularization(graph, node, l1, l2,
-                                                 f"{self.name}/activity_regularizer")
-
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        mask = mask_nodes[0] if mask_nodes else None
-        if not self.return_sequences or mask is None:
-            return [None] * (1 + self.states_count) if self.return_state else None
-        return [mask] + [None] * self.states_count if self.return_state else mask
-
     def __call__(self, inputs, training=None, mask=None, initial_state=None, **kwargs):
         if initial_state is not None:
             raise NotImplementedError(f"{self.name}: `initial_state` is not supported yet; the "
@@ -271,6 +228,10 @@ class _RNN(Layer):
         model = _core.Model(graph, nodes + (mask_nodes or []), outs)
         results = model.forward_pass(arrays, training)
         return results if isinstance(out, list) else results[0]
+
+    def _engine_config(self):
+        # Keras's config leaves `implementation` out; the engine's dropout masks depend on it.
+        return {**self.get_config(), "implementation": self.implementation}
 
     # -- config ----------------------------------------------------------------
     def get_config(self):
@@ -323,6 +284,7 @@ class SimpleRNN(_RNN):
     """Fully-connected RNN: `h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel +
     bias)`."""
 
+    _engine_class = "SimpleRNN"
     _cell_kind = "simple_rnn"
     _gates = 1
 
@@ -360,6 +322,7 @@ class LSTM(_RNN):
     """Long Short-Term Memory (Hochreiter 1997), gates i, f, c, o:
     `c_t = f * c_{t-1} + i * activation(z_c)`, `h_t = o * activation(c_t)`."""
 
+    _engine_class = "LSTM"
     _cell_kind = "lstm"
     _gates = 4
 
@@ -400,6 +363,7 @@ class GRU(_RNN):
     `reset_after=True` (the default, bias of shape (2, 3 * units)), or the reset gate applied
     before the product with `reset_after=False` (bias (3 * units,))."""
 
+    _engine_class = "GRU"
     _cell_kind = "gru"
     _gates = 3
 

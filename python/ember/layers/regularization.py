@@ -8,15 +8,11 @@ drawn from ember's global generator when the layer is made, so
 `ember.utils.set_random_seed` makes runs repeat.
 """
 
-import math
-
 import numpy as np
 
-from ember import _core, _ops, regularizers
+from ember import _core, regularizers
 from ember import random as _random
 from ember.layers.layer import KerasTensor, Layer
-
-_GOLDEN = 0x9E3779B97F4A7C15  # spreads the streams of one layer's calls apart
 
 
 def _layer_seed(seed):
@@ -26,13 +22,6 @@ def _layer_seed(seed):
         raise ValueError(  # noqa: TRY004 (as Keras)
             f"`seed` must be an integer or None. Received: seed={seed}")
     return seed % 2**64
-
-
-def _op_seed(layer, graph):
-    """The seed of one call of the layer: the node it becomes tells a layer called twice in
-    one model apart, and is the same however the model was put together; eager training
-    calls (`layer(x, training=True)`) each draw afresh, as Keras's seed generator does."""
-    return (layer._seed + (len(graph) + (layer._eager_draws << 32)) * _GOLDEN) % 2**64
 
 
 def call_in_training(layer, inputs):
@@ -75,6 +64,7 @@ class Dropout(_TrainingCallMixin, Layer):
     """
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
+    _engine_class = "Dropout"
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -122,12 +112,6 @@ class Dropout(_TrainingCallMixin, Layer):
                 )
         return noise_shape
 
-    def _emit(self, graph, input_nodes):
-        noise = [] if self.noise_shape is None else [-1 if d is None else d
-                                                     for d in self.noise_shape]
-        return _core.add_dropout(graph, input_nodes[0], float(self.rate), noise,
-                                 _op_seed(self, graph), self.name)
-
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
                 "noise_shape": self.noise_shape}
@@ -137,6 +121,7 @@ class GaussianNoise(_TrainingCallMixin, Layer):
     """Adds zero-centred Gaussian noise of standard deviation `stddev` in training."""
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
+    _engine_class = "GaussianNoise"
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -149,10 +134,6 @@ class GaussianNoise(_TrainingCallMixin, Layer):
         self.seed = seed
         self._seed = _layer_seed(seed)
         _passes_through(self)
-
-    def _emit(self, graph, input_nodes):
-        return _core.add_gaussian_noise(graph, input_nodes[0], float(self.stddev),
-                                        _op_seed(self, graph), self.name)
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -175,6 +156,7 @@ class GaussianDropout(_TrainingCallMixin, Layer):
     """Multiplies its input by Gaussian noise of mean 1 and standard deviation
     `sqrt(rate / (1 - rate))` in training; passes it through otherwise."""
 
+    _engine_class = "GaussianDropout"
     supports_masking = True
 
     def __init__(self, rate, seed=None, **kwargs):
@@ -183,17 +165,6 @@ class GaussianDropout(_TrainingCallMixin, Layer):
         self.seed = seed
         self._seed = _layer_seed(seed)
         _passes_through(self)
-
-    def _emit(self, graph, input_nodes):
-        if self.rate == 0:
-            return input_nodes[0]
-        x = _ops.GraphTensor(graph, input_nodes[0])
-        # The engine's GaussianNoise acts only in training: noise added to ones is the
-        # multiplier there and exactly 1 in inference.
-        noise = _core.add_gaussian_noise(graph, _ops.ones_like(x)._node,
-                                         math.sqrt(self.rate / (1.0 - self.rate)),
-                                         _op_seed(self, graph), self.name)
-        return _ops.multiply(x, _ops.GraphTensor(graph, noise))._node
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -205,10 +176,8 @@ class AlphaDropout(_TrainingCallMixin, Layer):
     variance (Keras's `a * (x * kept + alpha_p * (1 - kept)) + b`); passes them through
     otherwise. `noise_shape` shapes the mask as Dropout's does."""
 
+    _engine_class = "AlphaDropout"
     supports_masking = True
-
-    _ALPHA = 1.6732632423543772848170429916717
-    _SCALE = 1.0507009873554804934193349852946
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -217,31 +186,6 @@ class AlphaDropout(_TrainingCallMixin, Layer):
         self.noise_shape = Dropout._validate_noise_shape(noise_shape)
         self._seed = _layer_seed(seed)
         _passes_through(self)
-
-    def _emit(self, graph, input_nodes):
-        if self.rate == 0:
-            return input_nodes[0]
-        x = _ops.GraphTensor(graph, input_nodes[0])
-        rate = float(self.rate)
-        noise = [] if self.noise_shape is None else [-1 if d is None else d
-                                                     for d in self.noise_shape]
-        # The engine's Dropout acts only in training; applied to ones it gives 0 (dropped) or
-        # 1 / (1 - rate) (kept) there and 1 in inference. From u = that - 1 (-1, rate /
-        # (1 - rate), or 0): `dropped` is 1 where dropped, else 0, and `training` 1 in
-        # training, 0 in inference, so one graph serves both modes.
-        draw = _core.add_dropout(graph, _ops.ones_like(x)._node, rate, noise,
-                                 _op_seed(self, graph), self.name)
-        u = _ops.subtract(_ops.GraphTensor(graph, draw), 1.0)
-        dropped = _ops.relu(_ops.negative(u))
-        training = _ops.add(_ops.multiply(_ops.relu(u), (1.0 - rate) / rate), dropped)
-        alpha_p = -self._ALPHA * self._SCALE
-        a = ((1.0 - rate) * (1.0 + rate * alpha_p**2)) ** -0.5
-        b = -a * alpha_p * rate
-        # x + training * (a * (x * (1 - dropped) + alpha_p * dropped) + b - x), expanded.
-        factor = _ops.subtract(_ops.add(_ops.multiply(training, a - 1.0), 1.0),
-                               _ops.multiply(dropped, a))
-        offset = _ops.add(_ops.multiply(training, b), _ops.multiply(dropped, a * alpha_p))
-        return _ops.add(_ops.multiply(x, factor), offset)._node
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
@@ -253,6 +197,7 @@ class ActivityRegularization(Layer):
     to the loss, in training and evaluation, as Keras does."""
 
     supports_masking = True  # passes masks on, as Keras's (issue 11)
+    _engine_class = "ActivityRegularization"
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -260,11 +205,6 @@ class ActivityRegularization(Layer):
         self.l1 = l1
         self.l2 = l2
         _passes_through(self)
-
-    def _emit(self, graph, input_nodes):
-        return _core.add_activity_regularization(graph, input_nodes[0],
-                                                 self.activity_regularizer.l1,
-                                                 self.activity_regularizer.l2, self.name)
 
     def get_config(self):
         return {**super().get_config(), "l1": self.l1, "l2": self.l2}
@@ -292,16 +232,6 @@ class _SpatialDropout(Dropout):
         check_ndim(self, input_shape, self._ndim)
         return input_shape
 
-    def _channels_first(self):
-        return getattr(self, "data_format", "channels_last") == "channels_first"
-
-    def _emit(self, graph, input_nodes):
-        self.compute_output_shape((None, *graph.row_shape(input_nodes[0])))
-        spatial = [1] * (self._ndim - 2)
-        noise = [-1, -1, *spatial] if self._channels_first() else [-1, *spatial, -1]
-        return _core.add_dropout(graph, input_nodes[0], float(self.rate), noise,
-                                 _op_seed(self, graph), self.name)
-
     def get_config(self):
         # Keras's keys exactly: its SpatialDropout takes no `trainable` or `noise_shape`, and
         # writes its dtype as a plain name.
@@ -312,10 +242,13 @@ class SpatialDropout1D(_SpatialDropout):
     """Drops whole channels of `(batch, steps, channels)` inputs in training: each sample's
     channel is zeroed at every step together, the rest scaled by `1 / (1 - rate)`."""
 
+    _engine_class = "SpatialDropout1D"
+
 
 class SpatialDropout2D(_SpatialDropout):
     """Drops whole feature maps of images in training (one draw per sample and channel)."""
 
+    _engine_class = "SpatialDropout2D"
     _ndim = 4
 
     def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None):
@@ -332,4 +265,5 @@ class SpatialDropout3D(SpatialDropout2D):
     """Drops whole feature volumes of 3-D inputs in training (one draw per sample and
     channel)."""
 
+    _engine_class = "SpatialDropout3D"
     _ndim = 5

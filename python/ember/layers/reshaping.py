@@ -4,9 +4,6 @@ RepeatVector (the engine's Gather op: a copy through an index map)."""
 import math
 import numbers
 
-import numpy as np
-
-from ember import _core
 from ember.layers.layer import Layer
 
 
@@ -26,6 +23,8 @@ class Flatten(Layer):
     """Flattens each sample to one axis: `(batch, d1, d2, ...)` -> `(batch, d1 * d2 * ...)`.
     With `data_format="channels_first"` the channel axis is moved last first."""
 
+    _engine_class = "Flatten"
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _standardize_data_format(data_format)
@@ -40,10 +39,6 @@ class Flatten(Layer):
         else:
             flat = math.prod(dims)
         return (input_shape[0], flat)
-
-    def _emit(self, graph, input_nodes):
-        return _core.add_flatten(graph, input_nodes[0], self.data_format == "channels_first",
-                                 self.name)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
@@ -69,6 +64,8 @@ def _validate_target_shape(target_shape):
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (the batch axis stays); one entry may be -1,
     inferred from the others."""
+
+    _engine_class = "Reshape"
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -100,9 +97,6 @@ class Reshape(Layer):
         return (input_shape[0],) + tuple(size // known if d == -1 else d
                                          for d in self.target_shape)
 
-    def _emit(self, graph, input_nodes):
-        return _core.add_reshape(graph, input_nodes[0], list(self.target_shape), self.name)
-
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
 
@@ -110,6 +104,8 @@ class Reshape(Layer):
 class Permute(Layer):
     """Permutes the axes after the batch axis: `dims` is a permutation of 1..rank-1,
     e.g. `Permute((2, 1))` swaps the two axes of `(batch, steps, features)`."""
+
+    _engine_class = "Permute"
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
@@ -136,21 +132,14 @@ class Permute(Layer):
             )
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
-    def _emit(self, graph, input_nodes):
-        row = tuple(graph.row_shape(input_nodes[0]))
-        self.compute_output_shape((None,) + row)
-        # Where each output element comes from, as row-major positions of the input row.
-        index = np.transpose(np.arange(math.prod(row), dtype=np.int64).reshape(row),
-                             [d - 1 for d in self.dims])
-        return _core.add_gather(graph, input_nodes[0], list(index.shape),
-                                np.ascontiguousarray(index).ravel(), self.name)
-
     def get_config(self):
         return {**super().get_config(), "dims": self.dims}
 
 
 class RepeatVector(Layer):
     """Repeats each sample's vector `n` times: `(batch, features)` -> `(batch, n, features)`."""
+
+    _engine_class = "RepeatVector"
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
@@ -169,12 +158,6 @@ class RepeatVector(Layer):
                 f"{tuple(input_shape)}"
             )
         return (input_shape[0], self.n, input_shape[1])
-
-    def _emit(self, graph, input_nodes):
-        row = tuple(graph.row_shape(input_nodes[0]))
-        self.compute_output_shape((None,) + row)
-        index = np.tile(np.arange(row[0], dtype=np.int64), self.n)
-        return _core.add_gather(graph, input_nodes[0], [self.n, row[0]], index, self.name)
 
     def get_config(self):
         return {**super().get_config(), "n": self.n}
