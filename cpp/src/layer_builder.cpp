@@ -37,6 +37,7 @@ const Registry& registry() {
     register_embedding(out);
     register_activations(out);
     register_recurrent(out);
+    register_wrappers(out);
     return out;
   }();
   return r;
@@ -303,6 +304,11 @@ int MathOps::activation(int a, const Activation& act) {
 }
 int MathOps::mean_of_squares(int a, const std::vector<int>& axes) {
   return reduce(ReduceKind::Mean, unary(UnaryKind::Square, a), axes, true);
+}
+
+bool layer_reads_ids(const std::string& class_name, const json& config) {
+  const auto& builder = find_builder(class_name, config);
+  return builder.reads_ids && builder.reads_ids(Config(class_name, config));
 }
 
 int64_t checked_product(const Config& config, const Shape& dims, const std::string& what) {

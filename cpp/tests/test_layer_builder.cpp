@@ -265,6 +265,55 @@ void test_bad_configs_throw_naming_the_problem() {
         "a Reshape with two unknown axes throws");
 }
 
+void test_wrappers_build_their_layers_from_the_nested_configs() {
+  // TimeDistributed(Dense): the Dense's weights, applied to every step.
+  const json td = json::parse(R"({"name": "td", "layer": {"class_name": "Dense",
+      "config": {"name": "inner", "units": 2, "activation": "tanh"}}})");
+  const auto specs = layer_weight_specs("TimeDistributed", td, {{3, 4}});
+  check(specs.size() == 2 && specs[0].second == Shape{4, 2},
+        "TimeDistributed(Dense) weight specs are the Dense's on one step");
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({3, 4}, "x");
+  auto k = random_variable("kernel", {4, 2}), b = random_variable("bias", {2});
+  const auto r = build_layer(*g, "TimeDistributed", td, {k, b}, {{x}, {}, {}});
+  const auto xs = random_vector(rng, 2 * 12);
+  const auto y = run(g, x, r.outputs.nodes, xs, 2)[0];
+  bool ok = y.size() == 2 * 3 * 2;
+  for (size_t s = 0; ok && s < 6; ++s)
+    for (size_t j = 0; j < 2; ++j) {
+      double z = b->value.data()[j];
+      for (size_t i = 0; i < 4; ++i) z += double(xs[s * 4 + i]) * k->value.data()[i * 2 + j];
+      ok = ok && close(y[s * 2 + j], std::tanh(z), 1e-6, 1e-5);
+    }
+  check(ok, "TimeDistributed(Dense) computes the Dense on every step");
+
+  // Bidirectional(LSTM) as Keras stores it: the forward layer's config, no backward_layer.
+  const json bi = json::parse(R"({"name": "bi", "merge_mode": "concat", "layer": {
+      "class_name": "LSTM", "config": {"name": "lstm", "units": 3, "return_sequences": true}}})");
+  const auto bspecs = layer_weight_specs("Bidirectional", bi, {{5, 2}});
+  check(bspecs.size() == 6 && bspecs[0].second == Shape{2, 12} && bspecs[4].second == Shape{3, 12},
+        "Bidirectional(LSTM) weight specs: the forward then the backward LSTM's");
+  auto g2 = std::make_shared<Graph>();
+  const int seq = g2->add_input({5, 2}, "seq");
+  std::vector<VariablePtr> weights;
+  for (const auto& [name, shape] : bspecs) weights.push_back(random_variable(name, shape));
+  const auto br = build_layer(*g2, "Bidirectional", bi, weights, {{seq}, {}, {}});
+  check(g2->row_shape(br.outputs.nodes[0]) == Shape{5, 6} && !br.returns_list,
+        "Bidirectional(LSTM(3), concat) gives (5, 6) rows");
+  bool named = false;
+  for (size_t n = 0; n < g2->size(); ++n) named = named || g2->name(int(n)) == "backward_lstm";
+  check(named, "the backward layer is named backward_<name>, as Keras names it");
+  check(throws_naming(
+            [&] {
+              build_layer(*g2, "Bidirectional",
+                          json::parse(R"({"name": "b2", "layer": {"class_name": "Dense",
+                                          "config": {"name": "d", "units": 2}}})"),
+                          {}, {{seq}, {}, {}});
+            },
+            {"'b2'", "SimpleRNN, LSTM or GRU"}),
+        "Bidirectional of a non-recurrent layer throws");
+}
+
 void test_registry() {
   check(has_layer_builder("Dense") && has_layer_builder("Conv2DTranspose") &&
             !has_layer_builder("Lambda"),
@@ -281,6 +330,7 @@ int main() {
   test_embedding_reads_ids_and_makes_mask();
   test_conv_weight_specs();
   test_bad_configs_throw_naming_the_problem();
+  test_wrappers_build_their_layers_from_the_nested_configs();
   test_registry();
   std::printf("%d failure(s)\n", ember::testing::failures);
   return ember::testing::failures == 0 ? 0 : 1;

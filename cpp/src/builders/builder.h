@@ -121,6 +121,10 @@ void register_pooling(Registry& r);
 void register_embedding(Registry& r);
 void register_activations(Registry& r);
 void register_recurrent(Registry& r);
+void register_wrappers(Registry& r);
+
+// Whether a layer of this class and config reads int32 ids (Embedding, or a wrapper of one).
+bool layer_reads_ids(const std::string& class_name, const json& config);
 
 // The engine's math ops for layers written as a few of them (UnitNormalization, GaussianDropout,
 // ...), each node named `<layer name>/<op>_<k>`, as ember.ops would record them.
