@@ -137,15 +137,14 @@ void test_embedding_reads_ids_and_makes_mask() {
   auto g = std::make_shared<Graph>();
   const int ids = g->add_input({3}, "ids");
   auto table = random_variable("embeddings", {5, 2});
-  const json config = json::parse(
-      R"({"name": "emb", "input_dim": 5, "output_dim": 2, "mask_zero": true})");
+  const json config =
+      json::parse(R"({"name": "emb", "input_dim": 5, "output_dim": 2, "mask_zero": true})");
   const auto e = build_layer(*g, "Embedding", config, {table}, {{ids}, {}, {true}});
   check(e.outputs.masks.size() == 1 && e.outputs.masks[0] >= 0,
         "Embedding(mask_zero=True) makes a mask");
   // The mask flows through a layer that supports masking, and is dropped by one that doesn't.
   const auto d = build_layer(*g, "Dense", json::parse(R"({"name": "d", "units": 2})"),
-                             {random_variable("k", {2, 2}), random_variable("b", {2})},
-                             e.outputs);
+                             {random_variable("k", {2, 2}), random_variable("b", {2})}, e.outputs);
   check(d.outputs.masks[0] == e.outputs.masks[0], "Dense passes its input's mask on");
   const auto f = build_layer(*g, "Flatten", json::parse(R"({"name": "f"})"), {}, d.outputs);
   check(f.outputs.masks[0] == -1, "Flatten drops the mask (as Keras's)");
@@ -155,7 +154,8 @@ void test_embedding_reads_ids_and_makes_mask() {
   const auto out = run(g, ids, {e.outputs.nodes[0], e.outputs.masks[0]}, xs, 1);
   bool ok = true;
   for (int t = 0; t < 3; ++t)
-    for (int j = 0; j < 2; ++j) ok = ok && out[0][size_t(t * 2 + j)] == table->value.data()[id_values[t] * 2 + j];
+    for (int j = 0; j < 2; ++j)
+      ok = ok && out[0][size_t(t * 2 + j)] == table->value.data()[id_values[t] * 2 + j];
   check(ok, "Embedding looks its int32 ids up in the table");
   check(out[1] == std::vector<float>{1, 0, 1}, "Embedding's mask is 0 where the id is 0");
 
@@ -222,8 +222,7 @@ void test_bad_configs_throw_naming_the_problem() {
         "absurd units throw before anything is allocated");
   check(throws_naming(
             [&] {
-              layer_weight_specs("Embedding",
-                                 json::parse(R"({"name": "e", "input_dim": 4000000000,
+              layer_weight_specs("Embedding", json::parse(R"({"name": "e", "input_dim": 4000000000,
                                                  "output_dim": 8})"),
                                  {{3}});
             },
@@ -231,8 +230,7 @@ void test_bad_configs_throw_naming_the_problem() {
         "an absurd Embedding input_dim throws from layer_weight_specs");
   check(throws_naming(
             [&] {
-              layer_weight_specs("Dense",
-                                 json::parse(R"({"name": "d", "units": 2000000000})"),
+              layer_weight_specs("Dense", json::parse(R"({"name": "d", "units": 2000000000})"),
                                  {{2000000000}});
             },
             {"'d'", "too large"}),
@@ -244,8 +242,8 @@ void test_bad_configs_throw_naming_the_problem() {
   const int v = g2->add_input({1000}, "v");
   check(throws_naming(
             [&] {
-              build_layer(*g2, "RepeatVector", json::parse(R"({"name": "r", "n": 100000000})"),
-                          {}, {{v}, {}, {}});
+              build_layer(*g2, "RepeatVector", json::parse(R"({"name": "r", "n": 100000000})"), {},
+                          {{v}, {}, {}});
             },
             {"'r'", "too large"}),
         "a RepeatVector whose output would be absurdly large throws");
@@ -259,9 +257,8 @@ void test_bad_configs_throw_naming_the_problem() {
         "a merge of one input throws");
   check(throws_naming(build("Dropout", R"({"name": "dr", "rate": 1.5})", {}), {"'dr'", "'rate'"}),
         "a Dropout rate above 1 throws");
-  check(throws_naming(
-            build("Reshape", R"({"name": "rs", "target_shape": [-1, -1]})", {}),
-            {"'rs'", "one -1"}),
+  check(throws_naming(build("Reshape", R"({"name": "rs", "target_shape": [-1, -1]})", {}),
+                      {"'rs'", "one -1"}),
         "a Reshape with two unknown axes throws");
 }
 

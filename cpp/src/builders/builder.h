@@ -131,8 +131,8 @@ bool layer_reads_ids(const std::string& class_name, const json& config);
 class MathOps {
  public:
   explicit MathOps(BuildCall& call) : call_(call) {}
-  int binary(BinaryKind kind, int a, int b);         // two graph values, NumPy-broadcast
-  int binary(BinaryKind kind, int a, float scalar);  // a (op) scalar
+  int binary(BinaryKind kind, int a, int b);          // two graph values, NumPy-broadcast
+  int binary(BinaryKind kind, int a, float scalar);   // a (op) scalar
   int binary(BinaryKind kind, int a, VariablePtr w);  // a (op) a weight, aligned at the last axis
   int unary(UnaryKind kind, int a);
   // Over row axes (no batch axis), sorted.

@@ -41,8 +41,8 @@ LayerCallResult build_time_distributed(BuildCall& call) {
   const Wrapped inner = wrapped(c, "layer");
   const Shape row = call.row();
   const Shape child = child_row(c, row);
-  const bool ids = has_layer_builder(inner.class_name) &&
-                   layer_reads_ids(inner.class_name, inner.config);
+  const bool ids =
+      has_layer_builder(inner.class_name) && layer_reads_ids(inner.class_name, inner.config);
   // The shape each step comes out in: the layer built once on one step, in a scratch graph.
   Graph scratch;
   const int step = scratch.add_input(child, "step");
@@ -52,22 +52,24 @@ LayerCallResult build_time_distributed(BuildCall& call) {
     c.fail("the wrapped layer returns several outputs");
   Shape want = scratch.row_shape(one_step.outputs.nodes[0]);
   want.insert(want.begin(), row[0]);
-  const bool reshape = (inner.class_name == "Flatten" &&
-                        inner.config.value("data_format", json("channels_last")) !=
-                            json("channels_first")) ||
-                       inner.class_name == "Reshape";
+  const bool reshape =
+      (inner.class_name == "Flatten" &&
+       inner.config.value("data_format", json("channels_last")) != json("channels_first")) ||
+      inner.class_name == "Reshape";
   if (reshape)  // a per-step reshape is a reshape of the whole row
     return one(call.add(std::make_shared<ReshapeOp>(want), {call.nodes[0]}, call.name()));
-  if (inner.class_name == "Flatten") c.fail("Flatten with data_format='channels_first' is not supported");
+  if (inner.class_name == "Flatten")
+    c.fail("Flatten with data_format='channels_first' is not supported");
   // The engine's ops treat leading row axes as more samples (Dense acts on the last axis;
   // convolution and pooling take extra leading axes), so the layer runs on the (T, ...) value.
   const auto all = build_layer(call.graph, inner.class_name, inner.config, call.weights,
                                {{call.nodes[0]}, {}, {ids}}, nullptr, call.options);
   const Shape got = call.graph.row_shape(all.outputs.nodes[0]);
   if (got != want)
-    c.fail(inner.class_name + " does not act on each timestep of a (T, ...) value in the engine "
-           "(it gave rows of shape " + shape_to_string(got) + ", each step needs " +
-           shape_to_string(want) + ")");
+    c.fail(inner.class_name +
+           " does not act on each timestep of a (T, ...) value in the engine "
+           "(it gave rows of shape " +
+           shape_to_string(got) + ", each step needs " + shape_to_string(want) + ")");
   return one(all.outputs.nodes[0]);
 }
 
@@ -143,15 +145,15 @@ LayerCallResult build_bidirectional(BuildCall& call) {
     r.outputs.nodes = {out, out_rev};
     r.outputs.masks = {mask, mask};
   } else if (mode == "concat") {
-    r.outputs.nodes = {call.add(std::make_shared<ConcatenateOp>(-1), {out, out_rev},
-                                call.name() + "/concat")};
+    r.outputs.nodes = {
+        call.add(std::make_shared<ConcatenateOp>(-1), {out, out_rev}, call.name() + "/concat")};
     r.outputs.masks = {mask};
   } else {
-    const MergeKind kind = mode == "sum" ? MergeKind::Add
+    const MergeKind kind = mode == "sum"   ? MergeKind::Add
                            : mode == "mul" ? MergeKind::Multiply
                                            : MergeKind::Average;
-    r.outputs.nodes = {call.add(std::make_shared<MergeOp>(kind), {out, out_rev},
-                                call.name() + "/" + mode)};
+    r.outputs.nodes = {
+        call.add(std::make_shared<MergeOp>(kind), {out, out_rev}, call.name() + "/" + mode)};
     r.outputs.masks = {mask};
   }
   for (const auto* part : {&y, &y_rev})
