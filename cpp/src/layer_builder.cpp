@@ -379,6 +379,11 @@ LayerCallResult build_layer(Graph& graph, const std::string& class_name,
     if (node < 0 || static_cast<size_t>(node) >= graph.size())
       cfg.fail("input node " + std::to_string(node) + " is not in the graph");
 
+  // A call's keyword arguments: the masks arrive in `inputs`; initial states are not supported
+  // (the states start at zero), which must not pass unnoticed.
+  if (call_kwargs.is_object() && call_kwargs.contains("initial_state") &&
+      !call_kwargs["initial_state"].is_null())
+    cfg.fail("initial_state is not supported (the states start at zero)");
   std::vector<Shape> rows;
   for (int node : inputs.nodes) rows.push_back(graph.row_shape(node));
   const WeightSpecs specs = builder.weights ? builder.weights(cfg, rows) : WeightSpecs{};

@@ -253,6 +253,13 @@ void test_bad_configs_throw_naming_the_problem() {
   check(throws_naming(build("Activation", R"({"name": "a", "activation": "nope"})", {}),
                       {"'a'", "nope"}),
         "an unknown activation throws, naming it");
+  check(throws_naming(
+            [&] {
+              build_layer(*g, "Dense", json::parse(R"({"name": "d", "units": 2})"), {k, b},
+                          {{x}, {}, {}}, json::parse(R"({"initial_state": [[1, 0, 0]]})"));
+            },
+            {"'d'", "initial_state"}),
+        "an initial_state in the call's arguments throws rather than being ignored");
   check(throws_naming(build("Add", R"({"name": "add"})", {}), {"'add'", "at least 2"}),
         "a merge of one input throws");
   check(throws_naming(build("Dropout", R"({"name": "dr", "rate": 1.5})", {}), {"'dr'", "'rate'"}),
