@@ -28,10 +28,10 @@ void bind_builders(py::module_& m) {
          std::vector<bool> ids, const std::string& call_kwargs,
          std::shared_ptr<LayerTrainable> trainable, std::optional<uint64_t> seed) {
         LayerBuildOptions options{std::move(trainable), seed};
-        const LayerCallResult r = build_layer(
-            g, class_name, parse_json(config, class_name + " config"), weights,
-            LayerTensors{std::move(nodes), std::move(masks), std::move(ids)},
-            parse_json(call_kwargs, class_name + " call arguments"), options);
+        const LayerCallResult r =
+            build_layer(g, class_name, parse_json(config, class_name + " config"), weights,
+                        LayerTensors{std::move(nodes), std::move(masks), std::move(ids)},
+                        parse_json(call_kwargs, class_name + " call arguments"), options);
         return py::make_tuple(r.outputs.nodes, r.outputs.masks, r.returns_list);
       },
       py::arg("graph"), py::arg("class_name"), py::arg("config"), py::arg("weights"),
@@ -48,8 +48,7 @@ void bind_builders(py::module_& m) {
       },
       py::arg("class_name"), py::arg("config"), py::arg("input_row_shapes"),
       "The (name, shape) of each weight a layer of this config makes, in Keras's order.");
-  m.def("layer_builder_names", &layer_builder_names,
-        "Every Keras class name build_layer knows.");
+  m.def("layer_builder_names", &layer_builder_names, "Every Keras class name build_layer knows.");
 }
 
 }  // namespace ember::bindings

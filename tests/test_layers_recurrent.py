@@ -565,7 +565,5 @@ def test_output_masks_follow_the_mask_contract():
     assert _engine_masks(ember.layers.LSTM(2, return_sequences=True), with_mask=False) == [None]
     bi = ember.layers.Bidirectional(ember.layers.LSTM(3, return_sequences=True,
                                                       return_state=True), merge_mode=None)
-    assert bi._emit_mask(None, [0], [5]) == [5, 5, None, None, None, None]
-    assert ember.layers.Bidirectional(ember.layers.SimpleRNN(3))._emit_mask(None, [0], [5]) \
-        is None
-    assert ember.layers.Bidirectional._consumes_mask
+    assert _engine_masks(bi) == ["in", "in", None, None, None, None]
+    assert _engine_masks(ember.layers.Bidirectional(ember.layers.SimpleRNN(3))) == [None]

@@ -11,8 +11,8 @@
 #include "ember/ops.h"
 #include "ember/ops_embedding.h"
 #include "ember/ops_math.h"
-#include "ember/ops_reshaping.h"
 #include "ember/ops_regularization.h"
+#include "ember/ops_reshaping.h"
 
 namespace ember {
 namespace builders {
@@ -37,6 +37,7 @@ const Registry& registry() {
     register_embedding(out);
     register_activations(out);
     register_recurrent(out);
+    register_wrappers(out);
     return out;
   }();
   return r;
@@ -137,8 +138,7 @@ bool Config::get_bool(const char* key, bool fallback) const {
 std::string Config::get_string(const char* key, const std::string& fallback) const {
   if (!has(key)) return fallback;
   const json& v = at(key);
-  if (!v.is_string())
-    throw TypeError(where() + ": '" + key + "' must be a string, got " + dump(v));
+  if (!v.is_string()) throw TypeError(where() + ": '" + key + "' must be a string, got " + dump(v));
   return v.get<std::string>();
 }
 
@@ -147,8 +147,7 @@ std::vector<int64_t> Config::get_tuple(const char* key, size_t n, int64_t low) c
   const std::string what = std::string("'") + key + "'";
   std::vector<int64_t> out;
   if (v.is_array()) {
-    if (v.size() != n)
-      fail(what + " must have " + std::to_string(n) + " entries, got " + dump(v));
+    if (v.size() != n) fail(what + " must have " + std::to_string(n) + " entries, got " + dump(v));
     for (const auto& e : v) out.push_back(to_int(e, what));
   } else {
     out.assign(n, to_int(v, what));
@@ -236,8 +235,10 @@ uint64_t BuildCall::op_seed() const {
     base = *options.seed;
   } else if (config.has("seed")) {
     const json& s = config.at("seed");
-    if (s.is_number_unsigned()) base = s.get<uint64_t>();
-    else base = static_cast<uint64_t>(config.to_int(s, "'seed'"));
+    if (s.is_number_unsigned())
+      base = s.get<uint64_t>();
+    else
+      base = static_cast<uint64_t>(config.to_int(s, "'seed'"));
   } else {
     base = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   }
@@ -305,6 +306,11 @@ int MathOps::mean_of_squares(int a, const std::vector<int>& axes) {
   return reduce(ReduceKind::Mean, unary(UnaryKind::Square, a), axes, true);
 }
 
+bool layer_reads_ids(const std::string& class_name, const json& config) {
+  const auto& builder = find_builder(class_name, config);
+  return builder.reads_ids && builder.reads_ids(Config(class_name, config));
+}
+
 int64_t checked_product(const Config& config, const Shape& dims, const std::string& what) {
   int64_t n = 1;
   for (int64_t d : dims) {
@@ -339,15 +345,15 @@ std::vector<std::pair<std::string, Shape>> layer_weight_specs(
   const Config cfg(class_name, config);
   if (!builder.weights) return {};
   WeightSpecs specs = builder.weights(cfg, input_row_shapes);
-  for (const auto& spec : specs) builders::checked_product(cfg, spec.second, "weight " + spec.first);
+  for (const auto& spec : specs)
+    builders::checked_product(cfg, spec.second, "weight " + spec.first);
   return specs;
 }
 
 LayerCallResult build_layer(Graph& graph, const std::string& class_name,
                             const nlohmann::json& config, const std::vector<VariablePtr>& weights,
                             const LayerTensors& inputs, const nlohmann::json& call_kwargs) {
-  return build_layer(graph, class_name, config, weights, inputs, call_kwargs,
-                     LayerBuildOptions{});
+  return build_layer(graph, class_name, config, weights, inputs, call_kwargs, LayerBuildOptions{});
 }
 
 LayerCallResult build_layer(Graph& graph, const std::string& class_name,
@@ -373,6 +379,11 @@ LayerCallResult build_layer(Graph& graph, const std::string& class_name,
     if (node < 0 || static_cast<size_t>(node) >= graph.size())
       cfg.fail("input node " + std::to_string(node) + " is not in the graph");
 
+  // A call's keyword arguments: the masks arrive in `inputs`; initial states are not supported
+  // (the states start at zero), which must not pass unnoticed.
+  if (call_kwargs.is_object() && call_kwargs.contains("initial_state") &&
+      !call_kwargs["initial_state"].is_null())
+    cfg.fail("initial_state is not supported (the states start at zero)");
   std::vector<Shape> rows;
   for (int node : inputs.nodes) rows.push_back(graph.row_shape(node));
   const WeightSpecs specs = builder.weights ? builder.weights(cfg, rows) : WeightSpecs{};
@@ -402,8 +413,7 @@ LayerCallResult build_layer(Graph& graph, const std::string& class_name,
     const bool want_ids = reads_ids && i == 0;
     int node = inputs.nodes[i];
     if (have_ids != want_ids) {
-      const std::string cast_name =
-          cfg.name() + (want_ids ? "/cast_to_int32" : "/cast_to_float");
+      const std::string cast_name = cfg.name() + (want_ids ? "/cast_to_int32" : "/cast_to_float");
       node = graph.add_node(std::make_shared<CastOp>(want_ids, cast_name), {node}, cast_name);
     }
     call.nodes.push_back(node);
@@ -418,8 +428,7 @@ LayerCallResult build_layer(Graph& graph, const std::string& class_name,
   }
   out.masks.resize(out.nodes.size(), -1);
   out.ids.assign(out.nodes.size(), false);
-  for (int node : out.nodes)
-    builders::checked_product(cfg, graph.row_shape(node), "its output");
+  for (int node : out.nodes) builders::checked_product(cfg, graph.row_shape(node), "its output");
   return result;
 }
 

@@ -137,15 +137,14 @@ void test_embedding_reads_ids_and_makes_mask() {
   auto g = std::make_shared<Graph>();
   const int ids = g->add_input({3}, "ids");
   auto table = random_variable("embeddings", {5, 2});
-  const json config = json::parse(
-      R"({"name": "emb", "input_dim": 5, "output_dim": 2, "mask_zero": true})");
+  const json config =
+      json::parse(R"({"name": "emb", "input_dim": 5, "output_dim": 2, "mask_zero": true})");
   const auto e = build_layer(*g, "Embedding", config, {table}, {{ids}, {}, {true}});
   check(e.outputs.masks.size() == 1 && e.outputs.masks[0] >= 0,
         "Embedding(mask_zero=True) makes a mask");
   // The mask flows through a layer that supports masking, and is dropped by one that doesn't.
   const auto d = build_layer(*g, "Dense", json::parse(R"({"name": "d", "units": 2})"),
-                             {random_variable("k", {2, 2}), random_variable("b", {2})},
-                             e.outputs);
+                             {random_variable("k", {2, 2}), random_variable("b", {2})}, e.outputs);
   check(d.outputs.masks[0] == e.outputs.masks[0], "Dense passes its input's mask on");
   const auto f = build_layer(*g, "Flatten", json::parse(R"({"name": "f"})"), {}, d.outputs);
   check(f.outputs.masks[0] == -1, "Flatten drops the mask (as Keras's)");
@@ -155,7 +154,8 @@ void test_embedding_reads_ids_and_makes_mask() {
   const auto out = run(g, ids, {e.outputs.nodes[0], e.outputs.masks[0]}, xs, 1);
   bool ok = true;
   for (int t = 0; t < 3; ++t)
-    for (int j = 0; j < 2; ++j) ok = ok && out[0][size_t(t * 2 + j)] == table->value.data()[id_values[t] * 2 + j];
+    for (int j = 0; j < 2; ++j)
+      ok = ok && out[0][size_t(t * 2 + j)] == table->value.data()[id_values[t] * 2 + j];
   check(ok, "Embedding looks its int32 ids up in the table");
   check(out[1] == std::vector<float>{1, 0, 1}, "Embedding's mask is 0 where the id is 0");
 
@@ -222,8 +222,7 @@ void test_bad_configs_throw_naming_the_problem() {
         "absurd units throw before anything is allocated");
   check(throws_naming(
             [&] {
-              layer_weight_specs("Embedding",
-                                 json::parse(R"({"name": "e", "input_dim": 4000000000,
+              layer_weight_specs("Embedding", json::parse(R"({"name": "e", "input_dim": 4000000000,
                                                  "output_dim": 8})"),
                                  {{3}});
             },
@@ -231,8 +230,7 @@ void test_bad_configs_throw_naming_the_problem() {
         "an absurd Embedding input_dim throws from layer_weight_specs");
   check(throws_naming(
             [&] {
-              layer_weight_specs("Dense",
-                                 json::parse(R"({"name": "d", "units": 2000000000})"),
+              layer_weight_specs("Dense", json::parse(R"({"name": "d", "units": 2000000000})"),
                                  {{2000000000}});
             },
             {"'d'", "too large"}),
@@ -244,8 +242,8 @@ void test_bad_configs_throw_naming_the_problem() {
   const int v = g2->add_input({1000}, "v");
   check(throws_naming(
             [&] {
-              build_layer(*g2, "RepeatVector", json::parse(R"({"name": "r", "n": 100000000})"),
-                          {}, {{v}, {}, {}});
+              build_layer(*g2, "RepeatVector", json::parse(R"({"name": "r", "n": 100000000})"), {},
+                          {{v}, {}, {}});
             },
             {"'r'", "too large"}),
         "a RepeatVector whose output would be absurdly large throws");
@@ -255,14 +253,69 @@ void test_bad_configs_throw_naming_the_problem() {
   check(throws_naming(build("Activation", R"({"name": "a", "activation": "nope"})", {}),
                       {"'a'", "nope"}),
         "an unknown activation throws, naming it");
+  check(throws_naming(
+            [&] {
+              build_layer(*g, "Dense", json::parse(R"({"name": "d", "units": 2})"), {k, b},
+                          {{x}, {}, {}}, json::parse(R"({"initial_state": [[1, 0, 0]]})"));
+            },
+            {"'d'", "initial_state"}),
+        "an initial_state in the call's arguments throws rather than being ignored");
   check(throws_naming(build("Add", R"({"name": "add"})", {}), {"'add'", "at least 2"}),
         "a merge of one input throws");
   check(throws_naming(build("Dropout", R"({"name": "dr", "rate": 1.5})", {}), {"'dr'", "'rate'"}),
         "a Dropout rate above 1 throws");
-  check(throws_naming(
-            build("Reshape", R"({"name": "rs", "target_shape": [-1, -1]})", {}),
-            {"'rs'", "one -1"}),
+  check(throws_naming(build("Reshape", R"({"name": "rs", "target_shape": [-1, -1]})", {}),
+                      {"'rs'", "one -1"}),
         "a Reshape with two unknown axes throws");
+}
+
+void test_wrappers_build_their_layers_from_the_nested_configs() {
+  // TimeDistributed(Dense): the Dense's weights, applied to every step.
+  const json td = json::parse(R"({"name": "td", "layer": {"class_name": "Dense",
+      "config": {"name": "inner", "units": 2, "activation": "tanh"}}})");
+  const auto specs = layer_weight_specs("TimeDistributed", td, {{3, 4}});
+  check(specs.size() == 2 && specs[0].second == Shape{4, 2},
+        "TimeDistributed(Dense) weight specs are the Dense's on one step");
+  auto g = std::make_shared<Graph>();
+  const int x = g->add_input({3, 4}, "x");
+  auto k = random_variable("kernel", {4, 2}), b = random_variable("bias", {2});
+  const auto r = build_layer(*g, "TimeDistributed", td, {k, b}, {{x}, {}, {}});
+  const auto xs = random_vector(rng, 2 * 12);
+  const auto y = run(g, x, r.outputs.nodes, xs, 2)[0];
+  bool ok = y.size() == 2 * 3 * 2;
+  for (size_t s = 0; ok && s < 6; ++s)
+    for (size_t j = 0; j < 2; ++j) {
+      double z = b->value.data()[j];
+      for (size_t i = 0; i < 4; ++i) z += double(xs[s * 4 + i]) * k->value.data()[i * 2 + j];
+      ok = ok && close(y[s * 2 + j], std::tanh(z), 1e-6, 1e-5);
+    }
+  check(ok, "TimeDistributed(Dense) computes the Dense on every step");
+
+  // Bidirectional(LSTM) as Keras stores it: the forward layer's config, no backward_layer.
+  const json bi = json::parse(R"({"name": "bi", "merge_mode": "concat", "layer": {
+      "class_name": "LSTM", "config": {"name": "lstm", "units": 3, "return_sequences": true}}})");
+  const auto bspecs = layer_weight_specs("Bidirectional", bi, {{5, 2}});
+  check(bspecs.size() == 6 && bspecs[0].second == Shape{2, 12} && bspecs[4].second == Shape{3, 12},
+        "Bidirectional(LSTM) weight specs: the forward then the backward LSTM's");
+  auto g2 = std::make_shared<Graph>();
+  const int seq = g2->add_input({5, 2}, "seq");
+  std::vector<VariablePtr> weights;
+  for (const auto& [name, shape] : bspecs) weights.push_back(random_variable(name, shape));
+  const auto br = build_layer(*g2, "Bidirectional", bi, weights, {{seq}, {}, {}});
+  check(g2->row_shape(br.outputs.nodes[0]) == Shape{5, 6} && !br.returns_list,
+        "Bidirectional(LSTM(3), concat) gives (5, 6) rows");
+  bool named = false;
+  for (size_t n = 0; n < g2->size(); ++n) named = named || g2->name(int(n)) == "backward_lstm";
+  check(named, "the backward layer is named backward_<name>, as Keras names it");
+  check(throws_naming(
+            [&] {
+              build_layer(*g2, "Bidirectional",
+                          json::parse(R"({"name": "b2", "layer": {"class_name": "Dense",
+                                          "config": {"name": "d", "units": 2}}})"),
+                          {}, {{seq}, {}, {}});
+            },
+            {"'b2'", "SimpleRNN, LSTM or GRU"}),
+        "Bidirectional of a non-recurrent layer throws");
 }
 
 void test_registry() {
@@ -281,6 +334,7 @@ int main() {
   test_embedding_reads_ids_and_makes_mask();
   test_conv_weight_specs();
   test_bad_configs_throw_naming_the_problem();
+  test_wrappers_build_their_layers_from_the_nested_configs();
   test_registry();
   std::printf("%d failure(s)\n", ember::testing::failures);
   return ember::testing::failures == 0 ? 0 : 1;

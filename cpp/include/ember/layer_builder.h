@@ -14,12 +14,11 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ember/error.h"
 #include "ember/graph.h"
@@ -56,7 +55,8 @@ struct LayerBuildOptions {
 // layer for an unknown class, a bad config or weights of the wrong count/shape.
 LayerCallResult build_layer(Graph& graph, const std::string& class_name,
                             const nlohmann::json& config, const std::vector<VariablePtr>& weights,
-                            const LayerTensors& inputs, const nlohmann::json& call_kwargs = nullptr);
+                            const LayerTensors& inputs,
+                            const nlohmann::json& call_kwargs = nullptr);
 // The same with the options above.
 LayerCallResult build_layer(Graph& graph, const std::string& class_name,
                             const nlohmann::json& config, const std::vector<VariablePtr>& weights,

@@ -57,7 +57,8 @@ void register_activations(Registry& r) {
   r["LeakyReLU"] = parametrized([](const Config& c, const Shape&) {
     ActivationArgs args;
     // Keras 2 files call it alpha.
-    args.negative_slope = non_negative(c, c.has("negative_slope") ? "negative_slope" : "alpha", 0.3);
+    args.negative_slope =
+        non_negative(c, c.has("negative_slope") ? "negative_slope" : "alpha", 0.3);
     return activation_from_name("leaky_relu", args);
   });
   r["ELU"] = parametrized([](const Config& c, const Shape&) {
@@ -68,8 +69,10 @@ void register_activations(Registry& r) {
   r["Softmax"] = parametrized([](const Config& c, const Shape& row) {
     const std::vector<int> axes = softmax_row_axes(c, row);
     ActivationArgs args;
-    if (axes.size() == 1) args.axis = axes[0];
-    else args.axes = axes;
+    if (axes.size() == 1)
+      args.axis = axes[0];
+    else
+      args.axes = axes;
     return activation_from_name("softmax", args);
   });
 
@@ -89,8 +92,7 @@ void register_activations(Registry& r) {
     return WeightSpecs{{"alpha", shape}};
   };
   prelu.build = [](BuildCall& call) {
-    return one(call.add(std::make_shared<PReLUOp>(call.weights[0]), {call.nodes[0]},
-                        call.name()));
+    return one(call.add(std::make_shared<PReLUOp>(call.weights[0]), {call.nodes[0]}, call.name()));
   };
   r["PReLU"] = prelu;
 }

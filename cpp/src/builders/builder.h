@@ -121,14 +121,18 @@ void register_pooling(Registry& r);
 void register_embedding(Registry& r);
 void register_activations(Registry& r);
 void register_recurrent(Registry& r);
+void register_wrappers(Registry& r);
+
+// Whether a layer of this class and config reads int32 ids (Embedding, or a wrapper of one).
+bool layer_reads_ids(const std::string& class_name, const json& config);
 
 // The engine's math ops for layers written as a few of them (UnitNormalization, GaussianDropout,
 // ...), each node named `<layer name>/<op>_<k>`, as ember.ops would record them.
 class MathOps {
  public:
   explicit MathOps(BuildCall& call) : call_(call) {}
-  int binary(BinaryKind kind, int a, int b);         // two graph values, NumPy-broadcast
-  int binary(BinaryKind kind, int a, float scalar);  // a (op) scalar
+  int binary(BinaryKind kind, int a, int b);          // two graph values, NumPy-broadcast
+  int binary(BinaryKind kind, int a, float scalar);   // a (op) scalar
   int binary(BinaryKind kind, int a, VariablePtr w);  // a (op) a weight, aligned at the last axis
   int unary(UnaryKind kind, int a);
   // Over row axes (no batch axis), sorted.

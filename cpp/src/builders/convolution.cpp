@@ -15,8 +15,8 @@ enum class ConvKind { Plain, Transpose, Depthwise, Separable };
 struct ConvConfig {
   size_t rank;
   ConvSpec spec;
-  int64_t channels = 0;  // the input's
-  int64_t filters = 0;   // Plain, Transpose, Separable
+  int64_t channels = 0;          // the input's
+  int64_t filters = 0;           // Plain, Transpose, Separable
   int64_t depth_multiplier = 1;  // Depthwise, Separable
 };
 
@@ -57,8 +57,8 @@ ConvConfig read_conv(const Config& c, ConvKind kind, size_t rank, const Shape& r
     s.groups = c.get_int("groups", 1);
     if (s.groups <= 0 || cc.filters % s.groups != 0 || cc.channels % s.groups != 0)
       c.fail("'groups' " + std::to_string(s.groups) +
-             " must divide both the filters and the input channels (" +
-             std::to_string(cc.filters) + ", " + std::to_string(cc.channels) + ")");
+             " must divide both the filters and the input channels (" + std::to_string(cc.filters) +
+             ", " + std::to_string(cc.channels) + ")");
   }
   if (kind == ConvKind::Transpose) {
     s.transpose = true;
@@ -99,9 +99,9 @@ WeightSpecs conv_weights(const Config& c, ConvKind kind, size_t rank, const Shap
       break;
     case ConvKind::Separable:
       specs.push_back({"depthwise_kernel", with_channels(k, cc.channels, cc.depth_multiplier)});
-      specs.push_back({"pointwise_kernel",
-                       with_channels(std::vector<int64_t>(rank, 1),
-                                     cc.channels * cc.depth_multiplier, cc.filters)});
+      specs.push_back(
+          {"pointwise_kernel", with_channels(std::vector<int64_t>(rank, 1),
+                                             cc.channels * cc.depth_multiplier, cc.filters)});
       if (bias) specs.push_back({"bias", {cc.filters}});
       break;
   }
@@ -139,8 +139,8 @@ LayerBuilder conv(ConvKind kind, size_t rank) {
       pointwise.kernel_size = pointwise.strides = pointwise.dilation_rate =
           std::vector<int64_t>(rank, 1);
       pointwise.channels_first = cc.spec.channels_first;
-      node = add_conv(call, node, call.weights[1], bias ? call.weights[2] : nullptr, pointwise,
-                      act, call.name());
+      node = add_conv(call, node, call.weights[1], bias ? call.weights[2] : nullptr, pointwise, act,
+                      call.name());
     } else {
       cc.spec.depthwise = kind == ConvKind::Depthwise;
       node = add_conv(call, call.nodes[0], call.weights[0], bias ? call.weights[1] : nullptr,

@@ -38,16 +38,16 @@ std::vector<int64_t> noise_shape(const Config& c) {
 LayerCallResult build_dense(BuildCall& call) {
   const Activation act = call.config.get_activation("activation");
   const bool use_bias = call.config.get_bool("use_bias", true);
-  int node = call.add(std::make_shared<DenseOp>(call.weights[0], use_bias ? call.weights[1] : nullptr,
-                                                act),
-                      {call.nodes[0]}, call.name());
+  int node = call.add(
+      std::make_shared<DenseOp>(call.weights[0], use_bias ? call.weights[1] : nullptr, act),
+      {call.nodes[0]}, call.name());
   return one(add_activity_regularizer(call, node));
 }
 
 WeightSpecs dense_weights(const Config& c, const std::vector<Shape>& rows) {
   const int64_t units = c.get_int("units");
-  if (units <= 0 || units > kMaxDim) c.fail("'units' must be a positive integer, got " +
-                                            std::to_string(units));
+  if (units <= 0 || units > kMaxDim)
+    c.fail("'units' must be a positive integer, got " + std::to_string(units));
   if (rows.empty() || rows[0].empty())
     c.fail("needs an input with a feature axis, got row shape " +
            (rows.empty() ? std::string("none") : shape_to_string(rows[0])));
@@ -95,9 +95,9 @@ LayerCallResult build_gaussian_dropout(BuildCall& call) {
   MathOps m(call);
   const int x = call.nodes[0];
   const int ones = m.binary(BinaryKind::Add, m.binary(BinaryKind::Multiply, x, 0.0f), 1.0f);
-  const int noise = call.add(
-      std::make_shared<GaussianNoiseOp>(std::sqrt(rate / (1.0 - rate)), call.op_seed()), {ones},
-      call.name());
+  const int noise =
+      call.add(std::make_shared<GaussianNoiseOp>(std::sqrt(rate / (1.0 - rate)), call.op_seed()),
+               {ones}, call.name());
   return one(m.binary(BinaryKind::Multiply, x, noise));
 }
 
@@ -111,16 +111,16 @@ LayerCallResult build_alpha_dropout(BuildCall& call) {
   MathOps m(call);
   const int x = call.nodes[0];
   const int ones = m.binary(BinaryKind::Add, m.binary(BinaryKind::Multiply, x, 0.0f), 1.0f);
-  const int draw = call.add(
-      std::make_shared<DropoutOp>(rate, noise_shape(call.config), call.op_seed()), {ones},
-      call.name());
+  const int draw =
+      call.add(std::make_shared<DropoutOp>(rate, noise_shape(call.config), call.op_seed()), {ones},
+               call.name());
   const int u = m.binary(BinaryKind::Subtract, draw, 1.0f);
   const Activation relu = Activation::relu();
   const int dropped = m.activation(m.unary(UnaryKind::Negative, u), relu);
-  const int training = m.binary(
-      BinaryKind::Add,
-      m.binary(BinaryKind::Multiply, m.activation(u, relu), static_cast<float>((1.0 - rate) / rate)),
-      dropped);
+  const int training = m.binary(BinaryKind::Add,
+                                m.binary(BinaryKind::Multiply, m.activation(u, relu),
+                                         static_cast<float>((1.0 - rate) / rate)),
+                                dropped);
   constexpr double kAlpha = 1.6732632423543772848170429916717;
   constexpr double kScale = 1.0507009873554804934193349852946;
   const double alpha_p = -kAlpha * kScale;
@@ -129,8 +129,8 @@ LayerCallResult build_alpha_dropout(BuildCall& call) {
   // x + training * (a * (x * (1 - dropped) + alpha_p * dropped) + b - x), expanded.
   const int factor = m.binary(
       BinaryKind::Subtract,
-      m.binary(BinaryKind::Add, m.binary(BinaryKind::Multiply, training, static_cast<float>(a - 1.0)),
-               1.0f),
+      m.binary(BinaryKind::Add,
+               m.binary(BinaryKind::Multiply, training, static_cast<float>(a - 1.0)), 1.0f),
       m.binary(BinaryKind::Multiply, dropped, static_cast<float>(a)));
   const int offset =
       m.binary(BinaryKind::Add, m.binary(BinaryKind::Multiply, training, static_cast<float>(b)),
@@ -154,8 +154,8 @@ void register_core(Registry& r) {
   LayerBuilder activation;
   activation.passes_mask = true;
   activation.build = [](BuildCall& call) {
-    return one(add_activation(call, call.nodes[0], call.config.get_activation("activation"),
-                              call.name()));
+    return one(
+        add_activation(call, call.nodes[0], call.config.get_activation("activation"), call.name()));
   };
   r["Activation"] = activation;
 
@@ -187,8 +187,8 @@ void register_core(Registry& r) {
     const double stddev = call.config.get_float("stddev");
     if (!(stddev >= 0.0 && std::isfinite(stddev)))
       call.config.fail("'stddev' must be a non-negative number, got " + std::to_string(stddev));
-    return one(call.add(std::make_shared<GaussianNoiseOp>(stddev, call.op_seed()),
-                        {call.nodes[0]}, call.name()));
+    return one(call.add(std::make_shared<GaussianNoiseOp>(stddev, call.op_seed()), {call.nodes[0]},
+                        call.name()));
   };
   r["GaussianNoise"] = noise;
 
@@ -199,8 +199,8 @@ void register_core(Registry& r) {
     const double l1 = c.get_float("l1", 0.0), l2 = c.get_float("l2", 0.0);
     if (!(l1 >= 0.0 && l2 >= 0.0 && std::isfinite(l1) && std::isfinite(l2)))
       c.fail("'l1' and 'l2' must be non-negative numbers");
-    return one(call.add(std::make_shared<ActivityRegularizationOp>(l1, l2), {call.nodes[0]},
-                        call.name()));
+    return one(
+        call.add(std::make_shared<ActivityRegularizationOp>(l1, l2), {call.nodes[0]}, call.name()));
   };
   r["ActivityRegularization"] = activity;
 }

@@ -42,8 +42,8 @@ void register_embedding(Registry& r) {
                               {call.nodes[0]}, call.name() + "/mask");
     // Keras: x * any(x != mask_value, axis=-1, keepdims=True).
     keep_shape.back() = 1;
-    const int keep = call.add(std::make_shared<ReshapeOp>(keep_shape), {mask},
-                              call.name() + "/keep");
+    const int keep =
+        call.add(std::make_shared<ReshapeOp>(keep_shape), {mask}, call.name() + "/keep");
     const int node = call.add(std::make_shared<BinaryOp>(BinaryKind::Multiply, nullptr, nullptr),
                               {call.nodes[0], keep}, call.name());
     return one(node, mask);

@@ -94,12 +94,14 @@ LayerCallResult build_dot(BuildCall& call) {
   const Shape x_mid(xr.begin(), xr.end() - 1), y_trail(yr.begin() + 1, yr.end());
   x = m.reshape(x, {num_elements(x_mid), xr.back()});
   y = m.reshape(y, {yr.front(), num_elements(y_trail)});
-  const int product = call.add(std::make_shared<MatMulOp>(nullptr), {x, y},
-                               call.name() + "/matmul");
+  const int product =
+      call.add(std::make_shared<MatMulOp>(nullptr), {x, y}, call.name() + "/matmul");
   Shape out = x_mid;
   out.insert(out.end(), y_trail.begin(), y_trail.end());
-  if (x_ndim == 2) out.erase(out.begin());
-  else if (y_ndim == 2) out.pop_back();
+  if (x_ndim == 2)
+    out.erase(out.begin());
+  else if (y_ndim == 2)
+    out.pop_back();
   return one(call.add(std::make_shared<ReshapeOp>(out), {product}, call.name()), -1);
 }
 
@@ -129,8 +131,8 @@ void register_merging(Registry& r) {
     if (axis < -rank || axis >= rank)
       c.fail("axis " + std::to_string(axis) + " is out of range for inputs of rank " +
              std::to_string(rank));
-    const int node = call.add(std::make_shared<ConcatenateOp>(static_cast<int>(axis)),
-                              call.nodes, call.name());
+    const int node =
+        call.add(std::make_shared<ConcatenateOp>(static_cast<int>(axis)), call.nodes, call.name());
     bool any_mask = false;
     for (int m : call.masks) any_mask = any_mask || m >= 0;
     if (!any_mask) return one(node, -1);
@@ -141,11 +143,11 @@ void register_merging(Registry& r) {
     std::vector<int> full;
     for (size_t i = 0; i < call.nodes.size(); ++i) {
       const int m = call.mask(i);
-      full.push_back(m >= 0 ? m
-                            : call.add(std::make_shared<MaskOp>(
-                                           false, std::numeric_limits<float>::quiet_NaN()),
-                                       {call.nodes[i]},
-                                       call.name() + "/ones_" + std::to_string(i)));
+      full.push_back(
+          m >= 0
+              ? m
+              : call.add(std::make_shared<MaskOp>(false, std::numeric_limits<float>::quiet_NaN()),
+                         {call.nodes[i]}, call.name() + "/ones_" + std::to_string(i)));
     }
     return one(node, call.add(std::make_shared<ConcatenateOp>(static_cast<int>(full_axis)), full,
                               call.name() + "/mask"));

@@ -19,8 +19,8 @@ double checked_epsilon(const Config& c, double fallback) {
 size_t row_axis(const Config& c, int64_t axis, const Shape& row, const char* what) {
   const auto rank = static_cast<int64_t>(row.size()) + 1;
   if (axis < -rank || axis >= rank)
-    c.fail(std::string(what) + " " + std::to_string(axis) + " is out of bounds for inputs of rank " +
-           std::to_string(rank));
+    c.fail(std::string(what) + " " + std::to_string(axis) +
+           " is out of bounds for inputs of rank " + std::to_string(rank));
   const int64_t full = axis < 0 ? axis + rank : axis;
   if (full == 0)
     c.fail(std::string(what) + " " + std::to_string(axis) +
@@ -53,12 +53,13 @@ LayerCallResult build_batch_norm(BuildCall& call) {
   VariablePtr beta = c.get_bool("center", true) ? call.weights[w++] : nullptr;
   VariablePtr mean = call.weights[w++], variance = call.weights[w++];
   auto trainable = call.options.trainable;
-  if (!trainable) trainable = std::make_shared<LayerTrainable>(LayerTrainable{c.get_bool("trainable", true)});
-  return one(call.add(std::make_shared<BatchNormalizationOp>(
-                          std::move(gamma), std::move(beta), std::move(mean), std::move(variance),
-                          static_cast<int>(c.get_int("axis", -1)), momentum, epsilon,
-                          std::move(trainable)),
-                      {call.nodes[0]}, call.name()));
+  if (!trainable)
+    trainable = std::make_shared<LayerTrainable>(LayerTrainable{c.get_bool("trainable", true)});
+  return one(call.add(
+      std::make_shared<BatchNormalizationOp>(
+          std::move(gamma), std::move(beta), std::move(mean), std::move(variance),
+          static_cast<int>(c.get_int("axis", -1)), momentum, epsilon, std::move(trainable)),
+      {call.nodes[0]}, call.name()));
 }
 
 // LayerNormalization's axes as Keras keeps them once built: a list sorted, an int alone.
@@ -71,7 +72,8 @@ std::vector<int64_t> layer_norm_axes(const Config& c) {
 
 WeightSpecs layer_norm_weights(const Config& c, const std::vector<Shape>& rows) {
   Shape shape;
-  for (int64_t a : layer_norm_axes(c)) shape.push_back(rows.at(0).at(row_axis(c, a, rows[0], "axis")));
+  for (int64_t a : layer_norm_axes(c))
+    shape.push_back(rows.at(0).at(row_axis(c, a, rows[0], "axis")));
   const bool rms = c.get_bool("rms_scaling", false);
   WeightSpecs specs;
   if (c.get_bool("scale", true) || rms) specs.push_back({"gamma", shape});
@@ -90,10 +92,10 @@ LayerCallResult build_layer_norm(BuildCall& call) {
     row_axis(c, a, call.row(), "axis");
     axes.push_back(static_cast<int>(a));
   }
-  return one(call.add(std::make_shared<LayerNormalizationOp>(std::move(gamma), std::move(beta),
-                                                             std::move(axes),
-                                                             checked_epsilon(c, 1e-3), rms),
-                      {call.nodes[0]}, call.name()));
+  return one(call.add(
+      std::make_shared<LayerNormalizationOp>(std::move(gamma), std::move(beta), std::move(axes),
+                                             checked_epsilon(c, 1e-3), rms),
+      {call.nodes[0]}, call.name()));
 }
 
 // Normalization's kept axes (with the batch axis as 0), sorted; the statistics' shape.
@@ -128,10 +130,12 @@ void flatten_json(const Config& c, const json& v, size_t depth, Shape* shape,
     if (depth == 0) shape->clear();
     return;
   }
-  if (depth == shape->size()) shape->push_back(static_cast<int64_t>(v.size()));
+  if (depth == shape->size())
+    shape->push_back(static_cast<int64_t>(v.size()));
   else if ((*shape)[depth] != static_cast<int64_t>(v.size()))
     c.fail("'mean' / 'variance' must be a regular nested list");
-  if (values->size() > static_cast<size_t>(kMaxElements)) c.fail("'mean' / 'variance' is too large");
+  if (values->size() > static_cast<size_t>(kMaxElements))
+    c.fail("'mean' / 'variance' is too large");
   for (const auto& e : v) flatten_json(c, e, depth + 1, shape, values);
 }
 
@@ -187,10 +191,10 @@ LayerCallResult build_normalization(BuildCall& call) {
     mean = call.weights[0];
     variance = call.weights[1];
   }
-  return one(call.add(std::make_shared<NormalizationOp>(std::move(mean), std::move(variance),
-                                                        std::move(keep),
-                                                        c.get_bool("invert", false)),
-                      {call.nodes[0]}, call.name()));
+  return one(
+      call.add(std::make_shared<NormalizationOp>(std::move(mean), std::move(variance),
+                                                 std::move(keep), c.get_bool("invert", false)),
+               {call.nodes[0]}, call.name()));
 }
 
 // The feature axes of UnitNormalization / RMSNormalization as row axes, sorted (Keras's axis:
@@ -229,10 +233,9 @@ LayerCallResult build_rms_norm(BuildCall& call) {
   const int ms = m.mean_of_squares(x, feature_row_axes(call.config, call.row()));
   const int rrms = m.binary(
       BinaryKind::Power,
-      m.binary(BinaryKind::Add, ms, static_cast<float>(checked_epsilon(call.config, 1e-6))),
-      -0.5f);
-  return one(m.binary(BinaryKind::Multiply, m.binary(BinaryKind::Multiply, x, rrms),
-                      call.weights[0]));
+      m.binary(BinaryKind::Add, ms, static_cast<float>(checked_epsilon(call.config, 1e-6))), -0.5f);
+  return one(
+      m.binary(BinaryKind::Multiply, m.binary(BinaryKind::Multiply, x, rrms), call.weights[0]));
 }
 
 // GroupNormalization's channel axis (row axis) and groups, checked.
@@ -287,10 +290,10 @@ LayerCallResult build_group_norm(BuildCall& call) {
   const int centered = m.binary(BinaryKind::Subtract, grouped,
                                 m.reduce(ReduceKind::Mean, grouped, reduce_axes, true));
   const int variance = m.mean_of_squares(centered, reduce_axes);
-  const int normalized = m.binary(
-      BinaryKind::Multiply, m.binary(BinaryKind::Subtract, grouped, mean),
-      m.binary(BinaryKind::Power,
-               m.binary(BinaryKind::Add, variance, static_cast<float>(epsilon)), -0.5f));
+  const int normalized =
+      m.binary(BinaryKind::Multiply, m.binary(BinaryKind::Subtract, grouped, mean),
+               m.binary(BinaryKind::Power,
+                        m.binary(BinaryKind::Add, variance, static_cast<float>(epsilon)), -0.5f));
   int out = m.reshape(normalized, xrow);
   size_t w = 0;
   if (c.get_bool("scale", true)) out = m.binary(BinaryKind::Multiply, out, call.weights[w++]);

@@ -47,14 +47,14 @@ int masked_mean(BuildCall& call, int x, int mask, int axis, const std::string& n
   const int m = call.add(std::make_shared<ReshapeOp>(shape), {mask}, name + "/mask");
   const int kept = call.add(std::make_shared<BinaryOp>(BinaryKind::Multiply, nullptr, nullptr),
                             {x, m}, name + "/kept");
-  const int total = call.add(std::make_shared<ReduceOp>(ReduceKind::Sum, std::vector<int>{axis},
-                                                        false),
-                             {kept}, name + "/sum");
-  const int count = call.add(std::make_shared<ReduceOp>(ReduceKind::Sum, std::vector<int>{axis},
-                                                        false),
-                             {m}, name + "/count");
-  return call.add(std::make_shared<BinaryOp>(BinaryKind::Divide, nullptr, nullptr),
-                  {total, count}, name);
+  const int total =
+      call.add(std::make_shared<ReduceOp>(ReduceKind::Sum, std::vector<int>{axis}, false), {kept},
+               name + "/sum");
+  const int count =
+      call.add(std::make_shared<ReduceOp>(ReduceKind::Sum, std::vector<int>{axis}, false), {m},
+               name + "/count");
+  return call.add(std::make_shared<BinaryOp>(BinaryKind::Divide, nullptr, nullptr), {total, count},
+                  name);
 }
 
 LayerBuilder global_pooling(bool max, size_t dims) {
@@ -69,8 +69,8 @@ LayerBuilder global_pooling(bool max, size_t dims) {
     for (size_t i = 0; i < dims; ++i) axes.push_back(first + static_cast<int>(i));
     const int mask = call.mask(0);
     if (max || dims != 1 || mask < 0)
-      return one(call.add(std::make_shared<ReduceOp>(max ? ReduceKind::Max : ReduceKind::Mean,
-                                                     axes, keepdims),
+      return one(call.add(std::make_shared<ReduceOp>(max ? ReduceKind::Max : ReduceKind::Mean, axes,
+                                                     keepdims),
                           {call.nodes[0]}, call.name()),
                  -1);
     if (!keepdims) return one(masked_mean(call, call.nodes[0], mask, first, call.name()), -1);

@@ -26,11 +26,11 @@ ActivationKind fused_activation(const Config& c, const char* key, const char* fa
     case ActivationKind::Linear:
       if (act.kind != ActivationKind::Relu || act == Activation::relu()) return act.kind;
       break;
-    default:
-      break;
+    default: break;
   }
-  c.fail(std::string("'") + key + "' is not supported; the fused recurrent kernels compute "
-                                  "tanh, sigmoid, relu, hard_sigmoid and linear");
+  c.fail(std::string("'") + key +
+         "' is not supported; the fused recurrent kernels compute "
+         "tanh, sigmoid, relu, hard_sigmoid and linear");
 }
 
 int64_t units_of(const Config& c) {
@@ -83,10 +83,10 @@ LayerBuilder recurrent(Cell cell) {
     std::vector<int> inputs{call.nodes[0]};
     if (mask >= 0) inputs.push_back(mask);
     const bool use_bias = c.get_bool("use_bias", true);
-    const int node = call.add(std::make_shared<RecurrentOp>(call.weights[0], call.weights[1],
-                                                            use_bias ? call.weights[2] : nullptr,
-                                                            rc),
-                              inputs, call.name());
+    const int node =
+        call.add(std::make_shared<RecurrentOp>(call.weights[0], call.weights[1],
+                                               use_bias ? call.weights[2] : nullptr, rc),
+                 inputs, call.name());
     const int out_mask = rc.return_sequences ? mask : -1;
     if (!rc.return_state) return one(add_activity_regularizer(call, node), out_mask);
     const int64_t steps = call.row()[0];

@@ -126,8 +126,8 @@ std::vector<int64_t> upsampling_factors(BuildCall& call, size_t spatial, Shape* 
 void register_reshaping(Registry& r) {
   LayerBuilder flatten;
   flatten.build = [](BuildCall& call) {
-    return one(call.add(std::make_shared<FlattenOp>(call.config.channels_first()),
-                        {call.nodes[0]}, call.name()));
+    return one(call.add(std::make_shared<FlattenOp>(call.config.channels_first()), {call.nodes[0]},
+                        call.name()));
   };
   r["Flatten"] = flatten;
 
@@ -179,8 +179,8 @@ void register_reshaping(Registry& r) {
     if (n <= 0 || n > kMaxDim) c.fail("'n' must be a positive integer, got " + std::to_string(n));
     const Shape row = call.row();
     check_rank(c, row, 2);
-    return one(add_index_gather(call, {n, row[0]},
-                                [](const std::vector<int64_t>& at) { return at[1]; }));
+    return one(
+        add_index_gather(call, {n, row[0]}, [](const std::vector<int64_t>& at) { return at[1]; }));
   };
   r["RepeatVector"] = repeat;
 
@@ -198,12 +198,11 @@ void register_reshaping(Registry& r) {
       std::vector<int64_t> size = upsampling_factors(call, spatial, &out);
       const std::string interpolation = call.config.get_string("interpolation", "nearest");
       if (interpolation != "nearest" && interpolation != "bilinear")
-        call.config.fail("'interpolation' must be 'nearest' or 'bilinear', got '" +
-                         interpolation + "'");
+        call.config.fail("'interpolation' must be 'nearest' or 'bilinear', got '" + interpolation +
+                         "'");
       const bool channels_first = spatial > 1 && call.config.channels_first();
-      return one(call.add(std::make_shared<UpSamplingOp>(std::move(size),
-                                                         interpolation == "bilinear",
-                                                         channels_first),
+      return one(call.add(std::make_shared<UpSamplingOp>(
+                              std::move(size), interpolation == "bilinear", channels_first),
                           {call.nodes[0]}, call.name()));
     };
     r[spatial == 1 ? "UpSampling1D" : "UpSampling2D"] = up;

@@ -155,6 +155,23 @@ def _json_value(value):
     return repr(value)  # read by no builder (it would name the key it cannot read)
 
 
+def _config_json(config):
+    """A layer config as JSON. JSON has no inf or NaN: an infinite bound (ReLU's max_value)
+    means none, as null does."""
+    try:
+        return json.dumps(config, default=_json_value, allow_nan=False)
+    except ValueError:
+        def finite(value):
+            if isinstance(value, float) and not math.isfinite(value):
+                return None
+            if isinstance(value, dict):
+                return {k: finite(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [finite(v) for v in value]
+            return value
+        return json.dumps(finite(config), default=_json_value)
+
+
 # Spreads apart the random streams of one layer's eager training calls (the engine spreads its
 # calls within a graph apart the same way: LayerBuildOptions::seed).
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -183,7 +200,7 @@ def engine_build_layer(layer, graph, input_nodes, dtypes=None, mask_nodes=None):
     if seed is not None:
         seed = (seed + (getattr(layer, "_eager_draws", 0) << 32) * _GOLDEN) % 2**64
     outs, out_masks, multi = _core.build_layer(
-        graph, layer._engine_class, json.dumps(config, default=_json_value),
+        graph, layer._engine_class, _config_json(config),
         [w._core for w in layer.weights], list(input_nodes), masks, ids, "null",
         getattr(layer, "_trainable_flag", None), seed)
     out_masks = [None if m < 0 else m for m in out_masks]

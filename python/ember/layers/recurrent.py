@@ -403,7 +403,7 @@ class Bidirectional(Layer):
     """Runs a recurrent layer forwards and a copy of it backwards over the sequence and
     merges their outputs (`merge_mode` concat, sum, mul, ave, or None for both)."""
 
-    _consumes_mask = True
+    _engine_class = "Bidirectional"
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         if not isinstance(layer, _RNN):
@@ -485,36 +485,16 @@ class Bidirectional(Layer):
             return result + list(states) + list(bstates)
         return result if self.merge_mode is None else result[0]
 
-    def _emit(self, graph, input_nodes, mask_nodes=None):
-        y = self.forward_layer._emit(graph, input_nodes, mask_nodes)
-        y_rev = self.backward_layer._emit(graph, input_nodes, mask_nodes)
-        states = []
-        if self.return_state:
-            states = y[1:] + y_rev[1:]
-            y, y_rev = y[0], y_rev[0]
-        if self.return_sequences:  # the backward layer's outputs back in time order
-            steps, units = graph.row_shape(y_rev)
-            index = np.arange(steps * units, dtype=np.int64).reshape(steps, units)[::-1]
-            y_rev = _core.add_gather(graph, y_rev, [steps, units], np.ascontiguousarray(index),
-                                     f"{self.name}/reverse")
-        mode = self.merge_mode
-        if mode == "concat":
-            out = [_core.add_concatenate(graph, [y, y_rev], -1, f"{self.name}/concat")]
-        elif mode is None:
-            out = [y, y_rev]
-        else:
-            kind = {"sum": "add", "mul": "multiply", "ave": "average"}[mode]
-            out = [_core.add_merge(graph, [y, y_rev], kind, f"{self.name}/{mode}")]
-        out += states
-        return out if len(out) > 1 else out[0]
+    # The engine builds both directions from the nested configs; their dropout draws come
+    # from the forward layer's seed.
+    _seed = property(lambda self: self.forward_layer._seed)
+    _eager_draws = property(lambda self: self.forward_layer._eager_draws)
 
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
-        # Sequence outputs keep the input's mask; last outputs and states have none.
-        mask = mask_nodes[0] if mask_nodes and self.return_sequences else None
-        outputs = [mask] * (2 if self.merge_mode is None else 1)
-        if self.return_state:
-            outputs += [None] * (2 * self.forward_layer.states_count)
-        return outputs if len(outputs) > 1 else outputs[0]
+    def _engine_config(self):
+        config = self.get_config()
+        for key, sub in (("layer", self.forward_layer), ("backward_layer", self.backward_layer)):
+            config[key] = {**config[key], "config": sub._engine_config()}
+        return config
 
     def __call__(self, inputs, training=None, mask=None, initial_state=None, **kwargs):
         if initial_state is not None:
@@ -538,7 +518,6 @@ class Bidirectional(Layer):
             mask_nodes = [graph.add_input([x.shape[1]], "mask")]
         if training:
             self.forward_layer._eager_draws += 1
-            self.backward_layer._eager_draws += 1
         out = self._emit(graph, nodes, mask_nodes)
         outs = out if isinstance(out, list) else [out]
         results = _core.Model(graph, nodes + (mask_nodes or []), outs).forward_pass(

@@ -1,8 +1,6 @@
 """TimeDistributed: one layer applied to every timestep of a sequence (issue 11)."""
 
-from ember import _core
 from ember.layers.layer import Layer, emit_layer_call
-from ember.layers.reshaping import Flatten, Reshape
 
 
 class TimeDistributed(Layer):
@@ -43,22 +41,26 @@ class TimeDistributed(Layer):
     def _wanted_input_dtype(self, index):
         return self.layer._wanted_input_dtype(index)
 
-    def _emit(self, graph, input_nodes):
+    # The engine builds the wrapper from its config (the wrapped layer's included); a wrapped
+    # layer with a call() of its own is recorded by Python on the (T, ...) value instead.
+    _engine_class = "TimeDistributed"
+
+    def _builds_in_engine(self):
+        return self.layer._builds_in_engine()
+
+    # What the engine's build of the wrapped layer needs from it: its seed and frozen flag.
+    _seed = property(lambda self: getattr(self.layer, "_seed", None))
+    _eager_draws = property(lambda self: getattr(self.layer, "_eager_draws", 0))
+    _trainable_flag = property(lambda self: getattr(self.layer, "_trainable_flag", None))
+
+    def _emit(self, graph, input_nodes, mask_nodes=None):
+        if self._builds_in_engine():
+            return super()._emit(graph, input_nodes, mask_nodes)
         x = input_nodes[0]
         row = list(graph.row_shape(x))
-        steps = row[0]
-        want = [steps] + list(self.layer.compute_output_shape((None,) + tuple(row[1:]))[1:])
-        if isinstance(self.layer, Flatten) and self.layer.data_format != "channels_first" \
-                or isinstance(self.layer, Reshape):
-            # A per-step reshape is a reshape of the whole row.
-            return _core.add_reshape(graph, x, want, self.name)
-        if isinstance(self.layer, Flatten):
-            raise NotImplementedError(f"TimeDistributed '{self.name}': Flatten with "
-                                      "data_format='channels_first' is not supported yet")
-        # The input already has the dtype the inner layer reads (_wanted_input_dtype).
+        want = [row[0]] + list(self.layer.compute_output_shape((None,) + tuple(row[1:]))[1:])
         inner = self.layer
-        dtype = inner._wanted_input_dtype(0)
-        outs, multi, _ = emit_layer_call(inner, graph, [x], [dtype])
+        outs, multi, _ = emit_layer_call(inner, graph, [x], [inner._wanted_input_dtype(0)])
         if multi or len(outs) != 1:
             raise NotImplementedError(f"TimeDistributed '{self.name}': the layer "
                                       f"'{inner.name}' returns several outputs")
@@ -69,6 +71,11 @@ class TimeDistributed(Layer):
                 f"act on each timestep of a (T, ...) value in the engine yet (it gave rows of "
                 f"shape {tuple(got)}, each step needs {tuple(want)})")
         return outs[0]
+
+    def _engine_config(self):
+        config = self.get_config()
+        config["layer"] = {**config["layer"], "config": self.layer._engine_config()}
+        return config
 
     def get_config(self):
         from ember.saving import serialization_lib
