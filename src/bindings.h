@@ -65,5 +65,7 @@ void bind_embedding(py::module_& m);  // Embedding, casts, masks
 void bind_recurrent(py::module_& m);  // recurrent layers (issue 11)
 // convolution (issue 11)
 void bind_conv(py::module_& m);  // the convolution op
+// EinsumDense and score attention (issue 17)
+void bind_attention(py::module_& m);
 
 }  // namespace ember::bindings
