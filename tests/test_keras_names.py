@@ -62,8 +62,7 @@ NOT_YET = {
     "layers": (
         # issue 17: attention, normalization, core/reshaping/merging and dropout layers
         _names("""
-        AdditiveAttention Attention EinsumDense
-        GroupQueryAttention MultiHeadAttention ReversibleEmbedding SpectralNormalization
+        GroupQueryAttention MultiHeadAttention SpectralNormalization
         Wrapper
         """)
         # the convolution/recurrent issue: 3-D and adaptive pooling/convolution, ConvLSTM,
