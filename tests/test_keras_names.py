@@ -63,7 +63,6 @@ NOT_YET = {
         # issue 17: attention, normalization, core/reshaping/merging and dropout layers
         _names("""
         GroupQueryAttention MultiHeadAttention SpectralNormalization
-        Wrapper
         """)
         # the convolution/recurrent issue: 3-D and adaptive pooling/convolution, ConvLSTM,
         # RNN cells and the generic RNN layer

@@ -562,3 +562,52 @@ def test_reversible_embedding_bad_arguments_raise_clearly():
     layer = ember.layers.ReversibleEmbedding(VOCAB, EMB)
     with pytest.raises(ValueError, match="output_dim=6"):
         layer(ember.Input((STEPS, EMB + 1)), reverse=True)
+
+
+# ---- Wrapper ----------------------------------------------------------------------------
+
+def _doubled(lib):
+    """A user's wrapper, written against each library's base class."""
+    class Doubled(lib.layers.Wrapper):
+        def call(self, inputs):
+            return self.layer(inputs) * 2.0
+
+    return Doubled
+
+
+def _wrapped_model(lib, doubled):
+    inputs = lib.Input((5,))
+    x = doubled(lib.layers.Dense(4, activation="tanh", name="inner"), name="wrap")(inputs)
+    return lib.Model(inputs, lib.layers.Dense(3, name="head")(x))
+
+
+def test_a_wrapper_subclass_matches_keras_and_moves_through_files(keras, rng, tmp_path):
+    keras_doubled, ember_doubled = _doubled(keras), _doubled(ember)
+    keras_model = _wrapped_model(keras, keras_doubled)
+    ember_model = _wrapped_model(ember, ember_doubled)
+    _randomize(keras_model, rng)
+    assert [tuple(w.shape) for w in keras_model.weights] == [w.shape for w in ember_model.weights]
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(6, 5)).astype("float32")
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0),
+                               keras_model.predict(x, verbose=0), **FORWARD_TOL)
+    config = ember_model.get_layer("wrap").get_config()
+    assert config["layer"]["config"]["name"] == "inner"
+    rebuilt = ember_doubled.from_config(config)
+    assert type(rebuilt.layer) is ember.layers.Dense and rebuilt.layer.units == 4
+
+    keras_model.save(tmp_path / "k.keras")
+    loaded = ember.saving.load_model(tmp_path / "k.keras",
+                                     custom_objects={"Doubled": ember_doubled})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               **FORWARD_TOL)
+    ember_model.save(tmp_path / "e.keras")
+    loaded = keras.saving.load_model(tmp_path / "e.keras",
+                                     custom_objects={"Doubled": keras_doubled})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ember_model.predict(x, verbose=0),
+                               **FORWARD_TOL)
+
+
+def test_wrapper_refuses_what_is_not_a_layer():
+    with pytest.raises(ValueError, match="isn't a supported layer type"):
+        ember.layers.Wrapper("dense")
