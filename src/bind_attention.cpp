@@ -2,6 +2,7 @@
 #include "bindings.h"
 #include "ember/ops_einsum.h"
 #include "ember/ops_score_attention.h"
+#include "ember/ops_spectral_normalization.h"
 
 namespace ember::bindings {
 
@@ -35,6 +36,17 @@ void bind_attention(py::module_& m) {
       py::arg("graph"), py::arg("scores"), py::arg("mask"), py::arg("causal"), py::arg("name"),
       "Adds Keras's masked softmax of attention scores (..., Tq, Tv); mask: a (..., Tv) node "
       "or -1.");
+  m.def(
+      "add_spectral_norm_scale",
+      [](Graph& g, int input, VariablePtr kernel, VariablePtr vector_u, int power_iterations,
+         std::string name) {
+        return g.add_node(std::make_shared<SpectralNormScaleOp>(
+                              std::move(kernel), std::move(vector_u), power_iterations),
+                          {input}, std::move(name));
+      },
+      py::arg("graph"), py::arg("input"), py::arg("kernel"), py::arg("vector_u"),
+      py::arg("power_iterations"), py::arg("name"),
+      "Adds SpectralNormalization's (rows, 1) scale: 1 / sigma in training, else 1.");
 }
 
 }  // namespace ember::bindings

@@ -616,3 +616,74 @@ def test_a_wrapper_subclass_matches_keras_and_moves_through_files(keras, rng, tm
 def test_wrapper_refuses_what_is_not_a_layer():
     with pytest.raises(ValueError, match="isn't a supported layer type"):
         ember.layers.Wrapper("dense")
+
+
+# ---- SpectralNormalization --------------------------------------------------------------
+
+def _spectral_model(lib, power_iterations):
+    inputs = lib.Input((5,))
+    x = lib.layers.SpectralNormalization(lib.layers.Dense(4, activation="tanh", name="inner"),
+                                         power_iterations=power_iterations, name="sn")(inputs)
+    return lib.Model(inputs, lib.layers.Dense(3, name="head")(x))
+
+
+@pytest.mark.parametrize("power_iterations", [1, 3])
+def test_spectral_normalization_trains_as_keras_jax(keras, rng, power_iterations):
+    """Each training step divides the kernel by sigma (gradient through sigma), keeps the new
+    vector_u and leaves the stored kernel unscaled; inference uses the kernel as stored."""
+    keras_model = _spectral_model(keras, power_iterations)
+    ember_model = _spectral_model(ember, power_iterations)
+    _randomize(keras_model, rng)
+    assert [tuple(w.shape) for w in keras_model.weights] == [w.shape for w in ember_model.weights]
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(32, 5)).astype("float32")
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0),
+                               keras_model.predict(x, verbose=0), **FORWARD_TOL)
+    y = rng.normal(size=(32, 3)).astype("float32")
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    ember_model.compile(optimizer=ember.optimizers.Adam(learning_rate=0.01), loss="mse")
+    keras_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    ember_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for e, k, w in zip(ember_model.get_weights(), keras_model.get_weights(),
+                       keras_model.weights, strict=True):
+        assert_weights_close(e, k, rtol=1e-4, atol=1e-5, err_msg=w.path)
+    np.testing.assert_allclose(ember_model.predict(x, verbose=0),
+                               keras_model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_spectral_normalization_divides_by_the_top_singular_value(rng):
+    """With enough power iterations, a training step's output is the layer's with the kernel
+    divided by its largest singular value (float64 SVD)."""
+    inputs = ember.Input((5,))
+    sn = ember.layers.SpectralNormalization(ember.layers.Dense(4, use_bias=False),
+                                            power_iterations=60)
+    model = ember.Model(inputs, sn(inputs))
+    _randomize(model, rng)
+    x = rng.normal(size=(8, 5)).astype("float32")
+    kernel = sn.layer.kernel.numpy().astype(np.float64)
+    sigma = np.linalg.svd(kernel, compute_uv=False)[0]
+    model.compile(optimizer=ember.optimizers.SGD(learning_rate=0.0), loss="mse")
+    history = model.fit(x, np.zeros((8, 4), "float32"), batch_size=8, epochs=1, verbose=0)
+    want = np.mean((x.astype(np.float64) @ kernel / sigma) ** 2)
+    np.testing.assert_allclose(history.history["loss"][0], want, rtol=1e-5)
+    u = sn.vector_u.numpy()[0].astype(np.float64)
+    np.testing.assert_allclose(np.abs(u), np.abs(np.linalg.svd(kernel)[2][0]), atol=1e-5)
+    np.testing.assert_array_equal(sn.layer.kernel.numpy(), kernel.astype(np.float32))
+
+
+def test_spectral_normalization_files_and_config_both_ways(keras, rng, tmp_path):
+    x = rng.normal(size=(5, 5)).astype("float32")
+    _files_both_ways(keras, rng, tmp_path, lambda lib: _spectral_model(lib, 2), x, (".keras",))
+    configs = [lib.layers.SpectralNormalization(lib.layers.Dense(4, name="d"), power_iterations=2,
+                                                name="s").get_config() for lib in (keras, ember)]
+    for config in configs:
+        config.pop("dtype")
+        config["layer"]["config"].pop("dtype")
+    assert configs[1] == configs[0]
+
+
+def test_spectral_normalization_bad_arguments_raise_clearly():
+    with pytest.raises(ValueError, match="power_iterations"):
+        ember.layers.SpectralNormalization(ember.layers.Dense(2), power_iterations=0)
+    with pytest.raises(NotImplementedError, match="Dense layers only"):
+        ember.layers.SpectralNormalization(ember.layers.Embedding(5, 2))

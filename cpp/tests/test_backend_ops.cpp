@@ -46,6 +46,7 @@
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
 #include "ember/ops_score_attention.h"
+#include "ember/ops_spectral_normalization.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -2205,6 +2206,49 @@ std::vector<OpCase> score_attention_cases() {
   return cases;
 }
 
+// SpectralNormalization's scale on x @ W: (x W) / sigma(W). With enough power iterations u
+// and v are W's top singular vectors, where d sigma / d W = v^T u exactly, so the op's
+// gradient (u and v held constant, as Keras's stop_gradient does) matches central
+// differences, which also move u and v.
+std::vector<OpCase> spectral_normalization_cases() {
+  OpCase c;
+  c.name = "SpectralNormScale on (2, 3) rows @ weight (3, 2), 100 power iterations";
+  c.inputs = {{{2, 3}}};
+  c.vars = {{{3, 2}}, {{1, 2}, uniform(), false}};
+  c.build = [](Env& e) {
+    const int z = e.add(std::make_shared<MatMulOp>(e.v[0]), {e.x[0]});
+    const int s = e.add(std::make_shared<SpectralNormScaleOp>(e.v[0], e.v[1], 100), {e.x[0]});
+    return e.add(std::make_shared<BinaryOp>(BinaryKind::Multiply, nullptr, nullptr), {z, s});
+  };
+  c.reference = [](const Values& x, const Values& v) {
+    // sigma: the top singular value, by power iteration in double.
+    std::vector<double> u{v[1][0], v[1][1]}, t(3);
+    for (int it = 0; it < 500; ++it) {
+      double nt = 0.0, nu = 0.0;
+      for (int i = 0; i < 3; ++i) {
+        t[i] = v[0][i * 2] * u[0] + v[0][i * 2 + 1] * u[1];
+        nt += t[i] * t[i];
+      }
+      for (int j = 0; j < 2; ++j) {
+        u[j] = 0.0;
+        for (int i = 0; i < 3; ++i) u[j] += t[i] / std::sqrt(nt) * v[0][i * 2 + j];
+        nu += u[j] * u[j];
+      }
+      for (double& uj : u) uj /= std::sqrt(nu);
+    }
+    double sigma = 0.0;
+    for (int i = 0; i < 3; ++i) {
+      const double wu = v[0][i * 2] * u[0] + v[0][i * 2 + 1] * u[1];
+      sigma += wu * wu;
+    }
+    sigma = std::sqrt(sigma);
+    std::vector<double> y = matmul_ref(x[0], v[0], 2, 3, 2, false);
+    for (double& yi : y) yi /= sigma;
+    return y;
+  };
+  return {c};
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
   for (auto group :
@@ -2213,7 +2257,8 @@ std::vector<OpCase> all_cases() {
         layer_normalization_cases, normalization_cases, regularization_cases, fan_out_cases,
         pooling_cases /* issue 11 */, sequence_cases /* issue 11 */, recurrent_cases /* issue 11 */,
         conv_cases /* issue 11 */, einsum_dense_cases /* issue 17 */,
-        score_attention_cases /* issue 17 */}) {
+        score_attention_cases /* issue 17 */,
+        spectral_normalization_cases /* issue 17 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

@@ -45,7 +45,8 @@ namespace ember {
   /* EinsumDense and score attention (issue 17) */ \
   X(EinsumDense)            \
   X(BatchMatMul)            \
-  X(MaskedSoftmax)
+  X(MaskedSoftmax)          \
+  X(SpectralNormScale)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -128,9 +128,11 @@ __all__ += ["Cropping3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
 from ember.layers.attention import AdditiveAttention, Attention  # noqa: E402
 from ember.layers.einsum_dense import EinsumDense  # noqa: E402
 from ember.layers.reversible_embedding import ReversibleEmbedding  # noqa: E402
+from ember.layers.spectral_normalization import SpectralNormalization  # noqa: E402
 from ember.layers.wrapper import Wrapper  # noqa: E402
 
 __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "ReversibleEmbedding", "Wrapper"]
+__all__ += ["SpectralNormalization"]
 
 
 def serialize(layer):
