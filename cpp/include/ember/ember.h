@@ -25,6 +25,7 @@
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
 #include "ember/ops_score_attention.h"
+#include "ember/ops_spectral_normalization.h"
 #include "ember/optimizers.h"
 #include "ember/schedules.h"
 #include "ember/tensor.h"

@@ -13,9 +13,9 @@
 
 namespace ember {
 
-// out (rows, 1, ..., 1: the input's rank) = 1 / sigma in training, 1 otherwise; the wrapped op's pre-activation is
-// multiplied by it. The input only gives the batch its rows (it gets no gradient). The
-// kernel's gradient gains -(sum over rows of dout) / sigma^2 * v^T u.
+// out (rows, 1, ..., 1: the input's rank) = 1 / sigma in training, 1 otherwise; the wrapped op's
+// pre-activation is multiplied by it. The input only gives the batch its rows (it gets no
+// gradient). The kernel's gradient gains -(sum over rows of dout) / sigma^2 * v^T u.
 class SpectralNormScaleOp final : public Op {
  public:
   SpectralNormScaleOp(VariablePtr kernel, VariablePtr vector_u, int power_iterations);
