@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_recurrent(m);  // recurrent layers (issue 11)
   bindings::bind_conv(m);       // convolution (issue 11)
   bindings::bind_builders(m);   // build_layer (issue 12)
+  bindings::bind_attention(m);  // EinsumDense and score attention (issue 17)
 }

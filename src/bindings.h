@@ -66,5 +66,7 @@ void bind_recurrent(py::module_& m);  // recurrent layers (issue 11)
 // convolution (issue 11)
 void bind_conv(py::module_& m);  // the convolution op
 void bind_builders(py::module_& m);  // build_layer: Keras configs to ops (issue 12)
+// EinsumDense and score attention (issue 17)
+void bind_attention(py::module_& m);
 
 }  // namespace ember::bindings

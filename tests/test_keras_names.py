@@ -62,9 +62,7 @@ NOT_YET = {
     "layers": (
         # issue 17: attention, normalization, core/reshaping/merging and dropout layers
         _names("""
-        AdditiveAttention Attention EinsumDense
-        GroupQueryAttention MultiHeadAttention ReversibleEmbedding SpectralNormalization
-        Wrapper
+        GroupQueryAttention MultiHeadAttention
         """)
         # the convolution/recurrent issue: 3-D and adaptive pooling/convolution, ConvLSTM,
         # RNN cells and the generic RNN layer

@@ -36,6 +36,7 @@
 #include "ember/error.h"
 #include "ember/ops.h"
 #include "ember/ops_conv.h"
+#include "ember/ops_einsum.h"
 #include "ember/ops_embedding.h"
 #include "ember/ops_math.h"
 #include "ember/ops_merging.h"
@@ -44,6 +45,8 @@
 #include "ember/ops_recurrent.h"
 #include "ember/ops_regularization.h"
 #include "ember/ops_reshaping.h"
+#include "ember/ops_score_attention.h"
+#include "ember/ops_spectral_normalization.h"
 
 using namespace ember;
 using namespace ember::testing;
@@ -110,6 +113,9 @@ struct Draw {
     Ids,       // k + 0.5 +- 0.2 for a uniform integer k in [lo, hi): truncates to k, and no
                // finite-difference step crosses an integer (token ids, issue 11)
     Bits,      // 0 or 1 at random (a sequence mask; issue 11)
+    KeyMask,   // Bits, but 1 at the start of every line of hi values: a causal attention
+               // line then always keeps a score (issue 17; a fully masked line is flat in
+               // float32, where finite differences see no slope)
   } kind = Uniform;
   float lo = -1.0f, hi = 1.0f;
 };
@@ -152,6 +158,10 @@ Values draw_values(std::mt19937& rng, const std::vector<std::pair<int64_t, Draw>
         }
         case Draw::Distinct: x = grid[next++]; break;
         case Draw::Bits: x = unit(rng) < 0.5f ? 0.0f : 1.0f; break;
+        case Draw::KeyMask:
+          x = (&x - v.data()) % static_cast<int64_t>(d.hi) == 0 || unit(rng) >= 0.5f ? 1.0f
+                                                                                      : 0.0f;
+          break;
         case Draw::Ids:
           x = std::min(d.hi - 1.0f, std::floor(d.lo + (d.hi - d.lo) * unit(rng))) + 0.5f +
               0.4f * (unit(rng) - 0.5f);
@@ -2029,6 +2039,216 @@ std::vector<OpCase> conv_cases() {
   return cases;
 }
 
+// ---- EinsumDense and score attention (issue 17) ----------------------------------------------
+
+// einsum(equation, x, w) (+ bias right-aligned against the output row) in double, by brute
+// force over every label's index; the equation is explicit, its first label the batch.
+std::vector<double> einsum_ref(const std::string& eq, const Shape& x_row, const Shape& w_shape,
+                               const std::vector<float>& x, const std::vector<float>& w,
+                               const std::vector<float>* bias, const Shape& bias_shape) {
+  const size_t comma = eq.find(','), arrow = eq.find("->");
+  const std::string xl = eq.substr(1, comma - 1), wl = eq.substr(comma + 1, arrow - comma - 1),
+                    ol = eq.substr(arrow + 3);
+  std::string labels;  // every non-batch label once
+  std::vector<int64_t> dims;
+  auto note = [&](const std::string& ls, const Shape& shape) {
+    for (size_t i = 0; i < ls.size(); ++i)
+      if (labels.find(ls[i]) == std::string::npos) {
+        labels.push_back(ls[i]);
+        dims.push_back(shape[i]);
+      }
+  };
+  note(xl, x_row);
+  note(wl, w_shape);
+  Shape out_row;
+  for (char c : ol) out_row.push_back(dims[labels.find(c)]);
+  auto flat = [&](const std::string& ls, const Shape& shape, const std::vector<int64_t>& at) {
+    int64_t k = 0;
+    for (size_t i = 0; i < ls.size(); ++i) k = k * shape[i] + at[labels.find(ls[i])];
+    return k;
+  };
+  const int64_t x_size = num_elements(x_row), out_size = num_elements(out_row);
+  std::vector<double> y(static_cast<size_t>(kRows * out_size), 0.0);
+  std::vector<int64_t> at(labels.size(), 0);
+  for (int64_t r = 0; r < kRows; ++r) {
+    std::fill(at.begin(), at.end(), 0);
+    while (true) {
+      y[static_cast<size_t>(r * out_size + flat(ol, out_row, at))] +=
+          double(x[static_cast<size_t>(r * x_size + flat(xl, x_row, at))]) *
+          double(w[static_cast<size_t>(flat(wl, w_shape, at))]);
+      size_t d = labels.size();
+      while (d-- > 0 && ++at[d] == dims[d]) at[d] = 0;
+      if (d == static_cast<size_t>(-1)) break;
+    }
+    if (bias) {
+      const auto index = broadcast_index(out_row, bias_shape);
+      for (int64_t p = 0; p < out_size; ++p)
+        y[static_cast<size_t>(r * out_size + p)] += (*bias)[static_cast<size_t>(index[p])];
+    }
+  }
+  return y;
+}
+
+std::vector<OpCase> einsum_dense_cases() {
+  std::vector<OpCase> cases;
+  auto einsum = [&](const std::string& eq, Shape x_row, Shape w_shape, Shape bias_shape,
+                    const std::string& note) {
+    OpCase c;
+    c.name = "EinsumDense " + eq + note;
+    c.inputs = {{x_row}};
+    c.vars = {{w_shape}};
+    const bool bias = !bias_shape.empty();
+    if (bias) c.vars.push_back({bias_shape});
+    c.build = [=](Env& e) {
+      return e.add(std::make_shared<EinsumDenseOp>(eq, e.v[0], bias ? e.v[1] : nullptr),
+                   {e.x[0]});
+    };
+    c.reference = [=](const Values& x, const Values& v) {
+      return einsum_ref(eq, x_row, w_shape, x[0], v[0], bias ? &v[1] : nullptr, bias_shape);
+    };
+    cases.push_back(c);
+  };
+  einsum("ab,bc->ac", {4}, {4, 3}, {3}, " (Dense)");
+  einsum("abc,cde->abde", {2, 3}, {3, 2, 2}, {2, 2}, " (a projection to heads)");
+  einsum("abcd,cde->abe", {2, 3, 2}, {3, 2, 4}, {4}, " (heads back to features)");
+  einsum("abc,cd->abd", {2, 3}, {3, 2}, {}, ", no bias");
+  // The kernel's and the output's axes out of GEMM order, a bias broadcast along an axis.
+  einsum("abc,dc->adb", {2, 3}, {4, 3}, {4, 1}, " (kernel and output permuted)");
+  einsum("abc,bd->acd", {2, 3}, {2, 4}, {}, " (input permuted)");
+  // An axis in the input, the kernel and the output: one GEMM per index.
+  einsum("abc,bcd->abd", {2, 3}, {2, 3, 2}, {2}, " (per-position kernel)");
+  einsum("abc,cbd->adb", {2, 3}, {3, 2, 2}, {2, 2}, " (per-position kernel, permuted)");
+  einsum("ab,c->abc", {3}, {2}, {}, " (outer product)");
+  einsum("abc,dc->abd", {2, 3}, {4, 3}, {4}, " (kernel read transposed: tied logits)");
+  return cases;
+}
+
+std::vector<OpCase> score_attention_cases() {
+  std::vector<OpCase> cases;
+  // a (groups, m, k) @ b (groups, k, n) or b (groups, n, k)^T, per row.
+  auto bmm_ref = [](const std::vector<float>& a, const std::vector<float>& b, int64_t groups,
+                    int64_t m, int64_t k, int64_t n, bool trans_b) {
+    std::vector<double> y(static_cast<size_t>(kRows * groups * m * n), 0.0);
+    for (int64_t g = 0; g < kRows * groups; ++g)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double s = 0.0;
+          for (int64_t p = 0; p < k; ++p)
+            s += double(a[(g * m + i) * k + p]) *
+                 double(b[g * k * n + (trans_b ? j * k + p : p * n + j)]);
+          y[(g * m + i) * n + j] = s;
+        }
+    return y;
+  };
+  for (bool trans_b : {false, true}) {
+    OpCase c;
+    c.name = std::string("BatchMatMul (2, 3, 4) rows @ ") + (trans_b ? "(2, 5, 4)^T" : "(2, 4, 5)");
+    c.inputs = {{{2, 3, 4}}, {trans_b ? Shape{2, 5, 4} : Shape{2, 4, 5}}};
+    c.build = [=](Env& e) {
+      return e.add(std::make_shared<BatchMatMulOp>(trans_b), {e.x[0], e.x[1]});
+    };
+    c.reference = [=](const Values& x, const Values&) {
+      return bmm_ref(x[0], x[1], 2, 3, 4, 5, trans_b);
+    };
+    cases.push_back(c);
+  }
+  OpCase self;
+  self.name = "BatchMatMul (3, 4) rows @ themselves^T (self-attention scores)";
+  self.inputs = {{{3, 4}}};
+  self.build = [](Env& e) {
+    return e.add(std::make_shared<BatchMatMulOp>(true), {e.x[0], e.x[0]});
+  };
+  self.reference = [=](const Values& x, const Values&) {
+    return bmm_ref(x[0], x[0], 1, 3, 4, 3, true);
+  };
+  cases.push_back(self);
+
+  // Softmax of (groups, tq, tv) scores with masked ones shifted by -1e9 in float32.
+  auto masked_softmax = [&](const std::string& variant, Shape scores, bool masked, bool causal) {
+    OpCase c;
+    c.name = "MaskedSoftmax " + variant;
+    const int64_t tq = scores[scores.size() - 2], tv = scores.back();
+    const int64_t groups = num_elements(scores) / (tq * tv);
+    c.inputs = {{scores, uniform(-2.0f, 2.0f)}};
+    if (masked) {
+      Shape m(scores.begin(), scores.end() - 2);
+      m.push_back(tv);
+      c.inputs.push_back({m, Draw{Draw::KeyMask, 0.0f, float(tv)}});
+    }
+    c.build = [=](Env& e) {
+      std::vector<int> ins{e.x[0]};
+      if (masked) ins.push_back(e.x[1]);
+      return e.add(std::make_shared<MaskedSoftmaxOp>(causal), ins);
+    };
+    c.reference = [=](const Values& x, const Values&) {
+      std::vector<double> y(x[0].size());
+      for (int64_t g = 0; g < kRows * groups; ++g)
+        for (int64_t i = 0; i < tq; ++i) {
+          std::vector<double> line(static_cast<size_t>(tv));
+          for (int64_t j = 0; j < tv; ++j) {
+            const float s = x[0][(g * tq + i) * tv + j];
+            const bool off = (masked && x[1][g * tv + j] == 0.0f) || (causal && j > i);
+            line[j] = off ? double(s - 1.0e9f) : double(s);
+          }
+          const double mx = *std::max_element(line.begin(), line.end());
+          double sum = 0.0;
+          for (double& v : line) sum += (v = std::exp(v - mx));
+          for (int64_t j = 0; j < tv; ++j) y[(g * tq + i) * tv + j] = line[j] / sum;
+        }
+      return y;
+    };
+    cases.push_back(c);
+  };
+  masked_softmax("(3, 4) rows", {3, 4}, false, false);
+  masked_softmax("(4, 4) rows, causal", {4, 4}, false, true);
+  masked_softmax("(2, 3, 5) rows, value mask", {2, 3, 5}, true, false);
+  masked_softmax("(3, 3) rows, value mask and causal", {3, 3}, true, true);
+  return cases;
+}
+
+// SpectralNormalization's scale on x @ W: (x W) / sigma(W). With enough power iterations u
+// and v are W's top singular vectors, where d sigma / d W = v^T u exactly, so the op's
+// gradient (u and v held constant, as Keras's stop_gradient does) matches central
+// differences, which also move u and v.
+std::vector<OpCase> spectral_normalization_cases() {
+  OpCase c;
+  c.name = "SpectralNormScale on (2, 3) rows @ weight (3, 2), 100 power iterations";
+  c.inputs = {{{2, 3}}};
+  c.vars = {{{3, 2}}, {{1, 2}, uniform(), false}};
+  c.build = [](Env& e) {
+    const int z = e.add(std::make_shared<MatMulOp>(e.v[0]), {e.x[0]});
+    const int s = e.add(std::make_shared<SpectralNormScaleOp>(e.v[0], e.v[1], 100), {e.x[0]});
+    return e.add(std::make_shared<BinaryOp>(BinaryKind::Multiply, nullptr, nullptr), {z, s});
+  };
+  c.reference = [](const Values& x, const Values& v) {
+    // sigma: the top singular value, by power iteration in double.
+    std::vector<double> u{v[1][0], v[1][1]}, t(3);
+    for (int it = 0; it < 500; ++it) {
+      double nt = 0.0, nu = 0.0;
+      for (int i = 0; i < 3; ++i) {
+        t[i] = v[0][i * 2] * u[0] + v[0][i * 2 + 1] * u[1];
+        nt += t[i] * t[i];
+      }
+      for (int j = 0; j < 2; ++j) {
+        u[j] = 0.0;
+        for (int i = 0; i < 3; ++i) u[j] += t[i] / std::sqrt(nt) * v[0][i * 2 + j];
+        nu += u[j] * u[j];
+      }
+      for (double& uj : u) uj /= std::sqrt(nu);
+    }
+    double sigma = 0.0;
+    for (int i = 0; i < 3; ++i) {
+      const double wu = v[0][i * 2] * u[0] + v[0][i * 2 + 1] * u[1];
+      sigma += wu * wu;
+    }
+    sigma = std::sqrt(sigma);
+    std::vector<double> y = matmul_ref(x[0], v[0], 2, 3, 2, false);
+    for (double& yi : y) yi /= sigma;
+    return y;
+  };
+  return {c};
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
   for (auto group :
@@ -2036,7 +2256,9 @@ std::vector<OpCase> all_cases() {
         gather_cases, matmul_cases, merge_cases, reshaping_cases, batch_normalization_cases,
         layer_normalization_cases, normalization_cases, regularization_cases, fan_out_cases,
         pooling_cases /* issue 11 */, sequence_cases /* issue 11 */, recurrent_cases /* issue 11 */,
-        conv_cases /* issue 11 */}) {
+        conv_cases /* issue 11 */, einsum_dense_cases /* issue 17 */,
+        score_attention_cases /* issue 17 */,
+        spectral_normalization_cases /* issue 17 */}) {
     auto cases = group();
     all.insert(all.end(), cases.begin(), cases.end());
   }

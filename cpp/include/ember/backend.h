@@ -511,6 +511,15 @@ class Backend {
                                float keep_prob, uint8_t* bits, float* out) {
     no("dropout_factors");
   }
+  // ---- score attention (issue 17; ops_score_attention.h) -------------------------------------
+  // y(groups, tq, tv) = x - penalty where a score is masked, else x (the same float32
+  // subtraction as Keras's `where(mask, scores - 1e9, scores)`): where mask(groups, tv) (or
+  // null) is 0 (read as <= 0.5), or with causal where the key index j exceeds the query
+  // index i. y may be x.
+  virtual void mask_scores(const Context&, const float* x, const float* mask, bool causal,
+                           int64_t groups, int64_t tq, int64_t tv, float penalty, float* y) {
+    no("mask_scores");
+  }
   // ---- convolution (issue 11) ---------------------------------------------------------------
   // col(images * g.positions(), g.col_width()) = the patches of x(images, g.in_h, g.in_w,
   // g.channels) that each output position reads, zeros where they fall in the padding

@@ -41,7 +41,12 @@ namespace ember {
   X(LSTM)                   \
   X(GRU)                    \
   /* convolution (issue 11) */ \
-  X(Conv)
+  X(Conv)                   \
+  /* EinsumDense and score attention (issue 17) */ \
+  X(EinsumDense)            \
+  X(BatchMatMul)            \
+  X(MaskedSoftmax)          \
+  X(SpectralNormScale)
 
 enum class OpKind : uint8_t {
 #define EMBER_OP_KIND_ENUM(k) k,

@@ -179,6 +179,9 @@ class CpuBackend final : public Backend {
                       const float* x, float* y) override;
   void resize_backward(const Context&, const kernels::ResizeLayout& layout, int64_t images,
                        const float* dy, float* dx, bool accumulate) override;
+  // score attention (issue 17): cpu/attention_kernels.cpp
+  void mask_scores(const Context&, const float* x, const float* mask, bool causal, int64_t groups,
+                   int64_t tq, int64_t tv, float penalty, float* y) override;
   // sequences (issue 11): cpu/embedding_kernels.cpp
   int64_t first_id_out_of_range(const Context&, const int32_t* ids, int64_t n,
                                 int64_t limit) override;

@@ -124,6 +124,15 @@ __all__ += ["InputSpec"]  # issue 17
 __all__ += ["GroupNormalization", "Identity", "Permute", "RMSNormalization", "RepeatVector",
             "UnitNormalization", "AlphaDropout", "GaussianDropout", "Dot", "dot"]  # issue 17
 __all__ += ["Cropping3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
+# EinsumDense, score attention and the reversible embedding (issue 17)
+from ember.layers.attention import AdditiveAttention, Attention  # noqa: E402
+from ember.layers.einsum_dense import EinsumDense  # noqa: E402
+from ember.layers.reversible_embedding import ReversibleEmbedding  # noqa: E402
+from ember.layers.spectral_normalization import SpectralNormalization  # noqa: E402
+from ember.layers.wrapper import Wrapper  # noqa: E402
+
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "ReversibleEmbedding", "Wrapper"]
+__all__ += ["SpectralNormalization"]
 
 
 def serialize(layer):

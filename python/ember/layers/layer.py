@@ -131,10 +131,13 @@ class KerasTensor:
 
 
 class _Call:
-    """One application of a layer: its input and output symbolic tensors."""
+    """One application of a layer: its input and output symbolic tensors, and the keyword
+    arguments of the call that change what it computes (Attention's `use_causal_mask`),
+    which the layer's `_emit` receives and a model's config stores, as Keras's nodes do."""
 
-    def __init__(self, layer, inputs, outputs):
+    def __init__(self, layer, inputs, outputs, kwargs=None):
         self.layer, self.inputs, self.outputs = layer, inputs, outputs
+        self.kwargs = dict(kwargs or {})
 
 
 # Integer inputs (issue 11): every integer dtype an `Input` may declare is held as int32 bit
@@ -201,7 +204,7 @@ def engine_build_layer(layer, graph, input_nodes, dtypes=None, mask_nodes=None):
         seed = (seed + (getattr(layer, "_eager_draws", 0) << 32) * _GOLDEN) % 2**64
     outs, out_masks, multi = _core.build_layer(
         graph, layer._engine_class, _config_json(config),
-        [w._core for w in layer.weights], list(input_nodes), masks, ids, "null",
+        [w._core for w in layer._engine_weights()], list(input_nodes), masks, ids, "null",
         getattr(layer, "_trainable_flag", None), seed)
     out_masks = [None if m < 0 else m for m in out_masks]
     if custom_activation is not None:
@@ -217,7 +220,8 @@ def engine_build_layer(layer, graph, input_nodes, dtypes=None, mask_nodes=None):
     return outs, multi, out_masks
 
 
-def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, casts=None):
+def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, casts=None,
+                    call_kwargs=None):
     """Adds one call of `layer` to an engine graph: the one code path every emitter takes
     (a functional model, a nested model, a layer called on arrays).
 
@@ -227,16 +231,19 @@ def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, cas
     by truncation, as Keras casts them; `casts` caches them by (node, direction).
     mask_nodes: per input node its Keras mask (a float node, 1 keep, 0 masked) or None;
     layers with `_consumes_mask` receive them.
+    call_kwargs: the call's keyword arguments (_Call.kwargs), passed on to `_emit`.
     Returns (output nodes, whether the layer returned a list, mask node per output)."""
-    if layer._builds_in_engine():
+    if layer._builds_in_engine(**(call_kwargs or {})):
         return engine_build_layer(layer, graph, input_nodes, dtypes, mask_nodes)
     n = len(input_nodes)
+    extra = dict(call_kwargs or {})
     dtypes = list(dtypes) if dtypes is not None else ["float32"] * n
     masks = list(mask_nodes) if mask_nodes is not None else [None] * n
     casts = {} if casts is None else casts
     nodes = []
     for i, (node, dtype) in enumerate(zip(input_nodes, dtypes)):
-        have_ids, want_ids = is_int_dtype(dtype), is_int_dtype(layer._wanted_input_dtype(i))
+        wanted = layer._wanted_input_dtype(i, **extra) if extra else layer._wanted_input_dtype(i)
+        have_ids, want_ids = is_int_dtype(dtype), is_int_dtype(wanted)
         if have_ids != want_ids:
             key = (node, want_ids)
             if key not in casts:
@@ -245,11 +252,11 @@ def emit_layer_call(layer, graph, input_nodes, dtypes=None, mask_nodes=None, cas
             node = casts[key]
         nodes.append(node)
     if layer._consumes_mask:
-        out = layer._emit(graph, nodes, mask_nodes=masks)
+        out = layer._emit(graph, nodes, mask_nodes=masks, **extra)
     else:
-        out = layer._emit(graph, nodes)
+        out = layer._emit(graph, nodes, **extra)
     outs = out if isinstance(out, list) else [out]
-    out_masks = layer._emit_mask(graph, nodes, masks)
+    out_masks = layer._emit_mask(graph, nodes, masks, **extra)
     if not isinstance(out_masks, list):
         out_masks = [out_masks] + [None] * (len(outs) - 1)
     return outs, isinstance(out, list), out_masks
@@ -493,13 +500,13 @@ class Layer:
             return None
         return previous_mask
 
-    def _emit_mask(self, graph, input_nodes, mask_nodes):
+    def _emit_mask(self, graph, input_nodes, mask_nodes, **call_kwargs):
         """The output's mask node in an engine graph (see the class docstring)."""
         if self.supports_masking and mask_nodes:
             return mask_nodes[0]
         return None
 
-    def _wanted_input_dtype(self, index):
+    def _wanted_input_dtype(self, index, **call_kwargs):
         """The dtype input `index` is read as: "int32" for ids (Embedding), else float."""
         return "float32"
 
@@ -507,9 +514,13 @@ class Layer:
         """The Keras config the engine builds this layer from (engine_build_layer)."""
         return self.get_config()
 
-    def _builds_in_engine(self):
-        """Whether the engine builds this layer from its config (a built-in one whose
-        call() no subclass replaced)."""
+    def _engine_weights(self):
+        """The weights the engine builds this layer with, in Keras's order."""
+        return self.weights
+
+    def _builds_in_engine(self, **call_kwargs):
+        """Whether the engine builds this call of the layer from its config (a built-in
+        layer whose call() no subclass replaced)."""
         return self._engine_class is not None and not self._has_custom_call()
 
     def _emit(self, graph, input_nodes, mask_nodes=None):

@@ -45,7 +45,7 @@ class TimeDistributed(Layer):
     # layer with a call() of its own is recorded by Python on the (T, ...) value instead.
     _engine_class = "TimeDistributed"
 
-    def _builds_in_engine(self):
+    def _builds_in_engine(self, **call_kwargs):
         return self.layer._builds_in_engine()
 
     # What the engine's build of the wrapped layer needs from it: its seed and frozen flag.

@@ -162,7 +162,8 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
         args = [tensors[id(t)] for t in call.inputs]
         arg = args if len(args) > 1 or getattr(call.layer, "_called_with_list", False) \
             else args[0]
-        out = call_function(layer, arg) if call_function is not None else layer(arg)
+        out = (call_function(layer, arg, **call.kwargs) if call_function is not None
+               else layer(arg, **call.kwargs))
         for old, new in zip(call.outputs, flatten(out)):
             tensors[id(old)] = new
     outputs = _restructure(model._outputs_struct, tensors)

@@ -88,7 +88,8 @@ class Model(Trainer, Layer):
                 continue
             outs, _, out_masks = emit_layer_call(
                 call.layer, graph, [nodes[id(t)] for t in call.inputs],
-                [t.dtype for t in call.inputs], [masks.get(id(t)) for t in call.inputs], casts)
+                [t.dtype for t in call.inputs], [masks.get(id(t)) for t in call.inputs], casts,
+                call.kwargs)
             for t, node, mask in zip(call.outputs, outs, out_masks):
                 nodes[id(t)] = node
                 masks[id(t)] = mask

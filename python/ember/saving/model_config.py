@@ -53,7 +53,8 @@ def functional_get_config(model):
                 continue
             args = [_tensor_config(t, own) for t in call.inputs]
             # A merge layer takes its inputs as one list argument.
-            nodes.append({"args": [args if len(args) > 1 else args[0]], "kwargs": {}})
+            nodes.append({"args": [args if len(args) > 1 else args[0]],
+                          "kwargs": dict(call.kwargs)})
         config = serialization_lib.serialize_layer(layer)
         config["name"] = layer.name
         config["inbound_nodes"] = nodes
