@@ -18,7 +18,8 @@ Metric make_metric(const std::string& kind, std::optional<float> threshold, int6
                    const std::optional<std::string>& class_aggregation, int64_t num_regressors,
                    double label_smoothing, double delta, std::optional<int64_t> ignore_class,
                    double value, int64_t num_classes, std::vector<int64_t> target_class_ids,
-                   bool sparse_y_true, bool sparse_y_pred, bool integer_dtype) {
+                   bool sparse_y_true, bool sparse_y_pred, bool integer_dtype,
+                   bool apply_class_balancing, double alpha, double gamma) {
   MetricConfig c;
   c.kind = metric_from_name(kind);
   c.threshold = threshold;
@@ -47,6 +48,9 @@ Metric make_metric(const std::string& kind, std::optional<float> threshold, int6
   c.sparse_y_true = sparse_y_true;
   c.sparse_y_pred = sparse_y_pred;
   c.integer_dtype = integer_dtype;
+  c.apply_class_balancing = apply_class_balancing;
+  c.alpha = alpha;
+  c.gamma = gamma;
   return Metric(std::move(c));
 }
 
@@ -69,7 +73,9 @@ void bind_metrics(py::module_& m) {
            py::arg("label_smoothing") = 0.0, py::arg("delta") = 1.0,
            py::arg("ignore_class") = py::none(), py::arg("value") = 0.0, py::arg("num_classes") = 0,
            py::arg("target_class_ids") = std::vector<int64_t>{}, py::arg("sparse_y_true") = true,
-           py::arg("sparse_y_pred") = true, py::arg("integer_dtype") = true)
+           py::arg("sparse_y_pred") = true, py::arg("integer_dtype") = true,
+           py::arg("apply_class_balancing") = false, py::arg("alpha") = 0.25,
+           py::arg("gamma") = 2.0)
       .def(
           "update",
           [](Metric& metric, const FloatArray& y_pred, const std::optional<FloatArray>& y_true,

@@ -360,6 +360,9 @@ LossSpec Metric::loss_spec() const {
   spec.from_logits = config_.from_logits;
   spec.label_smoothing = config_.label_smoothing;
   spec.delta = config_.delta;
+  spec.apply_class_balancing = config_.apply_class_balancing;
+  spec.alpha = config_.alpha;
+  spec.gamma = config_.gamma;
   spec.ignore_class = config_.ignore_class;
   return spec;
 }

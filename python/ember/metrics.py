@@ -473,7 +473,9 @@ class Sum(Mean):
 class MeanMetricWrapper(Mean):
     """The running mean of `fn(y_true, y_pred, **kwargs)`: computed in NumPy when used
     directly; in `compile`, `fn` (written with ember.ops) is recorded into a graph the
-    engine runs on every batch."""
+    engine runs on every batch - or, for one of Keras's metric and loss functions, the
+    engine's metric of that function computes it (the wrapper object itself then does not
+    hold the compiled results)."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         _EngineMetric.__init__(self, name=name, dtype=dtype)
@@ -895,8 +897,12 @@ class _BinaryFocalCrossentropy(_RowValues):
 
     _kind = "binary_focal_crossentropy"
 
-    def __init__(self, name="binary_focal_crossentropy", dtype=None):
-        super().__init__(name=name, dtype=dtype)
+    def __init__(self, name="binary_focal_crossentropy", dtype=None, apply_class_balancing=False,
+                 alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis,
+                         apply_class_balancing=bool(apply_class_balancing), alpha=float(alpha),
+                         gamma=float(gamma), from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing))
 
 
 class _Correlation(_RowValues):
@@ -1367,7 +1373,7 @@ def compile_metric(identifier, target_shape, output_shape):
         return cls(name=str(identifier))
     obj = get(identifier)
     if isinstance(obj, MeanMetricWrapper):
-        return obj
+        return _engine_wrapper(obj) or obj
     if _is_custom_function(obj):  # Keras wraps a function as MeanMetricWrapper(fn)
         return MeanMetricWrapper(obj, name=getattr(obj, "__name__", "mean_metric_wrapper"))
     cls = _engine_class(obj, identifier)
@@ -1378,6 +1384,21 @@ def compile_metric(identifier, target_shape, output_shape):
     elif isinstance(identifier, str):
         obj.name = identifier
     return obj
+
+
+def _engine_wrapper(wrapper):
+    """The engine metric computing MeanMetricWrapper(fn, **kwargs) for one of Keras's
+    functions (MeanMetricWrapper(huber, delta=2.0), ...), named as the wrapper; None for
+    another function, which compile records as a graph."""
+    cls = _class_of_function(wrapper._fn)
+    if cls is None:
+        return None
+    try:
+        metric = cls(**wrapper._fn_kwargs)
+    except TypeError:  # a keyword the class does not take: record the function instead
+        return None
+    metric.name = wrapper.name
+    return metric
 
 
 def compile_name(identifier):

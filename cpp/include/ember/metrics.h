@@ -105,7 +105,10 @@ struct MetricConfig {
   int64_t num_regressors = 0;
   // The loss-function metrics: Keras's loss parameters (losses.h's LossSpec).
   double label_smoothing = 0.0;
-  double delta = 1.0;  // Huber
+  double delta = 1.0;                  // Huber
+  bool apply_class_balancing = false;  // BinaryFocalCrossentropy
+  double alpha = 0.25;
+  double gamma = 2.0;
   // SparseCategoricalCrossentropy: rows of this label are masked out. IoU: entries
   // whose true class is this one are left out.
   std::optional<int64_t> ignore_class;
