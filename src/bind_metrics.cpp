@@ -15,7 +15,11 @@ Metric make_metric(const std::string& kind, std::optional<float> threshold, int6
                    const std::string& summation_method, bool multi_label,
                    std::optional<int64_t> num_labels, std::vector<double> label_weights,
                    bool from_logits, const std::optional<std::string>& average, double beta,
-                   const std::optional<std::string>& class_aggregation, int64_t num_regressors) {
+                   const std::optional<std::string>& class_aggregation, int64_t num_regressors,
+                   double label_smoothing, double delta, std::optional<int64_t> ignore_class,
+                   double value, int64_t num_classes, std::vector<int64_t> target_class_ids,
+                   bool sparse_y_true, bool sparse_y_pred, bool integer_dtype,
+                   bool apply_class_balancing, double alpha, double gamma) {
   MetricConfig c;
   c.kind = metric_from_name(kind);
   c.threshold = threshold;
@@ -35,6 +39,18 @@ Metric make_metric(const std::string& kind, std::optional<float> threshold, int6
   c.beta = beta;
   c.class_aggregation = r2_aggregation_from_name(class_aggregation);
   c.num_regressors = num_regressors;
+  c.label_smoothing = label_smoothing;
+  c.delta = delta;
+  c.ignore_class = ignore_class;
+  c.value = value;
+  c.num_classes = num_classes;
+  c.target_class_ids = std::move(target_class_ids);
+  c.sparse_y_true = sparse_y_true;
+  c.sparse_y_pred = sparse_y_pred;
+  c.integer_dtype = integer_dtype;
+  c.apply_class_balancing = apply_class_balancing;
+  c.alpha = alpha;
+  c.gamma = gamma;
   return Metric(std::move(c));
 }
 
@@ -53,7 +69,13 @@ void bind_metrics(py::module_& m) {
            py::arg("multi_label") = false, py::arg("num_labels") = py::none(),
            py::arg("label_weights") = std::vector<double>{}, py::arg("from_logits") = false,
            py::arg("average") = py::none(), py::arg("beta") = 1.0,
-           py::arg("class_aggregation") = "uniform_average", py::arg("num_regressors") = 0)
+           py::arg("class_aggregation") = "uniform_average", py::arg("num_regressors") = 0,
+           py::arg("label_smoothing") = 0.0, py::arg("delta") = 1.0,
+           py::arg("ignore_class") = py::none(), py::arg("value") = 0.0, py::arg("num_classes") = 0,
+           py::arg("target_class_ids") = std::vector<int64_t>{}, py::arg("sparse_y_true") = true,
+           py::arg("sparse_y_pred") = true, py::arg("integer_dtype") = true,
+           py::arg("apply_class_balancing") = false, py::arg("alpha") = 0.25,
+           py::arg("gamma") = 2.0)
       .def(
           "update",
           [](Metric& metric, const FloatArray& y_pred, const std::optional<FloatArray>& y_true,
@@ -74,6 +96,24 @@ void bind_metrics(py::module_& m) {
             }
           },
           py::arg("y_pred"), py::arg("y_true") = py::none(), py::arg("sample_weight") = py::none())
+      .def(
+          "row_values",
+          [](const Metric& metric, const FloatArray& y_pred, const FloatArray& y_true) {
+            const Shape pred = shape_of(y_pred), target = shape_of(y_true);
+            metric.check_update_shapes(pred, &target, nullptr);
+            if (!metric.has_row_values())
+              throw ValueError(std::string("metric ") + metric_name(metric.config().kind) +
+                               " has no per-row values");
+            if (pred[1] < 1) throw ValueError("y_pred must have a non-empty last axis");
+            py::array_t<float> values(pred[0]);
+            metric.row_values(y_pred.data(), y_true.data(), pred[0], pred[1],
+                              values.mutable_data());
+            return values;
+          },
+          py::arg("y_pred"), py::arg("y_true"),
+          "The per-row values a mean-of-rows metric averages (its function form).")
+      .def("state", &Metric::state)
+      .def("set_state", &Metric::set_state, py::arg("state"))
       .def("result", &Metric::result)
       .def("reset", &Metric::reset)
       .def("variables", &Metric::variables)

@@ -74,19 +74,9 @@ NOT_YET = {
         GlobalMaxPool3D GlobalMaxPooling3D LSTMCell MaxPool3D MaxPooling3D RNN SimpleRNNCell
         StackedRNNCells
         """)),
-    # issue 17: every metric
-    "metrics": _names("""
-        BinaryCrossentropy BinaryIoU CategoricalCrossentropy CategoricalHinge
-        ConcordanceCorrelation CosineSimilarity FalseNegatives FalsePositives Hinge IoU
-        KLDivergence LogCoshError MeanIoU MeanSquaredLogarithmicError OneHotIoU
-        OneHotMeanIoU PearsonCorrelation Poisson PrecisionAtRecall RecallAtPrecision
-        SensitivityAtSpecificity SparseCategoricalCrossentropy SpecificityAtSensitivity
-        SquaredHinge TrueNegatives TruePositives binary_crossentropy
-        binary_focal_crossentropy categorical_crossentropy categorical_focal_crossentropy
-        categorical_hinge concordance_correlation hinge huber kl_divergence log_cosh
-        mean_squared_logarithmic_error pearson_correlation poisson
-        sparse_categorical_crossentropy squared_hinge
-    """),
+    # issue 17: keras.metrics re-exports the loss function categorical_focal_crossentropy;
+    # ember.metrics will once ember.losses has it (the losses work)
+    "metrics": _names("categorical_focal_crossentropy"),
     # issue 17: every loss
     "losses": _names("""
         CTC CategoricalFocalCrossentropy CategoricalGeneralizedCrossEntropy Circle Dice

@@ -54,7 +54,13 @@ SCRIPT = textwrap.dedent(
             ember.layers.BatchNormalization(),
             ember.layers.Dense(2),
         ])
-        model.compile(optimizer=ember.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        # Metrics of every kind of state the ranks sum: means, per-row values, confusion
+        # counts at thresholds and in buckets, a confusion matrix of class ids.
+        model.compile(optimizer=ember.optimizers.Adam(0.01), loss="mse", metrics=[
+            "mae", "cosine_similarity", "log_cosh_error",
+            ember.metrics.TruePositives(thresholds=[0.0, 0.5]),
+            ember.metrics.SpecificityAtSensitivity(0.5, num_thresholds=20),
+            ember.metrics.MeanIoU(3, dtype="float32"), ember.metrics.BinaryIoU(threshold=0.0)])
         model.evaluate(x[:2], y[:2], verbose=0)  # compiles the engine's model
         init = np.random.default_rng(7)
         model.set_weights([init.standard_normal(w.shape).astype(np.float32) * 0.5

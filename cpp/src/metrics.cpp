@@ -36,9 +36,36 @@ constexpr NamedKind kNames[] = {
     {"r2_score", MetricKind::R2Score},
     {"mean", MetricKind::Mean},
     {"sum", MetricKind::Sum},
+    {"binary_crossentropy", MetricKind::BinaryCrossentropy},
+    {"categorical_crossentropy", MetricKind::CategoricalCrossentropy},
+    {"sparse_categorical_crossentropy", MetricKind::SparseCategoricalCrossentropy},
+    {"hinge", MetricKind::Hinge},
+    {"squared_hinge", MetricKind::SquaredHinge},
+    {"categorical_hinge", MetricKind::CategoricalHinge},
+    {"kl_divergence", MetricKind::KLDivergence},
+    {"poisson", MetricKind::Poisson},
+    {"log_cosh_error", MetricKind::LogCoshError},
+    {"mean_squared_logarithmic_error", MetricKind::MeanSquaredLogarithmicError},
+    {"cosine_similarity", MetricKind::CosineSimilarity},
+    {"huber", MetricKind::Huber},
+    {"binary_focal_crossentropy", MetricKind::BinaryFocalCrossentropy},
+    {"pearson_correlation", MetricKind::PearsonCorrelation},
+    {"concordance_correlation", MetricKind::ConcordanceCorrelation},
+    {"true_positives", MetricKind::TruePositives},
+    {"true_negatives", MetricKind::TrueNegatives},
+    {"false_positives", MetricKind::FalsePositives},
+    {"false_negatives", MetricKind::FalseNegatives},
+    {"precision_at_recall", MetricKind::PrecisionAtRecall},
+    {"recall_at_precision", MetricKind::RecallAtPrecision},
+    {"sensitivity_at_specificity", MetricKind::SensitivityAtSpecificity},
+    {"specificity_at_sensitivity", MetricKind::SpecificityAtSensitivity},
+    {"io_u", MetricKind::IoU},
+    {"binary_io_u", MetricKind::BinaryIoU},
     {"mae", MetricKind::MeanAbsoluteError},
     {"mse", MetricKind::MeanSquaredError},
     {"mape", MetricKind::MeanAbsolutePercentageError},
+    {"msle", MetricKind::MeanSquaredLogarithmicError},
+    {"logcosh", MetricKind::LogCoshError},
     {"fbeta_score", MetricKind::FBetaScore},
     {"f1_score", MetricKind::FBetaScore},
 };
@@ -64,6 +91,33 @@ bool evenly_spaced(const std::vector<double>& t) {
 }
 
 double divide_no_nan(double x, double y) { return y == 0.0 ? 0.0 : x / y; }
+
+// The kinds counted at thresholds (tp/fp/tn/fn per threshold, or buckets).
+bool counts_at_thresholds(MetricKind k) {
+  switch (k) {
+    case MetricKind::AUC:
+    case MetricKind::Precision:
+    case MetricKind::Recall:
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives:
+    case MetricKind::PrecisionAtRecall:
+    case MetricKind::RecallAtPrecision:
+    case MetricKind::SensitivityAtSpecificity:
+    case MetricKind::SpecificityAtSensitivity: return true;
+    default: return false;
+  }
+}
+
+// Keras's parse_init_thresholds: each in [0, 1].
+void check_thresholds_in_range(const std::vector<double>& thresholds) {
+  std::vector<double> bad;
+  for (double t : thresholds)
+    if (!(t >= 0.0 && t <= 1.0)) bad.push_back(t);
+  if (!bad.empty())
+    throw ValueError("Threshold values must be in [0, 1]. Received: " + list_string(bad));
+}
 
 }  // namespace
 
@@ -125,20 +179,87 @@ Metric::Metric(MetricConfig config) : config_(std::move(config)) {
     case MetricKind::Recall: {
       if (c.top_k && *c.top_k < 0)
         throw ValueError("`top_k` must be a non-negative integer, got " + std::to_string(*c.top_k));
-      if (c.thresholds.empty()) {
+      if (c.thresholds.empty())
         c.thresholds = {c.top_k ? static_cast<double>(kMetricNegInf) : 0.5};
-      } else {
-        std::vector<double> bad;
-        for (double t : c.thresholds)
-          if (!(t >= 0.0 && t <= 1.0)) bad.push_back(t);
-        if (!bad.empty())
-          throw ValueError("Threshold values must be in [0, 1]. Received: " + list_string(bad));
-      }
+      else
+        check_thresholds_in_range(c.thresholds);
       for (double t : c.thresholds) cut_.push_back(static_cast<float>(t));
       buckets_ = evenly_spaced(c.thresholds);
       thresholds_with_epsilon_ = c.thresholds.front() < 0.0 || c.thresholds.back() > 1.0;
       break;
     }
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives:
+      if (c.thresholds.empty())
+        c.thresholds = {0.5};
+      else
+        check_thresholds_in_range(c.thresholds);
+      for (double t : c.thresholds) cut_.push_back(static_cast<float>(t));
+      buckets_ = evenly_spaced(c.thresholds);
+      break;
+    case MetricKind::PrecisionAtRecall:
+    case MetricKind::RecallAtPrecision:
+    case MetricKind::SensitivityAtSpecificity:
+    case MetricKind::SpecificityAtSensitivity: {
+      if (c.num_thresholds <= 0)
+        throw ValueError(
+            "Argument `num_thresholds` must be an integer > 0. Received: "
+            "num_thresholds=" +
+            std::to_string(c.num_thresholds));
+      if (!(c.value >= 0.0 && c.value <= 1.0)) {
+        const char* arg = c.kind == MetricKind::PrecisionAtRecall          ? "recall"
+                          : c.kind == MetricKind::RecallAtPrecision        ? "precision"
+                          : c.kind == MetricKind::SensitivityAtSpecificity ? "specificity"
+                                                                           : "sensitivity";
+        std::ostringstream v;
+        v << c.value;
+        throw ValueError(std::string("Argument `") + arg + "` must be in the range [0, 1]. " +
+                         "Received: " + arg + "=" + v.str());
+      }
+      // Keras's thresholds: 0, the num_thresholds - 2 between, 1; or 0.5 alone.
+      c.thresholds.clear();
+      if (c.num_thresholds == 1) {
+        c.thresholds = {0.5};
+      } else {
+        c.thresholds.push_back(0.0);
+        for (int64_t i = 0; i < c.num_thresholds - 2; ++i)
+          c.thresholds.push_back(static_cast<double>(i + 1) * 1.0 /
+                                 static_cast<double>(c.num_thresholds - 1));
+        c.thresholds.push_back(1.0);
+        buckets_ = true;
+      }
+      for (double t : c.thresholds) cut_.push_back(static_cast<float>(t));
+      break;
+    }
+    case MetricKind::IoU:
+    case MetricKind::BinaryIoU: {
+      if (c.kind == MetricKind::BinaryIoU) {
+        c.num_classes = 2;
+        c.sparse_y_true = c.sparse_y_pred = true;
+        if (!c.threshold) c.threshold = 0.5f;
+      }
+      if (c.num_classes < 1)
+        throw ValueError("IoU: `num_classes` must be a positive integer. Received: num_classes=" +
+                         std::to_string(c.num_classes));
+      if (c.num_classes > (int64_t{1} << 15))
+        throw ValueError("IoU: num_classes=" + std::to_string(c.num_classes) +
+                         " is too large for a confusion matrix of num_classes**2 counts");
+      if (c.target_class_ids.empty())
+        for (int64_t i = 0; i < c.num_classes; ++i) c.target_class_ids.push_back(i);
+      for (int64_t id : c.target_class_ids)
+        if (id < 0 || id >= c.num_classes)
+          throw ValueError("Target class id " + std::to_string(id) +
+                           " is out of range, which is [0, " + std::to_string(c.num_classes) +
+                           ").");
+      classes_ = c.num_classes;
+      break;
+    }
+    case MetricKind::BinaryCrossentropy:
+    case MetricKind::CategoricalCrossentropy:
+    case MetricKind::BinaryFocalCrossentropy:
+    case MetricKind::Huber: validate_loss(loss_spec()); break;
     case MetricKind::AUC: {
       std::vector<double> cuts{0.0 - 1e-7};
       if (!c.thresholds.empty()) {
@@ -198,8 +319,57 @@ Metric::Metric(MetricConfig config) : config_(std::move(config)) {
 }
 
 bool Metric::sparse_targets() const {
-  return config_.kind == MetricKind::SparseCategoricalAccuracy ||
-         config_.kind == MetricKind::SparseTopKCategoricalAccuracy;
+  const MetricKind k = config_.kind;
+  return k == MetricKind::SparseCategoricalAccuracy ||
+         k == MetricKind::SparseTopKCategoricalAccuracy ||
+         k == MetricKind::SparseCategoricalCrossentropy ||
+         (k == MetricKind::IoU && config_.sparse_y_true && !config_.sparse_y_pred);
+}
+
+int64_t Metric::target_cols(int64_t cols) const {
+  if (sparse_targets()) return 1;
+  // IoU of one-hot targets against predicted class ids: a one-hot row per id.
+  if (config_.kind == MetricKind::IoU && !config_.sparse_y_true && config_.sparse_y_pred)
+    return config_.num_classes;
+  return cols;
+}
+
+std::optional<LossKind> Metric::loss_kind() const {
+  switch (config_.kind) {
+    case MetricKind::BinaryCrossentropy: return LossKind::BinaryCrossentropy;
+    case MetricKind::CategoricalCrossentropy: return LossKind::CategoricalCrossentropy;
+    case MetricKind::SparseCategoricalCrossentropy: return LossKind::SparseCategoricalCrossentropy;
+    case MetricKind::Hinge: return LossKind::Hinge;
+    case MetricKind::SquaredHinge: return LossKind::SquaredHinge;
+    case MetricKind::CategoricalHinge: return LossKind::CategoricalHinge;
+    case MetricKind::KLDivergence: return LossKind::KLDivergence;
+    case MetricKind::Poisson: return LossKind::Poisson;
+    case MetricKind::LogCoshError: return LossKind::LogCosh;
+    case MetricKind::MeanSquaredLogarithmicError: return LossKind::MeanSquaredLogarithmicError;
+    case MetricKind::CosineSimilarity: return LossKind::CosineSimilarity;
+    case MetricKind::Huber: return LossKind::Huber;
+    case MetricKind::BinaryFocalCrossentropy: return LossKind::BinaryFocalCrossentropy;
+    default: return std::nullopt;
+  }
+}
+
+LossSpec Metric::loss_spec() const {
+  LossSpec spec;
+  spec.kind = loss_kind().value_or(LossKind::MeanSquaredError);
+  spec.reduction = Reduction::None;
+  spec.from_logits = config_.from_logits;
+  spec.label_smoothing = config_.label_smoothing;
+  spec.delta = config_.delta;
+  spec.apply_class_balancing = config_.apply_class_balancing;
+  spec.alpha = config_.alpha;
+  spec.gamma = config_.gamma;
+  spec.ignore_class = config_.ignore_class;
+  return spec;
+}
+
+bool Metric::has_row_values() const {
+  return loss_kind().has_value() || config_.kind == MetricKind::PearsonCorrelation ||
+         config_.kind == MetricKind::ConcordanceCorrelation;
 }
 
 int64_t Metric::check_update_shapes(const Shape& pred, const Shape* target,
@@ -234,7 +404,11 @@ bool Metric::vector_result() const {
     case MetricKind::FBetaScore: return config_.average == FScoreAverage::None;
     case MetricKind::R2Score: return config_.class_aggregation == R2Aggregation::None;
     case MetricKind::Precision:
-    case MetricKind::Recall: return config_.thresholds.size() > 1;
+    case MetricKind::Recall:
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives: return config_.thresholds.size() > 1;
     default: return false;
   }
 }
@@ -270,7 +444,7 @@ void Metric::build(int64_t cols) {
 void Metric::reset() {
   total_ = count_ = samples_ = 0.0;
   const MetricKind k = config_.kind;
-  if (k == MetricKind::AUC || k == MetricKind::Precision || k == MetricKind::Recall) {
+  if (counts_at_thresholds(k)) {
     const auto n = static_cast<size_t>(cut_.size() * static_cast<size_t>(labels_));
     for (auto* v : {&tp_, &fp_, &tn_, &fn_}) v->assign(n, 0.0);
     pos_total_.assign(static_cast<size_t>(labels_), 0.0);
@@ -281,6 +455,8 @@ void Metric::reset() {
         k == MetricKind::FBetaScore && config_.average == FScoreAverage::Micro ? 1 : classes_);
     for (auto* v : {&a_, &b_, &c_, &d_}) v->assign(n, 0.0);
   }
+  if (k == MetricKind::IoU || k == MetricKind::BinaryIoU)
+    a_.assign(static_cast<size_t>(config_.num_classes * config_.num_classes), 0.0);
 }
 
 std::vector<double> Metric::state() const {
@@ -403,6 +579,58 @@ std::vector<double> Metric::auc_result() const {
   return {divide_no_nan(s, ws)};
 }
 
+// Keras's _find_max_under_constraint: the largest `dependent` rate among the thresholds
+// whose `constrained` rate is >= value (0 when none is), the rates in float32 as Keras's
+// variables give them.
+std::vector<double> Metric::at_constraint_result() const {
+  std::vector<double> tp, fp, tn, fn;
+  confusion_counts(tp, fp, tn, fn);
+  auto rate = [](double x, double y) {
+    const auto xf = static_cast<float>(x), sum = static_cast<float>(y) + xf;
+    return sum == 0.0f ? 0.0f : xf / sum;
+  };
+  const auto value = static_cast<float>(config_.value);
+  float best = 0.0f;
+  for (size_t i = 0; i < tp.size(); ++i) {
+    const float recall = rate(tp[i], fn[i]);  // = sensitivity
+    const float precision = rate(tp[i], fp[i]);
+    const float specificity = rate(tn[i], fp[i]);
+    float constrained = 0.0f, dependent = 0.0f;
+    switch (config_.kind) {
+      case MetricKind::PrecisionAtRecall: constrained = recall, dependent = precision; break;
+      case MetricKind::RecallAtPrecision: constrained = precision, dependent = recall; break;
+      case MetricKind::SensitivityAtSpecificity:
+        constrained = specificity, dependent = recall;
+        break;
+      default: constrained = recall, dependent = specificity; break;
+    }
+    if (constrained >= value) best = std::max(best, dependent);
+  }
+  return {static_cast<double>(best)};
+}
+
+// Keras's IoU.result, in float32 as Keras computes it: per target class, the true
+// positives over (predicted + true - true positives); classes that never occur are left
+// out of the mean.
+std::vector<double> Metric::iou_result() const {
+  const int64_t n = config_.num_classes;
+  float sum = 0.0f, valid = 0.0f;
+  for (int64_t id : config_.target_class_ids) {
+    double predicted = 0.0, actual = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      predicted += a_[static_cast<size_t>(i * n + id)];
+      actual += a_[static_cast<size_t>(id * n + i)];
+    }
+    const double tp = a_[static_cast<size_t>(id * n + id)];
+    const auto denominator = static_cast<float>(predicted + actual - tp);
+    if (denominator > 1e-9f) {
+      sum += static_cast<float>(tp) / (denominator + kEpsilon);
+      valid += 1.0f;
+    }
+  }
+  return {static_cast<double>(sum / (valid + kEpsilon))};
+}
+
 std::vector<double> Metric::result() const {
   const MetricConfig& c = config_;
   switch (c.kind) {
@@ -418,6 +646,23 @@ std::vector<double> Metric::result() const {
       return r;
     }
     case MetricKind::AUC: return auc_result();
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives: {
+      std::vector<double> tp, fp, tn, fn;
+      confusion_counts(tp, fp, tn, fn);
+      return c.kind == MetricKind::TruePositives    ? tp
+             : c.kind == MetricKind::TrueNegatives  ? tn
+             : c.kind == MetricKind::FalsePositives ? fp
+                                                    : fn;
+    }
+    case MetricKind::PrecisionAtRecall:
+    case MetricKind::RecallAtPrecision:
+    case MetricKind::SensitivityAtSpecificity:
+    case MetricKind::SpecificityAtSensitivity: return at_constraint_result();
+    case MetricKind::IoU:
+    case MetricKind::BinaryIoU: return iou_result();
     case MetricKind::FBetaScore: {
       // a_: true positives, b_: false positives, c_: false negatives, d_: the
       // (weighted) count of each class's true labels.
@@ -490,6 +735,23 @@ std::vector<std::pair<std::string, std::vector<double>>> Metric::variables() con
               {"true_negatives", tn},
               {"false_negatives", fn}};
     }
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives: return {{"accumulator", result()}};
+    case MetricKind::PrecisionAtRecall:
+    case MetricKind::RecallAtPrecision:
+    case MetricKind::SensitivityAtSpecificity:
+    case MetricKind::SpecificityAtSensitivity: {
+      std::vector<double> tp, fp, tn, fn;
+      confusion_counts(tp, fp, tn, fn);
+      return {{"true_positives", tp},
+              {"false_positives", fp},
+              {"true_negatives", tn},
+              {"false_negatives", fn}};
+    }
+    case MetricKind::IoU:
+    case MetricKind::BinaryIoU: return {{"total_confusion_matrix", a_}};
     case MetricKind::FBetaScore:
       return {{"true_positives", a_},
               {"false_positives", b_},

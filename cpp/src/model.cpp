@@ -64,8 +64,9 @@ std::vector<int> outputs_and_masks(const Graph& graph, std::vector<int> outputs,
 }
 
 // Keras's MeanMetricWrapper metrics apply a mask on the predictions; the others ignore it.
-bool metric_takes_mask(MetricKind kind) {
-  switch (kind) {
+bool metric_takes_mask(const Metric& metric) {
+  if (metric.has_row_values()) return true;
+  switch (metric.config().kind) {
     case MetricKind::BinaryAccuracy:
     case MetricKind::CategoricalAccuracy:
     case MetricKind::SparseCategoricalAccuracy:
@@ -122,7 +123,7 @@ void Model::apply_output_masks(size_t o, int64_t rows) {
 // output's mask where it has one and the metric is one Keras masks.
 const float* Model::metric_weights(const MetricSpec& m, size_t o) {
   const float* sample = m.weighted && weighted_[o] ? batch_weights_[o].data() : nullptr;
-  if (mask_output_[o] < 0 || !metric_takes_mask(m.metric->config().kind)) return sample;
+  if (mask_output_[o] < 0 || !metric_takes_mask(*m.metric)) return sample;
   if (sample) return mask_metric_weights_[o].data();
   return exec_.output(static_cast<size_t>(mask_output_[o]));  // 0/1: the mask itself
 }
@@ -235,6 +236,11 @@ void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losse
     throw ValueError("compile: the metric " + name + " takes " + takes(metric.sparse_targets()) +
                      ", but output " + std::to_string(o) + "'s loss " + loss_name(losses[o].kind) +
                      " takes " + takes(sparse_loss));
+  if (!graph_losses_[o] && metric.target_cols(cols) != (sparse_loss ? 1 : cols))
+    throw ValueError("compile: the metric " + name + " takes " +
+                     std::to_string(metric.target_cols(cols)) + " target values per sample, " +
+                     "but output " + std::to_string(o) + "'s loss " + loss_name(losses[o].kind) +
+                     " takes " + std::to_string(sparse_loss ? 1 : cols));
   m.metric->build(cols);  // per-class states: ValueError if built for another width
 }
 

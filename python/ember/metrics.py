@@ -16,7 +16,23 @@ import numpy as np
 
 from ember import _core
 from ember.layers.layer import to_snake_case, unique_name
-from ember.losses import squeeze_or_expand_to_same_rank
+
+# Keras's metrics module offers these loss functions under the same names.
+from ember.losses import (  # noqa: F401 - re-exported
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+    squeeze_or_expand_to_same_rank,
+)
 
 _EPSILON = np.float32(1e-7)
 
@@ -457,7 +473,9 @@ class Sum(Mean):
 class MeanMetricWrapper(Mean):
     """The running mean of `fn(y_true, y_pred, **kwargs)`: computed in NumPy when used
     directly; in `compile`, `fn` (written with ember.ops) is recorded into a graph the
-    engine runs on every batch."""
+    engine runs on every batch - or, for one of Keras's metric and loss functions, the
+    engine's metric of that function computes it (the wrapper object itself then does not
+    hold the compiled results)."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         _EngineMetric.__init__(self, name=name, dtype=dtype)
@@ -728,12 +746,481 @@ class R2Score(_EngineMetric):
                 "num_regressors": self.num_regressors}
 
 
+# -- Keras's MeanMetricWrapper around the loss functions, and the correlations -------------
+
+
+class _RowValues(_MeanOfRows):
+    """The mean of one value per row of y_pred (after moving `axis` last), computed by the
+    engine: a loss kernel's per-sample value, or a correlation."""
+
+    _direction = "down"
+
+    def __init__(self, name=None, dtype=None, axis=-1, **engine_args):
+        super().__init__(name=name, dtype=dtype, **engine_args)
+        self._axis = axis
+
+    def _lined_up(self, y_true, y_pred):
+        y_true, y_pred = _pair(y_true, y_pred)
+        return _axis_last(y_true, self._axis), _axis_last(y_pred, self._axis)
+
+
+def _axis_last(x, axis):
+    if x.ndim == 0 or axis in (-1, x.ndim - 1):
+        return x
+    from ember.losses import _class_axis
+    return np.moveaxis(x, _class_axis(axis, x.ndim, "metric"), -1)
+
+
+class BinaryCrossentropy(_RowValues):
+    _kind = "binary_crossentropy"
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0):
+        super().__init__(name=name, dtype=dtype, from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing))
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(_RowValues):
+    _kind = "categorical_crossentropy"
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis, from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing))
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(_RowValues):
+    _kind = "sparse_categorical_crossentropy"
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 ignore_class=None, axis=-1):
+        from ember.losses import _class_id
+        super().__init__(name=name, dtype=dtype, axis=axis, from_logits=bool(from_logits),
+                         ignore_class=_class_id(ignore_class))
+        self.from_logits = from_logits
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def _lined_up(self, y_true, y_pred):
+        y_pred = _axis_last(_float32(y_pred, "y_pred"), self._axis)
+        return _sparse_labels(y_true, y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class, "axis": self.axis}
+
+
+class Hinge(_RowValues):
+    _kind = "hinge"
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class SquaredHinge(_RowValues):
+    _kind = "squared_hinge"
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class CategoricalHinge(_RowValues):
+    _kind = "categorical_hinge"
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class KLDivergence(_RowValues):
+    _kind = "kl_divergence"
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class Poisson(_RowValues):
+    _kind = "poisson"
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class LogCoshError(_RowValues):
+    _kind = "log_cosh_error"
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(_RowValues):
+    _kind = "mean_squared_logarithmic_error"
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class CosineSimilarity(_RowValues):
+    """The mean cosine of the angle between y_true and y_pred along `axis`."""
+
+    _kind = "cosine_similarity"
+    _direction = "up"
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis)
+        # Keras's get_config leaves `axis` out; so does this one.
+
+
+class _Huber(_RowValues):
+    """compile's metric for the function `huber` (Keras wraps it as MeanMetricWrapper)."""
+
+    _kind = "huber"
+
+    def __init__(self, name="huber", dtype=None, delta=1.0):
+        super().__init__(name=name, dtype=dtype, delta=float(delta))
+
+
+class _BinaryFocalCrossentropy(_RowValues):
+    """compile's metric for the function `binary_focal_crossentropy`."""
+
+    _kind = "binary_focal_crossentropy"
+
+    def __init__(self, name="binary_focal_crossentropy", dtype=None, apply_class_balancing=False,
+                 alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis,
+                         apply_class_balancing=bool(apply_class_balancing), alpha=float(alpha),
+                         gamma=float(gamma), from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing))
+
+
+class _Correlation(_RowValues):
+    _direction = "up"
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+
+
+class PearsonCorrelation(_Correlation):
+    """The mean over samples of the Pearson correlation of y_true and y_pred along `axis`."""
+
+    _kind = "pearson_correlation"
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class ConcordanceCorrelation(_Correlation):
+    """The mean over samples of Lin's concordance correlation along `axis`, as Keras
+    computes it."""
+
+    _kind = "concordance_correlation"
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+def _row_function(kind, y_true, y_pred, axis):
+    """A function form computed by the engine: one value per entry of y_pred without `axis`."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_pred.ndim == 0:
+        raise ValueError(f"{kind}: y_pred must have at least one axis, got a scalar")
+    y_true, y_pred = _axis_last(y_true, axis), _axis_last(y_pred, axis)
+    shape = y_pred.shape[:-1]
+    cols = y_pred.shape[-1]
+    if cols == 0:
+        raise ValueError(f"{kind}: y_pred has no values along axis {axis}: shape {y_pred.shape}")
+    rows = int(np.prod(shape, dtype=np.int64))
+    values = _core.Metric(kind).row_values(np.ascontiguousarray(y_pred.reshape(rows, cols)),
+                                           np.ascontiguousarray(y_true.reshape(rows, cols)))
+    return values.reshape(shape)
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """`mean(standardize(y_true) * standardize(y_pred), axis)`, each centred on its mean
+    and divided by its standard deviation along `axis`."""
+    return _row_function("pearson_correlation", y_true, y_pred, axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """`mean(2 * (y_true - mean(y_pred)) * (y_pred - mean(y_pred)) / (var(y_true) +
+    var(y_pred) + (mean(y_true) - mean(y_pred))**2 + 1e-7), axis)`, as Keras writes it."""
+    return _row_function("concordance_correlation", y_true, y_pred, axis)
+
+
+# -- confusion counts and the rates at a constraint -------------------------------------------
+
+
+class _ConfusionCount(_ConfusionMetric):
+    _direction = "up"
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype,
+                         thresholds=[float(t) for t in (_to_list(thresholds) or [])])
+        self.init_thresholds = thresholds
+        self.thresholds = list(self._core.thresholds)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConfusionCount):
+    _kind = "true_positives"
+
+
+class TrueNegatives(_ConfusionCount):
+    _kind = "true_negatives"
+
+
+class FalsePositives(_ConfusionCount):
+    _kind = "false_positives"
+
+
+class FalseNegatives(_ConfusionCount):
+    _kind = "false_negatives"
+
+
+class _AtConstraint(_ConfusionMetric):
+    """Keras's SensitivitySpecificityBase: the counts at num_thresholds evenly spaced
+    thresholds in [0, 1]; the result is the best `dependent` rate among the thresholds
+    whose `constrained` rate reaches the value."""
+
+    _direction = "up"
+    _value_name = None
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if value < 0 or value > 1:
+            raise ValueError(f"Argument `{self._value_name}` must be in the range [0, 1]. "
+                             f"Received: {self._value_name}={value}")
+        if num_thresholds <= 0:
+            raise ValueError("Argument `num_thresholds` must be an integer > 0. "
+                             f"Received: num_thresholds={num_thresholds}")
+        super().__init__(name=name, dtype=dtype, value=float(value),
+                         num_thresholds=int(num_thresholds),
+                         class_id=None if class_id is None else int(class_id))
+        setattr(self, self._value_name, value)
+        self.value = value
+        self.num_thresholds = num_thresholds
+        self.class_id = class_id
+        self.thresholds = list(self._core.thresholds)
+
+    def _check_rank(self, y_pred):
+        if self.class_id is not None and y_pred.ndim < 2:
+            raise ValueError("When class_id is provided, y_pred must be a 2D array with shape "
+                             f"(num_samples, num_classes), found shape: {y_pred.shape}")
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "class_id": self.class_id,
+                "num_thresholds": self.num_thresholds,
+                self._value_name: getattr(self, self._value_name)}
+
+
+class PrecisionAtRecall(_AtConstraint):
+    _kind = "precision_at_recall"
+    _value_name = "recall"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+class RecallAtPrecision(_AtConstraint):
+    _kind = "recall_at_precision"
+    _value_name = "precision"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    _kind = "sensitivity_at_specificity"
+    _value_name = "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    _kind = "specificity_at_sensitivity"
+    _value_name = "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+# -- intersection over union ------------------------------------------------------------------
+
+
+class IoU(_EngineMetric):
+    """Keras's IoU: the mean, over `target_class_ids`, of each class's intersection over
+    union, from a confusion matrix of the class ids (taken by argmax along `axis` where
+    y_true / y_pred are not sparse). Like Keras's, the metric's dtype defaults to int32:
+    class ids and sample weights are truncated to integers."""
+
+    _kind = "io_u"
+    _direction = "up"
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        self._init_iou(num_classes, target_class_ids, name, dtype, ignore_class, sparse_y_true,
+                       sparse_y_pred, axis)
+
+    def _init_iou(self, num_classes, target_class_ids, name, dtype, ignore_class, sparse_y_true,
+                  sparse_y_pred, axis, **engine_args):
+        target_class_ids = list(target_class_ids)
+        if target_class_ids and max(target_class_ids) >= num_classes:
+            raise ValueError(f"Target class id {max(target_class_ids)} is out of range, which "
+                             f"is [0, {num_classes}).")
+        dtype = _dtype_name(dtype or "int32")
+        integer = np.dtype(dtype).kind in "iu" if dtype != "bfloat16" else False
+        from ember.losses import _class_id
+        super().__init__(name=name, dtype=dtype, num_classes=int(num_classes),
+                         target_class_ids=[int(i) for i in target_class_ids],
+                         ignore_class=_class_id(ignore_class), sparse_y_true=bool(sparse_y_true),
+                         sparse_y_pred=bool(sparse_y_pred), integer_dtype=bool(integer),
+                         **engine_args)
+        self.num_classes = num_classes
+        self.target_class_ids = target_class_ids
+        self.ignore_class = ignore_class
+        self.sparse_y_true = sparse_y_true
+        self.sparse_y_pred = sparse_y_pred
+        self.axis = axis
+
+    def _prepare(self, y_true, y_pred, sample_weight):
+        y_true = _float32(y_true, "y_true")
+        y_pred = _float32(y_pred, "y_pred")
+        # The class ids (or the rows an argmax turns into one), flattened as Keras does.
+        if not self.sparse_y_pred:
+            y_pred = _axis_last(y_pred, self.axis)
+            if y_pred.ndim == 0 or y_pred.shape[-1] == 0:
+                raise ValueError(f"{self.name}: y_pred needs a class axis, got {y_pred.shape}")
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        else:
+            y_pred = y_pred.reshape(-1, 1)
+        if not self.sparse_y_true:
+            y_true = _axis_last(y_true, self.axis)
+            if y_true.ndim == 0 or y_true.shape[-1] != self._core_target_width(y_pred):
+                raise ValueError(f"{self.name}: y_true (one-hot) of shape {y_true.shape} does "
+                                 f"not fit y_pred of shape {y_pred.shape}")
+            y_true = y_true.reshape(-1, y_true.shape[-1])
+        elif self.sparse_y_pred:
+            y_true = y_true.reshape(-1, 1)
+        else:
+            y_true = y_true.reshape(-1)
+        if len(y_true) != len(y_pred):
+            raise ValueError(f"{self.name}: y_true gives {len(y_true)} class ids and y_pred "
+                             f"{len(y_pred)}; they must be as many")
+        weights = None
+        if sample_weight is not None:
+            w = _float32(sample_weight, "sample_weight").reshape(-1)
+            try:
+                weights = np.ascontiguousarray(np.broadcast_to(w, (len(y_pred),)))
+            except ValueError:
+                raise ValueError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} "
+                                 f"cannot be broadcast to the {len(y_pred)} class ids") from None
+        return np.ascontiguousarray(y_true), np.ascontiguousarray(y_pred), weights
+
+    def _core_target_width(self, y_pred):
+        return self.num_classes if self.sparse_y_pred else y_pred.shape[-1]
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
+                "target_class_ids": self.target_class_ids, "ignore_class": self.ignore_class,
+                "sparse_y_true": self.sparse_y_true, "sparse_y_pred": self.sparse_y_pred,
+                "axis": self.axis}
+
+
+class BinaryIoU(IoU):
+    """IoU of two classes: y_pred >= threshold predicts class 1."""
+
+    _kind = "binary_io_u"
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        self._init_iou(2, target_class_ids, name, dtype, None, True, True, -1,
+                       threshold=float(threshold))
+        self.threshold = threshold
+
+    def _prepare(self, y_true, y_pred, sample_weight):
+        y_true = _float32(y_true, "y_true")
+        y_pred = _float32(y_pred, "y_pred")
+        if y_true.size != y_pred.size:
+            raise ValueError(f"{self.name}: y_true of shape {y_true.shape} and y_pred of shape "
+                             f"{y_pred.shape} must hold as many values")
+        return super()._prepare(y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold,
+                "name": self.name, "dtype": self.dtype}
+
+
+class MeanIoU(IoU):
+    """IoU averaged over every class."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype,
+                         ignore_class=ignore_class, sparse_y_true=sparse_y_true,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class OneHotIoU(IoU):
+    """IoU of one-hot y_true (and, unless sparse_y_pred, scores per class in y_pred)."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype,
+                         ignore_class=ignore_class, sparse_y_true=False,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
+                "name": self.name, "dtype": self.dtype, "ignore_class": self.ignore_class,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class OneHotMeanIoU(MeanIoU):
+    """MeanIoU of one-hot y_true (and, unless sparse_y_pred, scores per class in y_pred)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype,
+                "ignore_class": self.ignore_class, "sparse_y_pred": self.sparse_y_pred,
+                "axis": self.axis}
+
+
 # -- identifiers ----------------------------------------------------------------------------
 
 _CLASSES = [Mean, Sum, MeanMetricWrapper, MeanSquaredError, RootMeanSquaredError,
-            MeanAbsoluteError, MeanAbsolutePercentageError, R2Score, AUC, Precision, Recall,
+            MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+            CosineSimilarity, LogCoshError, R2Score, AUC, FalseNegatives, FalsePositives,
+            Precision, PrecisionAtRecall, Recall, RecallAtPrecision, SensitivityAtSpecificity,
+            SpecificityAtSensitivity, TrueNegatives, TruePositives, ConcordanceCorrelation,
+            PearsonCorrelation, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
+            BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
             Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, F1Score, FBetaScore]
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, F1Score, FBetaScore, IoU,
+            BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU]
 
 # What Keras's metrics.get finds by name: each class by its name and in snake case,
 # and the short aliases.
@@ -741,7 +1228,9 @@ _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "mape": MeanAbsolutePercentageError,
-                 "MAPE": MeanAbsolutePercentageError})
+                 "MAPE": MeanAbsolutePercentageError, "bce": BinaryCrossentropy,
+                 "BCE": BinaryCrossentropy, "msle": MeanSquaredLogarithmicError,
+                 "MSLE": MeanSquaredLogarithmicError})
 
 # The function forms by name (the legacy .h5 reader looks names up here).
 _FUNCTIONS = {
@@ -753,7 +1242,23 @@ _FUNCTIONS = {
     "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
     "mean_absolute_percentage_error": mean_absolute_percentage_error,
     "mape": mean_absolute_percentage_error,
+    "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_focal_crossentropy": binary_focal_crossentropy, "hinge": hinge,
+    "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge, "huber": huber,
+    "kl_divergence": kl_divergence, "log_cosh": log_cosh,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "msle": mean_squared_logarithmic_error, "poisson": poisson,
+    "pearson_correlation": pearson_correlation,
+    "concordance_correlation": concordance_correlation,
 }
+
+# The metric class computing each function form in compile (Keras wraps the function as
+# MeanMetricWrapper(fn), which these compute in the engine).
+_FUNCTION_CLASSES = {name: _BY_NAME[name] for name in _FUNCTIONS if name in _BY_NAME}
+_FUNCTION_CLASSES.update({"log_cosh": LogCoshError, "huber": _Huber,
+                          "binary_focal_crossentropy": _BinaryFocalCrossentropy})
 
 
 def _class_of_function(fn):
@@ -763,7 +1268,7 @@ def _class_of_function(fn):
 
     for name, f in _FUNCTIONS.items():
         if fn is f or fn is getattr(losses, name, None):
-            return _BY_NAME[name]
+            return _FUNCTION_CLASSES[name]
     return None
 
 
@@ -868,7 +1373,7 @@ def compile_metric(identifier, target_shape, output_shape):
         return cls(name=str(identifier))
     obj = get(identifier)
     if isinstance(obj, MeanMetricWrapper):
-        return obj
+        return _engine_wrapper(obj) or obj
     if _is_custom_function(obj):  # Keras wraps a function as MeanMetricWrapper(fn)
         return MeanMetricWrapper(obj, name=getattr(obj, "__name__", "mean_metric_wrapper"))
     cls = _engine_class(obj, identifier)
@@ -879,6 +1384,21 @@ def compile_metric(identifier, target_shape, output_shape):
     elif isinstance(identifier, str):
         obj.name = identifier
     return obj
+
+
+def _engine_wrapper(wrapper):
+    """The engine metric computing MeanMetricWrapper(fn, **kwargs) for one of Keras's
+    functions (MeanMetricWrapper(huber, delta=2.0), ...), named as the wrapper; None for
+    another function, which compile records as a graph."""
+    cls = _class_of_function(wrapper._fn)
+    if cls is None:
+        return None
+    try:
+        metric = cls(**wrapper._fn_kwargs)
+    except TypeError:  # a keyword the class does not take: record the function instead
+        return None
+    metric.name = wrapper.name
+    return metric
 
 
 def compile_name(identifier):

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "ember/losses.h"
 #include "ember/tensor.h"
 
 namespace ember {
@@ -33,6 +34,40 @@ enum class MetricKind {
   R2Score,
   Mean,  // the running mean of given values (pred); target unused
   Sum,   // their running sum
+  // Keras's MeanMetricWrapper around a loss function: the mean of the loss kernel's
+  // per-sample values (losses.h), with the config's loss parameters.
+  BinaryCrossentropy,
+  CategoricalCrossentropy,
+  SparseCategoricalCrossentropy,  // ignore_class: those rows are masked out of the mean
+  Hinge,
+  SquaredHinge,
+  CategoricalHinge,
+  KLDivergence,
+  Poisson,
+  LogCoshError,
+  MeanSquaredLogarithmicError,
+  CosineSimilarity,         // the cosine itself: minus the loss
+  Huber,                    // no Keras class: the metric of the function form `huber`
+  BinaryFocalCrossentropy,  // nor here: of `binary_focal_crossentropy`
+  // The mean of a per-row correlation of target and pred (metrics' function forms).
+  PearsonCorrelation,
+  ConcordanceCorrelation,
+  // One confusion count per threshold (thresholds as Precision's).
+  TruePositives,
+  TrueNegatives,
+  FalsePositives,
+  FalseNegatives,
+  // The best of one rate at num_thresholds evenly spaced thresholds where another
+  // rate reaches `value` (Keras's SensitivitySpecificityBase).
+  PrecisionAtRecall,
+  RecallAtPrecision,
+  SensitivityAtSpecificity,
+  SpecificityAtSensitivity,
+  // Intersection over union from a (num_classes, num_classes) confusion matrix of class
+  // ids: IoU (MeanIoU, OneHotIoU, OneHotMeanIoU are its configurations) and BinaryIoU
+  // (pred >= threshold is class 1).
+  IoU,
+  BinaryIoU,
 };
 
 enum class AucCurve { ROC, PR, PRGain };
@@ -68,6 +103,25 @@ struct MetricConfig {
   double beta = 1.0;
   R2Aggregation class_aggregation = R2Aggregation::UniformAverage;  // R2Score
   int64_t num_regressors = 0;
+  // The loss-function metrics: Keras's loss parameters (losses.h's LossSpec).
+  double label_smoothing = 0.0;
+  double delta = 1.0;                  // Huber
+  bool apply_class_balancing = false;  // BinaryFocalCrossentropy
+  double alpha = 0.25;
+  double gamma = 2.0;
+  // SparseCategoricalCrossentropy: rows of this label are masked out. IoU: entries
+  // whose true class is this one are left out.
+  std::optional<int64_t> ignore_class;
+  double value = 0.0;  // the *At* metrics: the recall/precision/... to reach
+  // IoU: the classes, those averaged (empty: all), whether y_true / y_pred hold class
+  // ids (else one-hot rows or scores, argmax taken), and whether the metric's dtype is
+  // an integer one (Keras's default): then labels and weights are truncated to integers
+  // before counting.
+  int64_t num_classes = 0;
+  std::vector<int64_t> target_class_ids;
+  bool sparse_y_true = true;
+  bool sparse_y_pred = true;
+  bool integer_dtype = true;
 };
 
 class Metric {
@@ -105,7 +159,7 @@ class Metric {
   const std::vector<double>& auc_thresholds() const { return auc_thresholds_; }
   // Whether the target holds one class id per row rather than a row like pred.
   bool sparse_targets() const;
-  int64_t target_cols(int64_t cols) const { return sparse_targets() ? 1 : cols; }
+  int64_t target_cols(int64_t cols) const;
   // Whether result() is a vector (F1Score average=None, R2Score class_aggregation=None,
   // Precision/Recall with several thresholds) - even one of length 1.
   bool vector_result() const;
@@ -116,6 +170,17 @@ class Metric {
   void build(int64_t cols);
   // The state under Keras's variable names (true_positives, total, ...), for inspection.
   std::vector<std::pair<std::string, std::vector<double>>> variables() const;
+  // The per-row values a mean-of-rows metric averages (the loss-function and correlation
+  // kinds): values[r] for pred/target rows as update takes them. The function forms
+  // (ember.metrics.pearson_correlation, ...) are these. Throws ValueError for other kinds.
+  void row_values(const float* pred, const float* target, int64_t rows, int64_t cols,
+                  float* values) const;
+  // Whether this kind averages row_values.
+  bool has_row_values() const;
+  // The loss whose per-sample values a loss-function kind averages (none for the others),
+  // and its spec from the config.
+  std::optional<LossKind> loss_kind() const;
+  LossSpec loss_spec() const;
 
  private:
   void update_mean(const float* pred, const float* target, const float* w, int64_t rows,
@@ -126,6 +191,12 @@ class Metric {
                     int64_t cols, int64_t weight_cols);
   void update_r2(const float* pred, const float* target, const float* w, int64_t rows, int64_t cols,
                  int64_t weight_cols);
+  void update_row_values(const float* pred, const float* target, const float* w, int64_t rows,
+                         int64_t cols, int64_t weight_cols);
+  void update_iou(const float* pred, const float* target, const float* w, int64_t rows,
+                  int64_t cols, int64_t weight_cols);
+  std::vector<double> at_constraint_result() const;
+  std::vector<double> iou_result() const;
   // Per threshold (and label) counts tp, fp, tn, fn, from the buckets when they are used.
   void confusion_counts(std::vector<double>& tp, std::vector<double>& fp, std::vector<double>& tn,
                         std::vector<double>& fn) const;
@@ -145,11 +216,12 @@ class Metric {
   int64_t labels_ = 1;  // AUC with multi_label: one state per label
   std::vector<double> tp_, fp_, tn_, fn_;
   std::vector<double> pos_total_, neg_total_;
-  // FBetaScore and R2Score: per class (or one, for micro) sums.
+  // FBetaScore and R2Score: per class (or one, for micro) sums. IoU: a_ is the
+  // (num_classes, num_classes) confusion matrix, row: the true class, column: the predicted.
   int64_t classes_ = -1;  // -1: not built yet
   std::vector<double> a_, b_, c_, d_;
   double samples_ = 0.0;        // R2Score's num_samples
-  std::vector<float> scratch_;  // a row's values, for top_k filtering
+  std::vector<float> scratch_;  // a row's values, for top_k filtering; a batch's row values
   std::vector<int64_t> order_;  // and its indices
 };
 

@@ -99,11 +99,24 @@ void Metric::update(const float* pred, const float* target, const float* sample_
     throw ValueError(what() + ": y_true is required");
   if (rows && !pred) throw ValueError(what() + ": y_pred is null");
   if (needs_rank_2()) build(cols);
+  if (has_row_values())
+    return update_row_values(pred, target, sample_weight, rows, cols, weight_cols);
   switch (kind) {
     case MetricKind::AUC:
     case MetricKind::Precision:
     case MetricKind::Recall:
+    case MetricKind::TruePositives:
+    case MetricKind::TrueNegatives:
+    case MetricKind::FalsePositives:
+    case MetricKind::FalseNegatives:
+    case MetricKind::PrecisionAtRecall:
+    case MetricKind::RecallAtPrecision:
+    case MetricKind::SensitivityAtSpecificity:
+    case MetricKind::SpecificityAtSensitivity:
       return update_confusion(pred, target, sample_weight, rows, cols, weight_cols);
+    case MetricKind::IoU:
+    case MetricKind::BinaryIoU:
+      return update_iou(pred, target, sample_weight, rows, cols, weight_cols);
     case MetricKind::FBetaScore:
       return update_fbeta(pred, target, sample_weight, rows, cols, weight_cols);
     case MetricKind::R2Score:
@@ -332,6 +345,133 @@ void Metric::update_r2(const float* p, const float* t, const float* w, int64_t r
       d_[at] += static_cast<double>(wj);
     }
   samples_ += static_cast<double>(rows * cols);
+}
+
+namespace {
+
+// Keras's pearson_correlation of one row: the mean of the product of the standardized
+// values (each centred, then divided by its population standard deviation).
+double pearson_row(const float* t, const float* p, int64_t n) {
+  const auto count = static_cast<double>(n);
+  double mt = 0.0, mp = 0.0;
+  for (int64_t j = 0; j < n; ++j) mt += t[j], mp += p[j];
+  mt /= count, mp /= count;
+  double vt = 0.0, vp = 0.0, cross = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double dt = t[j] - mt, dp = p[j] - mp;
+    vt += dt * dt, vp += dp * dp, cross += dt * dp;
+  }
+  return cross / count / (std::sqrt(vt / count) * std::sqrt(vp / count));
+}
+
+// Keras's concordance_correlation of one row, as Keras writes it: the covariance term
+// centres y_true on y_pred's mean.
+double concordance_row(const float* t, const float* p, int64_t n) {
+  const auto count = static_cast<double>(n);
+  double mt = 0.0, mp = 0.0;
+  for (int64_t j = 0; j < n; ++j) mt += t[j], mp += p[j];
+  mt /= count, mp /= count;
+  double vt = 0.0, vp = 0.0, covar = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double dt = t[j] - mt, dp = p[j] - mp;
+    vt += dt * dt, vp += dp * dp, covar += (t[j] - mp) * dp;
+  }
+  vt /= count, vp /= count;
+  const double norm = vt + vp + (mt - mp) * (mt - mp) + static_cast<double>(kEpsilon);
+  return 2.0 * covar / norm / count;
+}
+
+}  // namespace
+
+void Metric::row_values(const float* pred, const float* target, int64_t rows, int64_t cols,
+                        float* values) const {
+  const MetricKind kind = config_.kind;
+  if (loss_kind()) {
+    loss_forward_backward(loss_spec(), pred, target, nullptr, rows, cols, 0.0f, nullptr, values);
+    if (kind == MetricKind::CosineSimilarity)  // the metric is the cosine, the loss its negative
+      for (int64_t r = 0; r < rows; ++r) values[r] = -values[r];
+    return;
+  }
+  if (kind != MetricKind::PearsonCorrelation && kind != MetricKind::ConcordanceCorrelation)
+    throw ValueError(std::string("metric ") + metric_name(kind) + " has no per-row values");
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* t = target + r * cols;
+    const float* p = pred + r * cols;
+    values[r] =
+        static_cast<float>(kind == MetricKind::PearsonCorrelation ? pearson_row(t, p, cols)
+                                                                  : concordance_row(t, p, cols));
+  }
+}
+
+// Keras's MeanMetricWrapper of a function with one value per row. The sparse
+// crossentropy's ignore_class rows are its mask, which Keras's Mean applies only to
+// sample weights: with weights an ignored row weighs 0, without them it counts as a 0.
+void Metric::update_row_values(const float* p, const float* t, const float* w, int64_t rows,
+                               int64_t cols, int64_t weight_cols) {
+  if (w && weight_cols != 1 && cols != 1)
+    throw ValueError(std::string(metric_name(config_.kind)) +
+                     " computes one value per sample: sample_weight must hold one weight per "
+                     "sample, not one per value");
+  if (scratch_.size() < static_cast<size_t>(rows)) scratch_.resize(static_cast<size_t>(rows));
+  row_values(p, t, rows, cols, scratch_.data());
+  const bool masking =
+      w && config_.kind == MetricKind::SparseCategoricalCrossentropy && config_.ignore_class;
+  const float ignore = masking ? static_cast<float>(*config_.ignore_class) : 0.0f;
+  double sum = 0.0, weights = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (masking && t[r] == ignore) continue;
+    const double wr = w ? static_cast<double>(w[r]) : 1.0;
+    sum += wr * static_cast<double>(scratch_[static_cast<size_t>(r)]);
+    weights += wr;
+  }
+  total_ += sum;
+  count_ += weights;
+}
+
+// Keras's _IoUBase.update_state: each (true class, predicted class) pair adds its weight
+// to the confusion matrix; pairs with a class outside [0, num_classes), or a true class
+// that is ignore_class, are left out. Class ids are truncated to integers as Keras's
+// cast does - before the range check when the metric's dtype is an integer one (its
+// weights truncated too), after it otherwise.
+void Metric::update_iou(const float* p, const float* t, const float* w, int64_t rows, int64_t cols,
+                        int64_t weight_cols) {
+  const MetricConfig& c = config_;
+  const int64_t n = c.num_classes;
+  const bool binary = c.kind == MetricKind::BinaryIoU;
+  // A class id, or -1 when out of range (or ignored).
+  auto class_of = [&](float x, bool is_true) -> int64_t {
+    if (std::isnan(x)) return -1;
+    const float v = c.integer_dtype ? std::trunc(x) : x;
+    if (!(v >= 0.0f && v < static_cast<float>(n))) return -1;
+    if (is_true && c.ignore_class && v == static_cast<float>(*c.ignore_class)) return -1;
+    return static_cast<int64_t>(v);
+  };
+  auto add = [&](int64_t actual, int64_t predicted, float weight) {
+    if (actual < 0 || predicted < 0) return;
+    const float wv = c.integer_dtype ? std::trunc(weight) : weight;
+    a_[static_cast<size_t>(actual * n + predicted)] += static_cast<double>(wv);
+  };
+  if (binary || (c.sparse_y_true && c.sparse_y_pred)) {  // ids (or scores) element by element
+    const float cut = c.threshold.value_or(0.5f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) {
+        const int64_t i = r * cols + j;
+        const int64_t predicted = binary ? (p[i] >= cut ? 1 : 0) : class_of(p[i], false);
+        add(class_of(t[i], true), predicted, w ? w[weight_cols == 1 ? r : i] : 1.0f);
+      }
+    return;
+  }
+  if (c.sparse_y_pred && cols != 1)
+    throw ValueError("IoU: y_pred must hold one class id per row (sparse_y_pred=True), got " +
+                     std::to_string(cols) + " values per row");
+  const int64_t tcols = target_cols(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t predicted = c.sparse_y_pred ? class_of(p[r], false) : argmax(p + r * cols, cols);
+    const int64_t actual = c.sparse_y_true
+                               ? class_of(t[r], true)
+                               : class_of(static_cast<float>(argmax(t + r * tcols, tcols)), true);
+    add(actual, predicted, w ? w[r] : 1.0f);
+  }
 }
 
 }  // namespace ember
