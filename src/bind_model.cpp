@@ -164,6 +164,16 @@ void bind_model(py::module_& m) {
       .def("local_metric_results", locked(&Model::local_metric_results),
            "metric_results over this rank's samples alone: no collective (data parallelism).")
       .def("reset_metrics", locked(&Model::reset_metrics))
+      .def(
+          "last_outputs",
+          [](Model& model) {
+            const auto lock = lock_model(model);
+            auto [outs, ptrs] = output_arrays(model, model.last_batch_rows());
+            model.copy_last_outputs(ptrs);
+            return outs;
+          },
+          "The outputs of the last batch train_batches or test_batches ran (a copy): what "
+          "metrics computed in Python per batch read.")
       .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"),
            "Output `output`'s loss from a graph (a custom loss written with ember.ops).")

@@ -265,8 +265,8 @@ class Layer:
         variable._layer_trainable = bool(trainable)
         variable.regularizer = regularizers.get(regularizer)
         if variable.regularizer is not None:
-            _core.set_regularization(core, *regularizers.engine_factors(
-                variable.regularizer, f"{self.name}/{name}"))
+            regularizers.set_weight_regularization(core, variable.regularizer,
+                                                   f"{self.name}/{name}")
         variable.constraint = constraints.get(constraint)
         spec = constraints.engine_spec(variable.constraint)
         if spec is not None:  # the built-in ones run in the engine; others from Python
