@@ -192,3 +192,57 @@ def test_orthogonal_regularizer_rejects_a_weight_not_of_rank_2():
             ember.Input((4,)))
     with pytest.raises(ValueError, match="mode"):
         ember.regularizers.OrthogonalRegularizer(mode="diagonal")
+
+
+# -- a Regularizer of your own ------------------------------------------------------------
+def norm_penalty(lib):
+    ops = lib.ops
+
+    class NormPenalty(lib.regularizers.Regularizer):
+        """strength * sqrt(sum(w^2) + 1e-3) + 0.01 * mean(|w|): not a sum of per-element
+        terms, so only the whole weight gives it."""
+
+        def __init__(self, strength=0.1):
+            self.strength = strength
+
+        def __call__(self, x):
+            return self.strength * ops.sqrt(ops.sum(ops.square(x)) + 1e-3) + \
+                0.01 * ops.mean(ops.abs(x))
+
+        def get_config(self):
+            return {"strength": self.strength}
+
+    return NormPenalty
+
+
+def test_custom_regularizer_trains_to_keras_weights(keras, rng):
+    keras.utils.set_random_seed(int(rng.integers(2**31)))
+    keras_model = mlp(keras, kernel_regularizer=norm_penalty(keras)(0.2),
+                      bias_regularizer=norm_penalty(keras)(0.05))
+    ember_model = mlp(ember, kernel_regularizer=norm_penalty(ember)(0.2),
+                      bias_regularizer=norm_penalty(ember)(0.05))
+    ember_model.set_weights(keras_model.get_weights())
+    x = rng.normal(size=(SAMPLES, FEATURES)).astype("float32")
+    y = rng.normal(size=(SAMPLES, 3)).astype("float32")
+    keras_model.compile(keras.optimizers.SGD(0.05), "mse")
+    ember_model.compile(ember.optimizers.SGD(0.05), "mse")
+    fit_args = {"batch_size": 16, "epochs": 2, "shuffle": False, "verbose": 0}
+
+    keras_history = keras_model.fit(x, y, **fit_args).history
+    ember_history = ember_model.fit(x, y, **fit_args).history
+
+    for k, e in zip(keras_model.get_weights(), ember_model.get_weights(), strict=True):
+        assert_weights_close(e, k, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ember_history["loss"], keras_history["loss"], rtol=1e-5)
+    w = rng.normal(size=(4, 3)).astype("float32")  # called directly: the penalty of an array
+    assert float(norm_penalty(ember)(0.2)(w)) == pytest.approx(
+        float(norm_penalty(keras)(0.2)(w)), rel=1e-6)
+
+
+def test_custom_regularizer_that_cannot_be_recorded_says_why():
+    class Branching(ember.regularizers.Regularizer):
+        def __call__(self, x):
+            return 1.0 if float(np.sum(x)) > 0 else 0.0  # Python control flow on values
+
+    with pytest.raises(NotImplementedError, match="could not be recorded"):
+        ember.layers.Dense(3, kernel_regularizer=Branching())(ember.Input((4,)))

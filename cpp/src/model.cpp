@@ -195,7 +195,9 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   regularized_.clear();
   for (size_t i = 0; i < exec_.trainable().size(); ++i)
     if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f ||
-        exec_.trainable()[i]->orthogonal != 0.0f)
+        exec_.trainable()[i]->orthogonal != 0.0f ||
+        std::any_of(penalty_graphs_.begin(), penalty_graphs_.end(),
+                    [&](const auto& p) { return p.first.get() == exec_.trainable()[i]; }))
       regularized_.push_back(i);
   // By variable, not size: weight-decay exclusions match variable names.
   optimizer->set_context(exec_.context());
@@ -528,7 +530,48 @@ double Model::weight_penalty(const Variable& v, float* grad) const {
     sum += be().orthogonal_penalty(ctx(), v.value.data(), s[0], s[1], v.orthogonal_columns,
                                    v.orthogonal, grad);
   }
+  if (!penalty_graphs_.empty()) sum += graph_penalty(v, grad);
   return sum;
+}
+
+void Model::set_weight_penalty_graph(std::shared_ptr<Variable> variable,
+                                     std::shared_ptr<Graph> graph, int input, int value) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (!variable) throw ValueError("set_weight_penalty_graph: a variable is needed");
+  penalty_graphs_.erase(std::remove_if(penalty_graphs_.begin(), penalty_graphs_.end(),
+                                       [&](const auto& p) { return p.first == variable; }),
+                        penalty_graphs_.end());
+  if (!graph) return;
+  if (graph->row_shape(input) != variable->value.shape())
+    throw ValueError("regularizer of '" + variable->name + "': its graph takes rows of shape " +
+                     shape_to_string(graph->row_shape(input)) + ", the variable has shape " +
+                     shape_to_string(variable->value.shape()));
+  auto exec = std::make_unique<Executor>(std::move(graph), std::vector<int>{input},
+                                         std::vector<int>{value}, exec_.device());
+  if (exec->output_row_size(0) != 1)
+    throw ValueError("regularizer of '" + variable->name + "': it must give one number");
+  exec->request_input_gradient(0);
+  penalty_graphs_.emplace_back(std::move(variable), std::move(exec));
+}
+
+double Model::graph_penalty(const Variable& v, float* grad) const {
+  for (const auto& [variable, e] : penalty_graphs_) {
+    if (variable.get() != &v) continue;
+    e->reserve(1);
+    be().copy(ctx(), e->input_buffer(0), v.value.data(),
+              static_cast<size_t>(v.value.size()) * sizeof(float));
+    e->forward(1, grad != nullptr);
+    if (!grad) {
+      float value = 0.0f;
+      be().copy_to_host(ctx(), &value, e->output(0), sizeof(float));
+      return static_cast<double>(value);
+    }
+    be().fill(ctx(), e->output_grad(0), 1, 1.0f);
+    e->backward(1);
+    if (const float* g = e->input_grad(0)) be().add_into(ctx(), g, grad, v.value.size(), true);
+    return 0.0;
+  }
+  return 0.0;
 }
 
 void Model::add_penalty_gradient(size_t i) {

@@ -191,7 +191,36 @@ def set_weight_regularization(core_variable, regularizer, what):
         return
     from ember import _core
 
-    _core.set_regularization(core_variable, *engine_factors(regularizer, what))
+    if isinstance(regularizer, (L1, L2, L1L2)):
+        _core.set_regularization(core_variable, *engine_factors(regularizer, what))
+        return
+    return record_penalty(core_variable, regularizer, what)
+
+
+def record_penalty(core_variable, regularizer, what):
+    """A regularizer of your own (`__call__(x)` written with ember.ops), recorded into a
+    graph whose one row is the weight: (graph, input node, penalty node). The model
+    runs it in each training step, forward for the penalty and backward for its
+    gradient, as it runs a custom loss."""
+    from ember import _core, _ops, ops
+
+    if not callable(regularizer):
+        raise ValueError(f"{what}: could not interpret regularizer {regularizer!r}")
+    graph = _core.Graph()
+    node = graph.add_input(list(core_variable.shape), "weight")
+    with _ops.recording_a_weight():
+        try:
+            value = _ops.record(graph, regularizer, [ops.GraphTensor(graph, node)],
+                                f"{what}: the regularizer {type(regularizer).__name__}")
+        except (TypeError, ValueError, AttributeError) as error:
+            raise NotImplementedError(
+                f"{what}: the regularizer {regularizer!r} could not be recorded into the "
+                f"engine's graph ({error}); write its __call__ with ember.ops on its input, "
+                "reducing with ops.sum/ops.mean") from error
+    if tuple(graph.row_shape(value)) not in ((), (1,)):
+        raise ValueError(f"{what}: the regularizer {type(regularizer).__name__} must return a "
+                         f"scalar penalty, got shape {tuple(graph.row_shape(value))}")
+    return graph, node, value
 
 
 def engine_factors(regularizer, what):

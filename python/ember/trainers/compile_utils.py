@@ -77,6 +77,10 @@ class CompiledLossesAndMetrics:
             # Muon decides per variable from the variables' paths; a Python subclass
             # builds its state (Keras builds the optimizer on the first step).
             self.optimizer._prepare_variables(self.trainable_variables)
+            for variable in self.trainable_variables:  # regularizers of your own
+                penalty = getattr(variable, "_penalty_graph", None)
+                if penalty is not None:
+                    self._core.set_weight_penalty_graph(variable._core, *penalty)
             self._core.compile(spec[0], self.optimizer._core, spec[1])
             self._compiled_spec = spec
         if self._pending_optimizer_state is not None:
