@@ -297,3 +297,23 @@ def test_fit_two_epochs_matches_keras(keras, rng, case, weighted):
                                atol=1e-6)
     np.testing.assert_allclose(ember_model.evaluate(x, y, verbose=0),
                                keras_model.evaluate(x, y, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_ctc_refuses_metrics_that_read_targets_like_the_output(rng):
+    model = ctc_model(ember)
+    model.compile("adam", ember.losses.CTC(), metrics=["mae"])
+    x = rng.normal(size=(8, T, FEATURES)).astype("float32")
+    with pytest.raises(ValueError, match="label sequences"):
+        model.fit(x, training_targets("ctc", rng)[:8], verbose=0)
+
+
+def test_coupled_losses_refuse_data_that_does_not_fit(rng):
+    model = dense_model(ember, 4, None)
+    model.compile("adam", ember.losses.Circle())
+    with pytest.raises(ValueError, match="integer labels of shape"):
+        model.fit(rng.normal(size=(8, FEATURES)).astype("float32"),
+                  rng.normal(size=(8, 4)).astype("float32"), verbose=0)
+    model.compile("adam", ember.losses.CTC())
+    with pytest.raises(ValueError, match="ctc expects"):
+        model.fit(rng.normal(size=(8, FEATURES)).astype("float32"),
+                  np.ones((8, 2), "float32"), verbose=0)

@@ -168,6 +168,11 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
                        " has axis=" + std::to_string(losses[o].axis) + ", but output " +
                        std::to_string(o) + " has rank " + std::to_string(rank) +
                        " and the engine computes losses over its last axis (-1)");
+    if (!graph_losses_[o] && mask_output_[o] >= 0 &&
+        (losses[o].kind == LossKind::CTC || loss_couples_rows(losses[o])))
+      throw ValueError(std::string("compile: the loss ") + loss_name(losses[o].kind) +
+                       " of output " + std::to_string(o) +
+                       " does not take a Keras mask (the output carries one)");
   }
   std::vector<Executor*> metric_graphs;
   for (const MetricSpec& m : metrics) {
@@ -229,6 +234,11 @@ void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losse
                      "output_dim), but output " +
                      std::to_string(o) + " has shape " + shape_to_string(shape) + " per sample");
   // The targets the loss takes (class ids, or rows like the output) must be the metric's.
+  if (losses[o].kind == LossKind::CTC && !graph_losses_[o])
+    throw ValueError("compile: the metric " + name + " cannot follow output " +
+                     std::to_string(o) +
+                     ", trained with ctc: its targets are label sequences, not rows like the "
+                     "output");
   const bool sparse_loss = loss_takes_class_ids(losses[o].kind);
   const int64_t cols = output_classes(o);
   auto takes = [](bool sparse) {
