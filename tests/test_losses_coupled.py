@@ -119,8 +119,10 @@ def test_function_matches_keras(keras, rng, case):
     np.testing.assert_allclose(got, expected, **VALUE_TOL)
 
 
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("reduction", REDUCTIONS, ids=str)
+# Every reduction with sample weights, and the default one without (the suite stays quick).
+@pytest.mark.parametrize(("reduction", "weighted"),
+                         [(r, True) for r in REDUCTIONS] + [("sum_over_batch_size", False)],
+                         ids=[f"{r}-weighted" for r in REDUCTIONS] + ["unweighted"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_class_matches_keras(keras, rng, case, reduction, weighted):
     cls, _, kwargs, _, y_true, y_pred = case_inputs(case, rng)
