@@ -3,6 +3,7 @@
 #include <pybind11/operators.h>
 
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <variant>
 
@@ -42,6 +43,23 @@ void bind_graph(py::module_& m) {
            py::arg("name"), py::arg("value"), py::arg("trainable") = true)
       .def_readonly("name", &Variable::name)
       .def_readwrite("trainable", &Variable::trainable)
+      .def(
+          "set_orthogonal_regularization",
+          [](Variable& v, float factor, bool columns) {
+            if (v.value.shape().size() != 2)
+              throw ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                               "inputs.shape=" + shape_to_string(v.value.shape()));
+            if (!(factor >= 0.0f) || !std::isfinite(factor))
+              throw ValueError("OrthogonalRegularizer: factor must be a non-negative number");
+            v.orthogonal = factor;
+            v.orthogonal_columns = columns;
+          },
+          py::arg("factor"), py::arg("columns"),
+          "OrthogonalRegularizer's penalty on this rank-2 variable (factor 0: off).")
+      .def_property_readonly(
+          "address",
+          [](const Variable& v) { return reinterpret_cast<std::uintptr_t>(v.value.data()); },
+          "Where the value lives (identifies the variable in engine callbacks).")
       .def_property_readonly("shape",
                              [](const Variable& v) { return py::tuple(py::cast(v.value.shape())); })
       .def(

@@ -164,6 +164,21 @@ void bind_model(py::module_& m) {
       .def("local_metric_results", locked(&Model::local_metric_results),
            "metric_results over this rank's samples alone: no collective (data parallelism).")
       .def("reset_metrics", locked(&Model::reset_metrics))
+      .def("set_weight_penalty_graph", locked(&Model::set_weight_penalty_graph),
+           py::arg("variable"), py::arg("graph"), py::arg("input"), py::arg("value"),
+           "A regularizer of your own on `variable`, recorded as `graph` (its one row the "
+           "variable's value at node `input`, the penalty at node `value`); from the next "
+           "compile, each step adds the penalty and its gradient.")
+      .def(
+          "last_outputs",
+          [](Model& model) {
+            const auto lock = lock_model(model);
+            auto [outs, ptrs] = output_arrays(model, model.last_batch_rows());
+            model.copy_last_outputs(ptrs);
+            return outs;
+          },
+          "The outputs of the last batch train_batches or test_batches ran (a copy): what "
+          "metrics computed in Python per batch read.")
       .def("set_graph_loss", locked(&Model::set_graph_loss), py::arg("output"), py::arg("graph"),
            py::arg("prediction"), py::arg("target"), py::arg("value"),
            "Output `output`'s loss from a graph (a custom loss written with ember.ops).")

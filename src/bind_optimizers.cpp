@@ -1,5 +1,8 @@
 // The optimizers and learning-rate schedules: hyperparameters, common arguments,
 // iteration count and state.
+#include <algorithm>
+#include <cstdint>
+
 #include "bindings.h"
 #include "ember/optimizers.h"
 #include "ember/schedules.h"
@@ -34,6 +37,38 @@ class PythonSchedule final : public LearningRateSchedule {
 
  private:
   py::object fn_;
+};
+
+// An Optimizer subclass written in Python, as Keras users write one (build +
+// update_step): the engine does the common work (learning rate, clipping, weight decay,
+// the step count) and calls back once per variable per step, with the GIL, passing the
+// address of the variable's values (which the Python variable shares: an assign there
+// updates the engine's weight) and a copy of its gradient, shaped like the variable.
+class PythonOptimizer final : public Optimizer {
+ public:
+  explicit PythonOptimizer(py::object update) : Optimizer(0.0f), update_(std::move(update)) {}
+  ~PythonOptimizer() override {
+    py::gil_scoped_acquire gil;
+    py::object drop = std::move(update_);
+  }
+  PythonOptimizer(const PythonOptimizer&) = delete;
+  PythonOptimizer& operator=(const PythonOptimizer&) = delete;
+
+  std::string name() const override { return "PythonOptimizer"; }
+  std::vector<std::string> slot_names() const override { return {}; }
+
+ protected:
+  void update(std::vector<Tensor>& /*slot*/, float* param, const float* grad, int64_t n,
+              int64_t step, float lr) override {
+    py::gil_scoped_acquire gil;
+    const Shape& shape = shape_of_variable(current_variable_index());
+    py::array_t<float> g(num_elements(shape) == n ? shape : Shape{n});
+    std::copy(grad, grad + n, g.mutable_data());
+    update_(reinterpret_cast<std::uintptr_t>(param), g, step, lr);
+  }
+
+ private:
+  py::object update_;
 };
 
 using IntArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
@@ -313,6 +348,26 @@ void bind_optimizers(py::module_& m) {
       .def_readwrite("beta_1", &Lamb::beta_1)
       .def_readwrite("beta_2", &Lamb::beta_2)
       .def_readwrite("epsilon", &Lamb::epsilon);
+  py::class_<PythonOptimizer, Optimizer, std::shared_ptr<PythonOptimizer>>(m, "PythonOptimizer")
+      .def(py::init<py::object>(), py::arg("update"),
+           "An optimizer whose per-variable update is update(address, gradient, step, "
+           "learning_rate), a Python function.");
+  py::class_<Muon, Optimizer, std::shared_ptr<Muon>>(m, "Muon")
+      .def(py::init<float, double, double, std::optional<double>, double, std::optional<double>,
+                    std::vector<std::string>, bool, double, double, double, double, double,
+                    int64_t, bool, std::optional<double>>(),
+           py::arg("learning_rate"), py::arg("adam_beta_1"), py::arg("adam_beta_2"),
+           py::arg("adam_weight_decay"), py::arg("epsilon"), py::arg("weight_decay"),
+           py::arg("exclude_layers"), py::arg("exclude_embeddings"), py::arg("muon_a"),
+           py::arg("muon_b"), py::arg("muon_c"), py::arg("adam_lr_ratio"), py::arg("momentum"),
+           py::arg("ns_steps"), py::arg("nesterov"), py::arg("rms_rate"))
+      .def(
+          "set_adamw_variables",
+          [](Muon& o, const std::vector<std::shared_ptr<Variable>>& variables) {
+            o.set_adamw_variables({variables.begin(), variables.end()});
+          },
+          py::arg("variables"),
+           "The rank-2 variables that take the AdamW step (Keras's rule on their paths).");
 }
 
 }  // namespace ember::bindings

@@ -32,6 +32,12 @@ constexpr NamedLoss kLossNames[] = {
     {"squared_hinge", LossKind::SquaredHinge},
     {"categorical_hinge", LossKind::CategoricalHinge},
     {"cosine_similarity", LossKind::CosineSimilarity},
+    {"categorical_focal_crossentropy", LossKind::CategoricalFocalCrossentropy},
+    {"categorical_generalized_cross_entropy", LossKind::CategoricalGeneralizedCrossEntropy},
+    {"dice", LossKind::Dice},
+    {"tversky", LossKind::Tversky},
+    {"circle", LossKind::Circle},
+    {"ctc", LossKind::CTC},
     {"MeanSquaredError", LossKind::MeanSquaredError},
     {"MeanAbsoluteError", LossKind::MeanAbsoluteError},
     {"MeanAbsolutePercentageError", LossKind::MeanAbsolutePercentageError},
@@ -48,6 +54,12 @@ constexpr NamedLoss kLossNames[] = {
     {"SquaredHinge", LossKind::SquaredHinge},
     {"CategoricalHinge", LossKind::CategoricalHinge},
     {"CosineSimilarity", LossKind::CosineSimilarity},
+    {"CategoricalFocalCrossentropy", LossKind::CategoricalFocalCrossentropy},
+    {"CategoricalGeneralizedCrossEntropy", LossKind::CategoricalGeneralizedCrossEntropy},
+    {"Dice", LossKind::Dice},
+    {"Tversky", LossKind::Tversky},
+    {"Circle", LossKind::Circle},
+    {"CTC", LossKind::CTC},
     {"mse", LossKind::MeanSquaredError},
     {"MSE", LossKind::MeanSquaredError},
     {"mae", LossKind::MeanAbsoluteError},
@@ -104,7 +116,15 @@ bool LossSpec::operator==(const LossSpec& o) const {
   return kind == o.kind && weight == o.weight && reduction == o.reduction &&
          from_logits == o.from_logits && label_smoothing == o.label_smoothing && delta == o.delta &&
          ignore_class == o.ignore_class && apply_class_balancing == o.apply_class_balancing &&
-         alpha == o.alpha && gamma == o.gamma && axis == o.axis;
+         alpha == o.alpha && gamma == o.gamma && axis == o.axis && beta == o.beta && q == o.q &&
+         margin == o.margin && remove_diagonal == o.remove_diagonal &&
+         rows_per_value == o.rows_per_value && target_width == o.target_width;
+}
+
+bool loss_couples_rows(const LossSpec& spec) {
+  return spec.kind == LossKind::Circle ||
+         ((spec.kind == LossKind::Dice || spec.kind == LossKind::Tversky) &&
+          spec.rows_per_value != 1);
 }
 
 std::pair<int64_t, int64_t> loss_rows_cols(const LossSpec& spec, const Shape& y_true,
@@ -115,6 +135,16 @@ std::pair<int64_t, int64_t> loss_rows_cols(const LossSpec& spec, const Shape& y_
                      shape_to_string(y_pred));
   const int64_t cols = y_pred.back();
   const int64_t rows = num_elements(y_pred) / cols;
+  if (spec.kind == LossKind::CTC) {
+    if (y_pred.size() != 3 || y_true.size() != 2 || y_true[0] != y_pred[0])
+      throw ValueError("ctc: expected y_true of shape (batch_size, max_length) and y_pred of "
+                       "shape (batch_size, max_length, num_classes), got " +
+                       shape_to_string(y_true) + " and " + shape_to_string(y_pred));
+    if (sample_weight && num_elements(*sample_weight) != y_pred[0])
+      throw ValueError("ctc: sample_weight has " + std::to_string(num_elements(*sample_weight)) +
+                       " values, expected one per sample (" + std::to_string(y_pred[0]) + ")");
+    return {rows, cols};
+  }
   const int64_t need = loss_takes_class_ids(spec.kind) ? rows : num_elements(y_pred);
   if (num_elements(y_true) != need)
     throw ValueError(what + ": y_true has " + std::to_string(num_elements(y_true)) +
@@ -131,7 +161,8 @@ void validate_loss(const LossSpec& spec) {
   if (kind < 0 || kind >= kNumLossKinds)
     throw ValueError("invalid loss kind " + std::to_string(kind));
   check_in(spec.label_smoothing, 0.0, 1.0, "label_smoothing");
-  check_in(spec.alpha, 0.0, 1.0, "alpha");
+  // Tversky's alpha weighs false positives: any number; focal losses' is a share.
+  if (spec.kind != LossKind::Tversky) check_in(spec.alpha, 0.0, 1.0, "alpha");
   if (!(spec.delta > 0.0 && std::isfinite(spec.delta)))
     throw ValueError(
         "Invalid value for argument `delta`: the Huber loss needs a positive, finite "
@@ -142,6 +173,16 @@ void validate_loss(const LossSpec& spec) {
         "Invalid value for argument `gamma`: the focusing parameter must be a "
         "non-negative, finite number, received: " +
         std::to_string(spec.gamma));
+  check_in(spec.beta, -1e30, 1e30, "beta");
+  check_in(spec.margin, -1e30, 1e30, "margin");
+  if (!(spec.q != 0.0 && std::isfinite(spec.q)))
+    throw ValueError("Invalid value for argument `q`: expected a non-zero, finite number, "
+                     "received: " + std::to_string(spec.q));
+  if (spec.rows_per_value < 0 || spec.target_width < 0)
+    throw ValueError("rows_per_value and target_width must not be negative");
+  if (spec.kind == LossKind::Circle && !(spec.gamma > 0.0 && std::isfinite(spec.gamma)))
+    throw ValueError("Invalid value for argument `gamma`: Circle's scale must be a positive, "
+                     "finite number, received: " + std::to_string(spec.gamma));
   if (!std::isfinite(spec.weight))
     throw ValueError("loss weight must be finite, received: " + std::to_string(spec.weight));
 }

@@ -169,6 +169,11 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
                        " has axis=" + std::to_string(losses[o].axis) + ", but output " +
                        std::to_string(o) + " has rank " + std::to_string(rank) +
                        " and the engine computes losses over its last axis (-1)");
+    if (!graph_losses_[o] && mask_output_[o] >= 0 &&
+        (losses[o].kind == LossKind::CTC || loss_couples_rows(losses[o])))
+      throw ValueError(std::string("compile: the loss ") + loss_name(losses[o].kind) +
+                       " of output " + std::to_string(o) +
+                       " does not take a Keras mask (the output carries one)");
   }
   std::vector<Executor*> metric_graphs;
   for (const MetricSpec& m : metrics) {
@@ -195,7 +200,10 @@ void Model::compile(std::vector<LossSpec> losses, std::shared_ptr<Optimizer> opt
   exec_.plan_gradients();
   regularized_.clear();
   for (size_t i = 0; i < exec_.trainable().size(); ++i)
-    if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f)
+    if (exec_.trainable()[i]->l1 != 0.0f || exec_.trainable()[i]->l2 != 0.0f ||
+        exec_.trainable()[i]->orthogonal != 0.0f ||
+        std::any_of(penalty_graphs_.begin(), penalty_graphs_.end(),
+                    [&](const auto& p) { return p.first.get() == exec_.trainable()[i]; }))
       regularized_.push_back(i);
   // By variable, not size: weight-decay exclusions match variable names.
   optimizer->set_context(exec_.context());
@@ -227,7 +235,12 @@ void Model::check_metric(const MetricSpec& m, const std::vector<LossSpec>& losse
                      "output_dim), but output " +
                      std::to_string(o) + " has shape " + shape_to_string(shape) + " per sample");
   // The targets the loss takes (class ids, or rows like the output) must be the metric's.
-  const bool sparse_loss = losses[o].kind == LossKind::SparseCategoricalCrossentropy;
+  if (losses[o].kind == LossKind::CTC && !graph_losses_[o])
+    throw ValueError("compile: the metric " + name + " cannot follow output " +
+                     std::to_string(o) +
+                     ", trained with ctc: its targets are label sequences, not rows like the "
+                     "output");
+  const bool sparse_loss = loss_takes_class_ids(losses[o].kind);
   const int64_t cols = output_classes(o);
   auto takes = [](bool sparse) {
     return std::string(sparse ? "integer class ids" : "targets shaped like the output");
@@ -305,8 +318,8 @@ int64_t Model::target_row_size(size_t output) const {
 int64_t Model::target_row_size(size_t output, const LossSpec& loss) const {
   if (graph_losses_[output]) return graph_losses_[output]->input_row_size(1);
   const int64_t row = exec_.output_row_size(output);
-  if (loss.kind == LossKind::SparseCategoricalCrossentropy)
-    return row / std::max<int64_t>(output_classes(output), 1);
+  if (loss.kind == LossKind::CTC) return loss.target_width;
+  if (loss_takes_class_ids(loss.kind)) return row / std::max<int64_t>(output_classes(output), 1);
   return row;
 }
 
@@ -425,7 +438,15 @@ void Model::load_sample_weights(const std::vector<ArrayView>& sample_weights, co
   }
 }
 
+void Model::copy_last_outputs(const std::vector<float*>& out) const {
+  if (out.size() != num_outputs()) throw ValueError("copy_last_outputs: one buffer per output");
+  for (size_t o = 0; o < out.size(); ++o)
+    be().copy_to_host(ctx(), out[o], exec_.output(o),
+                      static_cast<size_t>(last_rows_ * exec_.output_row_size(o)) * sizeof(float));
+}
+
 double Model::accumulate_loss_and_metrics(int64_t rows, bool with_grad) {
+  last_rows_ = rows;
   double total = 0.0;
   for (size_t o = 0; o < num_outputs(); ++o) {
     const int64_t cols = output_classes(o);
@@ -513,16 +534,70 @@ double Model::penalty_loss() const {
   double sum = exec_.extra_loss();
   for (size_t i : regularized_) {
     const Variable& v = *exec_.trainable()[i];
-    sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
+    sum += weight_penalty(v, nullptr);
   }
   return sum;
 }
 
+double Model::weight_penalty(const Variable& v, float* grad) const {
+  double sum = 0.0;
+  if (v.l1 != 0.0f || v.l2 != 0.0f) {
+    if (grad)
+      be().add_penalty_gradient(ctx(), v.value.data(), v.value.size(), v.l1, v.l2, grad);
+    else
+      sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
+  }
+  if (v.orthogonal != 0.0f) {
+    const Shape& s = v.value.shape();
+    sum += be().orthogonal_penalty(ctx(), v.value.data(), s[0], s[1], v.orthogonal_columns,
+                                   v.orthogonal, grad);
+  }
+  if (!penalty_graphs_.empty()) sum += graph_penalty(v, grad);
+  return sum;
+}
+
+void Model::set_weight_penalty_graph(std::shared_ptr<Variable> variable,
+                                     std::shared_ptr<Graph> graph, int input, int value) {
+  const std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (!variable) throw ValueError("set_weight_penalty_graph: a variable is needed");
+  penalty_graphs_.erase(std::remove_if(penalty_graphs_.begin(), penalty_graphs_.end(),
+                                       [&](const auto& p) { return p.first == variable; }),
+                        penalty_graphs_.end());
+  if (!graph) return;
+  if (graph->row_shape(input) != variable->value.shape())
+    throw ValueError("regularizer of '" + variable->name + "': its graph takes rows of shape " +
+                     shape_to_string(graph->row_shape(input)) + ", the variable has shape " +
+                     shape_to_string(variable->value.shape()));
+  auto exec = std::make_unique<Executor>(std::move(graph), std::vector<int>{input},
+                                         std::vector<int>{value}, exec_.device());
+  if (exec->output_row_size(0) != 1)
+    throw ValueError("regularizer of '" + variable->name + "': it must give one number");
+  exec->request_input_gradient(0);
+  penalty_graphs_.emplace_back(std::move(variable), std::move(exec));
+}
+
+double Model::graph_penalty(const Variable& v, float* grad) const {
+  for (const auto& [variable, e] : penalty_graphs_) {
+    if (variable.get() != &v) continue;
+    e->reserve(1);
+    be().copy(ctx(), e->input_buffer(0), v.value.data(),
+              static_cast<size_t>(v.value.size()) * sizeof(float));
+    e->forward(1, grad != nullptr);
+    if (!grad) {
+      float value = 0.0f;
+      be().copy_to_host(ctx(), &value, e->output(0), sizeof(float));
+      return static_cast<double>(value);
+    }
+    be().fill(ctx(), e->output_grad(0), 1, 1.0f);
+    e->backward(1);
+    if (const float* g = e->input_grad(0)) be().add_into(ctx(), g, grad, v.value.size(), true);
+    return 0.0;
+  }
+  return 0.0;
+}
+
 void Model::add_penalty_gradient(size_t i) {
-  const Variable& v = *exec_.trainable()[i];
-  if (v.l1 != 0.0f || v.l2 != 0.0f)
-    be().add_penalty_gradient(ctx(), v.value.data(), v.value.size(), v.l1, v.l2,
-                              exec_.trainable_grad(i));
+  weight_penalty(*exec_.trainable()[i], exec_.trainable_grad(i));
 }
 
 void Model::add_penalty_gradients() {
@@ -852,7 +927,7 @@ double Model::variable_penalty() const {
   double sum = 0.0;
   for (size_t i : regularized_) {
     const Variable& v = *exec_.trainable()[i];
-    sum += be().penalty(ctx(), v.value.data(), v.value.size(), v.l1, v.l2);
+    sum += weight_penalty(v, nullptr);
   }
   return sum;
 }
@@ -871,6 +946,11 @@ void Model::sharded_loss_and_metrics(const BatchShard& s, bool with_grad) {
   for (size_t o = 0; o < outputs; ++o) {
     const LossSpec& spec = losses_[o];
     const int mask = mask_output_[o];
+    if (!graph_losses_[o] && (loss_couples_rows(spec) || spec.kind == LossKind::CTC))
+      throw ValueError("data-parallel training: output " + std::to_string(o) + "'s loss " +
+                       loss_name(spec.kind) +
+                       " is not split across ranks (its value couples a batch's rows or "
+                       "reduces by samples, not rows); train it in one process");
     // Without the rescaling to the kept entries (apply_output_masks): that one is per batch.
     if (mask >= 0) apply_output_masks(o, rows);
     const float* mask_values = mask >= 0 ? exec_.output(static_cast<size_t>(mask)) : nullptr;

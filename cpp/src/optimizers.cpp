@@ -1,6 +1,8 @@
 #include "ember/optimizers.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <regex>
 #include <sstream>
 
@@ -213,7 +215,7 @@ void Optimizer::open_step(const std::vector<float*>& params) {
   check_count(params.size());
   check_iterations(iterations, name());
   open_lr_ = current_learning_rate();
-  if (is_on(weight_decay_)) resolve_decays(params);
+  if (any_weight_decay()) resolve_decays(params);
   open_step_ = iterations + 1;
   begin_step(open_step_, open_lr_);
 }
@@ -225,10 +227,16 @@ void Optimizer::apply_one(size_t i, float* param, const float* grad) {
     throw ValueError(name() + ": no variable " + std::to_string(i) + " in this optimizer");
   const float* g = clipped_one(i, grad);
   before_update(slots_[i], param, sizes_[i], open_step_);
-  if (is_on(weight_decay_) && decays_[i])
-    be().decay_weights(ctx_, param, sizes_[i], *weight_decay_, open_lr_);
+  decay_one(i, param, open_lr_);
   current_ = i;
   update(slots_[i], param, g, sizes_[i], open_step_, open_lr_);
+}
+
+bool Optimizer::any_weight_decay() const { return is_on(weight_decay_); }
+
+void Optimizer::decay_one(size_t i, float* param, float lr) {
+  const std::optional<double> decay = variable_weight_decay(i, param);
+  if (is_on(decay) && decays_[i]) be().decay_weights(ctx_, param, sizes_[i], *decay, lr);
 }
 
 void Optimizer::close_step() {
@@ -254,15 +262,14 @@ void Optimizer::apply(const std::vector<float*>& params, const std::vector<const
   for (size_t i = 0; i < grads.size(); ++i)
     total += static_cast<float>(be().sum_of_squares(ctx_, grads[i], sizes_[i]));
   const float scale = kernels::global_clip_scale(total, *global_clipnorm_);
-  if (is_on(weight_decay_)) resolve_decays(params);
+  if (any_weight_decay()) resolve_decays(params);
   const int64_t step = iterations + 1;
   begin_step(step, lr);
   for (size_t i = 0; i < params.size(); ++i) {
     float* g = clip_scratch(i);
     be().scale_gradient(ctx_, grads[i], g, sizes_[i], scale);
     before_update(slots_[i], params[i], sizes_[i], step);
-    if (is_on(weight_decay_) && decays_[i])
-      be().decay_weights(ctx_, params[i], sizes_[i], *weight_decay_, lr);
+    decay_one(i, params[i], lr);
     current_ = i;
     update(slots_[i], params[i], g, sizes_[i], step, lr);
   }
@@ -525,6 +532,105 @@ void ScheduleFreeAdamW::update(std::vector<Tensor>& slot, float* param, const fl
                                int64_t n, int64_t /*step*/, float /*lr*/) {
   be().schedule_free_adamw_update(context(), param, grad, slot[0].data(), slot[1].data(), n,
                                   scalars_);
+}
+
+Muon::Muon(float lr, double adam_beta_1_, double adam_beta_2_,
+           std::optional<double> adam_weight_decay_, double epsilon_,
+           std::optional<double> weight_decay, std::vector<std::string> exclude_layers_,
+           bool exclude_embeddings_, double muon_a_, double muon_b_, double muon_c_,
+           double adam_lr_ratio_, double momentum_, int64_t ns_steps_, bool nesterov_,
+           std::optional<double> rms_rate_)
+    : Optimizer(lr),
+      adam_beta_1(adam_beta_1_),
+      adam_beta_2(adam_beta_2_),
+      adam_weight_decay(adam_weight_decay_),
+      epsilon(epsilon_),
+      exclude_layers(std::move(exclude_layers_)),
+      exclude_embeddings(exclude_embeddings_),
+      muon_a(muon_a_),
+      muon_b(muon_b_),
+      muon_c(muon_c_),
+      adam_lr_ratio(adam_lr_ratio_),
+      momentum(momentum_),
+      ns_steps(ns_steps_),
+      nesterov(nesterov_),
+      rms_rate(rms_rate_) {
+  check_in_unit_interval(adam_beta_1, "Muon", "adam_beta_1");
+  check_in_unit_interval(adam_beta_2, "Muon", "adam_beta_2");
+  check_non_negative(epsilon, "Muon", "epsilon");
+  if (adam_weight_decay) check_non_negative(*adam_weight_decay, "Muon", "adam_weight_decay");
+  check_non_negative(adam_lr_ratio, "Muon", "adam_lr_ratio");
+  if (!std::isfinite(momentum))
+    throw ValueError("Muon: `momentum` must be a finite number, got " + number(momentum));
+  if (ns_steps < 0 || ns_steps > 1000)
+    throw ValueError("Muon: `ns_steps` must be in [0, 1000], got " + std::to_string(ns_steps));
+  for (const std::string& p : exclude_layers) {
+    try {
+      std::regex check(p);
+    } catch (const std::regex_error&) {
+      throw ValueError("Muon: `exclude_layers` entry '" + p + "' is not a regular expression");
+    }
+  }
+  set_weight_decay(weight_decay);
+}
+
+bool Muon::uses_adamw(size_t i, const float* param) const {
+  if (shape_of_variable(i).size() != 2) return true;
+  if (marked_)
+    return std::any_of(adamw_variables_.begin(), adamw_variables_.end(),
+                       [&](const auto& v) { return v->value.data() == param; });
+  const std::string path = variable_name(i);
+  std::string lower = path;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (exclude_embeddings && lower.find("embedding") != std::string::npos) return true;
+  return std::any_of(exclude_layers.begin(), exclude_layers.end(),
+                     [&](const std::string& p) { return std::regex_search(path, std::regex(p)); });
+}
+
+void Muon::set_adamw_variables(std::vector<std::shared_ptr<const Variable>> variables) {
+  for (const auto& v : variables)
+    if (!v) throw ValueError("Muon: set_adamw_variables got a null variable");
+  adamw_variables_ = std::move(variables);
+  marked_ = true;
+}
+
+std::optional<double> Muon::variable_weight_decay(size_t i, const float* param) const {
+  return uses_adamw(i, param) ? adam_weight_decay : weight_decay_;
+}
+bool Muon::any_weight_decay() const {
+  return is_on(weight_decay_) || is_on(adam_weight_decay);
+}
+
+void Muon::begin_step(int64_t step, float lr) {
+  // Keras: learning_rate * adam_lr_ratio in float32 for the AdamW-updated variables.
+  adam_ = kernels::adam_scalars(lr * static_cast<float>(adam_lr_ratio), adam_beta_1, adam_beta_2,
+                                epsilon, step);
+}
+
+void Muon::update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n,
+                  int64_t /*step*/, float lr) {
+  const size_t i = current_variable_index();
+  if (uses_adamw(i, param)) {
+    be().adam_update(context(), param, grad, slot[0].data(), slot[1].data(), nullptr, n, adam_);
+    return;
+  }
+  const Shape& shape = shape_of_variable(i);
+  const int64_t need = kernels::muon_scratch_size(shape[0], shape[1]);
+  if (scratch_.size() < need) scratch_ = Tensor(Shape{need}, 0.0f, be().device());
+  kernels::MuonScalars s{};
+  s.lr = lr;
+  s.momentum = static_cast<float>(momentum);
+  s.momentum_minus_1 = static_cast<float>(momentum - 1.0);
+  s.nesterov = nesterov;
+  s.ns_steps = ns_steps;
+  s.a = static_cast<float>(muon_a);
+  s.b = static_cast<float>(muon_b);
+  s.c = static_cast<float>(muon_c);
+  s.adjust = rms_rate.has_value();
+  s.rms_rate = static_cast<float>(rms_rate.value_or(0.0));
+  be().muon_update(context(), param, grad, slot[0].data(), shape[0], shape[1], s,
+                   scratch_.data());
 }
 
 }  // namespace ember

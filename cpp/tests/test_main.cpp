@@ -327,6 +327,21 @@ void test_loss_gradients_against_central_differences() {
   LossSpec huber = spec_of(LossKind::Huber);
   huber.delta = 0.3;
   specs.push_back(huber);
+  LossSpec focal_logits = spec_of(LossKind::CategoricalFocalCrossentropy);
+  focal_logits.from_logits = true;
+  focal_logits.label_smoothing = 0.1;
+  specs.push_back(focal_logits);
+  LossSpec dice_batch = spec_of(LossKind::Dice);  // one value for the whole batch
+  dice_batch.rows_per_value = 0;
+  specs.push_back(dice_batch);
+  LossSpec tversky = spec_of(LossKind::Tversky);
+  tversky.alpha = 0.3;
+  tversky.beta = 0.7;
+  specs.push_back(tversky);
+  LossSpec ctc = spec_of(LossKind::CTC);  // one sample of 5 steps, 3 labels
+  ctc.rows_per_value = rows;
+  ctc.target_width = 3;
+  specs.push_back(ctc);
 
   for (const LossSpec& spec : specs) {
     const bool sparse = loss_takes_class_ids(spec.kind);
@@ -336,11 +351,17 @@ void test_loss_gradients_against_central_differences() {
                         spec.kind == LossKind::CategoricalCrossentropy ||
                         spec.kind == LossKind::SparseCategoricalCrossentropy ||
                         spec.kind == LossKind::KLDivergence || spec.kind == LossKind::Poisson ||
-                        spec.kind == LossKind::MeanSquaredLogarithmicError);
+                        spec.kind == LossKind::MeanSquaredLogarithmicError ||
+                        spec.kind == LossKind::CategoricalFocalCrossentropy ||
+                        spec.kind == LossKind::CategoricalGeneralizedCrossEntropy ||
+                        spec.kind == LossKind::Dice || spec.kind == LossKind::Tversky);
     auto pred =
         probs ? random_vector(rng, rows * cols, 0.1f, 0.9f) : random_vector(rng, rows * cols);
     auto target = random_vector(rng, sparse ? rows : rows * cols, 0.0f, 1.0f);
-    for (float& t : target) t = sparse ? std::floor(t * cols) : t;
+    const bool ids = sparse || spec.kind == LossKind::CTC;
+    for (float& t : target) t = ids ? std::floor(t * cols) : t;
+    if (spec.kind == LossKind::Dice || spec.kind == LossKind::Tversky)
+      for (float& t : target) t = std::round(t);
     const auto weights = random_vector(rng, rows, 0.2f, 2.0f);
     std::vector<float> grad(rows * cols);
     loss_forward_backward(spec, pred.data(), target.data(), weights.data(), rows, cols, 0.5f,

@@ -106,6 +106,20 @@ def tracing():
         _tracing[0] -= 1
 
 
+_weight_rows = [0]
+
+
+@contextlib.contextmanager
+def recording_a_weight():
+    """Marks that a weight regularizer is being recorded: its graph's one row is the
+    whole weight, so a reduction with axis=None reduces every axis of that row."""
+    _weight_rows[0] += 1
+    try:
+        yield
+    finally:
+        _weight_rows[0] -= 1
+
+
 def record(graph, fn, args, what):
     """Runs fn(*args) on graph values, recording its ops into `graph`; returns the
     node of what it returns (a list of nodes for a list or tuple). Anything that is
@@ -366,6 +380,8 @@ def _reduce(kind, x, axis, keepdims, numpy_fn):
         if isinstance(axis, list):
             axis = tuple(axis)
         return np.asarray(numpy_fn(_array(x), axis=axis, keepdims=keepdims), dtype=_F32)
+    if axis is None and _weight_rows[0] and x.ndim > 1:
+        axis = tuple(range(1, x.ndim))  # a weight's one row: every axis of the weight
     if axis is None:
         raise ValueError(f"ember.ops.{kind}: axis=None would reduce over the batch axis too; "
                          "inside a layer, name the axes to reduce (e.g. axis=-1)")

@@ -225,6 +225,157 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
                           label_smoothing=float(label_smoothing))
 
 
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """`sum(alpha * (1 - c)**gamma * -y_true * log(c), axis)` with `c` the
+    predictions (`softmax(y_pred)` from logits) normalised to sum 1 and clipped to
+    [1e-7, 1 - 1e-7]: crossentropy down-weighted on the classes predicted well.
+    `alpha` is a scalar in ember (Keras also takes one per class)."""
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type "
+                         f"{type(axis)}")
+    if np.ndim(alpha) != 0:
+        raise ValueError("ember's categorical_focal_crossentropy takes a scalar `alpha`; "
+                         f"received alpha={alpha!r}")
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_pred.ndim and y_pred.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_focal_crossentropy, expected y_pred.shape to be (batch_size, "
+            f"num_classes) with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
+            "Consider using 'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning, stacklevel=2)
+    label_smoothing = float(label_smoothing)
+    if (label_smoothing and y_pred.ndim and np.ndim(y_true) == y_pred.ndim
+            and _class_axis(axis, y_pred.ndim, "categorical_focal_crossentropy")
+            != y_pred.ndim - 1):
+        # Keras smooths towards 1 / (size of the last axis), whatever `axis` is.
+        y_true = np.asarray(y_true, dtype=np.float32)
+        y_true = y_true * np.float32(1.0 - label_smoothing) + (
+            np.float32(label_smoothing) / np.float32(y_true.shape[-1]))
+        label_smoothing = 0.0
+    return _kernel_values("categorical_focal_crossentropy", y_true, y_pred, axis=axis,
+                          same_shape=True, alpha=float(alpha), gamma=float(gamma),
+                          from_logits=bool(from_logits), label_smoothing=label_smoothing)
+
+
+def _class_ids(y_true, y_pred, name):
+    """float32 labels, one per row of y_pred (its last axis the classes or features)."""
+    labels = np.asarray(y_true, dtype=np.float32)
+    if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.shape != y_pred.shape[:-1]:
+        raise ValueError(f"{name}: expected integer labels of shape {y_pred.shape[:-1]} for "
+                         f"y_pred of shape {y_pred.shape}, got y_true of shape "
+                         f"{np.shape(y_true)}")
+    return np.ascontiguousarray(labels)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """`(1 - p**q) / q` with `p` the predicted probability of the labelled class:
+    integer class ids as targets; between crossentropy (q -> 0) and mean absolute
+    error (q = 1), robust to noisy labels."""
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_pred.ndim == 0:
+        raise ValueError("categorical_generalized_cross_entropy: y_pred must have a class axis")
+    labels = _class_ids(y_true, y_pred, "categorical_generalized_cross_entropy")
+    spec = _core.LossSpec("categorical_generalized_cross_entropy", reduction=None, q=float(q))
+    return _core.loss_forward_backward(spec, labels, np.ascontiguousarray(y_pred),
+                                       per_sample=True)[2]
+
+
+def _reduced_axes(axis, ndim, name):
+    """Keras's `axis` of dice/tversky (None, an int or a tuple) as a sorted tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ValueError(f"{name}: axis={axis!r} is not an axis of an input of rank {ndim}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: axis={axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def _overlap_values(name, y_true, y_pred, axis, **params):
+    y_true, y_pred = _floats(y_true, y_pred)
+    try:
+        y_true, y_pred = np.broadcast_arrays(y_true, y_pred)
+    except ValueError:
+        raise ValueError(f"{name}: y_true of shape {y_true.shape} and y_pred of shape "
+                         f"{y_pred.shape} cannot be broadcast together") from None
+    axes = _reduced_axes(axis, y_pred.ndim, name)
+    kept = [a for a in range(y_pred.ndim) if a not in axes]
+    out_shape = tuple(y_pred.shape[a] for a in kept)
+    size = int(np.prod([y_pred.shape[a] for a in axes], dtype=np.int64))
+    if size == 0 or y_pred.size == 0:
+        raise ValueError(f"{name}: nothing to reduce over axis={axis!r} of shape {y_pred.shape}")
+
+    def rows(x):
+        return np.ascontiguousarray(np.transpose(x, kept + list(axes)).reshape(-1, size))
+
+    spec = _core.LossSpec(name, reduction=None, **params)
+    values = _core.loss_forward_backward(spec, rows(y_true), rows(y_pred), per_sample=True)[2]
+    return values.reshape(out_shape)
+
+
+def dice(y_true, y_pred, axis=None):
+    """`1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)` over `axis`
+    (None: every axis, one value)."""
+    return _overlap_values("dice", y_true, y_pred, axis)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """`1 - TP / (TP + alpha FP + beta FN + 1e-7)` over `axis` with `TP = sum(t p)`,
+    `FP = sum((1 - p) t)`, `FN = sum(p (1 - t))`; alpha = beta = 0.5 is Dice."""
+    return _overlap_values("tversky", y_true, y_pred, axis, alpha=float(alpha),
+                           beta=float(beta))
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
+           gamma=80, margin=0.4):
+    """Circle loss of L2-normalised embeddings `y_pred` (batch, dim) with integer
+    labels: per row, `softplus(logsumexp(positives) + logsumexp(negatives))` of the
+    re-weighted cosine distances to the other rows (0 for a row with no positive or
+    no negative). ember compares the batch with itself: `ref_labels` and
+    `ref_embeddings` must be None."""
+    if ref_labels is not None or ref_embeddings is not None:
+        raise NotImplementedError("ember's circle compares the batch with itself; "
+                                  "ref_labels and ref_embeddings are not supported")
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_pred.ndim != 2:
+        raise ValueError(f"circle: y_pred must be embeddings of shape (batch_size, dim), got "
+                         f"shape {y_pred.shape}")
+    labels = np.asarray(y_true, dtype=np.float32).reshape(-1)
+    if labels.shape[0] != y_pred.shape[0]:
+        raise ValueError(f"circle: y_true has {labels.shape[0]} labels for "
+                         f"{y_pred.shape[0]} embeddings")
+    labels = np.trunc(labels)  # Keras casts the labels to int32
+    spec = _core.LossSpec("circle", reduction=None, gamma=float(gamma), margin=float(margin),
+                          remove_diagonal=bool(remove_diagonal))
+    return _core.loss_forward_backward(spec, np.ascontiguousarray(labels),
+                                       np.ascontiguousarray(y_pred), per_sample=True)[2]
+
+
+def ctc(y_true, y_pred):
+    """Connectionist Temporal Classification loss of logits `y_pred` (batch, time,
+    classes) against integer labels `y_true` (batch, max_length), class 0 being the
+    blank (and the padding of shorter label sequences): `-log p(labels | logits)`,
+    summed over every alignment by the forward algorithm in log space."""
+    y_true = np.asarray(y_true, dtype=np.float32)
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_true.ndim != 2:
+        raise ValueError("Targets `y_true` are expected to be a tensor of shape `(batch_size, "
+                         f"max_length)` in integer format. Received: y_true.shape={y_true.shape}")
+    if y_pred.ndim != 3:
+        raise ValueError("Logits `y_pred` are expected to be a tensor of shape `(batch_size, "
+                         f"max_length, num_classes)`. Received: y_pred.shape={y_pred.shape}")
+    spec = _core.LossSpec("ctc", reduction=None)
+    return _core.loss_forward_backward(spec, np.ascontiguousarray(y_true),
+                                       np.ascontiguousarray(y_pred), per_sample=True)[2]
+
+
 def _class_id(ignore_class):
     if ignore_class is None:
         return None
@@ -579,17 +730,118 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                 "ignore_class": self.ignore_class, "axis": self.axis}
 
 
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Categorical crossentropy down-weighted on well-predicted classes by
+    `alpha * (1 - p)**gamma`, reduced."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy",
+                 dtype=None):
+        super().__init__(categorical_focal_crossentropy, name=name, reduction=reduction,
+                         dtype=dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis,
+                "alpha": self.alpha, "gamma": self.gamma}
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """`(1 - p**q) / q` of the labelled class's probability (integer labels), reduced."""
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size",
+                 name="categorical_generalized_cross_entropy", dtype=None):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, name=name, reduction=reduction,
+                         dtype=dtype, q=q)
+        self.q = q
+
+    def get_config(self):
+        return {**Loss.get_config(self), "q": self.q}
+
+
+class Dice(LossFunctionWrapper):
+    """`1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred))` over `axis`
+    (None: one value for the batch), reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "axis": self.axis}
+
+
+class Tversky(LossFunctionWrapper):
+    """Dice with false positives weighted by `alpha` and false negatives by `beta`,
+    reduced."""
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
+                 axis=None, dtype=None):
+        super().__init__(tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha,
+                         beta=beta, axis=axis)
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "alpha": self.alpha, "beta": self.beta,
+                "axis": self.axis}
+
+
+class Circle(LossFunctionWrapper):
+    """Circle loss between integer labels and L2-normalised embeddings, reduced over
+    the rows whose value is not 0 (Keras masks the others)."""
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
+                 reduction="sum_over_batch_size", name="circle", dtype=None):
+        super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma,
+                         margin=margin, remove_diagonal=remove_diagonal)
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+    def _values_and_mask(self, y_true, y_pred):
+        values = np.asarray(self.call(y_true, y_pred), dtype=np.float32)
+        return values, values > 0
+
+    def get_config(self):
+        return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,
+                "remove_diagonal": self.remove_diagonal}
+
+
+class CTC(LossFunctionWrapper):
+    """CTC loss of logits (batch, time, classes) against integer label sequences
+    (batch, max_length) padded with the blank, 0; reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
 # -- lookup ----------------------------------------------------------------------------
 _FUNCTIONS = {fn.__name__: fn for fn in (
     mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
     mean_squared_logarithmic_error, cosine_similarity, huber, log_cosh, kl_divergence, poisson,
     hinge, squared_hinge, categorical_hinge, categorical_crossentropy,
-    sparse_categorical_crossentropy, binary_crossentropy, binary_focal_crossentropy)}
+    sparse_categorical_crossentropy, binary_crossentropy, binary_focal_crossentropy,
+    categorical_focal_crossentropy, categorical_generalized_cross_entropy, dice, tversky,
+    circle, ctc)}
 _CLASSES = {cls.__name__: cls for cls in (
     Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge,
     CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy,
-    CategoricalCrossentropy, SparseCategoricalCrossentropy)}
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy, Dice, Tversky, Circle, CTC)}
 
 # Keras's short names (keras.losses.get accepts them).
 bce = BCE = binary_crossentropy
@@ -644,8 +896,55 @@ def _builtin_name(fn):
     return name if _FUNCTIONS.get(name) is fn else None
 
 
-def _engine_loss_spec(fn, kwargs, reduction, weight):
-    params = dict(kwargs)
+def _rows_per_value(name, axis, output_shape):
+    """The engine's grouping of Dice/Tversky values for `axis` and a model output of
+    `output_shape` (batch axis included; None: not known yet): 0 for axis=None (one
+    value), 1 for the last axis, the entries per sample for every axis but the batch."""
+    if axis is None:
+        return 0
+    if output_shape is None:  # the shapes come at fit; the types are checked now
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise ValueError(f"{name}: axis={axis!r} must be None, an int or a tuple of ints")
+        return 1
+    rank = len(output_shape)
+    axes = _reduced_axes(axis, rank, name)
+    if axes == (rank - 1,):
+        return 1
+    if axes == tuple(range(1, rank)):
+        return int(np.prod(output_shape[1:-1], dtype=np.int64))
+    raise NotImplementedError(
+        f"ember trains {name} over axis=None, the last axis or every axis but the batch; "
+        f"axis={axis!r} for an output of rank {rank} is not supported (the function "
+        f"`ember.losses.{name}` takes any axis)")
+
+
+def _engine_loss_spec(fn, kwargs, reduction, weight, output_shape=None, target_shape=None):
+    name = fn.__name__
+    params = {}
+    if name in ("tversky", "circle", "categorical_focal_crossentropy"):
+        # Their defaults differ from the engine's (Circle's gamma is 80, Tversky's alpha 0.5).
+        params = {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                  if p.default is not inspect.Parameter.empty}
+    params.update(kwargs)
+    if name in ("dice", "tversky"):
+        params["rows_per_value"] = _rows_per_value(name, params.pop("axis", None), output_shape)
+    if name == "circle":
+        if params.pop("ref_labels", None) is not None or \
+                params.pop("ref_embeddings", None) is not None:
+            raise NotImplementedError("ember's circle compares the batch with itself; "
+                                      "ref_labels and ref_embeddings are not supported")
+        params["remove_diagonal"] = bool(params.get("remove_diagonal", True))
+    if name == "ctc" and output_shape is not None and target_shape is not None:
+        if len(output_shape) != 3 or len(target_shape) != 2:
+            raise ValueError("ctc: expected an output of shape (batch_size, max_length, "
+                             f"num_classes) and targets of shape (batch_size, max_length), got "
+                             f"{tuple(output_shape)} and {tuple(target_shape)}")
+        params["rows_per_value"] = int(output_shape[1])
+        params["target_width"] = int(target_shape[1])
+    if name == "categorical_focal_crossentropy" and np.ndim(params.get("alpha", 0.25)) != 0:
+        raise ValueError("ember's categorical_focal_crossentropy takes a scalar `alpha`; "
+                         f"received alpha={params['alpha']!r}")
     if "ignore_class" in params:
         params["ignore_class"] = _class_id(params["ignore_class"])
     if "axis" in params:
@@ -654,13 +953,13 @@ def _engine_loss_spec(fn, kwargs, reduction, weight):
             msg = f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}"
             raise ValueError(msg)  # Keras raises ValueError here
         params["axis"] = int(axis)
-    for key in ("label_smoothing", "delta", "alpha", "gamma"):
+    for key in ("label_smoothing", "delta", "alpha", "gamma", "beta", "q", "margin"):
         if key in params:
             params[key] = float(params[key])
     for key in ("from_logits", "apply_class_balancing"):
         if key in params:
             params[key] = bool(params[key])
-    return _core.LossSpec(fn.__name__, weight=float(weight), reduction=reduction, **params)
+    return _core.LossSpec(name, weight=float(weight), reduction=reduction, **params)
 
 
 def custom_loss(identifier):
@@ -684,16 +983,20 @@ def custom_loss(identifier):
     return resolved, "sum_over_batch_size", True
 
 
-def engine_spec(loss, weight=1.0):
+def engine_spec(loss, weight=1.0, output_shape=None, target_shape=None):
     """The engine's `_core.LossSpec` for a loss in any form `compile` accepts: its
-    kernel, its parameters and reduction, and its weight among the outputs."""
+    kernel, its parameters and reduction, and its weight among the outputs. The
+    shapes of the model's output and targets (batch axis first), where known, fix
+    what depends on them (Dice's grouping, CTC's time steps and label width)."""
     resolved = get(loss)
     if resolved is None:
         raise ValueError("Expected a loss for every output, got None.")
     if isinstance(resolved, LossFunctionWrapper) and _builtin_name(resolved.fn) is not None:
-        return _engine_loss_spec(resolved.fn, resolved._fn_kwargs, resolved.reduction, weight)
+        return _engine_loss_spec(resolved.fn, resolved._fn_kwargs, resolved.reduction, weight,
+                                 output_shape, target_shape)
     if _builtin_name(resolved) is not None:
-        return _engine_loss_spec(resolved, {}, "sum_over_batch_size", weight)
+        return _engine_loss_spec(resolved, {}, "sum_over_batch_size", weight, output_shape,
+                                 target_shape)
     custom = custom_loss(resolved)
     if custom is not None:
         # The engine computes it from a graph of its own (Model.set_graph_loss); the spec
@@ -708,7 +1011,7 @@ def engine_spec(loss, weight=1.0):
 def loss_value(loss, y_true, y_pred, sample_weight=None):
     """The loss reduced by the engine's kernel, as training computes it (in double):
     `y_pred`'s last axis is the class/feature axis, `sample_weight` one per sample."""
-    spec = engine_spec(loss)
+    spec = engine_spec(loss, 1.0, np.shape(y_pred), np.shape(y_true))
     weights = None if sample_weight is None else np.asarray(sample_weight, np.float32)
     return _core.loss_forward_backward(spec, np.asarray(y_true, np.float32),
                                        np.asarray(y_pred, np.float32), weights)[0]
@@ -716,7 +1019,7 @@ def loss_value(loss, y_true, y_pred, sample_weight=None):
 
 def loss_gradient(loss, y_true, y_pred, sample_weight=None):
     """(value, d value / d y_pred) from the engine's kernel, as `loss_value`."""
-    spec = engine_spec(loss)
+    spec = engine_spec(loss, 1.0, np.shape(y_pred), np.shape(y_true))
     weights = None if sample_weight is None else np.asarray(sample_weight, np.float32)
     value, grad, _ = _core.loss_forward_backward(spec, np.asarray(y_true, np.float32),
                                                  np.asarray(y_pred, np.float32), weights,

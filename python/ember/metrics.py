@@ -22,6 +22,7 @@ from ember.losses import (  # noqa: F401 - re-exported
     binary_crossentropy,
     binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
     categorical_hinge,
     hinge,
     huber,
@@ -214,7 +215,36 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self):
-        pass
+        """Sets every variable `add_variable` made back to zeros, as Keras's does."""
+        for variable in self.variables:
+            variable.assign(np.zeros(variable.shape, np.float32))
+
+    # -- Keras's subclassing API: state in variables ----------------------------------
+    @property
+    def variables(self):
+        return list(self.__dict__.get("_metric_variables", []))
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable of this metric (a subclass's counts and sums), as Keras's
+        `Metric.add_variable`. In `compile`, a subclass's update_state runs in Python
+        once per batch (see the README's "Custom metrics")."""
+        from ember import _core as core
+        from ember import initializers
+        from ember.variables import Variable
+
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"Invalid value for argument `aggregation`: {aggregation!r}")
+        shape = tuple(int(d) for d in (shape or ()))
+        value = np.asarray(initializers.get(initializer)(shape), np.float32)
+        own = self.__dict__.setdefault("_metric_variables", [])
+        name = name or f"variable_{len(own)}"
+        variable = Variable(core.Variable(name, value, False), f"{self.name}/{name}")
+        own.append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras's older name for add_variable."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
@@ -1315,6 +1345,12 @@ def _is_custom_function(obj):
             and _class_of_function(obj) is None)
 
 
+def is_python_metric(metric):
+    """True for a Metric subclass written in Python (its own update_state/result):
+    compile runs its update_state once per batch, outside the engine."""
+    return isinstance(metric, Metric) and not isinstance(metric, _EngineMetric)
+
+
 def is_graph_metric(metric):
     """True for a compiled metric whose values a graph computes (a MeanMetricWrapper
     around a custom function of ember.ops)."""
@@ -1327,7 +1363,7 @@ def check_compile_identifier(identifier):
     if identifier is None:
         raise ValueError("Expected metric, received `None`")
     if _is_accuracy(identifier) or _is_custom_function(identifier) \
-            or isinstance(identifier, MeanMetricWrapper):
+            or isinstance(identifier, MeanMetricWrapper) or is_python_metric(identifier):
         return
     if isinstance(identifier, str):
         obj = _BY_NAME.get(identifier) or _registered(identifier)
@@ -1376,6 +1412,10 @@ def compile_metric(identifier, target_shape, output_shape):
         return _engine_wrapper(obj) or obj
     if _is_custom_function(obj):  # Keras wraps a function as MeanMetricWrapper(fn)
         return MeanMetricWrapper(obj, name=getattr(obj, "__name__", "mean_metric_wrapper"))
+    if is_python_metric(obj):
+        if isinstance(identifier, str):
+            obj.name = identifier
+        return obj
     cls = _engine_class(obj, identifier)
     if not isinstance(obj, Metric):  # a function form: the class computing it
         obj = cls()

@@ -95,10 +95,49 @@ class L2(Regularizer):
         return {"l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (mode="rows") or columns (mode="columns") of a rank-2 weight
+    towards orthogonality: `factor * 0.5 * sum(|offdiag(N N^T)|) / (n (n - 1) / 2)`,
+    N the L2-normalised rows (or columns), n of them. As `kernel_regularizer` the
+    engine adds the penalty and its gradient each step (cpu/regularization_kernels.cpp).
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        validate_float_arg(factor, name="factor")
+        # Keras keeps the factor as a float32 tensor, so its config reads back rounded.
+        self.factor = float(np.float32(factor))
+        if mode not in {"rows", "columns"}:
+            raise ValueError('Invalid value for argument `mode`. Expected one of {"rows", '
+                             f'"columns"}}. Received: mode={mode}')
+        self.mode = mode
+
+    def __call__(self, inputs):
+        x = np.asarray(inputs, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={x.shape}")
+        if self.mode == "columns":
+            x = x.T
+        inv = np.minimum(1.0 / np.sqrt(np.sum(x * x, axis=1, keepdims=True, dtype=np.float32)),
+                         np.float32(1e7)).astype(np.float32)
+        normed = x * inv
+        product = normed @ normed.T
+        size = x.shape[0]
+        off = product * (np.float32(1.0) - np.eye(size, dtype=np.float32))
+        num_pairs = np.float32(size * (size - 1.0) / 2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.float32(np.float32(self.factor) * np.float32(0.5)
+                              * np.sum(np.abs(off), dtype=np.float32) / num_pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
 # Keras's names (class names and their snake_case forms), and "l1_l2", which Keras's
 # docs promise (as L1L2(0.01, 0.01)) but its lookup lacks.
 _OBJECTS = {"Regularizer": Regularizer, "L1": L1, "L2": L2, "L1L2": L1L2,
-            "regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2": L1L2}
+            "OrthogonalRegularizer": OrthogonalRegularizer, "regularizer": Regularizer,
+            "l1": L1, "l2": L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def serialize(regularizer):
@@ -143,6 +182,47 @@ def get(identifier):
     raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
 
 
+def set_weight_regularization(core_variable, regularizer, what):
+    """Hands a weight's regularizer to the engine variable: L1/L2/L1L2 as (l1, l2),
+    OrthogonalRegularizer as its factor and mode."""
+    if isinstance(regularizer, OrthogonalRegularizer):
+        core_variable.set_orthogonal_regularization(regularizer.factor,
+                                                    regularizer.mode == "columns")
+        return
+    from ember import _core
+
+    if isinstance(regularizer, (L1, L2, L1L2)):
+        _core.set_regularization(core_variable, *engine_factors(regularizer, what))
+        return
+    return record_penalty(core_variable, regularizer, what)
+
+
+def record_penalty(core_variable, regularizer, what):
+    """A regularizer of your own (`__call__(x)` written with ember.ops), recorded into a
+    graph whose one row is the weight: (graph, input node, penalty node). The model
+    runs it in each training step, forward for the penalty and backward for its
+    gradient, as it runs a custom loss."""
+    from ember import _core, _ops, ops
+
+    if not callable(regularizer):
+        raise ValueError(f"{what}: could not interpret regularizer {regularizer!r}")
+    graph = _core.Graph()
+    node = graph.add_input(list(core_variable.shape), "weight")
+    with _ops.recording_a_weight():
+        try:
+            value = _ops.record(graph, regularizer, [ops.GraphTensor(graph, node)],
+                                f"{what}: the regularizer {type(regularizer).__name__}")
+        except (TypeError, ValueError, AttributeError) as error:
+            raise NotImplementedError(
+                f"{what}: the regularizer {regularizer!r} could not be recorded into the "
+                f"engine's graph ({error}); write its __call__ with ember.ops on its input, "
+                "reducing with ops.sum/ops.mean") from error
+    if tuple(graph.row_shape(value)) not in ((), (1,)):
+        raise ValueError(f"{what}: the regularizer {type(regularizer).__name__} must return a "
+                         f"scalar penalty, got shape {tuple(graph.row_shape(value))}")
+    return graph, node, value
+
+
 def engine_factors(regularizer, what):
     """(l1, l2) for the engine. Only L1, L2 and L1L2 run there: a custom callable would
     need Python in every training step."""
@@ -161,6 +241,7 @@ def engine_factors(regularizer, what):
 l1 = L1
 l2 = L2
 l1_l2 = L1L2
+orthogonal_regularizer = OrthogonalRegularizer
 
-__all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
-           "serialize"]
+__all__ = ["L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer", "deserialize", "get",
+           "l1", "l1_l2", "l2", "orthogonal_regularizer", "serialize"]

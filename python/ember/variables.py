@@ -54,6 +54,35 @@ class Variable:
             )
         self._core.assign(value)
 
+    def assign_add(self, value):
+        self.assign(self.numpy() + np.asarray(value, dtype=np.float32))
+
+    def assign_sub(self, value):
+        self.assign(self.numpy() - np.asarray(value, dtype=np.float32))
+
+    # Arithmetic on a variable reads its value (a NumPy array), as Keras's variables do
+    # outside a traced function; a graph value on the other side records the op instead.
+    def _value_or_not(self, other):
+        return None if type(other).__name__ == "GraphTensor" else np.asarray(other)
+
+    def _binary(op, reflected=False):  # noqa: N805 - builds the dunders below
+        def method(self, other):
+            other = self._value_or_not(other)
+            if other is None:
+                return NotImplemented
+            return op(other, self.numpy()) if reflected else op(self.numpy(), other)
+        return method
+
+    __add__, __radd__ = _binary(np.add), _binary(np.add, True)
+    __sub__, __rsub__ = _binary(np.subtract), _binary(np.subtract, True)
+    __mul__, __rmul__ = _binary(np.multiply), _binary(np.multiply, True)
+    __truediv__, __rtruediv__ = _binary(np.divide), _binary(np.divide, True)
+    __pow__, __rpow__ = _binary(np.power), _binary(np.power, True)
+    del _binary
+
+    def __neg__(self):
+        return -self.numpy()
+
     def __array__(self, dtype=None, copy=None):
         out = self.numpy()
         return out if dtype is None else out.astype(dtype)

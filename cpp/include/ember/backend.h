@@ -300,6 +300,12 @@ class Backend {
                                     float* grad) {
     no("add_penalty_gradient");
   }
+  // OrthogonalRegularizer's penalty of w(rows, cols); grad (or null) gets its gradient added.
+  virtual double orthogonal_penalty(const Context&, const float* w, int64_t rows, int64_t cols,
+                                    bool columns, float factor, float* grad) {
+    no("orthogonal_penalty");
+    return 0.0;
+  }
   // w = constraint(w) in place; w holds c.outer * c.mid * c.inner values (constraints.h).
   virtual void apply_weight_constraint(const Context&, float* w, const WeightConstraint& c) {
     no("apply_weight_constraint");
@@ -389,6 +395,11 @@ class Backend {
   virtual void lamb_update(const Context&, float* param, const float* grad, float* m, float* v,
                            int64_t n, float lr, const kernels::LambScalars& s) {
     no("lamb_update");
+  }
+  virtual void muon_update(const Context&, float* param, const float* grad, float* m,
+                           int64_t rows, int64_t cols, const kernels::MuonScalars& s,
+                           float* scratch) {
+    no("muon_update");
   }
   virtual double sum_of_squares(const Context&, const float* x, int64_t n) {
     no("sum_of_squares");

@@ -32,6 +32,11 @@ struct Variable {
   // Model adds l1 * sum|w| + l2 * sum w^2 to each batch's loss and its gradient to the
   // variable's, as Keras adds `layer.losses`. Zero (the default) costs nothing.
   float l1 = 0.0f, l2 = 0.0f;
+  // OrthogonalRegularizer (a rank-2 variable): factor * 0.5 * sum|offdiag(N N^T)| /
+  // (n (n - 1) / 2), N the variable's rows (orthogonal_columns: its columns, n of them)
+  // L2-normalised. 0 (the default) is off.
+  float orthogonal = 0.0f;
+  bool orthogonal_columns = false;
   // Sets l1 and l2; ValueError unless both are >= 0.
   void set_regularization(float l1_, float l2_);
   // kernel_constraint, ...: the Model applies it right after each optimizer update of the

@@ -110,5 +110,9 @@ void dropout_backward(const float* dy, const uint8_t* mask, const MaskLayout& la
 double penalty(const float* w, int64_t n, float l1, float l2);
 // grad(n) += l1 * sign(w) + 2 * l2 * w, with sign(0) = +1 as jax differentiates |w|.
 void add_penalty_gradient(const float* w, int64_t n, float l1, float l2, float* grad);
+// OrthogonalRegularizer's penalty of w(rows, cols) (see Variable::orthogonal), in
+// float32 as Keras computes it; grad(rows, cols), when given, gets its gradient added.
+double orthogonal_penalty(const float* w, int64_t rows, int64_t cols, bool columns, float factor,
+                          float* grad);
 
 }  // namespace ember::kernels

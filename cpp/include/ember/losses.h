@@ -33,8 +33,16 @@ enum class LossKind {
   SquaredHinge,
   CategoricalHinge,
   CosineSimilarity,
+  CategoricalFocalCrossentropy,
+  CategoricalGeneralizedCrossEntropy,
+  // The losses below couple rows (batch_losses.cpp): a value over several rows
+  // (Dice, Tversky), over every pair of rows (Circle), over a sample's time steps (CTC).
+  Dice,
+  Tversky,
+  Circle,
+  CTC,
 };
-constexpr int kNumLossKinds = 16;
+constexpr int kNumLossKinds = 22;
 
 // Keras's `reduction` argument. "mean" is SumOverBatchSize; None and "none"
 // are None, which only the functional form uses (training needs a scalar).
@@ -56,6 +64,14 @@ struct LossSpec {
   double alpha = 0.25;
   double gamma = 2.0;
   int axis = -1;  // the class/feature axis; the kernels compute over the last one
+  double beta = 0.5;            // tversky (its alpha is `alpha`)
+  double q = 0.5;               // categorical generalized cross entropy
+  double margin = 0.4;          // circle (its gamma is `gamma`)
+  bool remove_diagonal = true;  // circle
+  // Dice and Tversky: how many consecutive rows make one value (0: the whole batch,
+  // Keras's axis=None). CTC: the time steps of a sample (its rows).
+  int64_t rows_per_value = 1;
+  int64_t target_width = 0;  // CTC: the labels of a sample (Keras's max_length)
 
   // Every field equal: compile recompiles the engine only when a spec changes.
   bool operator==(const LossSpec& o) const;
@@ -68,15 +84,20 @@ LossKind loss_from_name(const std::string& name);
 const char* loss_name(LossKind kind);  // the function's name: "mean_squared_error"
 // True for the loss whose targets are class ids, one per sample, not rows like the output.
 inline bool loss_takes_class_ids(LossKind kind) {
-  return kind == LossKind::SparseCategoricalCrossentropy;
+  return kind == LossKind::SparseCategoricalCrossentropy ||
+         kind == LossKind::CategoricalGeneralizedCrossEntropy || kind == LossKind::Circle;
 }
+// True for the losses whose value for a row depends on other rows of the batch: a
+// batch cannot be split into parts whose losses add up (data-parallel training).
+bool loss_couples_rows(const LossSpec& spec);
 
 // "sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none". Throws ValueError.
 Reduction reduction_from_name(const std::string& name);
 const char* reduction_name(Reduction reduction);
 
 // Throws ValueError for parameters outside their domain: label_smoothing not in
-// [0, 1], delta <= 0, gamma < 0, alpha not in [0, 1], non-finite values.
+// [0, 1], delta <= 0, gamma < 0, alpha not in [0, 1], q == 0, rows_per_value < 0,
+// non-finite values.
 void validate_loss(const LossSpec& spec);
 
 // The (rows, cols) loss_forward_backward takes for whole arrays whose last axis is the

@@ -81,6 +81,18 @@ class Model {
   // collective: the ranks' loss sums and metric states are summed and the results computed
   // from the sums (every rank gets the one-process numbers; the local state is unchanged).
   std::vector<double> metric_results() const;
+  // The outputs of the last batch train_batches or test_batches ran in one process (for
+  // metrics computed outside the engine): its rows, and a copy of each output into
+  // out[o] (rows * the output's row size).
+  int64_t last_batch_rows() const { return last_rows_; }
+  // A weight regularizer written with ember.ops (a Regularizer subclass): `graph` takes the
+  // variable's value as its one row (input node `input`) and gives the penalty (node
+  // `value`, one number). While the variable is trainable, each step adds the penalty to
+  // the loss and the graph's gradient to the variable's, as Keras adds `layer.losses`.
+  // Takes effect at the next compile; a null graph removes the variable's.
+  void set_weight_penalty_graph(std::shared_ptr<Variable> variable, std::shared_ptr<Graph> graph,
+                                int input, int value);
+  void copy_last_outputs(const std::vector<float*>& out) const;
   // The same over this rank's samples alone, no collective (a progress bar on one rank).
   std::vector<double> local_metric_results() const;
   void reset_metrics();
@@ -175,6 +187,10 @@ class Model {
   double graph_loss(size_t output, int64_t rows, bool with_grad);
   void add_penalty_gradients();         // the variables' part; the ops add theirs in backward
   void add_penalty_gradient(size_t i);  // the same for trainable variable i alone
+  // Variable v's weight penalty (grad null), or its gradient added into grad (returns 0).
+  double weight_penalty(const Variable& v, float* grad) const;
+  // The same for a penalty graph of v's (set_weight_penalty_graph), 0 when it has none.
+  double graph_penalty(const Variable& v, float* grad) const;
   // Trainable variable i = its constraint(variable i), if it has one: right after the
   // optimizer updated it, as Keras's optimizer assigns constraints after its update.
   void apply_constraint(size_t i);
@@ -218,6 +234,8 @@ class Model {
   double loss_sum_ = 0.0;
   std::vector<double> output_loss_sums_;  // unweighted, per output
   int64_t seen_ = 0;
+  int64_t last_rows_ = 0;  // last_batch_rows()
+  std::vector<std::pair<std::shared_ptr<Variable>, std::unique_ptr<Executor>>> penalty_graphs_;
   // Per output: the executor of its custom loss graph, or null for a built-in loss.
   std::vector<std::unique_ptr<Executor>> graph_losses_;
   // Custom metric functions: executors by metric, and aligned with metrics_ at compile.

@@ -85,6 +85,24 @@ ScheduleFreeScalars schedule_free_scalars(float lr, double beta_1, double beta_2
 void schedule_free_adamw_update(float* param, const float* grad, float* z, float* v, int64_t n,
                                 const ScheduleFreeScalars& s);
 
+// Muon's orthogonalised momentum step for one matrix variable param(rows, cols) (Keras's
+// _muon_update_step): m += g + m (momentum - 1); G = g + momentum m (nesterov) or m;
+// X = G (transposed when rows > cols) / (||G||_F + 1e-7); ns_steps times A = X X^T,
+// X = a X + (b A + (c A) A) X; w -= lr X (times sqrt(max(rows, cols)) rms_rate when
+// rms_rate is set). scratch: muon_scratch_size(rows, cols) floats.
+struct MuonScalars {
+  float lr;
+  float momentum, momentum_minus_1;  // float32(momentum), float32(momentum - 1)
+  bool nesterov;
+  int64_t ns_steps;
+  float a, b, c;
+  bool adjust;     // rms_rate is set
+  float rms_rate;
+};
+int64_t muon_scratch_size(int64_t rows, int64_t cols);
+void muon_update(float* param, const float* grad, float* m, int64_t rows, int64_t cols,
+                 const MuonScalars& s, float* scratch);
+
 // Sum of x(n)^2, accumulated in double.
 double sum_of_squares(const float* x, int64_t n);
 // out(n) = grad(n) * clipnorm / max(||grad||, clipnorm).
@@ -173,6 +191,7 @@ class Optimizer {
   void set_iterations(int64_t steps);
 
  protected:
+  std::optional<double> weight_decay_;
   // Initial value of every element of slot `slot` (Adagrad starts above zero).
   virtual float slot_initial_value(size_t /*slot*/) const { return 0.0f; }
   // Elements of slot `slot` for a variable of this shape: the variable's own count
@@ -187,6 +206,17 @@ class Optimizer {
   // The shape of the variable update() is updating: as built from variables, or
   // {n} when built from sizes.
   const Shape& variable_shape() const { return shapes_[current_]; }
+  // The weight decay of the variable update() is about to update (Muon decays its
+  // AdamW-updated variables by adam_weight_decay); any_weight_decay: whether any
+  // variable may decay.
+  virtual std::optional<double> variable_weight_decay(size_t /*i*/, const float* /*param*/) const {
+    return weight_decay_;
+  }
+  virtual bool any_weight_decay() const;
+  // The name of variable i (empty when built from sizes).
+  std::string variable_name(size_t i) const { return i < names_.size() ? names_[i] : ""; }
+  const Shape& shape_of_variable(size_t i) const { return shapes_.at(i); }
+  size_t current_variable_index() const { return current_; }
   // Once per step, before any variable's update; step counts from 1.
   virtual void begin_step(int64_t /*step*/, float /*lr*/) {}
   // Restores this optimizer's scalars (as many as scalar_names()).
@@ -199,6 +229,8 @@ class Optimizer {
 
  private:
   void allocate_slots(const std::vector<Shape>& shapes);
+  // Weight decay of variable i for this step, if it applies (exclusions resolved).
+  void decay_one(size_t i, float* param, float lr);
   void check_count(size_t count) const;
   // Decides once (until the next build or exclusion) which variables weight decay skips.
   void resolve_decays(const std::vector<float*>& params);
@@ -218,7 +250,7 @@ class Optimizer {
   std::vector<std::string> names_;  // empty when built from sizes alone
   std::vector<std::vector<Tensor>> slots_;
 
-  std::optional<double> weight_decay_, clipnorm_, clipvalue_, global_clipnorm_;
+  std::optional<double> clipnorm_, clipvalue_, global_clipnorm_;
   std::vector<Tensor> clip_scratch_;  // clipped gradients, allocated once
 
   std::vector<std::shared_ptr<const Variable>> decay_excluded_;
@@ -457,6 +489,51 @@ class Lamb final : public Optimizer {
 
  private:
   kernels::LambScalars scalars_{};
+};
+
+// Muon (Keras's): matrices (rank-2 variables, except embeddings' and those whose
+// name matches exclude_layers) take muon_update's orthogonalised momentum step; every
+// other variable takes AdamW's (adam_beta_1/2, epsilon, the rate times adam_lr_ratio)
+// and decays by adam_weight_decay instead of weight_decay.
+class Muon final : public Optimizer {
+ public:
+  Muon(float lr = 0.001f, double adam_beta_1_ = 0.9, double adam_beta_2_ = 0.999,
+       std::optional<double> adam_weight_decay_ = 0.004, double epsilon_ = 1e-7,
+       std::optional<double> weight_decay = 0.004, std::vector<std::string> exclude_layers_ = {},
+       bool exclude_embeddings_ = true, double muon_a_ = 3.4445, double muon_b_ = -4.7750,
+       double muon_c_ = 2.0315, double adam_lr_ratio_ = 1.0, double momentum_ = 0.95,
+       int64_t ns_steps_ = 5, bool nesterov_ = true, std::optional<double> rms_rate_ = 0.2);
+  std::string name() const override { return "Muon"; }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  double adam_beta_1, adam_beta_2;
+  std::optional<double> adam_weight_decay;
+  double epsilon;
+  std::vector<std::string> exclude_layers;
+  bool exclude_embeddings;
+  double muon_a, muon_b, muon_c, adam_lr_ratio, momentum;
+  int64_t ns_steps;
+  bool nesterov;
+  std::optional<double> rms_rate;
+  // Whether variable i (its values at param) takes the AdamW step: Keras's
+  // _should_use_adamw on the variable's path, as set_adamw_variables marked them (or, until
+  // then, on the engine variable's name).
+  bool uses_adamw(size_t i, const float* param) const;
+  // The variables (besides those not of rank 2) that take the AdamW step; Python decides
+  // from the variables' paths ("layer/weight"), which the engine names lack.
+  void set_adamw_variables(std::vector<std::shared_ptr<const Variable>> variables);
+
+ protected:
+  std::optional<double> variable_weight_decay(size_t i, const float* param) const override;
+  bool any_weight_decay() const override;
+  void begin_step(int64_t step, float lr) override;
+  void update(std::vector<Tensor>& slot, float* param, const float* grad, int64_t n, int64_t step,
+              float lr) override;
+
+ private:
+  kernels::AdamScalars adam_{};
+  Tensor scratch_;
+  bool marked_ = false;
+  std::vector<std::shared_ptr<const Variable>> adamw_variables_;
 };
 
 }  // namespace ember

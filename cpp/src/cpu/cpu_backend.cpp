@@ -264,6 +264,11 @@ double CpuBackend::penalty(const Context&, const float* w, int64_t n, float l1, 
   return kernels::penalty(w, n, l1, l2);
 }
 
+double CpuBackend::orthogonal_penalty(const Context&, const float* w, int64_t rows, int64_t cols,
+                                      bool columns, float factor, float* grad) {
+  return kernels::orthogonal_penalty(w, rows, cols, columns, factor, grad);
+}
+
 void CpuBackend::add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
                                       float* grad) {
   kernels::add_penalty_gradient(w, n, l1, l2, grad);
@@ -308,6 +313,12 @@ void CpuBackend::lion_update(const Context&, float* param, const float* grad, fl
 void CpuBackend::adam_update(const Context&, float* param, const float* grad, float* m, float* v,
                              float* v_hat, int64_t n, const kernels::AdamScalars& s) {
   kernels::adam_update(param, grad, m, v, v_hat, n, s);
+}
+
+void CpuBackend::muon_update(const Context&, float* param, const float* grad, float* m,
+                             int64_t rows, int64_t cols, const kernels::MuonScalars& s,
+                             float* scratch) {
+  kernels::muon_update(param, grad, m, rows, cols, s, scratch);
 }
 
 void CpuBackend::adamax_update(const Context&, float* param, const float* grad, float* m, float* u,

@@ -124,6 +124,8 @@ class CpuBackend final : public Backend {
                         const kernels::MaskLayout& layout, int64_t rows, int64_t row_size,
                         float keep_prob, float* dx, bool accumulate) override;
   double penalty(const Context&, const float* w, int64_t n, float l1, float l2) override;
+  double orthogonal_penalty(const Context&, const float* w, int64_t rows, int64_t cols,
+                            bool columns, float factor, float* grad) override;
   void apply_weight_constraint(const Context&, float* w, const WeightConstraint& c) override;
   void add_penalty_gradient(const Context&, const float* w, int64_t n, float l1, float l2,
                             float* grad) override;
@@ -157,6 +159,8 @@ class CpuBackend final : public Backend {
   void schedule_free_adamw_update(const Context&, float* param, const float* grad, float* z,
                                   float* v, int64_t n,
                                   const kernels::ScheduleFreeScalars& s) override;
+  void muon_update(const Context&, float* param, const float* grad, float* m, int64_t rows,
+                   int64_t cols, const kernels::MuonScalars& s, float* scratch) override;
   void lamb_update(const Context&, float* param, const float* grad, float* m, float* v, int64_t n,
                    float lr, const kernels::LambScalars& s) override;
   double sum_of_squares(const Context&, const float* x, int64_t n) override;

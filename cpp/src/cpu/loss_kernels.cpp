@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cpu/batch_losses.h"
 #include "cpu/isa.h"
 #include "ember/element/loss.h"
 #include "ember/error.h"
@@ -19,6 +20,7 @@ namespace ember {
 namespace {
 
 using element::clip;
+using element::clip_grad;
 using element::min_grad;
 using element::loss::kClipHi;
 using element::loss::Smoothing;
@@ -162,6 +164,63 @@ double cosine_similarity_row(const float* p, const float* t, int64_t cols, float
   return -static_cast<double>(dot);
 }
 
+// Keras's categorical_focal_crossentropy: p = softmax(x) from logits (jax's: exp of
+// x - max over the sum), q = p / sum(p), c = clip(q, eps, 1 - eps), and the row's loss
+// sum_j (1 - c_j)^gamma * alpha * (-t_j log c_j). The gradient runs back through the
+// power and log, the clip, the normalisation and the softmax; d holds d loss/d q, then
+// d loss/d p on the way.
+double focal_crossentropy_row(const float* x, const float* t, const Smoothing& smooth,
+                              bool logits, float alpha, float gamma, int64_t cols, float scale,
+                              float* d) {
+  float m = x[0], sumexp = 0.0f;
+  if (logits) {
+    for (int64_t j = 1; j < cols; ++j) m = std::max(m, x[j]);
+    for (int64_t j = 0; j < cols; ++j) sumexp += std::exp(x[j] - m);
+  }
+  const auto prob = [&](int64_t j) { return logits ? std::exp(x[j] - m) / sumexp : x[j]; };
+  float s = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) s += prob(j);
+  double loss = 0.0;
+  float gq_dot_q = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) {
+    const float tj = smooth(t[j]);
+    const float q = prob(j) / s;
+    const float c = clip(q, kEpsilon, kClipHi);
+    const float cce = -tj * std::log(c);
+    const float weighting = std::pow(1.0f - c, gamma) * alpha;
+    loss += static_cast<double>(weighting * cce);
+    if (d) {
+      // d/dc of weighting * cce: the power's derivative times cce, plus weighting * -t / c.
+      const float dc = tj != 0.0f ? (-(gamma * std::pow(1.0f - c, gamma - 1.0f)) * alpha) * cce +
+                                        weighting * (-tj / c)
+                                  : 0.0f;
+      d[j] = dc * clip_grad(q, kEpsilon, kClipHi);
+      gq_dot_q += d[j] * q;
+    }
+  }
+  if (!d) return loss;
+  for (int64_t j = 0; j < cols; ++j) d[j] = (d[j] - gq_dot_q) / s;  // d loss / d p
+  if (logits) {  // jax's softmax gradient: p (g - sum(g p))
+    float g_dot_p = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) g_dot_p += d[j] * prob(j);
+    for (int64_t j = 0; j < cols; ++j) d[j] = prob(j) * (d[j] - g_dot_p);
+  }
+  for (int64_t j = 0; j < cols; ++j) d[j] *= scale;
+  return loss;
+}
+
+// Keras's categorical_generalized_cross_entropy: p = the prediction for the labelled
+// class (taken as it is: no clip), loss = (1 - p^q) / q.
+double generalized_crossentropy_row(const float* p, int64_t label, float q, int64_t cols,
+                                    float scale, float* d) {
+  const float pl = p[label];
+  if (d) {
+    std::fill(d, d + cols, 0.0f);
+    d[label] = scale * (-(q * std::pow(pl, q - 1.0f)) / q);
+  }
+  return static_cast<double>((1.0f - std::pow(pl, q)) / q);
+}
+
 // Runs row(p, t, cols, scale, d) over the batch with Keras's weighting and
 // reduction. `target_stride` is cols, or 1 for class ids; ignored(r) says
 // whether row r is masked out (sparse labels equal to ignore_class).
@@ -248,6 +307,24 @@ double loss_rows(const LossSpec& spec, const float* pred, const float* target,
       };
       return reduce_rows(row, ignored, spec, b, 1, sample_weight, grad_scale, dpred, per_sample);
     }
+    case LossKind::CategoricalFocalCrossentropy: {
+      const Smoothing smooth = el::categorical_smoothing(spec.label_smoothing, cols);
+      const bool logits = spec.from_logits;
+      const auto alpha = static_cast<float>(spec.alpha), gamma = static_cast<float>(spec.gamma);
+      return run([&](const float* x, const float* t, int64_t n, float s, float* d) {
+        return focal_crossentropy_row(x, t, smooth, logits, alpha, gamma, n, s, d);
+      });
+    }
+    case LossKind::CategoricalGeneralizedCrossEntropy: {
+      for (int64_t r = 0; r < rows; ++r) class_index(target[r], cols);
+      const auto q = static_cast<float>(spec.q);
+      const auto row = [q](const float* p, const float* t, int64_t n, float s, float* d) {
+        return generalized_crossentropy_row(p, static_cast<int64_t>(*t), q, n, s, d);
+      };
+      return reduce_rows(
+          row, [](int64_t) { return false; }, spec, b, 1, sample_weight, grad_scale, dpred,
+          per_sample);
+    }
     case LossKind::CategoricalHinge: return run(categorical_hinge_row);
     case LossKind::CosineSimilarity: return run(cosine_similarity_row);
     default: break;
@@ -260,6 +337,9 @@ double loss_rows(const LossSpec& spec, const float* pred, const float* target,
 double loss_forward_backward(const LossSpec& spec, const float* pred, const float* target,
                              const float* sample_weight, int64_t rows, int64_t cols,
                              float grad_scale, float* dpred, float* per_sample) {
+  if (cpu::is_batch_loss(spec.kind))  // losses that couple rows: batch_loss_kernels.cpp
+    return cpu::batch_loss_forward_backward(spec, pred, target, sample_weight, rows, cols,
+                                            grad_scale, dpred, per_sample);
   double loss = 0.0;  // the rows in one pass, compiled for this CPU (cpu/isa.h)
   EMBER_ISA_DISPATCH(loss = loss_rows(spec, pred, target, sample_weight, rows, cols, grad_scale,
                                       dpred, per_sample));

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "cpu/parallel.h"
+#include "ember/kernels.h"
 #include "ember/optimizers.h"
 
 namespace ember::kernels {
@@ -431,6 +432,59 @@ void decay_weights(float* param, int64_t n, double weight_decay, float lr) {
     const float w = wd, l = lr;
     for (int64_t i = b; i < e; ++i) opt::decay(param[i], w, l);
   });
+}
+
+int64_t muon_scratch_size(int64_t rows, int64_t cols) {
+  const int64_t p = std::min(rows, cols);
+  return 3 * rows * cols + 3 * p * p;
+}
+
+// Keras's _muon_update_step and zeropower_via_newtonschulz5, operation by operation in
+// float32 (the GEMMs go to BLAS); the Frobenius norm is summed in double.
+void muon_update(float* param, const float* grad, float* m, int64_t rows, int64_t cols,
+                 const MuonScalars& s, float* scratch) {
+  const int64_t n = rows * cols, p = std::min(rows, cols), q = std::max(rows, cols);
+  const bool transposed = rows > cols;  // X is (p, q): the wide way round
+  float* g = scratch;                   // (rows, cols)
+  float* x = g + n;                     // (p, q)
+  float* t = x + n;                     // (p, q): B X
+  float* a = t + n;                     // (p, p): X X^T
+  float* ca = a + p * p;                // (p, p): c A, then B
+  float* aa = ca + p * p;               // (p, p): (c A) A
+  for (int64_t i = 0; i < n; ++i) {
+    m[i] = m[i] + (grad[i] + m[i] * s.momentum_minus_1);
+    g[i] = s.nesterov ? grad[i] + s.momentum * m[i] : m[i];
+  }
+  if (transposed) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) x[c * rows + r] = g[r * cols + c];
+  } else {
+    std::copy(g, g + n, x);
+  }
+  double sq = 0.0;
+  for (int64_t i = 0; i < n; ++i) sq += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  const float denom = std::sqrt(static_cast<float>(sq)) + 1e-7f;
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / denom;
+  for (int64_t step = 0; step < s.ns_steps; ++step) {
+    gemm(false, true, p, p, q, 1.0f, x, x, 0.0f, a);  // A = X X^T
+    for (int64_t i = 0; i < p * p; ++i) ca[i] = s.c * a[i];
+    gemm(false, false, p, p, p, 1.0f, ca, a, 0.0f, aa);  // (c A) A
+    for (int64_t i = 0; i < p * p; ++i) ca[i] = s.b * a[i] + aa[i];  // B
+    gemm(false, false, p, q, p, 1.0f, ca, x, 0.0f, t);  // B X
+    for (int64_t i = 0; i < n; ++i) x[i] = s.a * x[i] + t[i];
+  }
+  const float* u = x;
+  if (transposed) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) g[r * cols + c] = x[c * rows + r];
+    u = g;
+  }
+  const float root = std::sqrt(static_cast<float>(q));
+  for (int64_t i = 0; i < n; ++i) {
+    float step = s.lr * u[i];
+    if (s.adjust) step = (step * root) * s.rms_rate;
+    param[i] = param[i] - step;
+  }
 }
 
 }  // namespace ember::kernels

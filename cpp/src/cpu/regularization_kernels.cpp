@@ -7,9 +7,13 @@
 // SplitMix64 stream (it passes BigCrush). Being a pure function of the index,
 // a draw splits across threads in any way and gives the same numbers; ops keep
 // a counter that advances by the size of each draw, so no state is shared.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "cpu/parallel.h"
+#include "ember/element/scalar.h"
+#include "ember/kernels.h"
 #include "ember/layer_kernels.h"
 
 namespace ember::kernels {
@@ -140,6 +144,57 @@ void add_penalty_gradient(const float* w, int64_t n, float l1, float l2, float* 
   for_each_block(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) grad[i] += (w[i] >= 0.0f ? l1 : -l1) + two_l2 * w[i];
   });
+}
+
+// Keras's OrthogonalRegularizer: N = the n vectors (rows, or columns) of w normalised
+// as keras.ops.normalize does (x * min(rsqrt(sum x^2), 1e7)); P = N N^T; penalty =
+// factor * 0.5 * sum_{i != j} |P_ij| / (n (n - 1) / 2). Its gradient: dP = k sign(P) off
+// the diagonal (jax's |x|' is +1 at 0), dN = (dP + dP^T) N, then back through the
+// normalisation. Runs once per step on one weight: plain loops, scratch per call.
+double orthogonal_penalty(const float* w, int64_t rows, int64_t cols, bool columns, float factor,
+                          float* grad) {
+  const int64_t n = columns ? cols : rows, d = columns ? rows : cols;
+  const auto at = [&](int64_t i, int64_t k) { return columns ? k * cols + i : i * cols + k; };
+  std::vector<float> normed(static_cast<size_t>(n * d)), inv(static_cast<size_t>(n)),
+      root(static_cast<size_t>(n)), sq(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    float s = 0.0f;
+    for (int64_t k = 0; k < d; ++k) s += w[at(i, k)] * w[at(i, k)];
+    sq[static_cast<size_t>(i)] = s;
+    root[static_cast<size_t>(i)] = 1.0f / std::sqrt(s);
+    inv[static_cast<size_t>(i)] = std::min(root[static_cast<size_t>(i)], 1e7f);
+    for (int64_t k = 0; k < d; ++k)
+      normed[static_cast<size_t>(i * d + k)] = w[at(i, k)] * inv[static_cast<size_t>(i)];
+  }
+  std::vector<float> product(static_cast<size_t>(n * n));
+  gemm(false, true, n, n, d, 1.0f, normed.data(), normed.data(), 0.0f, product.data());
+  float total = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (i != j) total += std::fabs(product[static_cast<size_t>(i * n + j)]);
+  const float pairs = static_cast<float>(static_cast<double>(n) * (static_cast<double>(n) - 1.0) / 2.0);
+  const float value = ((factor * 0.5f) * total) / pairs;
+  if (!grad) return static_cast<double>(value);
+  const float k = (factor * 0.5f) / pairs;
+  std::vector<float> dp(static_cast<size_t>(n * n), 0.0f), dn(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (i != j) {
+        const float g = product[static_cast<size_t>(i * n + j)] >= 0.0f ? k : -k;
+        dp[static_cast<size_t>(i * n + j)] += g;
+        dp[static_cast<size_t>(j * n + i)] += g;  // dP + dP^T
+      }
+  gemm(false, false, n, d, n, 1.0f, dp.data(), normed.data(), 0.0f, dn.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const auto ui = static_cast<size_t>(i);
+    float dinv = 0.0f;  // d penalty / d inv_i
+    for (int64_t k2 = 0; k2 < d; ++k2) dinv += dn[static_cast<size_t>(i * d + k2)] * w[at(i, k2)];
+    // inv = min(rsqrt(s), 1e7): d inv / d s = [rsqrt below the cap] * -0.5 rsqrt / s.
+    const float ds = dinv * element::min_grad(root[ui], 1e7f) * (-0.5f * (root[ui] / sq[ui]));
+    for (int64_t k2 = 0; k2 < d; ++k2)
+      grad[at(i, k2)] += dn[static_cast<size_t>(i * d + k2)] * inv[ui] + ds * 2.0f * w[at(i, k2)];
+  }
+  return static_cast<double>(value);
 }
 
 }  // namespace ember::kernels

@@ -355,8 +355,9 @@ class Layer:
         variable._layer_trainable = bool(trainable)
         variable.regularizer = regularizers.get(regularizer)
         if variable.regularizer is not None:
-            _core.set_regularization(core, *regularizers.engine_factors(
-                variable.regularizer, f"{self.name}/{name}"))
+            # A regularizer of your own comes back as a graph the model runs each step.
+            variable._penalty_graph = regularizers.set_weight_regularization(
+                core, variable.regularizer, f"{self.name}/{name}")
         variable.constraint = constraints.get(constraint)
         spec = constraints.engine_spec(variable.constraint)
         if spec is not None:  # the built-in ones run in the engine; others from Python

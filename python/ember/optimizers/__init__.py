@@ -15,6 +15,7 @@ from ember.optimizers.adamw import AdamW
 from ember.optimizers.ftrl import Ftrl
 from ember.optimizers.lamb import Lamb
 from ember.optimizers.lion import Lion
+from ember.optimizers.muon import Muon
 from ember.optimizers.nadam import Nadam
 from ember.optimizers.optimizer import Optimizer
 from ember.optimizers.rmsprop import RMSprop
@@ -22,7 +23,7 @@ from ember.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from ember.optimizers.sgd import SGD
 
 ALL_OBJECTS = {Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Nadam, Lion, Ftrl,
-               Lamb, Adafactor, ScheduleFreeAdamW}
+               Lamb, Adafactor, ScheduleFreeAdamW, Muon}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Ftrl",
     "Lamb",
     "Lion",
+    "Muon",
     "Nadam",
     "Optimizer",
     "RMSprop",

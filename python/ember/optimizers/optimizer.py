@@ -108,10 +108,81 @@ class Optimizer:
     @property
     def _core(self):
         if self._engine is None:
-            raise NotImplementedError(
-                f"{type(self).__name__} has no engine optimizer: ember trains with its built-in "
-                "optimizers (a Python `update_step` is not supported)")
+            if type(self).update_step is Optimizer.update_step:
+                raise NotImplementedError(
+                    f"{type(self).__name__} has no engine optimizer and no `update_step`: "
+                    "subclass ember.optimizers.Optimizer with `build(var_list)` and "
+                    "`update_step(gradient, variable, learning_rate)`")
+            # A Keras-style subclass: the engine does the learning rate, clipping, weight
+            # decay and step count, and calls update_step for each variable (Python per
+            # step; see the README's "Custom optimizers").
+            self._attach(_core.PythonOptimizer(self._engine_update))
         return self._engine
+
+    # -- Keras's subclassing API (build + update_step) ---------------------------------
+    def update_step(self, gradient, variable, learning_rate):
+        """One variable's update, for a subclass to write with ember.ops and `assign`:
+        `gradient` (a NumPy array shaped like the variable), `variable`, and
+        `learning_rate` (float32). Built-in optimizers update in the engine instead."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement update_step")
+
+    def _engine_update(self, address, gradient, step, learning_rate):
+        variable = self._by_address.get(address)
+        if variable is None:
+            raise ValueError(f"{type(self).__name__}: the engine stepped a variable the "
+                             "optimizer was not built with")
+        self.update_step(gradient, variable, np.float32(learning_rate))
+
+    @property
+    def variables(self):
+        """The optimizer's own variables (add_variable's), as Keras lists them."""
+        return list(self.__dict__.get("_own_variables", []))
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     layout=None, name=None):
+        """A new optimizer variable (state kept in Python for a subclass's update_step)."""
+        from ember import initializers
+        from ember.variables import Variable
+
+        shape = tuple(int(d) for d in shape)
+        value = np.asarray(initializers.get(initializer)(shape), np.float32)
+        own = self.__dict__.setdefault("_own_variables", [])
+        name = name or f"variable_{len(own)}"
+        variable = Variable(_core.Variable(name, value, False), f"{self.name}/{name}")
+        own.append(variable)
+        return variable
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A new variable shaped like `reference_variable`, named after it."""
+        base = getattr(reference_variable, "path", None) or reference_variable.name
+        return self.add_variable(reference_variable.shape, initializer=initializer,
+                                 name=f"{base.replace('/', '_')}_{name}" if name else None)
+
+    def assign(self, variable, value):
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
+
+    def _get_variable_index(self, variable):
+        core = _core_variable(variable)
+        for i, v in enumerate(self._built_variables or []):
+            if _core_variable(v) is core:
+                return i
+        raise KeyError(f"{variable!r} is not a variable this optimizer was built with")
+
+    def _prepare_variables(self, variables):
+        """Called by `compile`/`fit` with the model's trainable variables, before the
+        engine builds its state: a Python subclass builds its own (`build`) here."""
+        if type(self).update_step is Optimizer.update_step:
+            return
+        variables = list(variables)
+        if not self.built:
+            self.build(variables)
+        self._by_address = {_core_variable(v).address: v for v in variables}
 
     # -- learning rate ------------------------------------------------------------
     @staticmethod
@@ -199,10 +270,12 @@ class Optimizer:
         return tuple(shape)
 
     def build(self, variables):
-        """Creates the optimizer's state (slots) for these variables."""
+        """Creates the optimizer's state (slots) for these variables (a subclass creates
+        its own with `add_variable_from_reference` after calling this)."""
         variables = list(variables)
         self._core.build([_core_variable(v) for v in variables])
         self._built_variables = variables
+        self._by_address = {_core_variable(v).address: v for v in variables}
         self.built = True
 
     def apply(self, grads, trainable_variables=None):

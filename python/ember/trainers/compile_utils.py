@@ -53,7 +53,8 @@ class CompiledLossesAndMetrics:
         if isinstance(weights, dict):
             weights = [weights.get(name, 1.0) for name in self._output_names()]
         compiled_metrics = self._compile_metrics(targets)
-        metric_specs = [(m._core, o, weighted) for o, m, weighted in compiled_metrics]
+        metric_specs = [(m._core, o, weighted) for o, m, weighted in compiled_metrics
+                        if not metrics_module.is_python_metric(m)]
         customs = [losses_module.custom_loss(lo) for lo in losses]
         graph_metrics = [(o, m) for o, m, _ in compiled_metrics
                          if metrics_module.is_graph_metric(m)]
@@ -61,7 +62,8 @@ class CompiledLossesAndMetrics:
         # new recordings.
         recorded_for = (tuple(id(lo) for lo in losses), tuple(t.shape[1:] for t in targets)) \
             if graph_metrics or any(customs) else None
-        spec = ([losses_module.engine_spec(lo, w) for lo, w in zip(losses, weights)],
+        spec = ([losses_module.engine_spec(lo, w, (None,) + tuple(out.shape[1:]), t.shape)
+                 for lo, w, out, t in zip(losses, weights, self.outputs, targets)],
                 metric_specs, recorded_for)
         if spec != self._compiled_spec:
             for o, custom in enumerate(customs):
@@ -72,6 +74,13 @@ class CompiledLossesAndMetrics:
                 self._core.set_graph_metric(metric._core, *self._record_function_of_targets(
                     o, lambda t, p, fn=fn, kw=kwargs: fn(t, p, **kw), targets[o].shape[1:],
                     f"The custom metric {metric.name!r}"))
+            # Muon decides per variable from the variables' paths; a Python subclass
+            # builds its state (Keras builds the optimizer on the first step).
+            self.optimizer._prepare_variables(self.trainable_variables)
+            for variable in self.trainable_variables:  # regularizers of your own
+                penalty = getattr(variable, "_penalty_graph", None)
+                if penalty is not None:
+                    self._core.set_weight_penalty_graph(variable._core, *penalty)
             self._core.compile(spec[0], self.optimizer._core, spec[1])
             self._compiled_spec = spec
         if self._pending_optimizer_state is not None:
@@ -150,7 +159,8 @@ class CompiledLossesAndMetrics:
             names.append(name)
         self._metric_names = names
         self._metric_raw_names = [m.name for _, m, _ in entries]
-        self._vector_metrics = any(m._core.vector_result for _, m, _ in entries)
+        self._vector_metrics = any(metrics_module.is_python_metric(m) or m._core.vector_result
+                                   for _, m, _ in entries)
         self._compiled_metrics = (self._compile_config, entries)
         return entries
 
@@ -213,13 +223,57 @@ class CompiledLossesAndMetrics:
         logs = dict(zip(names[:first], values[:first]))
         at = first
         for name, metric in zip(names[first:], metrics):
-            if metric._core.vector_result:
+            if metrics_module.is_python_metric(metric):  # computed per batch in Python
+                result = np.asarray(metric.result(), np.float32)
+                logs[name] = float(result) if result.ndim == 0 else result
+            elif metric._core.vector_result:
                 logs[name] = np.asarray(metric._core.result(), np.float32)
                 at += logs[name].size
             else:
                 logs[name] = values[at]
                 at += 1
         return logs
+
+    # -- Python metrics (Metric subclasses): updated per batch, outside the engine ------
+    def _python_metrics(self):
+        entries = getattr(self, "_compiled_metrics", None)
+        if entries is None:
+            return []
+        return [(o, m, w) for o, m, w in entries[1] if metrics_module.is_python_metric(m)]
+
+    def _reset_metrics(self):
+        self._core.reset_metrics()
+        for _, metric, _ in self._python_metrics():
+            metric.reset_state()
+
+    def _run_batches(self, training, xs, ys, order, batch_size, begin, end, sws=None):
+        """The engine's train_batches/test_batches over batches [begin, end); with
+        Python metrics compiled, one batch at a time, each followed by their
+        update_state on the batch's targets and the outputs the engine computed."""
+        python = self._python_metrics()
+        if not python:
+            if training:
+                self._core.train_batches(xs, ys, order, batch_size, begin, end,
+                                         sample_weights=sws)
+            else:
+                self._core.test_batches(xs, ys, batch_size, begin, end, sample_weights=sws)
+            return
+        n = xs[0].shape[0]
+        for b in range(begin, end):
+            if training:
+                self._core.train_batches(xs, ys, order, batch_size, b, b + 1, sample_weights=sws)
+            else:
+                self._core.test_batches(xs, ys, batch_size, b, b + 1, sample_weights=sws)
+            rows = np.arange(b * batch_size, min(n, (b + 1) * batch_size))
+            if training and order is not None:
+                rows = np.asarray(order)[rows]
+            outputs = self._core.last_outputs()
+            for o, metric, weighted in python:
+                weights = sws[o] if weighted and sws is not None else None
+                if weights is not None:
+                    metric.update_state(ys[o][rows], outputs[o], sample_weight=weights[rows])
+                else:
+                    metric.update_state(ys[o][rows], outputs[o])
 
     def _flatten_logs(self, logs):
         """evaluate's list, in Keras's order (Trainer._flatten_metrics_in_order): the logs

@@ -57,6 +57,25 @@ class DataHandler:
             if losses_module.custom_loss(loss) is not None:
                 continue  # a custom loss takes the targets as they come
             out_shape = out.shape[1:]
+            if kernel == "ctc":
+                if len(out_shape) != 2 or t.ndim != 2:
+                    raise ValueError(
+                        f"ctc expects an output of shape (batch_size, max_length, num_classes) "
+                        f"and labels of shape (batch_size, max_length); got y of shape "
+                        f"{t.shape} for output shape {out.shape}.")
+                continue
+            if kernel in ("categorical_generalized_cross_entropy", "circle"):
+                labels_shape = out_shape[:-1]
+                if t.shape[1:] not in (labels_shape, labels_shape + (1,)):
+                    raise ValueError(
+                        f"{kernel} expects integer labels of shape {(None,) + labels_shape}, "
+                        f"got y of shape {t.shape} for output shape {out.shape}.")
+                if kernel == "circle":
+                    arrays[o] = np.trunc(np.asarray(t, np.float32)).reshape(samples, -1)
+                else:
+                    losses_module.check_sparse_labels(t, out_shape[-1])
+                    arrays[o] = t.reshape(samples, -1)
+                continue
             if kernel == "sparse_categorical_crossentropy":
                 labels_shape = out_shape[:-1]
                 if t.shape[1:] not in (labels_shape, labels_shape + (1,)):

@@ -102,14 +102,14 @@ class StreamLoops:
                     warnings.warn(RAN_OUT, stacklevel=3)
                 break
             if self._core is not None:
-                self._core.reset_metrics()
+                self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             steps = 0
             with contextlib.closing(train.epoch()) as batches:
                 for step, xs, ys, sws in self._stream_steps(batches, x, class_weight):
                     cbs.on_train_batch_begin(step)
                     if steps == 0:
-                        self._core.reset_metrics()  # the first batch may have built the model
+                        self._reset_metrics()  # the first batch may have built the model
                         self._parallel()  # the engine's reducer: DataParallel's, or none
                     if not started:  # the model exists from the first batch on
                         self._agree(world, "fit", {
@@ -118,8 +118,7 @@ class StreamLoops:
                             "validation_freq": validation_freq})
                         self._start_from_rank_zero(world)
                         started = True
-                    self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1,
-                                             sample_weights=sws)
+                    self._run_batches(True, xs, ys, None, xs[0].shape[0], 0, 1, sws)
                     steps += 1
                     cbs.on_train_batch_end(step, self._logs())
                     if self._any_rank(self.stop_training):
@@ -188,7 +187,7 @@ class StreamLoops:
         """One pass of evaluation over the stream; its logs, or None without batches."""
         self.stop_evaluating = False
         if self._core is not None:
-            self._core.reset_metrics()
+            self._reset_metrics()
         cbs.on_test_begin()
         steps = 0
         with contextlib.closing(stream.epoch()) as batches:
@@ -196,8 +195,8 @@ class StreamLoops:
                 cbs.on_test_batch_begin(step)
                 if steps == 0:
                     self._parallel()
-                    self._core.reset_metrics()
-                self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
+                    self._reset_metrics()
+                self._run_batches(False, xs, ys, None, xs[0].shape[0], 0, 1, sws)
                 steps += 1
                 cbs.on_test_batch_end(step, self._logs())
                 if self._any_rank(self.stop_evaluating):

@@ -199,7 +199,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         # (with Keras's warning), and the next epoch starts a new (reshuffled) pass.
         position, order = 0, None
         for epoch in range(initial_epoch, epochs):
-            self._core.reset_metrics()
+            self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             if position == 0:
                 order = _random.generator().permutation(n) if shuffle else None
@@ -214,8 +214,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
                 self._train_with_batch_hooks(xs, ys, sws, order, batch_size, run, cbs, chunked,
                                              first=position)
             else:
-                self._core.train_batches(xs, ys, order, batch_size, position, position + run,
-                                         sample_weights=sws)
+                self._run_batches(True, xs, ys, order, batch_size, position, position + run,
+                                  sws)
             position = 0 if position + run >= batches else position + run
             logs = self._logs()
             if validate is not None and should_validate(epoch, validation_freq):
@@ -243,8 +243,7 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
             end = min(step + chunk, steps)
             cbs.on_train_batch_begin(step)
             start = time.perf_counter()
-            self._core.train_batches(xs, ys, order, batch_size, first + step, first + end,
-                                     sample_weights=sws)
+            self._run_batches(True, xs, ys, order, batch_size, first + step, first + end, sws)
             quick = chunked and time.perf_counter() - start < 0.01
             cbs.on_train_batch_end(end - 1, self._logs())
             if world is not None:  # rank 0's timing sizes the chunks; a stop stops all
@@ -260,17 +259,17 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
             warnings.warn(RAN_OUT, stacklevel=3)
         steps = batches if steps is None else min(steps, batches)
         self.stop_evaluating = False
-        self._core.reset_metrics()
+        self._reset_metrics()
         cbs.on_test_begin()
         if self._any_rank(cbs.listens_per_batch("test")):
             for step in range(steps):
                 cbs.on_test_batch_begin(step)
-                self._core.test_batches(xs, ys, batch_size, step, step + 1, sample_weights=sws)
+                self._run_batches(False, xs, ys, None, batch_size, step, step + 1, sws)
                 cbs.on_test_batch_end(step, self._logs())
                 if self._any_rank(self.stop_evaluating):
                     break
         else:
-            self._core.test_batches(xs, ys, batch_size, 0, steps, sample_weights=sws)
+            self._run_batches(False, xs, ys, None, batch_size, 0, steps, sws)
         logs = self._logs()
         cbs.on_test_end(logs)
         return logs
@@ -374,8 +373,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         self._sync_compile(ys)
         self.optimizer.built = True
         self._parallel()  # under DataParallel: x is the global batch, sharded by the engine
-        self._core.reset_metrics()
-        self._core.train_batches(xs, ys, None, xs[0].shape[0], 0, 1, sample_weights=sws)
+        self._reset_metrics()
+        self._run_batches(True, xs, ys, None, xs[0].shape[0], 0, 1, sws)
         constraints.apply_constraints(constraints.python_only(self.trainable_weights))
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
@@ -389,8 +388,8 @@ class Trainer(RunLock, CompiledLossesAndMetrics, DataHandler, StreamLoops, DataP
         sws = self._prepare_sample_weights(sample_weight, None, ys, xs[0].shape[0])
         self._sync_compile(ys)
         self._parallel()
-        self._core.reset_metrics()
-        self._core.test_batches(xs, ys, xs[0].shape[0], 0, 1, sample_weights=sws)
+        self._reset_metrics()
+        self._run_batches(False, xs, ys, None, xs[0].shape[0], 0, 1, sws)
         logs = self._logs()
         return logs if return_dict else self._flatten_logs(logs)
 

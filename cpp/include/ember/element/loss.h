@@ -172,7 +172,8 @@ struct Hinge {
 
 // Whether the kind is one of the functors above (not a row kernel's).
 inline bool is_elementwise(LossKind kind) {
-  return kind != LossKind::CategoricalCrossentropy &&
+  return static_cast<int>(kind) < static_cast<int>(LossKind::CategoricalFocalCrossentropy) &&
+         kind != LossKind::CategoricalCrossentropy &&
          kind != LossKind::SparseCategoricalCrossentropy && kind != LossKind::CategoricalHinge &&
          kind != LossKind::CosineSimilarity;
 }
@@ -206,7 +207,13 @@ auto visit(const LossSpec& spec, bool binary_targets, Fn&& fn) {
     case LossKind::CategoricalCrossentropy:
     case LossKind::SparseCategoricalCrossentropy:
     case LossKind::CategoricalHinge:
-    case LossKind::CosineSimilarity: break;
+    case LossKind::CosineSimilarity:
+    case LossKind::CategoricalFocalCrossentropy:
+    case LossKind::CategoricalGeneralizedCrossEntropy:
+    case LossKind::Dice:
+    case LossKind::Tversky:
+    case LossKind::Circle:
+    case LossKind::CTC: break;
   }
   throw ValueError(std::string("loss ") + loss_name(spec.kind) + " is not element-wise");
 }
