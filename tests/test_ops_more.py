@@ -188,6 +188,10 @@ EAGER = [
                            o.view_as_real(o.view_as_complex(d["f"][..., :2])),
                            *o.slogdet(d["m"]), o.corrcoef(d["m"]), o.cdist(d["f"], d["g"]),
                            o.vectorize(lambda a, b: a * b + 1)(d["f"], d["g"])]),
+    ("rearrange", lambda o, d: [
+        o.rearrange(d["f"], "b h w -> b w h"), o.rearrange(d["i"], "b h w -> b (h w)"),
+        o.rearrange(d["f"], "b (h1 h) w -> (b h1) h w", h1=2),
+        o.rearrange(d["f"], "b h w -> h (b w)")]),
     ("pixel_shuffle", lambda o, d: [
         o.depth_to_space(d["f"].reshape(1, 3, 1, 20), 2),
         o.depth_to_space(d["f"].reshape(1, 12, 5, 1)[:, :8], 2, "channels_first"),
@@ -360,12 +364,19 @@ def test_ops_without_a_graph_form_name_themselves(call, match):
         layers.Lambda(call)(inp)
 
 
-def test_broadcast_to_inside_a_layer_keeps_the_batch_axis(rng):
-    # Keras cannot build this one (its symbolic broadcast_to needs a concrete batch size).
-    inp = ember.Input((1, 4))
-    model = ember.Model(inp, layers.Lambda(lambda x: ops.broadcast_to(x, (None, 3, 4)) * 2)(inp))
-    x = rng.normal(size=(5, 1, 4)).astype(np.float32)
-    np.testing.assert_array_equal(model.predict(x, verbose=0), np.broadcast_to(x, (5, 3, 4)) * 2)
+# Keras cannot build these two inside a functional model (its symbolic forms need a concrete
+# batch size), so they are checked against NumPy.
+@pytest.mark.parametrize("row, fn, reference", [
+    ((1, 4), lambda x: ops.broadcast_to(x, (None, 3, 4)) * 2,
+     lambda x: np.broadcast_to(x, (5, 3, 4)) * 2),
+    ((3, 4), lambda x: ops.rearrange(x, "b (h1 h) w -> b (w h h1)", h1=3),
+     lambda x: x.reshape(5, 3, 1, 4).transpose(0, 3, 2, 1).reshape(5, 12)),
+], ids=["broadcast_to", "rearrange"])
+def test_index_ops_inside_a_layer_keep_the_batch_axis(rng, row, fn, reference):
+    inp = ember.Input(row)
+    model = ember.Model(inp, layers.Lambda(fn)(inp))
+    x = rng.normal(size=(5,) + row).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), reference(x))
 
 
 def _conv_inputs(rng):

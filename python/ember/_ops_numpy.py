@@ -1473,3 +1473,45 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
         return _out(vectorized(*args, **kwargs))
 
     return wrapped
+
+
+# ---------------------------------------------------------------------------
+# keras.ops.rearrange (einops's pattern language: split, transpose and merge axes)
+# ---------------------------------------------------------------------------
+def _rearranged(a, pattern, axes_lengths):
+    import re
+
+    lhs, rhs = re.split(r"\s*->\s*", pattern)
+    in_axes = re.findall(r"\w+|\(.*?\)", lhs)
+    out_groups = [re.findall(r"\w+", g) for g in re.findall(r"\w+|\(.*?\)", rhs)]
+    if len(in_axes) != a.ndim:
+        raise ValueError(f"ember.ops.rearrange: {lhs!r} names {len(in_axes)} axes for a "
+                         f"rank-{a.ndim} value")
+    lengths, names, sizes = dict(axes_lengths), [], []
+    for axis, dim in zip(in_axes, a.shape):
+        inner = re.findall(r"\w+", axis)
+        if axis.startswith("("):
+            unknown = [n for n in inner if n not in lengths]
+            if len(unknown) > 1:
+                raise ValueError(f"ember.ops.rearrange: give the lengths of all but one of "
+                                 f"{axis}")
+            if unknown:
+                lengths[unknown[0]] = dim // math.prod(lengths[n] for n in inner
+                                                        if n != unknown[0])
+        else:
+            lengths[axis] = dim
+        names += inner
+        sizes += [lengths[n] for n in inner]
+    flat_out = [n for g in out_groups for n in g]
+    if sorted(flat_out) != sorted(names):
+        raise ValueError(f"ember.ops.rearrange: {pattern!r} must name the same axes on both "
+                         "sides")
+    a = a.reshape(sizes).transpose([names.index(n) for n in flat_out])
+    return a.reshape([math.prod(lengths[n] for n in g) for g in out_groups])
+
+
+def rearrange(tensor, pattern, **axes_lengths):
+    if isinstance(tensor, GraphTensor):
+        return _lowered(tensor, "rearrange", lambda p: _rearranged(p, pattern, axes_lengths))
+    _check_weights_alone("rearrange", tensor)
+    return _out(_rearranged(np.asarray(_np(tensor)), pattern, axes_lengths))
