@@ -409,6 +409,10 @@ CONV = [
         o.max_pool(d["x2"], (2, 3), (1, 2), "same"), o.average_pool(d["x2"], 2, 2),
         o.average_pool(d["x2"], 3, 2, "same"),
         o.max_pool(np.moveaxis(d["x2"], -1, 1), 2, 2, data_format="channels_first")]),
+    ("adaptive_pool", lambda o, d: [
+        o.adaptive_average_pool(d["x1"], 4), o.adaptive_max_pool(d["x1"], 5),
+        o.adaptive_average_pool(d["x2"], (3, 5)), o.adaptive_max_pool(d["x2"], (4, 3)),
+        o.adaptive_average_pool(np.moveaxis(d["x2"], -1, 1), 2, "channels_first")]),
 ]
 
 
@@ -434,8 +438,9 @@ def _conv_layer_class(base, o, rank):
                 a = o.max_pool(o.tanh(o.conv(x, self.k, 1, "same")), 2, 2)
                 b = o.conv_transpose(x, self.kt, 2, "same")
                 c = o.average_pool(o.conv(x, self.k, 2, "valid", dilation_rate=1), 2, 1, "same")
+                d = o.adaptive_max_pool(o.tanh(b), 4) + o.adaptive_average_pool(b, 4)
                 return o.concatenate([o.reshape(a, (-1, 24)), o.reshape(b, (-1, 90)),
-                                      o.reshape(c, (-1, 24))], axis=-1)
+                                      o.reshape(c, (-1, 24)), o.reshape(d, (-1, 20))], axis=-1)
             a = o.separable_conv(x, self.k, self.kt, 1, "same")
             b = o.average_pool(o.depthwise_conv(x, self.k, 2, "valid"), 2, 1, "same")
             return o.concatenate([o.reshape(a, (-1, 280)), o.reshape(b, (-1, 72))], axis=-1)

@@ -238,3 +238,50 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     return _pool("average_pool", False, inputs, pool_size, strides, padding, data_format)
+
+
+def _adaptive_axis(x, axis, out, is_max):
+    """Keras's adaptive pooling along one axis: windows of the two sizes a bin can have
+    (ceil(length / out) and one more), pooled at stride 1, then one gather picks each bin's."""
+    from ember._ops import add, concatenate, divide, maximum, take
+
+    length = _shape(x)[axis]
+    small = -(-length // out)
+    starts = (np.arange(out) * length) // out
+    ends = -((-np.arange(1, out + 1) * length) // out)
+    pooled = []
+    for k in (small, small + 1):
+        n = length - k + 1
+        if n <= 0:
+            break
+        acc = take(x, np.arange(n), axis=axis)
+        for j in range(1, k):
+            acc = (maximum if is_max else add)(acc, take(x, np.arange(j, j + n), axis=axis))
+        pooled.append(acc if is_max else divide(acc, float(k)))
+    gather = np.where(ends - starts == small + 1, starts + length - small + 1, starts)
+    combined = pooled[0] if len(pooled) == 1 else concatenate(pooled, axis=axis)
+    return take(combined, gather, axis=axis)
+
+
+def _adaptive(op, is_max, inputs, output_size, data_format):
+    fmt = _data_format(data_format)
+    rank = len(_shape(inputs))
+    n = rank - 2
+    if n not in (1, 2, 3):
+        raise ValueError(f"ember.ops.{op}: inputs must be 3-D to 5-D, got {_shape(inputs)}")
+    size = _tuple(output_size, n, "output_size", op)
+    x = inputs if isinstance(inputs, GraphTensor) else _np_float(inputs)
+    if not isinstance(inputs, GraphTensor):
+        _check_weights_alone(op, inputs)
+    first = 2 if fmt == "channels_first" else 1
+    for i in range(n):
+        x = _adaptive_axis(x, first + i, size[i], is_max)
+    return x
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    return _adaptive("adaptive_average_pool", False, inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    return _adaptive("adaptive_max_pool", True, inputs, output_size, data_format)

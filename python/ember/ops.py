@@ -84,6 +84,8 @@ from ember._ops import (  # noqa: A004  (Keras's names shadow builtins)
     zeros_like,
 )
 from ember._ops_conv import (  # noqa: A004  (Keras's names shadow builtins)
+    adaptive_average_pool,
+    adaptive_max_pool,
     average_pool,
     conv,
     conv_transpose,
@@ -375,14 +377,15 @@ def _namespace(name, names):
 
 _LINALG = ["cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "jvp", "lstsq",
            "lu_factor", "matrix_rank", "norm", "pinv", "qr", "solve", "solve_triangular", "svd"]
-_NN = ["average_pool", "batch_normalization", "binary_crossentropy", "categorical_crossentropy",
-       "celu", "conv", "conv_transpose", "depth_to_space", "depthwise_conv", "elu", "gelu", "glu",
-       "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
-       "layer_normalization", "leaky_relu", "log_sigmoid", "log_softmax", "max_pool", "moments",
-       "multi_hot", "normalize", "one_hot", "polar", "psnr", "relu", "relu6", "rms_normalization",
-       "selu", "separable_conv", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
-       "softsign", "space_to_depth", "sparse_categorical_crossentropy", "sparse_plus",
-       "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh_shrink", "threshold"]
+_NN = ["adaptive_average_pool", "adaptive_max_pool", "average_pool", "batch_normalization",
+       "binary_crossentropy", "categorical_crossentropy", "celu", "conv", "conv_transpose",
+       "depth_to_space", "depthwise_conv", "elu", "gelu", "glu", "hard_shrink", "hard_sigmoid",
+       "hard_silu", "hard_swish", "hard_tanh", "layer_normalization", "leaky_relu", "log_sigmoid",
+       "log_softmax", "max_pool", "moments", "multi_hot", "normalize", "one_hot", "polar", "psnr",
+       "relu", "relu6", "rms_normalization", "selu", "separable_conv", "sigmoid", "silu",
+       "soft_shrink", "softmax", "softplus", "softsign", "space_to_depth",
+       "sparse_categorical_crossentropy", "sparse_plus", "sparse_sigmoid", "sparsemax",
+       "squareplus", "swish", "tanh_shrink", "threshold"]
 _NUMPY = ["abs", "absolute", "add", "all", "allclose", "amax", "amin", "angle", "any", "append",
           "arange", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
           "argmax", "argmin", "argpartition", "argsort", "array", "array_split", "average",
@@ -415,12 +418,12 @@ linalg = _namespace("linalg", _LINALG)
 nn = _namespace("nn", _NN)
 numpy = _namespace("numpy", _NUMPY)
 
-__all__ = ["GraphTensor", "abs", "absolute", "add", "all", "allclose", "amax", "amin", "angle",
-           "any", "append", "arange", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
-           "arctan2", "arctanh", "argmax", "argmin", "argpartition", "argsort", "array",
-           "array_split", "associative_scan", "average", "average_pool", "bartlett",
-           "batch_normalization", "binary_crossentropy", "bincount", "bitwise_and",
-           "bitwise_invert", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+__all__ = ["GraphTensor", "abs", "absolute", "adaptive_average_pool", "adaptive_max_pool", "add",
+           "all", "allclose", "amax", "amin", "angle", "any", "append", "arange", "arccos",
+           "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin",
+           "argpartition", "argsort", "array", "array_split", "associative_scan", "average",
+           "average_pool", "bartlett", "batch_normalization", "binary_crossentropy", "bincount",
+           "bitwise_and", "bitwise_invert", "bitwise_left_shift", "bitwise_not", "bitwise_or",
            "bitwise_right_shift", "bitwise_xor", "blackman", "broadcast_to", "cast",
            "categorical_crossentropy", "cbrt", "cdist", "ceil", "celu", "cholesky",
            "cholesky_inverse", "clip", "concatenate", "cond", "conj", "conjugate", "conv",
