@@ -409,6 +409,11 @@ CONV = [
         o.max_pool(d["x2"], (2, 3), (1, 2), "same"), o.average_pool(d["x2"], 2, 2),
         o.average_pool(d["x2"], 3, 2, "same"),
         o.max_pool(np.moveaxis(d["x2"], -1, 1), 2, 2, data_format="channels_first")]),
+    ("unfold_fold", lambda o, d: [
+        o.unfold(np.moveaxis(d["x2"], -1, 1), 3),
+        o.unfold(np.moveaxis(d["x2"], -1, 1), 2, 2, 1, 2),
+        o.fold(o.unfold(np.moveaxis(d["x2"], -1, 1), 3, 1, 1, 2), (7, 8), 3, 1, 1, 2),
+        o.fold(d["x2"].reshape(2, -1)[:, :72].reshape(2, 18, 4), (4, 4), 3, 1, 0, 1)]),
     ("adaptive_pool", lambda o, d: [
         o.adaptive_average_pool(d["x1"], 4), o.adaptive_max_pool(d["x1"], 5),
         o.adaptive_average_pool(d["x2"], (3, 5)), o.adaptive_max_pool(d["x2"], (4, 3)),
@@ -443,7 +448,11 @@ def _conv_layer_class(base, o, rank):
                                       o.reshape(c, (-1, 24)), o.reshape(d, (-1, 20))], axis=-1)
             a = o.separable_conv(x, self.k, self.kt, 1, "same")
             b = o.average_pool(o.depthwise_conv(x, self.k, 2, "valid"), 2, 1, "same")
-            return o.concatenate([o.reshape(a, (-1, 280)), o.reshape(b, (-1, 72))], axis=-1)
+            blocks = o.unfold(o.transpose(x, (0, 3, 1, 2)), 3, 1, 1, 2)  # (N, 36, 16)
+            c = o.fold(o.tanh(blocks), (7, 8), 3, 1, 1, 2)
+            return o.concatenate([o.reshape(a, (-1, 280)), o.reshape(b, (-1, 72)),
+                                  o.reshape(blocks, (-1, 576)), o.reshape(c, (-1, 224))],
+                                 axis=-1)
 
     return ConvBody
 

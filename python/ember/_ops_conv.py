@@ -285,3 +285,67 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
 
 def adaptive_max_pool(inputs, output_size, data_format=None):
     return _adaptive("adaptive_max_pool", True, inputs, output_size, data_format)
+
+
+def _pair(value):
+    return (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
+
+
+def _unfold_positions(a, k, d, s):
+    """(N, C, H, W) already padded -> (N, C*kH*kW, L), channels slowest, as jax's patches."""
+    p = _patches(np.moveaxis(a, 1, -1), k, s, d, "valid")  # (N, oH, oW, C, kH, kW)
+    n, oh, ow = p.shape[:3]
+    return p.transpose(0, 3, 4, 5, 1, 2).reshape(n, -1, oh * ow)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002  (Keras's name)
+    """Sliding blocks of an NCHW image: (N, C, H, W) -> (N, C*kH*kW, L)."""
+    from ember._ops_numpy import _lowered, pad
+
+    if len(_shape(input)) != 4:
+        raise ValueError(f"ember.ops.unfold: input must be 4-D (N, C, H, W), got {_shape(input)}")
+    k, d, p, s = (_pair(v) for v in (kernel_size, dilation, padding, stride))
+    widths = ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))
+    if isinstance(input, GraphTensor):
+        x = pad(input, widths) if any(p) else input
+        return _lowered(x, "unfold", lambda a: _unfold_positions(a, k, d, s))
+    _check_weights_alone("unfold", input)
+    x = np.pad(_np_float(input), widths)
+    return _unfold_positions(x, k, d, s).astype(_F32)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of unfold (col2im): blocks (N, C*kH*kW, L) summed into (N, C, oH, oW)."""
+    if len(_shape(x)) != 3:
+        raise ValueError(f"ember.ops.fold: x must be 3-D (N, C*kH*kW, L), got {_shape(x)}")
+    (oh, ow), k, d, p, s = (_pair(v) for v in (output_size, kernel_size, dilation, padding,
+                                               stride))
+    ckk, length = _shape(x)[1:]
+    c = ckk // (k[0] * k[1])
+    # Where each block element lands: unfold of the (padded) output positions.
+    positions = np.arange(c * (oh + 2 * p[0]) * (ow + 2 * p[1])).reshape(
+        1, c, oh + 2 * p[0], ow + 2 * p[1])
+    index = _unfold_positions(positions, k, d, s)[0]
+    if index.shape != (ckk, length):
+        raise ValueError(f"ember.ops.fold: blocks of shape {(ckk, length)} do not tile an "
+                         f"output of {(oh, ow)} with these kernel_size/dilation/stride/padding")
+    keep = positions[0][:, p[0]:p[0] + oh, p[1]:p[1] + ow].ravel()
+    if isinstance(x, GraphTensor):
+        # One GEMM with the 0/1 matrix that sums each block element into its output position.
+        from ember._ops import matmul, reshape
+        rows = ckk * length
+        if rows * keep.size > 1 << 24:
+            raise ValueError(f"ember.ops.fold: inside a layer fold is a GEMM with a "
+                             f"{rows} x {keep.size} constant, too large here")
+        where = {int(q): i for i, q in enumerate(keep)}
+        m = np.zeros((rows, keep.size), _F32)
+        for r, q in enumerate(index.ravel()):
+            if int(q) in where:
+                m[r, where[int(q)]] = 1.0
+        return reshape(matmul(reshape(x, (-1, rows)), m), (-1, c, oh, ow))
+    _check_weights_alone("fold", x)
+    a = _np_float(x)
+    out = np.zeros((a.shape[0], positions.size), a.dtype)
+    np.add.at(out, (slice(None), index.ravel()), a.reshape(a.shape[0], -1))
+    out = out.reshape((a.shape[0],) + positions.shape[1:])
+    return out[:, :, p[0]:p[0] + oh, p[1]:p[1] + ow]
