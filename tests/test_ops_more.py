@@ -188,6 +188,11 @@ EAGER = [
                            o.view_as_real(o.view_as_complex(d["f"][..., :2])),
                            *o.slogdet(d["m"]), o.corrcoef(d["m"]), o.cdist(d["f"], d["g"]),
                            o.vectorize(lambda a, b: a * b + 1)(d["f"], d["g"])]),
+    ("stft", lambda o, d: [
+        *o.stft(d["f"], 4, 2, 8), *o.stft(d["g"][0, 0], 3, 1, 4, "hamming", center=False),
+        *o.stft(d["f"], 5, 2, 5, None), o.istft(o.stft(d["f"], 4, 1, 4), 4, 1, 4),
+        o.istft((d["f"], d["g"]), 4, 2, 8, length=7),
+        o.istft((d["f"], d["g"]), 6, 3, 8, window=None, center=False)]),
     ("rearrange", lambda o, d: [
         o.rearrange(d["f"], "b h w -> b w h"), o.rearrange(d["i"], "b h w -> b (h w)"),
         o.rearrange(d["f"], "b (h1 h) w -> (b h1) h w", h1=2),

@@ -1515,3 +1515,74 @@ def rearrange(tensor, pattern, **axes_lengths):
         return _lowered(tensor, "rearrange", lambda p: _rearranged(p, pattern, axes_lengths))
     _check_weights_alone("rearrange", tensor)
     return _out(_rearranged(np.asarray(_np(tensor)), pattern, axes_lengths))
+
+
+def _stft_window(window, sequence_length, fft_length, op):
+    if window is None:
+        return np.ones(fft_length)  # Keras's: the whole frame, not padded
+    if isinstance(window, str):
+        n = np.arange(sequence_length)
+        # scipy.signal.get_window's periodic ("fftbins") windows, as Keras uses them.
+        if window == "hann":
+            win = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / sequence_length)
+        elif window == "hamming":
+            win = 0.54 - 0.46 * np.cos(2.0 * np.pi * n / sequence_length)
+        else:
+            raise ValueError(f"ember.ops.{op}: a window given by name must be 'hann' or "
+                             f"'hamming', got {window!r}")
+    else:
+        win = np.asarray(_np_float(window), dtype=np.float64)
+        if win.shape != (sequence_length,):
+            raise ValueError(f"ember.ops.{op}: the window's shape must be ({sequence_length},), "
+                             f"got {win.shape}")
+    left = (fft_length - sequence_length) // 2
+    return np.pad(win, (left, fft_length - sequence_length - left))
+
+
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """Short-time Fourier transform of the last axis: (real, imag), each (..., frames,
+    fft_length // 2 + 1), unscaled, as Keras's jax backend."""
+    _eager("stft", x, why="complex values have no engine kernels")
+    a = np.asarray(_np(x))
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"ember.ops.stft: x must be float32 or float64, got {a.dtype}")
+    if fft_length < sequence_length:
+        raise ValueError(f"ember.ops.stft: fft_length ({fft_length}) must be at least "
+                         f"sequence_length ({sequence_length})")
+    win = _stft_window(window, sequence_length, fft_length, "stft")
+    if center:
+        a = np.pad(a, [(0, 0)] * (a.ndim - 1) + [(fft_length // 2, fft_length // 2)],
+                   mode="reflect")
+    n = (a.shape[-1] - fft_length) // sequence_stride + 1
+    idx = np.arange(n)[:, None] * sequence_stride + np.arange(fft_length)
+    spectrum = np.fft.rfft(a[..., idx].astype(np.float64) * win, n=fft_length, axis=-1)
+    return _pair(spectrum)
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",
+          center=True):
+    """The inverse of stft: overlap-added frames divided by the overlapping squared window."""
+    spectrum = _complex_pair("istft", x)
+    if spectrum.ndim < 2:
+        raise ValueError(f"ember.ops.istft: x must have at least 2 axes, got {spectrum.shape}")
+    win = _stft_window(window, sequence_length, fft_length, "istft")
+    frames = np.fft.irfft(spectrum.astype(np.complex128), n=fft_length, axis=-1)
+    count = frames.shape[-2]
+    total = fft_length + sequence_stride * (count - 1)
+    out = np.zeros(frames.shape[:-2] + (total,))
+    norm = np.zeros(total)
+    for i in range(count):
+        at = builtins.slice(i * sequence_stride, i * sequence_stride + fft_length)
+        out[..., at] += frames[..., i, :] * win
+        norm[at] += win * win
+    out = np.where(norm > 1e-10, out / np.where(norm > 1e-10, norm, 1.0), out)
+    if window is None:
+        out = out * win.sum() / sequence_stride
+    start = fft_length // 2 if center else 0
+    if length is not None:
+        end = start + length
+    elif center:
+        end = -(fft_length // 2)
+    else:
+        end = total
+    return out[..., start:end].astype(_F32)
