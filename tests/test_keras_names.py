@@ -105,9 +105,7 @@ NOT_YET = {
     """),
     "saving": _names("KerasFileEditor"),
     # issue 17: the whole backend-agnostic NumPy/NN API (and its nn/linalg/numpy namespaces)
-    "ops": _names("""
-        ctc_decode ctc_loss dot_product_attention
-    """),
+    "ops": _names("dot_product_attention"),
     # the data-parallel work (Keras's distribution API): ember's fit/evaluate/predict shard
     # the data themselves; a tensor-level layout is not built yet.
     "distribution": _names("distribute_tensor"),

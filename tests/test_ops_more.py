@@ -154,6 +154,11 @@ EAGER = [
         o.rms_normalization(d["f"], d["v"]),
         o.batch_normalization(d["f"], d["v"], d["p"][0, 0], axis=-1, offset=d["v"],
                               scale=d["g"][0, 0])]),
+    ("ctc", lambda o, d: [
+        o.ctc_loss(d["c"][:, :3] % 4 + 1, d["f"], np.array([3, 2, 1]), np.array([4, 3, 4])),
+        o.ctc_loss(d["c"] % 3, d["g"], np.array([2, 4, 3]), np.array([4, 4, 2]), mask_index=4),
+        *o.ctc_decode(d["f"], np.array([4, 2, 3])),
+        *o.ctc_decode(d["g"], np.array([4, 4, 1]), merge_repeated=False, mask_index=2)]),
     ("one_hot", lambda o, d: [o.one_hot(d["c"], 5), o.one_hot(d["c"], 4, axis=0),
                               o.multi_hot(d["c"], 5)]),
     ("crossentropy", lambda o, d: [

@@ -335,3 +335,71 @@ def depth_to_space(x, block_size, data_format="channels_last"):
 
 def space_to_depth(x, block_size, data_format="channels_last"):
     return _shuffle_op("space_to_depth", False, x, block_size, data_format)
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Per-sample CTC loss of logits `output` (batch, time, classes) for int `target` (batch,
+    labels): the forward algorithm in log space, as Keras's jax backend (optax's) runs it,
+    with -1e5 standing for log 0."""
+    _eager("ctc_loss", target, output, target_length, output_length,
+           why="its recursion runs over time steps; use the CTC loss in compile() instead")
+    labels = np.asarray(_np(target)).astype(np.int64)
+    logits = _np_float(output).astype(np.float64)
+    batch, steps, classes = logits.shape
+    max_labels = labels.shape[1]
+    eps = -1e5
+    label_len = np.asarray(_np(target_length)).astype(np.int64).reshape(batch)
+    out_pad = (np.arange(steps)[None] >= np.asarray(_np(output_length)).reshape(batch, 1))
+    shifted = logits - logits.max(-1, keepdims=True)
+    logprobs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    repeat = np.pad((labels[:, :-1] == labels[:, 1:]).astype(np.float64), ((0, 0), (0, 1)))
+    emit = np.take_along_axis(logprobs, labels[:, None, :].repeat(steps, 1), axis=-1)
+    blank = logprobs[:, :, mask_index]
+
+    def add_to_phi(phi, score):
+        return np.concatenate([phi[:, :1], np.logaddexp(phi[:, 1:], score)], axis=-1)
+
+    phi = np.full((batch, max_labels + 1), eps)
+    phi[:, 0] = 0.0
+    em = np.full((batch, max_labels), eps)
+    for t in range(steps):
+        prev_phi_orig = phi
+        prev_phi = add_to_phi(phi, em + eps * repeat)
+        next_emit = np.logaddexp(prev_phi[:, :-1] + emit[:, t], em + emit[:, t])
+        next_phi = add_to_phi(prev_phi + blank[:, t, None],
+                              em + blank[:, t, None] + eps * (1.0 - repeat))
+        pad = out_pad[:, t, None]
+        em = np.where(pad, em, next_emit)
+        phi = np.where(pad, prev_phi_orig, next_phi)
+    last = add_to_phi(phi, em)
+    return (-last[np.arange(batch), label_len]).astype(_F32)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Greedy CTC decoding: (decoded (1, batch, time) padded with -1, -sum of the chosen
+    logits (batch, 1)), as Keras's jax backend."""
+    _eager("ctc_decode", inputs, sequence_lengths, why="its output length depends on the "
+           "values")
+    if strategy != "greedy":
+        raise NotImplementedError(f"ember.ops.ctc_decode: strategy={strategy!r} is not built "
+                                  "yet; use strategy='greedy'")
+    x = _np_float(inputs)
+    batch, steps, classes = x.shape
+    lengths = np.asarray(_np(sequence_lengths)).astype(np.int64).reshape(batch)
+    if mask_index is None:
+        mask_index = classes - 1
+    indices = np.argmax(x, axis=-1)
+    scores = np.max(x, axis=-1)
+    valid = np.arange(steps)[None] < lengths[:, None]
+    indices = np.where(valid, indices, mask_index)
+    scores = np.where(valid, scores, 0.0)
+    keep = indices != mask_index
+    if merge_repeated:
+        keep &= np.concatenate([np.ones((batch, 1), bool), indices[:, 1:] != indices[:, :-1]],
+                               axis=1)
+    decoded = np.full((batch, steps), -1, np.int32)
+    for b in range(batch):
+        kept = indices[b][keep[b]]
+        decoded[b, :kept.size] = kept
+    return decoded[None], (-np.sum(scores, axis=1, keepdims=True)).astype(_F32)
