@@ -19,7 +19,15 @@ from ember._ops import (
     _np_float,
     _shape,
     _wrap,
+    add,
+    concatenate,
+    divide,
+    matmul,
+    maximum,
+    reshape,
+    take,
 )
+from ember._ops_numpy import _lowered, pad
 from ember.variables import Variable
 
 
@@ -243,8 +251,6 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 def _adaptive_axis(x, axis, out, is_max):
     """Keras's adaptive pooling along one axis: windows of the two sizes a bin can have
     (ceil(length / out) and one more), pooled at stride 1, then one gather picks each bin's."""
-    from ember._ops import add, concatenate, divide, maximum, take
-
     length = _shape(x)[axis]
     small = -(-length // out)
     starts = (np.arange(out) * length) // out
@@ -300,8 +306,6 @@ def _unfold_positions(a, k, d, s):
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002  (Keras's name)
     """Sliding blocks of an NCHW image: (N, C, H, W) -> (N, C*kH*kW, L)."""
-    from ember._ops_numpy import _lowered, pad
-
     if len(_shape(input)) != 4:
         raise ValueError(f"ember.ops.unfold: input must be 4-D (N, C, H, W), got {_shape(input)}")
     k, d, p, s = (_pair(v) for v in (kernel_size, dilation, padding, stride))
@@ -332,7 +336,6 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     keep = positions[0][:, p[0]:p[0] + oh, p[1]:p[1] + ow].ravel()
     if isinstance(x, GraphTensor):
         # One GEMM with the 0/1 matrix that sums each block element into its output position.
-        from ember._ops import matmul, reshape
         rows = ckk * length
         if rows * keep.size > 1 << 24:
             raise ValueError(f"ember.ops.fold: inside a layer fold is a GEMM with a "

@@ -33,13 +33,16 @@ from ember._ops import (
     softplus,
     sqrt,
     square,
+    squeeze,
     subtract,
     sum,
     tanh,
     var,
 )
+from ember._ops_linalg import norm
 from ember._ops_numpy import (
     _eager,
+    _lowered,
     abs,
     equal,
     expm1,
@@ -205,7 +208,6 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     if order == 2:
         inv = minimum(rsqrt(sum(square(x), axis=axis, keepdims=True)), 1.0 / eps)
         return multiply(x, inv)
-    from ember._ops_linalg import norm
     return divide(x, maximum(norm(x, ord=order, axis=axis, keepdims=True), eps))
 
 
@@ -291,7 +293,6 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         if target.ndim == len(_shape(output)) and target.shape[-1] == 1:
             target = target[..., 0]
     elif target.ndim == len(_shape(output)) and target.shape[-1] == 1:
-        from ember._ops import squeeze
         target = squeeze(target, axis=-1)
     return categorical_crossentropy(one_hot(target, n, axis=axis), output, from_logits, axis)
 
@@ -323,7 +324,6 @@ def _shuffle_op(name, to_space, x, block_size, data_format):
         raise ValueError(f"ember.ops.{name}: unknown data_format {data_format!r}")
     fn = _pixel_shuffle(to_space, int(block_size), data_format)
     if isinstance(x, GraphTensor):
-        from ember._ops_numpy import _lowered
         return _lowered(x, name, fn)
     _check_weights_alone(name, x)
     return _out(fn(np.asarray(_np(x))))

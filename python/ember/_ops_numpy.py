@@ -40,11 +40,14 @@ from ember._ops import (
     matmul,
     max,
     maximum,
+    mean,
     min,
     multiply,
     negative,
+    power,
     reciprocal,
     reshape,
+    sign,
     sqrt,
     square,
     subtract,
@@ -52,6 +55,8 @@ from ember._ops import (
     take,
     transpose,
 )
+from ember._ops_core import stop_gradient
+from ember._ops_einsum import einsum_graph
 
 
 def _graph_only_error(op, why):
@@ -307,14 +312,8 @@ def fabs(x):
 
 def cbrt(x):
     if isinstance(x, GraphTensor):
-        from ember._ops import sign
-        return multiply(sign(x), _power_abs(x, 1.0 / 3.0))
+        return multiply(sign(x), power(abs(x), 1.0 / 3.0))
     return _unary("cbrt", x, np.cbrt)
-
-
-def _power_abs(x, p):
-    from ember._ops import power
-    return power(abs(x), p)
 
 
 def rsqrt(x):
@@ -754,7 +753,6 @@ def logsumexp(x, axis=None, keepdims=False):
         with np.errstate(divide="ignore"):
             out = np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True)) + m
         return _out(out if keepdims else np.squeeze(out, axis=ax))
-    from ember._ops_core import stop_gradient
     m = stop_gradient(max(x, axis=axis, keepdims=True))
     out = add(log(sum(exp(subtract(x, m)), axis=axis, keepdims=True)), m)
     if keepdims:
@@ -844,7 +842,6 @@ def count_nonzero(x, axis=None):
 
 def average(x, axis=None, weights=None):
     if weights is None:
-        from ember._ops import mean
         return mean(x, axis=axis)
     if _graph_of(x, weights) is None:
         return _out(np.average(_np_float(x), axis=axis, weights=_np_float(weights)))
@@ -1332,7 +1329,6 @@ def einsum(subscripts, *operands):
         _check_weights_alone("einsum", *operands)
         arrays = [np.asarray(_np(o)) for o in operands]
         return _out(np.einsum(subscripts, *arrays))
-    from ember._ops_einsum import einsum_graph
     return einsum_graph(subscripts, operands)
 
 
