@@ -264,6 +264,7 @@ def _rounding_compare(o, h, b, s):
     return (o.floor(h * 3) + o.ceil(h * 2) + o.round(h * 3) + o.trunc(h * 3)
             + o.round(h, 1) * h + o.greater(h, s) * h + o.less_equal(h, 0.1) * s
             + o.equal(o.round(h), 0.0) + o.logical_and(h > 0, h < 0.5) * h
+            + (o.round(h) == 1.0) * h + (o.round(h) != 0.0) + (h >= 0.2) - (h <= -0.2) * h
             + o.where(h > 0, h * 2, o.square(h)) + o.mod(h, 0.7) + o.floor_divide(h, 0.3) * h
             + o.divide_no_nan(h, o.round(h)) + o.isnan(h) + o.isfinite(h) * h
             + o.stop_gradient(h) * h + o.clip(h, -0.5, 0.5) + o.heaviside(h, 0.5))

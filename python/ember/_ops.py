@@ -79,8 +79,16 @@ class GraphTensor:
     __neg__ = lambda self: negative(self)  # noqa: E731
     __abs__ = lambda self: absolute(self)  # noqa: E731
 
-    # Comparisons and logic give 1.0 / 0.0 (ember._ops_numpy, imported when first used).
-    # == and != keep Python's identity meaning, as a graph value is used as a key.
+    # Comparisons and logic give 1.0 / 0.0 (ember._ops_numpy, imported when first used). As
+    # for Keras's tensors, == and != compare elementwise; hashing stays by identity.
+    __hash__ = object.__hash__
+
+    def __eq__(self, o):
+        return _numpy_op("equal")(self, o)
+
+    def __ne__(self, o):
+        return _numpy_op("not_equal")(self, o)
+
     def __gt__(self, o):
         return _numpy_op("greater")(self, o)
 
