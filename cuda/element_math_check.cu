@@ -151,13 +151,22 @@ __global__ void arith_kernel(const float* x, float* out, int64_t n) {
   float s = 0.0f;
   for (BinaryKind k : {BinaryKind::Add, BinaryKind::Subtract, BinaryKind::Multiply,
                        BinaryKind::Divide, BinaryKind::Maximum, BinaryKind::Minimum,
-                       BinaryKind::Power}) {
+                       BinaryKind::Power, BinaryKind::Greater, BinaryKind::GreaterEqual,
+                       BinaryKind::Less, BinaryKind::LessEqual, BinaryKind::Equal,
+                       BinaryKind::NotEqual, BinaryKind::Arctan2, BinaryKind::FloorDivide,
+                       BinaryKind::Mod}) {
     const float y = binary_forward(k, a, b);
     s += y + binary_grad(k, true, 1.0f, a, b, y) + binary_grad(k, false, 1.0f, a, b, y);
     s += binary_grad_reads_values(k) ? 1.0f : 0.0f;
   }
   for (UnaryKind k : {UnaryKind::Negative, UnaryKind::Abs, UnaryKind::Square, UnaryKind::Sqrt,
-                      UnaryKind::Exp, UnaryKind::Log, UnaryKind::Reciprocal, UnaryKind::Sign}) {
+                      UnaryKind::Exp, UnaryKind::Log, UnaryKind::Reciprocal, UnaryKind::Sign,
+                      UnaryKind::Sin, UnaryKind::Cos, UnaryKind::Tan, UnaryKind::Arcsin,
+                      UnaryKind::Arccos, UnaryKind::Arctan, UnaryKind::Sinh, UnaryKind::Cosh,
+                      UnaryKind::Arcsinh, UnaryKind::Arccosh, UnaryKind::Arctanh,
+                      UnaryKind::Log1p, UnaryKind::Expm1, UnaryKind::Erf, UnaryKind::Floor,
+                      UnaryKind::Ceil, UnaryKind::Round, UnaryKind::Trunc,
+                      UnaryKind::StopGradient}) {
     const float y = unary_forward(k, a);
     s += y + unary_grad(k, 1.0f, a, y);
   }

@@ -16,6 +16,15 @@ BinaryKind binary_kind_from_name(const std::string& name) {
   if (name == "maximum") return BinaryKind::Maximum;
   if (name == "minimum") return BinaryKind::Minimum;
   if (name == "power") return BinaryKind::Power;
+  if (name == "greater") return BinaryKind::Greater;
+  if (name == "greater_equal") return BinaryKind::GreaterEqual;
+  if (name == "less") return BinaryKind::Less;
+  if (name == "less_equal") return BinaryKind::LessEqual;
+  if (name == "equal") return BinaryKind::Equal;
+  if (name == "not_equal") return BinaryKind::NotEqual;
+  if (name == "arctan2") return BinaryKind::Arctan2;
+  if (name == "floor_divide") return BinaryKind::FloorDivide;
+  if (name == "mod") return BinaryKind::Mod;
   throw ValueError("Unknown binary op: '" + name + "'");
 }
 
@@ -28,6 +37,15 @@ const char* binary_kind_name(BinaryKind kind) {
     case BinaryKind::Maximum: return "maximum";
     case BinaryKind::Minimum: return "minimum";
     case BinaryKind::Power: return "power";
+    case BinaryKind::Greater: return "greater";
+    case BinaryKind::GreaterEqual: return "greater_equal";
+    case BinaryKind::Less: return "less";
+    case BinaryKind::LessEqual: return "less_equal";
+    case BinaryKind::Equal: return "equal";
+    case BinaryKind::NotEqual: return "not_equal";
+    case BinaryKind::Arctan2: return "arctan2";
+    case BinaryKind::FloorDivide: return "floor_divide";
+    case BinaryKind::Mod: return "mod";
   }
   return "?";
 }
@@ -41,6 +59,25 @@ UnaryKind unary_kind_from_name(const std::string& name) {
   if (name == "log") return UnaryKind::Log;
   if (name == "reciprocal") return UnaryKind::Reciprocal;
   if (name == "sign") return UnaryKind::Sign;
+  if (name == "sin") return UnaryKind::Sin;
+  if (name == "cos") return UnaryKind::Cos;
+  if (name == "tan") return UnaryKind::Tan;
+  if (name == "arcsin") return UnaryKind::Arcsin;
+  if (name == "arccos") return UnaryKind::Arccos;
+  if (name == "arctan") return UnaryKind::Arctan;
+  if (name == "sinh") return UnaryKind::Sinh;
+  if (name == "cosh") return UnaryKind::Cosh;
+  if (name == "arcsinh") return UnaryKind::Arcsinh;
+  if (name == "arccosh") return UnaryKind::Arccosh;
+  if (name == "arctanh") return UnaryKind::Arctanh;
+  if (name == "log1p") return UnaryKind::Log1p;
+  if (name == "expm1") return UnaryKind::Expm1;
+  if (name == "erf") return UnaryKind::Erf;
+  if (name == "floor") return UnaryKind::Floor;
+  if (name == "ceil") return UnaryKind::Ceil;
+  if (name == "round") return UnaryKind::Round;
+  if (name == "trunc") return UnaryKind::Trunc;
+  if (name == "stop_gradient") return UnaryKind::StopGradient;
   throw ValueError("Unknown unary op: '" + name + "'");
 }
 

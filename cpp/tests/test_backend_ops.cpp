@@ -683,6 +683,15 @@ double binary_ref(BinaryKind k, double a, double b) {
     case BinaryKind::Maximum: return std::max(a, b);
     case BinaryKind::Minimum: return std::min(a, b);
     case BinaryKind::Power: return std::pow(a, b);
+    case BinaryKind::Greater: return a > b;
+    case BinaryKind::GreaterEqual: return a >= b;
+    case BinaryKind::Less: return a < b;
+    case BinaryKind::LessEqual: return a <= b;
+    case BinaryKind::Equal: return a == b;
+    case BinaryKind::NotEqual: return a != b;
+    case BinaryKind::Arctan2: return std::atan2(a, b);
+    case BinaryKind::FloorDivide: return std::floor(a / b);
+    case BinaryKind::Mod: return a - std::floor(a / b) * b;
   }
   return 0.0;
 }
@@ -700,17 +709,29 @@ std::string side_name(const Side& s) {
 
 std::vector<OpCase> binary_cases() {
   std::vector<OpCase> cases;
-  const BinaryKind kinds[] = {BinaryKind::Add,    BinaryKind::Subtract, BinaryKind::Multiply,
-                              BinaryKind::Divide, BinaryKind::Maximum,  BinaryKind::Minimum,
-                              BinaryKind::Power};
+  const BinaryKind kinds[] = {
+      BinaryKind::Add,          BinaryKind::Subtract, BinaryKind::Multiply,    BinaryKind::Divide,
+      BinaryKind::Maximum,      BinaryKind::Minimum,  BinaryKind::Power,       BinaryKind::Greater,
+      BinaryKind::GreaterEqual, BinaryKind::Less,     BinaryKind::LessEqual,   BinaryKind::Equal,
+      BinaryKind::NotEqual,     BinaryKind::Arctan2,  BinaryKind::FloorDivide, BinaryKind::Mod};
   for (BinaryKind kind : kinds) {
-    const bool ties = kind == BinaryKind::Maximum || kind == BinaryKind::Minimum;
+    const bool ties = kind == BinaryKind::Maximum || kind == BinaryKind::Minimum ||
+                      (kind >= BinaryKind::Greater && kind <= BinaryKind::NotEqual);
+    // FloorDivide and Mod: |a / b| < 1 away from 0, so no finite-difference step crosses
+    // floor's jumps.
+    const bool floors = kind == BinaryKind::FloorDivide || kind == BinaryKind::Mod;
     // Divide: denominators away from 0; power: positive bases.
-    const Draw a_draw = ties ? distinct() : (kind == BinaryKind::Power ? positive() : uniform());
-    const Draw b_draw = ties                         ? distinct()
-                        : kind == BinaryKind::Divide ? away_from_zero(0.5f, 2.0f)
-                        : kind == BinaryKind::Power  ? uniform(-2.0f, 2.0f)
-                                                     : uniform();
+    const Draw a_draw = ties                          ? distinct()
+                        : kind == BinaryKind::Power   ? positive()
+                        : floors                      ? away_from_zero(0.2f, 0.8f)
+                        : kind == BinaryKind::Arctan2 ? away_from_zero()
+                                                      : uniform();
+    const Draw b_draw = ties                          ? distinct()
+                        : kind == BinaryKind::Divide  ? away_from_zero(0.5f, 2.0f)
+                        : kind == BinaryKind::Power   ? uniform(-2.0f, 2.0f)
+                        : floors                      ? away_from_zero(1.0f, 2.0f)
+                        : kind == BinaryKind::Arctan2 ? away_from_zero()
+                                                      : uniform();
     const std::pair<Side, Side> shapes[] = {
         {{Side::Input, {3, 4}}, {Side::Input, {1, 4}}},   // row broadcast
         {{Side::Input, {3, 1}}, {Side::Input, {1, 4}}},   // both broadcast
@@ -794,6 +815,28 @@ std::vector<OpCase> unary_cases() {
       {UnaryKind::Reciprocal, "reciprocal", away_from_zero(0.5f, 2.0f),
        [](double x) { return 1.0 / x; }},
       {UnaryKind::Sign, "sign", away_from_zero(), [](double x) { return x > 0.0 ? 1.0 : -1.0; }},
+      {UnaryKind::Sin, "sin", uniform(-3.0f, 3.0f), [](double x) { return std::sin(x); }},
+      {UnaryKind::Cos, "cos", uniform(-3.0f, 3.0f), [](double x) { return std::cos(x); }},
+      {UnaryKind::Tan, "tan", uniform(), [](double x) { return std::tan(x); }},
+      {UnaryKind::Arcsin, "arcsin", uniform(-0.8f, 0.8f), [](double x) { return std::asin(x); }},
+      {UnaryKind::Arccos, "arccos", uniform(-0.8f, 0.8f), [](double x) { return std::acos(x); }},
+      {UnaryKind::Arctan, "arctan", uniform(-3.0f, 3.0f), [](double x) { return std::atan(x); }},
+      {UnaryKind::Sinh, "sinh", uniform(-2.0f, 2.0f), [](double x) { return std::sinh(x); }},
+      {UnaryKind::Cosh, "cosh", uniform(-2.0f, 2.0f), [](double x) { return std::cosh(x); }},
+      {UnaryKind::Arcsinh, "arcsinh", uniform(-3.0f, 3.0f), [](double x) { return std::asinh(x); }},
+      {UnaryKind::Arccosh, "arccosh", uniform(1.2f, 3.0f), [](double x) { return std::acosh(x); }},
+      {UnaryKind::Arctanh, "arctanh", uniform(-0.8f, 0.8f), [](double x) { return std::atanh(x); }},
+      {UnaryKind::Log1p, "log1p", uniform(-0.5f, 2.0f), [](double x) { return std::log1p(x); }},
+      {UnaryKind::Expm1, "expm1", uniform(), [](double x) { return std::expm1(x); }},
+      {UnaryKind::Erf, "erf", uniform(-2.0f, 2.0f), [](double x) { return std::erf(x); }},
+      // Away from the integers and halves where the rounding functions jump.
+      {UnaryKind::Floor, "floor", away_from_zero(0.1f, 0.4f),
+       [](double x) { return std::floor(x); }},
+      {UnaryKind::Ceil, "ceil", away_from_zero(0.1f, 0.4f), [](double x) { return std::ceil(x); }},
+      {UnaryKind::Round, "round", away_from_zero(0.1f, 0.4f),
+       [](double x) { return std::round(x); }},
+      {UnaryKind::Trunc, "trunc", away_from_zero(0.1f, 0.4f),
+       [](double x) { return std::trunc(x); }},
   };
   std::vector<OpCase> cases;
   for (const Kind& k : kinds) {

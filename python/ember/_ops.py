@@ -2,8 +2,9 @@
 
 They work in two worlds, like `keras.ops`:
 
-* On arrays (NumPy arrays, lists, numbers, Variables) they compute at once,
-  with NumPy in float32, and return NumPy arrays.
+* On arrays (NumPy arrays, lists, numbers, Variables) they compute at once
+  with NumPy and return NumPy arrays, in the dtypes Keras (jax) gives: 64-bit
+  inputs become 32-bit, integer inputs stay integers where Keras keeps them.
 * On the values a layer's `call()` receives while ember builds its engine graph
   (a `GraphTensor`: shape `(None, ...)`, the batch axis first) they record ops
   into that graph. Forward and backward then run in C++ with the rest of the
@@ -78,6 +79,58 @@ class GraphTensor:
     __neg__ = lambda self: negative(self)  # noqa: E731
     __abs__ = lambda self: absolute(self)  # noqa: E731
 
+    # Comparisons and logic give 1.0 / 0.0 (ember._ops_numpy, imported when first used). As
+    # for Keras's tensors, == and != compare elementwise; hashing stays by identity.
+    __hash__ = object.__hash__
+
+    def __eq__(self, o):
+        return _numpy_op("equal")(self, o)
+
+    def __ne__(self, o):
+        return _numpy_op("not_equal")(self, o)
+
+    def __gt__(self, o):
+        return _numpy_op("greater")(self, o)
+
+    def __ge__(self, o):
+        return _numpy_op("greater_equal")(self, o)
+
+    def __lt__(self, o):
+        return _numpy_op("less")(self, o)
+
+    def __le__(self, o):
+        return _numpy_op("less_equal")(self, o)
+
+    def __floordiv__(self, o):
+        return _numpy_op("floor_divide")(self, o)
+
+    def __rfloordiv__(self, o):
+        return _numpy_op("floor_divide")(o, self)
+
+    def __mod__(self, o):
+        return _numpy_op("mod")(self, o)
+
+    def __rmod__(self, o):
+        return _numpy_op("mod")(o, self)
+
+    def __and__(self, o):
+        return _numpy_op("logical_and")(self, o)
+
+    __rand__ = __and__
+
+    def __or__(self, o):
+        return _numpy_op("logical_or")(self, o)
+
+    __ror__ = __or__
+
+    def __xor__(self, o):
+        return _numpy_op("logical_xor")(self, o)
+
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        return _numpy_op("logical_not")(self)
+
     def __getitem__(self, key):
         return _getitem(self, key)
 
@@ -85,6 +138,12 @@ class GraphTensor:
 # ---------------------------------------------------------------------------
 # plumbing
 # ---------------------------------------------------------------------------
+def _numpy_op(name):
+    from ember import _ops_numpy  # it builds on this module
+
+    return getattr(_ops_numpy, name)
+
+
 _names = [0]
 
 
@@ -153,6 +212,40 @@ def _array(x):
     return np.asarray(x, dtype=_F32)
 
 
+# jax (without x64), and so Keras, holds 64-bit values in 32 bits.
+_CANONICAL = {np.dtype(np.float64): np.dtype(np.float32), np.dtype(np.int64): np.dtype(np.int32),
+              np.dtype(np.uint64): np.dtype(np.uint32),
+              np.dtype(np.complex128): np.dtype(np.complex64)}
+
+
+def _canonical(a):
+    a = np.asarray(a)
+    to = _CANONICAL.get(a.dtype)
+    return a if to is None else a.astype(to)
+
+
+def _np(x):
+    """An eager operand in the dtype Keras would hold it in. Python numbers stay Python
+    numbers: NumPy then promotes them weakly (an int array plus 1 stays int), as jax does."""
+    if isinstance(x, GraphTensor):
+        raise TypeError("internal: a GraphTensor reached NumPy")
+    if isinstance(x, (bool, int, float, complex)):
+        return x
+    return _canonical(np.asarray(x))
+
+
+def _np_float(x):
+    """An eager operand of an op that computes in floating point: integers and bools
+    become float32, as Keras's ops on them return float32."""
+    a = np.asarray(_np(x))
+    return a if np.issubdtype(a.dtype, np.inexact) else a.astype(_F32)
+
+
+def _out(value):
+    """An eager result, 64-bit NumPy dtypes narrowed to Keras's 32-bit ones."""
+    return _canonical(value)
+
+
 def _check_weights_alone(op, *values):
     if _tracing[0] and any(isinstance(v, Variable) for v in values):
         raise NotImplementedError(
@@ -189,7 +282,8 @@ def _binary(kind, x, y, numpy_fn):
     graph = _graph_of(x, y)
     if graph is None:
         _check_weights_alone(kind, x, y)
-        return numpy_fn(_array(x), _array(y)).astype(_F32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _out(numpy_fn(_np(x), _np(y)))
     # The engine broadcasts from the operands' shapes (strides, not index maps).
     (a_node, a_var, _), (b_node, b_var, _) = _operand(x), _operand(y)
     inputs = [n for n in (a_node, b_node) if n is not None]
@@ -218,7 +312,13 @@ def multiply(x1, x2):
 
 
 def divide(x1, x2):
-    return _binary("divide", x1, x2, np.divide)
+    return _binary("divide", x1, x2, lambda a, b: np.divide(a, b, dtype=_true_divide_dtype(a, b)))
+
+
+def _true_divide_dtype(a, b):
+    # Keras divides integers in float32 (NumPy would in float64).
+    dt = np.result_type(a, b)
+    return dt if np.issubdtype(dt, np.inexact) else _F32
 
 
 true_divide = divide
@@ -244,27 +344,29 @@ def clip(x, x_min, x_max):
 # ---------------------------------------------------------------------------
 # elementwise unary ops and activations
 # ---------------------------------------------------------------------------
-def _unary(kind, x, numpy_fn):
+def _unary(kind, x, numpy_fn, keeps_int=False):
+    """keeps_int: integer inputs give integers (abs, square, ...), as in Keras; otherwise
+    they compute in float32."""
     if isinstance(x, GraphTensor):
         return _wrap(x._graph, _core.add_unary(x._graph, kind, x._node, _name(kind)))
     _check_weights_alone(kind, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(numpy_fn(_array(x)), dtype=_F32)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _out(numpy_fn(np.asarray(_np(x)) if keeps_int else _np_float(x)))
 
 
 def negative(x):
-    return _unary("negative", x, np.negative)
+    return _unary("negative", x, np.negative, keeps_int=True)
 
 
 def absolute(x):
-    return _unary("abs", x, np.abs)
+    return _unary("abs", x, np.abs, keeps_int=True)
 
 
 abs = absolute  # noqa: A001  (Keras's name)
 
 
 def square(x):
-    return _unary("square", x, np.square)
+    return _unary("square", x, np.square, keeps_int=True)
 
 
 def sqrt(x):
@@ -284,7 +386,7 @@ def reciprocal(x):
 
 
 def sign(x):
-    return _unary("sign", x, np.sign)
+    return _unary("sign", x, np.sign, keeps_int=True)
 
 
 def _activation(name, x, row_axis_of=None, **params):
@@ -297,7 +399,7 @@ def _activation(name, x, row_axis_of=None, **params):
     fn = getattr(_activations, name)
     if row_axis_of is not None:
         params["axis"] = row_axis_of
-    return fn(_array(x), **params)
+    return _out(fn(_np_float(x), **params))
 
 
 def relu(x):
@@ -379,7 +481,10 @@ def _reduce(kind, x, axis, keepdims, numpy_fn):
         _check_weights_alone(kind, x)
         if isinstance(axis, list):
             axis = tuple(axis)
-        return np.asarray(numpy_fn(_array(x), axis=axis, keepdims=keepdims), dtype=_F32)
+        x = np.asarray(_np(x))
+        if kind == "mean":
+            x = _np_float(x)
+        return _out(numpy_fn(x, axis=axis, keepdims=keepdims))
     if axis is None and _weight_rows[0] and x.ndim > 1:
         axis = tuple(range(1, x.ndim))  # a weight's one row: every axis of the weight
     if axis is None:
@@ -416,6 +521,8 @@ amax, amin = max, min
 
 def var(x, axis=None, keepdims=False):
     """Population variance: mean(square(x - mean(x))), as jax computes it."""
+    if not isinstance(x, GraphTensor):
+        x = _np_float(x)
     centered = subtract(x, mean(x, axis=axis, keepdims=True))
     return mean(square(centered), axis=axis, keepdims=keepdims)
 
@@ -446,7 +553,7 @@ def _positions(x):
 def reshape(x, newshape):
     if not isinstance(x, GraphTensor):
         _check_weights_alone("reshape", x)
-        return np.reshape(_array(x), newshape)
+        return np.reshape(_np(x), newshape)
     newshape = (newshape,) if isinstance(newshape, int) else tuple(newshape)
     if not newshape or newshape[0] not in (-1, None):
         raise ValueError(f"ember.ops.reshape: the new shape {newshape} must keep the batch axis "
@@ -462,7 +569,7 @@ def reshape(x, newshape):
 def transpose(x, axes=None):
     if not isinstance(x, GraphTensor):
         _check_weights_alone("transpose", x)
-        return np.transpose(_array(x), axes)
+        return np.transpose(_np(x), axes)
     if axes is None or int(axes[0]) % x.ndim != 0:
         raise ValueError(f"ember.ops.transpose: axes {axes} would move the batch axis; inside a "
                          "layer keep it first, e.g. axes=(0, 2, 1)")
@@ -474,7 +581,7 @@ def transpose(x, axes=None):
 def expand_dims(x, axis):
     if not isinstance(x, GraphTensor):
         _check_weights_alone("expand_dims", x)
-        return np.expand_dims(_array(x), axis)
+        return np.expand_dims(_np(x), axis)
     a = int(axis)
     a = a + x.ndim + 1 if a < 0 else a
     if not 1 <= a <= x.ndim:
@@ -487,7 +594,7 @@ def expand_dims(x, axis):
 def squeeze(x, axis=None):
     if not isinstance(x, GraphTensor):
         _check_weights_alone("squeeze", x)
-        return np.squeeze(_array(x), axis)
+        return np.squeeze(_np(x), axis)
     if axis is None:
         axes = tuple(i for i, d in enumerate(x._row) if d == 1)
     else:
@@ -520,7 +627,7 @@ def _getitem(x, key):
 def take(x, indices, axis=None):
     if not isinstance(x, GraphTensor):
         _check_weights_alone("take", x)
-        return np.take(_array(x), np.asarray(indices), axis=axis)
+        return _out(np.take(_np(x), np.asarray(indices), axis=axis))
     if axis is None:
         raise ValueError("ember.ops.take: axis=None would flatten the batch axis; give an axis")
     a = _normalize_axis(axis, x.ndim, "take") - 1
@@ -533,7 +640,7 @@ def concatenate(xs, axis=0):
     graph = _graph_of(*xs)
     if graph is None:
         _check_weights_alone("concatenate", *xs)
-        return np.concatenate([_array(x) for x in xs], axis=axis)
+        return _out(np.concatenate([np.asarray(_np(x)) for x in xs], axis=axis))
     if not all(isinstance(x, GraphTensor) for x in xs):
         raise ValueError("ember.ops.concatenate: inside a layer, every operand must come from "
                          "the layer's inputs (broadcast constants first, e.g. x * 0 + c)")
@@ -549,7 +656,7 @@ def matmul(x1, x2):
     graph = _graph_of(x1, x2)
     if graph is None:
         _check_weights_alone("matmul", x1, x2)
-        return np.matmul(_array(x1), _array(x2)).astype(_F32)
+        return _out(np.matmul(_np(x1), _np(x2)))
     if isinstance(x1, GraphTensor) and isinstance(x2, GraphTensor):
         node = _core.add_matmul(graph, [x1._node, x2._node], None, _name("matmul"))
         return _wrap(graph, node)
@@ -564,7 +671,22 @@ def matmul(x1, x2):
     return _wrap(graph, _core.add_matmul(graph, [x1._node], w, _name("matmul")))
 
 
-dot = matmul
+def dot(x1, x2):
+    """NumPy's dot: a scalar operand multiplies; 1-D and 2-D operands are matmul's; else the
+    last axis of x1 meets the second-to-last of x2 ((2, 3, 4) . (2, 4, 5) -> (2, 3, 2, 5))."""
+    if _graph_of(x1, x2) is None:
+        _check_weights_alone("dot", x1, x2)
+        return _out(np.dot(_np(x1), _np(x2)))
+    if len(_shape(x1)) == 0 or len(_shape(x2)) == 0:
+        return multiply(x1, x2)
+    if not isinstance(x1, GraphTensor) or isinstance(x2, GraphTensor) or len(_shape(x2)) > 2:
+        raise ValueError(f"ember.ops.dot: inside a layer, dot({_shape(x1)}, {_shape(x2)}) "
+                         "must be a batched value times a 1-D or 2-D weight or constant (dot "
+                         "of two batched values would pair every sample with every other); "
+                         "use ops.matmul or ops.einsum")
+    if len(_shape(x2)) == 1:
+        return sum(multiply(x1, x2), axis=-1)
+    return matmul(x1, x2)
 
 
 def _shape(x):
@@ -587,27 +709,38 @@ def cast(x, dtype):
     return np.asarray(x).astype(dtype)
 
 
-def convert_to_tensor(x, dtype=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     if isinstance(x, GraphTensor):
         return x
-    return np.asarray(x, dtype=dtype or _F32)
+    return np.asarray(_np(x), dtype=dtype)
 
 
 def convert_to_numpy(x):
     return np.asarray(x)
 
 
-def zeros_like(x):
-    return multiply(x, 0.0) if isinstance(x, GraphTensor) else np.zeros_like(_array(x))
+def _graph_dtype(op, dtype):
+    if dtype is not None and np.dtype(dtype) != _F32:
+        raise ValueError(f"ember.ops.{op}: graph values are float32; cannot make {dtype}")
 
 
-def ones_like(x):
-    return add(zeros_like(x), 1.0) if isinstance(x, GraphTensor) else np.ones_like(_array(x))
+def zeros_like(x, dtype=None):
+    if isinstance(x, GraphTensor):
+        _graph_dtype("zeros_like", dtype)
+        return multiply(x, 0.0)
+    return np.zeros_like(np.asarray(_np(x)), dtype=dtype)
 
 
-def zeros(shape, dtype="float32"):
-    return np.zeros(shape, dtype)
+def ones_like(x, dtype=None):
+    if isinstance(x, GraphTensor):
+        _graph_dtype("ones_like", dtype)
+        return add(multiply(x, 0.0), 1.0)
+    return np.ones_like(np.asarray(_np(x)), dtype=dtype)
 
 
-def ones(shape, dtype="float32"):
-    return np.ones(shape, dtype)
+def zeros(shape, dtype=None):
+    return np.zeros(shape, dtype or _F32)
+
+
+def ones(shape, dtype=None):
+    return np.ones(shape, dtype or _F32)

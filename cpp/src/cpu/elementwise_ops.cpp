@@ -252,6 +252,21 @@ void dispatch(BinaryKind kind, F&& f) {
     case BinaryKind::Maximum: f(std::integral_constant<BinaryKind, BinaryKind::Maximum>{}); break;
     case BinaryKind::Minimum: f(std::integral_constant<BinaryKind, BinaryKind::Minimum>{}); break;
     case BinaryKind::Power: f(std::integral_constant<BinaryKind, BinaryKind::Power>{}); break;
+    case BinaryKind::Greater: f(std::integral_constant<BinaryKind, BinaryKind::Greater>{}); break;
+    case BinaryKind::GreaterEqual:
+      f(std::integral_constant<BinaryKind, BinaryKind::GreaterEqual>{});
+      break;
+    case BinaryKind::Less: f(std::integral_constant<BinaryKind, BinaryKind::Less>{}); break;
+    case BinaryKind::LessEqual:
+      f(std::integral_constant<BinaryKind, BinaryKind::LessEqual>{});
+      break;
+    case BinaryKind::Equal: f(std::integral_constant<BinaryKind, BinaryKind::Equal>{}); break;
+    case BinaryKind::NotEqual: f(std::integral_constant<BinaryKind, BinaryKind::NotEqual>{}); break;
+    case BinaryKind::Arctan2: f(std::integral_constant<BinaryKind, BinaryKind::Arctan2>{}); break;
+    case BinaryKind::FloorDivide:
+      f(std::integral_constant<BinaryKind, BinaryKind::FloorDivide>{});
+      break;
+    case BinaryKind::Mod: f(std::integral_constant<BinaryKind, BinaryKind::Mod>{}); break;
   }
 }
 
@@ -284,6 +299,27 @@ void dispatch(UnaryKind kind, F&& f) {
       f(std::integral_constant<UnaryKind, UnaryKind::Reciprocal>{});
       break;
     case UnaryKind::Sign: f(std::integral_constant<UnaryKind, UnaryKind::Sign>{}); break;
+    case UnaryKind::Sin: f(std::integral_constant<UnaryKind, UnaryKind::Sin>{}); break;
+    case UnaryKind::Cos: f(std::integral_constant<UnaryKind, UnaryKind::Cos>{}); break;
+    case UnaryKind::Tan: f(std::integral_constant<UnaryKind, UnaryKind::Tan>{}); break;
+    case UnaryKind::Arcsin: f(std::integral_constant<UnaryKind, UnaryKind::Arcsin>{}); break;
+    case UnaryKind::Arccos: f(std::integral_constant<UnaryKind, UnaryKind::Arccos>{}); break;
+    case UnaryKind::Arctan: f(std::integral_constant<UnaryKind, UnaryKind::Arctan>{}); break;
+    case UnaryKind::Sinh: f(std::integral_constant<UnaryKind, UnaryKind::Sinh>{}); break;
+    case UnaryKind::Cosh: f(std::integral_constant<UnaryKind, UnaryKind::Cosh>{}); break;
+    case UnaryKind::Arcsinh: f(std::integral_constant<UnaryKind, UnaryKind::Arcsinh>{}); break;
+    case UnaryKind::Arccosh: f(std::integral_constant<UnaryKind, UnaryKind::Arccosh>{}); break;
+    case UnaryKind::Arctanh: f(std::integral_constant<UnaryKind, UnaryKind::Arctanh>{}); break;
+    case UnaryKind::Log1p: f(std::integral_constant<UnaryKind, UnaryKind::Log1p>{}); break;
+    case UnaryKind::Expm1: f(std::integral_constant<UnaryKind, UnaryKind::Expm1>{}); break;
+    case UnaryKind::Erf: f(std::integral_constant<UnaryKind, UnaryKind::Erf>{}); break;
+    case UnaryKind::Floor: f(std::integral_constant<UnaryKind, UnaryKind::Floor>{}); break;
+    case UnaryKind::Ceil: f(std::integral_constant<UnaryKind, UnaryKind::Ceil>{}); break;
+    case UnaryKind::Round: f(std::integral_constant<UnaryKind, UnaryKind::Round>{}); break;
+    case UnaryKind::Trunc: f(std::integral_constant<UnaryKind, UnaryKind::Trunc>{}); break;
+    case UnaryKind::StopGradient:
+      f(std::integral_constant<UnaryKind, UnaryKind::StopGradient>{});
+      break;
   }
 }
 
