@@ -24,6 +24,15 @@ def _layer_seed(seed):
     return seed % 2**64
 
 
+def _op_seed(layer, graph):
+    """The seed of one call of a layer Python emits itself (attention's dropout): the node it
+    becomes tells a layer called twice in one model apart, and eager training calls each
+    draw afresh - the same spreading as the engine's builders (layer_builder.cpp)."""
+    from ember.layers.layer import _GOLDEN
+
+    return (layer._seed + (len(graph) + (layer._eager_draws << 32)) * _GOLDEN) % 2**64
+
+
 def call_in_training(layer, inputs):
     """`layer(x, training=True)` on an array: one forward pass through the engine in
     training mode (dropout and noise active, batch statistics used and the moving ones
