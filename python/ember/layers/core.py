@@ -6,6 +6,7 @@ from ember.layers.layer import (
     KerasTensor,
     Layer,
     _Call,
+    deserialize_config_objects,
     is_int_dtype,
     standardize_shape,
     unique_name,
@@ -145,17 +146,11 @@ class Dense(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ember.saving import serialization_lib
-
         config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(initializers))
-        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(regularizers))
+        deserialize_config_objects(config, ("kernel_initializer", "bias_initializer"),
+                                   initializers)
+        deserialize_config_objects(config, ("kernel_regularizer", "bias_regularizer",
+                                            "activity_regularizer"), regularizers)
         return super().from_config(config)
 
 

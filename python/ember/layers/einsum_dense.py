@@ -11,7 +11,7 @@ import re
 import string
 
 from ember import _core, activations, constraints, initializers, regularizers
-from ember.layers.layer import Layer, weight_options_config
+from ember.layers.layer import Layer, deserialize_config_objects, weight_options_config
 
 
 def _expand(equation, input_shape, output_shape):
@@ -240,19 +240,11 @@ class EinsumDense(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ember.saving import serialization_lib
-
         config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(initializers))
-        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(regularizers))
-        for key in ("kernel_constraint", "bias_constraint"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(constraints))
+        deserialize_config_objects(config, ("kernel_initializer", "bias_initializer"),
+                                   initializers)
+        deserialize_config_objects(config, ("kernel_regularizer", "bias_regularizer",
+                                            "activity_regularizer"), regularizers)
+        deserialize_config_objects(config, ("kernel_constraint", "bias_constraint"),
+                                   constraints)
         return super().from_config(config)

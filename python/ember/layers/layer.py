@@ -273,6 +273,17 @@ def weight_options_config(layer, *weights):
     return config
 
 
+def deserialize_config_objects(config, keys, module):
+    """For from_config: each entry of `config` under `keys` that is a serialized object (a
+    dict) becomes the object, looked up in `module` (initializers, regularizers, ...)."""
+    from ember.saving import serialization_lib
+
+    for key in keys:
+        if isinstance(config.get(key), dict):
+            config[key] = serialization_lib.deserialize_keras_object(
+                config[key], module_objects=vars(module))
+
+
 class Layer:
     """Base class of all layers.
 

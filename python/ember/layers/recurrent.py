@@ -13,7 +13,7 @@ timesteps as Keras does: the states carry over and the output repeats the carrie
 import numpy as np
 
 from ember import _core, activations, constraints, initializers, regularizers
-from ember.layers.layer import KerasTensor, Layer
+from ember.layers.layer import KerasTensor, Layer, deserialize_config_objects
 from ember.layers.regularization import _layer_seed
 
 # The activations the fused gate passes compute (element math in C++).
@@ -265,18 +265,12 @@ class _RNN(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ember.saving import serialization_lib
-
         config = dict(config)
-        for key in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(initializers))
-        for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                    "activity_regularizer"):
-            if isinstance(config.get(key), dict):
-                config[key] = serialization_lib.deserialize_keras_object(
-                    config[key], module_objects=vars(regularizers))
+        deserialize_config_objects(config, ("kernel_initializer", "recurrent_initializer",
+                                            "bias_initializer"), initializers)
+        deserialize_config_objects(config, ("kernel_regularizer", "recurrent_regularizer",
+                                            "bias_regularizer", "activity_regularizer"),
+                                   regularizers)
         return super().from_config(config)
 
 
